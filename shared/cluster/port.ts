@@ -1,0 +1,82 @@
+import type { PlanItem, RecoveryType } from '#domain/events.ts';
+import type { SegmentRow } from '#domain/segment.ts';
+
+/**
+ * All the workflow knows about a cluster. Long operations are start-then-poll: a full
+ * recovery can run for hours, a Lambda for 15 minutes.
+ */
+export interface ClusterOperations {
+  /** gp_segment_configuration now, plus the contents FTS reported as double faults. */
+  readConfiguration(): Promise<ClusterObservation>;
+  /** gp_stat_replication per content with a mirror. */
+  readReplication(): Promise<ReplicationState[]>;
+  /** `SELECT gp_request_fts_probe_scan()`: FTS probes now instead of within 60 s. */
+  requestFtsProbe(): Promise<void>;
+  /** `gprecoverseg -a` for the plan. `operationKey` makes a retried start find the first one. */
+  startRecovery(plan: readonly PlanItem[], operationKey: string): Promise<OperationHandle>;
+  /** `gprecoverseg -ar --replay-lag N`. */
+  startRebalance(options: { replayLagGb: number }, operationKey: string): Promise<OperationHandle>;
+  pollOperation(handle: OperationHandle): Promise<OperationStatus>;
+}
+
+export interface ClusterObservation {
+  segments: SegmentRow[];
+  /** Contents FTS found with a failed primary and a mirror not in sync (the catalog does not show it). */
+  doubleFaults: DoubleFault[];
+}
+
+export interface DoubleFault {
+  content: number;
+  primaryDbid: number;
+  mirrorDbid: number;
+}
+
+export type WalSenderState = 'startup' | 'backup' | 'catchup' | 'streaming';
+
+export interface ReplicationState {
+  content: number;
+  /** The acting primary whose walsender this is. */
+  primaryDbid: number;
+  /** Absent when the mirror has no replication connection (gpstate shows `Unknown`). */
+  state: WalSenderState | undefined;
+  syncState: string | undefined;
+  syncError: 'none' | 'walread' | undefined;
+  /** `pg_wal_lsn_diff(flush, sent)`; undefined when unknown. */
+  walRemainingBytes: number | undefined;
+  /** Bytes the mirror has received but not replayed (the `--replay-lag` measure). */
+  replayLagBytes: number | undefined;
+}
+
+export interface OperationHandle {
+  operationId: string;
+  kind: 'recovery' | 'rebalance';
+}
+
+export interface SegmentProgress {
+  dbid: number;
+  type: RecoveryType;
+  completedKb: number;
+  totalKb: number;
+  percent: number;
+}
+
+export interface SegmentFailure {
+  dbid: number;
+  type: RecoveryType;
+  /** Greenplum's own words, e.g. `pg_rewind: fatal: could not find previous WAL record`. */
+  reason: string;
+  /** True when only a differential or full recovery can still bring it back. */
+  needsFull: boolean;
+}
+
+export interface OperationStatus {
+  operationId: string;
+  kind: 'recovery' | 'rebalance';
+  done: boolean;
+  progress: SegmentProgress[];
+  /** Segments this operation brought up (and, for a relocation, where they now live). */
+  recovered: number[];
+  failures: SegmentFailure[];
+  /** Pairs a rebalance left alone, with gprecoverseg's reason. */
+  skipped: { content: number; reason: string }[];
+}

@@ -1,0 +1,176 @@
+import { z } from 'zod';
+import {
+  contentSchema,
+  dbidSchema,
+  hostnameSchema,
+  segmentLocationSchema,
+  segmentRowSchema,
+} from '#domain/segment.ts';
+
+/**
+ * The event vocabulary of one cluster's stream. One schema per event feeds the API, the store
+ * and the tests; the fold (`evolve`) gives each its meaning in rows.
+ */
+export const recoveryTypeSchema = z.enum(['incremental', 'differential', 'full']);
+export type RecoveryType = z.infer<typeof recoveryTypeSchema>;
+
+const incidentIdSchema = z
+  .string()
+  .min(1)
+  .max(80)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'must be letters, digits, ".", "-", "_", ":"');
+const reasonSchema = z.string().min(1).max(2000);
+
+export const recoveryOptionsSchema = z.strictObject({
+  /** `auto` lets the policy choose per segment; a forced type is never escalated. */
+  type: z.enum(['auto', 'incremental', 'differential', 'full']).default('auto'),
+  /** Failed host -> replacement host, as `gprecoverseg -p`. */
+  targetHosts: z.record(hostnameSchema, hostnameSchema).default({}),
+  rebalance: z.boolean().default(true),
+  dryRun: z.boolean().default(false),
+  /** Replay lag limit for `gprecoverseg -r --replay-lag` (GB). */
+  replayLagGb: z.number().positive().max(10_000).default(10),
+});
+export type RecoveryOptions = z.infer<typeof recoveryOptionsSchema>;
+
+export const planItemSchema = z.strictObject({
+  dbid: dbidSchema,
+  content: contentSchema,
+  sourceDbid: dbidSchema,
+  type: recoveryTypeSchema,
+  /** Present when the segment is rebuilt elsewhere (always a full recovery). */
+  target: segmentLocationSchema.optional(),
+});
+export type PlanItem = z.infer<typeof planItemSchema>;
+
+export const phaseSchema = z.enum([
+  'start',
+  'detect',
+  'promote',
+  'plan',
+  'recover',
+  'sync',
+  'rebalance',
+  'finish',
+]);
+export type Phase = z.infer<typeof phaseSchema>;
+
+const timingsSchema = z.strictObject({
+  requestedAt: z.iso.datetime(),
+  detectedAt: z.iso.datetime().optional(),
+  promotedAt: z.iso.datetime().optional(),
+  recoveredAt: z.iso.datetime().optional(),
+  synchronizedAt: z.iso.datetime().optional(),
+  rebalancedAt: z.iso.datetime().optional(),
+  completedAt: z.iso.datetime(),
+});
+
+/** A registration that would not fit one item is split into parts appended together. */
+export const MAX_SEGMENTS_PER_REGISTRATION_EVENT = 1000;
+
+export const eventDataSchemas = {
+  ClusterRegistered: z.strictObject({
+    segments: z.array(segmentRowSchema).min(1).max(MAX_SEGMENTS_PER_REGISTRATION_EVENT),
+    part: z.number().int().min(1),
+    parts: z.number().int().min(1).max(10_000),
+  }),
+  SegmentMarkedDown: z.strictObject({ dbid: dbidSchema }),
+  MirrorPromoted: z.strictObject({
+    content: contentSchema,
+    promotedDbid: dbidSchema,
+    demotedDbid: dbidSchema,
+  }),
+  DoubleFaultDetected: z.strictObject({
+    content: contentSchema,
+    primaryDbid: dbidSchema,
+    mirrorDbid: dbidSchema,
+  }),
+  RecoveryRequested: z.strictObject({
+    incidentId: incidentIdSchema,
+    trigger: z.strictObject({
+      source: z.enum(['api', 'alarm', 'ec2', 'cli', 'scenario']),
+      detail: z.string().max(500).optional(),
+    }),
+    options: recoveryOptionsSchema,
+  }),
+  RecoveryPlanned: z.strictObject({
+    incidentId: incidentIdSchema,
+    items: z.array(planItemSchema).max(MAX_SEGMENTS_PER_REGISTRATION_EVENT),
+  }),
+  SegmentRecoveryStarted: z.strictObject({
+    incidentId: incidentIdSchema,
+    dbid: dbidSchema,
+    type: recoveryTypeSchema,
+  }),
+  SegmentRecovered: z.strictObject({
+    dbid: dbidSchema,
+    relocatedTo: segmentLocationSchema.optional(),
+  }),
+  SegmentRecoveryFailed: z.strictObject({
+    dbid: dbidSchema,
+    type: recoveryTypeSchema,
+    reason: reasonSchema,
+  }),
+  PairSynchronized: z.strictObject({ content: contentSchema }),
+  RecoveryCompleted: z.strictObject({ incidentId: incidentIdSchema, timings: timingsSchema }),
+  RecoveryFailed: z.strictObject({
+    incidentId: incidentIdSchema,
+    phase: phaseSchema,
+    reason: reasonSchema,
+  }),
+} as const;
+
+export type EventType = keyof typeof eventDataSchemas;
+export const EVENT_TYPES = Object.keys(eventDataSchemas) as EventType[];
+export type EventData<T extends EventType> = z.infer<(typeof eventDataSchemas)[T]>;
+
+/** What wrote an event: the workflow execution and state, an API caller, the CLI. */
+export const causationSchema = z.strictObject({
+  executionId: z.string().max(2048).optional(),
+  state: z.string().max(80).optional(),
+  actor: z.string().max(200).optional(),
+});
+export type Causation = z.infer<typeof causationSchema>;
+
+export const clusterIdSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'must be letters, digits, "-", "_"');
+
+const newEventVariants = EVENT_TYPES.map((type) =>
+  z.strictObject({ type: z.literal(type), data: eventDataSchemas[type] }),
+);
+
+/** An event before it is appended: the store assigns `seq`, `at` and the idempotency key. */
+export const newEventSchema = z.discriminatedUnion(
+  'type',
+  newEventVariants as unknown as [
+    (typeof newEventVariants)[number],
+    ...(typeof newEventVariants)[number][],
+  ],
+);
+
+export type NewEvent = {
+  [T in EventType]: { type: T; data: EventData<T> };
+}[EventType];
+
+export type RecordedEvent = NewEvent & {
+  clusterId: string;
+  seq: number;
+  at: string;
+  idempotencyKey: string;
+  causation: Causation;
+};
+
+export const recordedEventSchema = z
+  .object({
+    clusterId: clusterIdSchema,
+    seq: z.number().int().min(1),
+    at: z.iso.datetime(),
+    idempotencyKey: z.string().min(1).max(512),
+    causation: causationSchema,
+  })
+  .and(newEventSchema);
+
+export type EventOf<T extends EventType> = Extract<RecordedEvent, { type: T }>;

@@ -1,0 +1,295 @@
+import { InvalidTransition } from '#domain/errors.ts';
+import type { EventOf, EventType, NewEvent, PlanItem, RecoveryOptions } from '#domain/events.ts';
+import { configurationProblems, pairProblems } from '#domain/invariants.ts';
+import { pairsOf, sortRows, type Pair, type SegmentRow } from '#domain/segment.ts';
+
+/** The recovery the cluster is in, as the event log tells it. */
+export interface ActiveRecovery {
+  incidentId: string;
+  requestedAt: string | undefined;
+  trigger: EventOf<'RecoveryRequested'>['data']['trigger'];
+  options: RecoveryOptions;
+  plan: PlanItem[] | undefined;
+  started: number[];
+  recovered: number[];
+  failures: { dbid: number; type: string; reason: string }[];
+}
+
+export interface IncidentOutcome {
+  incidentId: string;
+  status: 'succeeded' | 'failed';
+  at: string | undefined;
+  phase?: string;
+  reason?: string;
+  timings?: EventOf<'RecoveryCompleted'>['data']['timings'];
+}
+
+/**
+ * Everything the log says about one cluster. `segments` is gp_segment_configuration; the rest
+ * is the summary Greenplum does not keep (double faults, the recovery in progress).
+ */
+export interface ClusterState {
+  seq: number;
+  segments: ReadonlyMap<number, SegmentRow>;
+  registration: { parts: number; received: number } | undefined;
+  doubleFaults: readonly number[];
+  recovery: ActiveRecovery | undefined;
+  lastIncident: IncidentOutcome | undefined;
+}
+
+export const emptyState = (): ClusterState => ({
+  seq: 0,
+  segments: new Map(),
+  registration: undefined,
+  doubleFaults: [],
+  recovery: undefined,
+  lastIncident: undefined,
+});
+
+/** A state under construction: owned by one fold, so it may be changed in place. */
+interface Draft {
+  seq: number;
+  segments: Map<number, SegmentRow>;
+  registration: ClusterState['registration'];
+  doubleFaults: number[];
+  recovery: ActiveRecovery | undefined;
+  lastIncident: IncidentOutcome | undefined;
+}
+
+export type FoldableEvent = NewEvent & { seq?: number; at?: string };
+
+type Rule<T extends EventType> = (draft: Draft, data: EventOf<T>['data'], at: string | undefined) => void;
+
+const fail = (message: string): never => {
+  throw new InvalidTransition(message);
+};
+
+function segment(draft: Draft, dbid: number): SegmentRow {
+  return draft.segments.get(dbid) ?? fail(`dbid ${dbid} is not in the configuration`);
+}
+
+function pairOf(draft: Draft, content: number): Pair {
+  let primary: SegmentRow | undefined;
+  let mirror: SegmentRow | undefined;
+  for (const row of draft.segments.values()) {
+    if (row.content !== content) continue;
+    if (row.role === 'p') primary = row;
+    else mirror = row;
+  }
+  if (!primary) return fail(`content ${content} is not in the configuration`);
+  return { content, primary, mirror };
+}
+
+function mirrorPair(draft: Draft, content: number): Pair & { mirror: SegmentRow } {
+  const pair = pairOf(draft, content);
+  if (!pair.mirror) return fail(`content ${content} has no mirror`);
+  return pair as Pair & { mirror: SegmentRow };
+}
+
+function put(draft: Draft, ...rows: SegmentRow[]): void {
+  for (const row of rows) draft.segments.set(row.dbid, row);
+}
+
+function activeRecovery(draft: Draft, incidentId: string): ActiveRecovery {
+  const recovery = draft.recovery;
+  if (!recovery) return fail(`no recovery is in progress (incident ${incidentId})`);
+  if (recovery.incidentId !== incidentId)
+    return fail(`incident ${incidentId} is not the recovery in progress (${recovery.incidentId})`);
+  return recovery;
+}
+
+/**
+ * How each event changes the catalog, in Greenplum's terms. Every rule checks the state it
+ * starts from, so an event out of place is refused rather than projected.
+ */
+const RULES: { [T in EventType]: Rule<T> } = {
+  ClusterRegistered(draft, { segments, part, parts }) {
+    const expected = (draft.registration?.received ?? 0) + 1;
+    if (draft.registration === undefined && draft.segments.size > 0)
+      fail('the cluster is already registered');
+    if (part !== expected || (draft.registration && draft.registration.parts !== parts))
+      fail(`registration part ${part} of ${parts} is out of order (expected part ${expected})`);
+    for (const row of segments) {
+      if (draft.segments.has(row.dbid)) fail(`dbid ${row.dbid} appears twice`);
+      draft.segments.set(row.dbid, row);
+    }
+    draft.registration = part === parts ? undefined : { parts, received: part };
+    if (part === parts) {
+      const problems = configurationProblems([...draft.segments.values()]);
+      if (problems.length > 0) fail(`invalid registration: ${problems.join('; ')}`);
+    }
+  },
+
+  SegmentMarkedDown(draft, { dbid }) {
+    const row = segment(draft, dbid);
+    if (row.content < 0) fail(`dbid ${dbid} is a coordinator; FTS does not probe it`);
+    if (row.role === 'p')
+      fail(`dbid ${dbid} is the acting primary of content ${row.content}; FTS promotes its mirror instead of marking it down`);
+    if (row.status === 'd') fail(`dbid ${dbid} (content ${row.content} mirror) is already down`);
+    const { primary } = pairOf(draft, row.content);
+    put(draft, { ...row, status: 'd', mode: 'n' }, { ...primary, mode: 'n' });
+  },
+
+  MirrorPromoted(draft, { content, promotedDbid, demotedDbid }) {
+    const { primary, mirror } = mirrorPair(draft, content);
+    if (mirror.dbid !== promotedDbid || primary.dbid !== demotedDbid)
+      fail(`content ${content}: promotion of dbid ${promotedDbid} over dbid ${demotedDbid} does not match the pair (primary dbid ${primary.dbid}, mirror dbid ${mirror.dbid})`);
+    if (mirror.status !== 'u' || mirror.mode !== 's')
+      fail(`content ${content}: mirror dbid ${mirror.dbid} is not in sync (${mirror.status},${mirror.mode}); promoting it would lose data`);
+    put(
+      draft,
+      { ...mirror, role: 'p', mode: 'n', status: 'u' },
+      { ...primary, role: 'm', mode: 'n', status: 'd' },
+    );
+  },
+
+  DoubleFaultDetected(draft, { content, primaryDbid, mirrorDbid }) {
+    const { primary, mirror } = mirrorPair(draft, content);
+    if (primary.dbid !== primaryDbid || mirror.dbid !== mirrorDbid)
+      fail(`content ${content}: double fault names primary dbid ${primaryDbid} and mirror dbid ${mirrorDbid}, but the pair is primary dbid ${primary.dbid}, mirror dbid ${mirror.dbid}`);
+    if (mirror.status === 'u' && mirror.mode === 's')
+      fail(`content ${content}: mirror dbid ${mirrorDbid} is in sync; FTS would promote it, not report a double fault`);
+    if (!draft.doubleFaults.includes(content)) draft.doubleFaults = [...draft.doubleFaults, content].sort((a, b) => a - b);
+  },
+
+  RecoveryRequested(draft, { incidentId, trigger, options }, at) {
+    if (draft.recovery)
+      fail(`incident ${incidentId}: recovery of incident ${draft.recovery.incidentId} is still in progress`);
+    draft.recovery = {
+      incidentId,
+      requestedAt: at,
+      trigger,
+      options,
+      plan: undefined,
+      started: [],
+      recovered: [],
+      failures: [],
+    };
+  },
+
+  RecoveryPlanned(draft, { incidentId, items }) {
+    const recovery = activeRecovery(draft, incidentId);
+    const contents = new Set<number>();
+    for (const item of items) {
+      const row = segment(draft, item.dbid);
+      if (contents.has(row.content)) fail(`content ${row.content} appears twice in the plan`);
+      contents.add(row.content);
+      if (row.role !== 'm' || row.status !== 'd')
+        fail(`dbid ${item.dbid} is not a failed mirror (role ${row.role}, status ${row.status})`);
+      const source = segment(draft, item.sourceDbid);
+      if (source.content !== row.content || source.role !== 'p')
+        fail(`dbid ${item.sourceDbid} is not the acting primary of content ${row.content}`);
+    }
+    draft.recovery = { ...recovery, plan: items, started: [], recovered: [], failures: [] };
+  },
+
+  SegmentRecoveryStarted(draft, { incidentId, dbid }) {
+    const recovery = activeRecovery(draft, incidentId);
+    const row = segment(draft, dbid);
+    if (row.role !== 'm' || row.status !== 'd')
+      fail(`dbid ${dbid} is not a failed mirror (role ${row.role}, status ${row.status})`);
+    draft.recovery = { ...recovery, started: [...recovery.started, dbid] };
+  },
+
+  SegmentRecovered(draft, { dbid, relocatedTo }) {
+    const row = segment(draft, dbid);
+    if (row.role !== 'm' || row.status !== 'd')
+      fail(`dbid ${dbid} is not a failed mirror (role ${row.role}, status ${row.status})`);
+    put(draft, { ...row, ...relocatedTo, status: 'u', mode: 'n' });
+    if (relocatedTo) {
+      const problems = configurationProblems([...draft.segments.values()]).filter((p) =>
+        p.includes(`dbid ${dbid}`),
+      );
+      if (problems.length > 0) fail(`relocation of dbid ${dbid}: ${problems.join('; ')}`);
+    }
+    if (draft.recovery) draft.recovery = { ...draft.recovery, recovered: [...draft.recovery.recovered, dbid] };
+  },
+
+  SegmentRecoveryFailed(draft, { dbid, type, reason }) {
+    const row = segment(draft, dbid);
+    if (row.role !== 'm' || row.status !== 'd')
+      fail(`dbid ${dbid} is not a failed mirror (role ${row.role}, status ${row.status})`);
+    if (draft.recovery)
+      draft.recovery = { ...draft.recovery, failures: [...draft.recovery.failures, { dbid, type, reason }] };
+  },
+
+  PairSynchronized(draft, { content }) {
+    const { primary, mirror } = mirrorPair(draft, content);
+    if (mirror.status !== 'u' || primary.mode !== 'n')
+      fail(`content ${content}: pair (primary dbid ${primary.dbid}, mirror dbid ${mirror.dbid}) is not up and resynchronizing`);
+    put(draft, { ...primary, mode: 's' }, { ...mirror, mode: 's' });
+    if (draft.doubleFaults.includes(content)) draft.doubleFaults = draft.doubleFaults.filter((c) => c !== content);
+  },
+
+  RecoveryCompleted(draft, { incidentId, timings }, at) {
+    activeRecovery(draft, incidentId);
+    draft.recovery = undefined;
+    draft.lastIncident = { incidentId, status: 'succeeded', at, timings };
+  },
+
+  RecoveryFailed(draft, { incidentId, phase, reason }, at) {
+    activeRecovery(draft, incidentId);
+    draft.recovery = undefined;
+    draft.lastIncident = { incidentId, status: 'failed', at, phase, reason };
+  },
+};
+
+/** Contents whose rows an event touches: the pair invariant is re-checked for these only. */
+function touchedContents(draft: Draft, event: NewEvent): number[] {
+  switch (event.type) {
+    case 'SegmentMarkedDown':
+    case 'SegmentRecovered':
+      return [draft.segments.get(event.data.dbid)?.content ?? -1];
+    case 'MirrorPromoted':
+    case 'PairSynchronized':
+      return [event.data.content];
+    default:
+      return [];
+  }
+}
+
+function applyInPlace(draft: Draft, event: FoldableEvent): void {
+  const seq = event.seq ?? draft.seq + 1;
+  if (seq !== draft.seq + 1)
+    fail(`event seq ${seq} does not follow seq ${draft.seq}: the log has a gap or a duplicate`);
+  const rule = RULES[event.type] as Rule<EventType> | undefined;
+  if (!rule) fail(`unknown event type ${String(event.type)}`);
+  rule!(draft, event.data as never, event.at);
+  for (const content of touchedContents(draft, event)) {
+    if (content < 0) continue;
+    const problems = pairProblems(pairOf(draft, content));
+    if (problems.length > 0) fail(`${event.type} would leave ${problems.join('; ')}`);
+  }
+  draft.seq = seq;
+}
+
+const toDraft = (state: ClusterState): Draft => ({
+  seq: state.seq,
+  segments: new Map(state.segments),
+  registration: state.registration,
+  doubleFaults: [...state.doubleFaults],
+  recovery: state.recovery,
+  lastIncident: state.lastIncident,
+});
+
+/**
+ * The fold step: the state after one event. Pure: `state` is left as it was. Throws
+ * `InvalidTransition` naming the cluster object when the event does not fit the state.
+ */
+export function evolve(state: ClusterState, event: FoldableEvent): ClusterState {
+  const draft = toDraft(state);
+  applyInPlace(draft, event);
+  return draft;
+}
+
+/** Folds many events; copies `from` once rather than once per event. */
+export function fold(events: Iterable<FoldableEvent>, from: ClusterState = emptyState()): ClusterState {
+  const draft = toDraft(from);
+  for (const event of events) applyInPlace(draft, event);
+  return draft;
+}
+
+/** gp_segment_configuration in the seed's row order. */
+export const configurationOf = (state: ClusterState): SegmentRow[] => sortRows(state.segments.values());
+
+export const pairsOfState = (state: ClusterState): Pair[] => pairsOf(state.segments.values());
