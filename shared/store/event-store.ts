@@ -1,0 +1,346 @@
+import {
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  type DynamoDBDocumentClient,
+  type TransactWriteCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { emptyState, fold, type ClusterState } from '#domain/evolve.ts';
+import {
+  causationSchema,
+  clusterIdSchema,
+  newEventSchema,
+  type Causation,
+  type NewEvent,
+  type RecordedEvent,
+} from '#domain/events.ts';
+import { fromDocument, toDocument, type StateDocument } from '#domain/snapshot.ts';
+import { parseOrThrow } from '#domain/validation.ts';
+import { z } from 'zod';
+import { AppendRejected, ConcurrencyError } from '#store/errors.ts';
+import type { TableNames } from '#store/tables.ts';
+
+/** DynamoDB allows 100 items per transaction: the head and the idempotency key take two. */
+const EVENTS_PER_TRANSACTION = 98;
+/** Below DynamoDB's 4 MB per transaction and 400 KB per item, with room for attribute names. */
+const TRANSACTION_BYTES = 3_500_000;
+const ITEM_BYTES = 350_000;
+const MAX_EVENTS_PER_APPEND = 10_000;
+/** Snapshots every so many events keep a long stream's read short. */
+const SNAPSHOT_EVERY = 1000;
+const SNAPSHOT_CHUNK_CHARS = 300_000;
+
+const HEAD_SEQ = 0;
+
+export interface AppendOptions {
+  /** The last seq the caller decided on; anything else is a lost race. */
+  expectedSeq: number;
+  /** The same key appended twice writes once and returns the first append's seqs. */
+  idempotencyKey: string;
+  causation?: Causation;
+  /** When the facts happened; the store has no opinion on time. */
+  at: string;
+  /** The state at `expectedSeq`: when given, the events are folded onto it first, so an event Greenplum could not produce is refused before anything is written. */
+  state?: ClusterState;
+}
+
+export interface AppendResult {
+  firstSeq: number;
+  lastSeq: number;
+  duplicate: boolean;
+}
+
+interface PendingBatch {
+  key: string;
+  firstSeq: number;
+  endSeq: number;
+  writtenSeq: number;
+  startedAt: number;
+}
+
+interface Head {
+  lastSeq: number;
+  pending: PendingBatch | undefined;
+}
+
+const appendOptionsSchema = z.object({
+  expectedSeq: z.number().int().min(0),
+  idempotencyKey: z.string().min(1).max(512),
+  causation: causationSchema.optional(),
+  at: z.iso.datetime(),
+});
+
+const itemSize = (item: unknown): number => Buffer.byteLength(JSON.stringify(item));
+
+function chunk<T>(items: readonly T[], size: (item: T) => number): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const s = size(item);
+    if (current.length >= EVENTS_PER_TRANSACTION || (current.length > 0 && bytes + s > TRANSACTION_BYTES)) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += s;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+/**
+ * The event log on DynamoDB: one stream per cluster, seq 1, 2, 3 … without gaps, appended
+ * with optimistic concurrency on a head item (seq 0). Batches larger than one transaction are
+ * written chunk by chunk under a pending marker and become visible at once when the last chunk
+ * commits; readers never see a half-written batch.
+ */
+export class EventStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tables: TableNames,
+    private readonly options: { now?: () => number; pendingTimeoutMs?: number } = {},
+  ) {}
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
+  async append(clusterId: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
+    parseOrThrow(clusterIdSchema, clusterId, 'clusterId');
+    const { expectedSeq, idempotencyKey, causation = {}, at } = parseOrThrow(appendOptionsSchema, options);
+    if (!Array.isArray(events) || events.length === 0) throw new AppendRejected(`cluster ${clusterId}: nothing to append`);
+    if (events.length > MAX_EVENTS_PER_APPEND)
+      throw new AppendRejected(`cluster ${clusterId}: ${events.length} events in one append, at most ${MAX_EVENTS_PER_APPEND}`);
+    const parsed = events.map((event, i) => parseOrThrow(newEventSchema, event, `events[${i}]`) as NewEvent);
+    if (options.state) {
+      if (options.state.seq !== expectedSeq)
+        throw new AppendRejected(`cluster ${clusterId}: state is at seq ${options.state.seq}, expected seq ${expectedSeq}`);
+      fold(parsed, options.state);
+    }
+    const items: RecordedEvent[] = parsed.map((event, i) => ({
+      clusterId,
+      seq: expectedSeq + 1 + i,
+      at,
+      idempotencyKey,
+      causation,
+      ...event,
+    }));
+    for (const item of items)
+      if (itemSize(item) > ITEM_BYTES)
+        throw new AppendRejected(`cluster ${clusterId}: event ${item.type} at seq ${item.seq} is larger than ${ITEM_BYTES} bytes; split it`);
+
+    const existing = await this.findAppend(clusterId, idempotencyKey);
+    if (existing) return existing;
+
+    const head = await this.readHead(clusterId);
+    if (head.pending && head.pending.key !== idempotencyKey) {
+      if (this.now() - head.pending.startedAt < (this.options.pendingTimeoutMs ?? 60_000))
+        throw new ConcurrencyError(clusterId, expectedSeq, `another batch is being written (seq ${head.pending.firstSeq}..${head.pending.endSeq})`);
+      await this.abandonPending(clusterId, head.pending);
+      head.pending = undefined;
+    }
+    const resumeFrom = head.pending?.key === idempotencyKey ? head.pending.writtenSeq : expectedSeq;
+    if (!head.pending && head.lastSeq !== expectedSeq)
+      throw new ConcurrencyError(clusterId, expectedSeq, `the log is at seq ${head.lastSeq}`);
+
+    const chunks = chunk(items.filter((item) => item.seq > resumeFrom), itemSize);
+    const startedAt = head.pending?.startedAt ?? this.now();
+    for (const [i, events] of chunks.entries()) {
+      const first = i === 0 && !head.pending;
+      const last = i === chunks.length - 1;
+      const duplicate = await this.writeChunk(clusterId, events, {
+        first,
+        last,
+        expectedSeq,
+        key: idempotencyKey,
+        prevSeq: events[0]!.seq - 1,
+        endSeq: items.at(-1)!.seq,
+        startedAt,
+      });
+      if (duplicate) return duplicate;
+    }
+    return { firstSeq: expectedSeq + 1, lastSeq: items.at(-1)!.seq, duplicate: false };
+  }
+
+  private async writeChunk(
+    clusterId: string,
+    events: RecordedEvent[],
+    c: { first: boolean; last: boolean; expectedSeq: number; key: string; prevSeq: number; endSeq: number; startedAt: number },
+  ): Promise<AppendResult | undefined> {
+    const writtenSeq = events.at(-1)!.seq;
+    const headUpdate = c.first
+      ? {
+          ConditionExpression: `${c.expectedSeq === 0 ? 'attribute_not_exists(lastSeq)' : 'lastSeq = :expected'} AND attribute_not_exists(pending)`,
+          ...(c.last
+            ? { UpdateExpression: 'SET lastSeq = :end', ExpressionAttributeValues: { ':end': c.endSeq } }
+            : {
+                UpdateExpression: 'SET pending = :pending',
+                ExpressionAttributeValues: {
+                  ':pending': { key: c.key, firstSeq: c.expectedSeq + 1, endSeq: c.endSeq, writtenSeq, startedAt: c.startedAt },
+                },
+              }),
+        }
+      : {
+          ConditionExpression: 'pending.#key = :key AND pending.writtenSeq = :prev',
+          ExpressionAttributeNames: { '#key': 'key' },
+          ...(c.last
+            ? { UpdateExpression: 'SET lastSeq = :end REMOVE pending', ExpressionAttributeValues: { ':end': c.endSeq, ':key': c.key, ':prev': c.prevSeq } }
+            : { UpdateExpression: 'SET pending.writtenSeq = :written', ExpressionAttributeValues: { ':written': writtenSeq, ':key': c.key, ':prev': c.prevSeq } }),
+        };
+    if (c.first && c.expectedSeq !== 0)
+      (headUpdate.ExpressionAttributeValues as Record<string, unknown>)[':expected'] = c.expectedSeq;
+
+    const transactItems: NonNullable<TransactWriteCommandInput['TransactItems']> = [
+      { Update: { TableName: this.tables.eventLog, Key: { clusterId, seq: HEAD_SEQ }, ...headUpdate } },
+      ...events.map((event) => ({
+        Put: { TableName: this.tables.eventLog, Item: event, ConditionExpression: 'attribute_not_exists(seq)' },
+      })),
+    ];
+    if (c.last)
+      transactItems.push({
+        Put: {
+          TableName: this.tables.control,
+          Item: { pk: `idem#${clusterId}`, sk: c.key, firstSeq: c.expectedSeq + 1, lastSeq: c.endSeq },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      });
+    try {
+      await this.doc.send(new TransactWriteCommand({ TransactItems: transactItems }));
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const reasons = error.CancellationReasons ?? [];
+      if (reasons.some((r) => r.Code === 'TransactionConflict'))
+        throw new ConcurrencyError(clusterId, c.expectedSeq, 'another append was in flight');
+      const duplicate = await this.findAppend(clusterId, c.key);
+      if (duplicate) return duplicate;
+      const head = await this.readHead(clusterId);
+      throw new ConcurrencyError(clusterId, c.expectedSeq, `the log is at seq ${head.lastSeq}`);
+    }
+  }
+
+  /** Removes the written part of a batch whose writer died; its events were never visible. */
+  private async abandonPending(clusterId: string, pending: PendingBatch): Promise<void> {
+    const seqs: number[] = [];
+    for (let seq = pending.firstSeq; seq <= pending.writtenSeq; seq++) seqs.push(seq);
+    const chunks = chunk(seqs, () => 1);
+    if (chunks.length === 0) chunks.push([]);
+    for (const [i, part] of chunks.entries()) {
+      const headKey = { TableName: this.tables.eventLog, Key: { clusterId, seq: HEAD_SEQ } };
+      const guard = {
+        ConditionExpression: 'pending.#key = :key',
+        ExpressionAttributeNames: { '#key': 'key' },
+        ExpressionAttributeValues: { ':key': pending.key },
+      };
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            ...part.map((seq) => ({ Delete: { TableName: this.tables.eventLog, Key: { clusterId, seq } } })),
+            i === chunks.length - 1
+              ? { Update: { ...headKey, ...guard, UpdateExpression: 'REMOVE pending' } }
+              : { ConditionCheck: { ...headKey, ...guard } },
+          ],
+        }),
+      );
+    }
+  }
+
+  private async findAppend(clusterId: string, key: string): Promise<AppendResult | undefined> {
+    const { Item } = await this.doc.send(
+      new GetCommand({ TableName: this.tables.control, Key: { pk: `idem#${clusterId}`, sk: key }, ConsistentRead: true }),
+    );
+    return Item ? { firstSeq: Item.firstSeq as number, lastSeq: Item.lastSeq as number, duplicate: true } : undefined;
+  }
+
+  async readHead(clusterId: string): Promise<Head> {
+    const { Item } = await this.doc.send(
+      new GetCommand({ TableName: this.tables.eventLog, Key: { clusterId, seq: HEAD_SEQ }, ConsistentRead: true }),
+    );
+    return { lastSeq: (Item?.lastSeq as number | undefined) ?? 0, pending: Item?.pending as PendingBatch | undefined };
+  }
+
+  /** Committed events with `afterSeq < seq <= toSeq`, in order, page by page. */
+  async *readPages(clusterId: string, range: { afterSeq?: number; toSeq?: number } = {}): AsyncGenerator<RecordedEvent[]> {
+    const afterSeq = range.afterSeq ?? 0;
+    const committed = (await this.readHead(clusterId)).lastSeq;
+    const toSeq = Math.min(range.toSeq ?? committed, committed);
+    if (toSeq <= afterSeq) return;
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tables.eventLog,
+          KeyConditionExpression: 'clusterId = :c AND seq BETWEEN :from AND :to',
+          ExpressionAttributeValues: { ':c': clusterId, ':from': afterSeq + 1, ':to': toSeq },
+          ConsistentRead: true,
+          ExclusiveStartKey,
+        }),
+      );
+      ExclusiveStartKey = page.LastEvaluatedKey;
+      if (page.Items && page.Items.length > 0) yield page.Items as RecordedEvent[];
+    } while (ExclusiveStartKey);
+  }
+
+  async read(clusterId: string, range: { afterSeq?: number; toSeq?: number } = {}): Promise<RecordedEvent[]> {
+    const events: RecordedEvent[] = [];
+    for await (const page of this.readPages(clusterId, range)) events.push(...page);
+    return events;
+  }
+
+  /** The state at the head (or at `toSeq`): latest snapshot at or below it, then the events after. */
+  async loadState(clusterId: string, options: { toSeq?: number } = {}): Promise<ClusterState> {
+    let state = (await this.readSnapshot(clusterId, options.toSeq)) ?? emptyState();
+    const fromSnapshot = state.seq;
+    for await (const page of this.readPages(clusterId, { afterSeq: state.seq, toSeq: options.toSeq })) state = fold(page, state);
+    if (options.toSeq === undefined && state.seq - fromSnapshot >= SNAPSHOT_EVERY) await this.saveSnapshot(clusterId, state);
+    return state;
+  }
+
+  async saveSnapshot(clusterId: string, state: ClusterState): Promise<void> {
+    const body = JSON.stringify(toDocument(state));
+    const parts = Math.max(1, Math.ceil(body.length / SNAPSHOT_CHUNK_CHARS));
+    const items = Array.from({ length: parts }, (_, i) => ({
+      pk: `snapshot#${clusterId}`,
+      sk: `${String(state.seq).padStart(12, '0')}#${String(i).padStart(4, '0')}`,
+      seq: state.seq,
+      part: i,
+      parts,
+      body: body.slice(i * SNAPSHOT_CHUNK_CHARS, (i + 1) * SNAPSHOT_CHUNK_CHARS),
+    }));
+    // Parts are written before they are readable as a whole: readers check `parts` and fall
+    // back to an older snapshot, so no transaction is needed.
+    for (const group of chunk(items, (i) => i.body.length))
+      await this.doc.send(new TransactWriteCommand({ TransactItems: group.map((Item) => ({ Put: { TableName: this.tables.control, Item } })) }));
+  }
+
+  private async readSnapshot(clusterId: string, toSeq?: number): Promise<ClusterState | undefined> {
+    const upper = toSeq === undefined ? '~' : `${String(toSeq).padStart(12, '0')}#~`;
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    let collected: { seq: number; parts: number; bodies: Map<number, string> } | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tables.control,
+          KeyConditionExpression: 'pk = :pk AND sk < :upper',
+          ExpressionAttributeValues: { ':pk': `snapshot#${clusterId}`, ':upper': upper },
+          ScanIndexForward: false,
+          ConsistentRead: true,
+          ExclusiveStartKey,
+        }),
+      );
+      ExclusiveStartKey = page.LastEvaluatedKey;
+      for (const item of page.Items ?? []) {
+        if (!collected || collected.seq !== item.seq) collected = { seq: item.seq as number, parts: item.parts as number, bodies: new Map() };
+        collected.bodies.set(item.part as number, item.body as string);
+        if (collected.bodies.size === collected.parts) {
+          const body = [...collected.bodies].sort((a, b) => a[0] - b[0]).map(([, b]) => b).join('');
+          return fromDocument(JSON.parse(body) as StateDocument);
+        }
+      }
+    } while (ExclusiveStartKey);
+    return undefined;
+  }
+}

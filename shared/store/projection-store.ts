@@ -1,0 +1,140 @@
+import {
+  BatchWriteCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { emptyState, type ClusterState } from '#domain/evolve.ts';
+import { COLUMNS, sortRows, type SegmentRow } from '#domain/segment.ts';
+import type { TableNames } from '#store/tables.ts';
+
+const SUMMARY_DBID = 0;
+
+/** What the Configuration table holds for one cluster: the rows and the summary item. */
+export interface ProjectedConfiguration {
+  state: ClusterState;
+  rows: SegmentRow[];
+}
+
+const rowOf = (item: Record<string, unknown>): SegmentRow =>
+  Object.fromEntries(COLUMNS.map((c) => [c, item[c]])) as SegmentRow;
+
+/**
+ * The read side: gp_segment_configuration per cluster (one item per dbid) and a summary item
+ * (dbid 0) with `lastSeq` and the rest of the folded state. Writes are monotonic in seq, so
+ * a late or repeated projector can never move a row backwards.
+ */
+export class ProjectionStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tables: TableNames,
+  ) {}
+
+  async read(clusterId: string): Promise<ProjectedConfiguration> {
+    const items: Record<string, unknown>[] = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tables.configuration,
+          KeyConditionExpression: 'clusterId = :c',
+          ExpressionAttributeValues: { ':c': clusterId },
+          ConsistentRead: true,
+          ExclusiveStartKey,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    const summary = items.find((item) => item.dbid === SUMMARY_DBID);
+    const rows = items.filter((item) => item.dbid !== SUMMARY_DBID).map(rowOf);
+    const base = emptyState();
+    const state: ClusterState = summary
+      ? {
+          seq: summary.lastSeq as number,
+          segments: new Map(rows.map((r) => [r.dbid, r])),
+          registration: (summary.registration as ClusterState['registration']) ?? undefined,
+          doubleFaults: (summary.doubleFaults as number[]) ?? [],
+          recovery: (summary.recovery as ClusterState['recovery']) ?? undefined,
+          lastIncident: (summary.lastIncident as ClusterState['lastIncident']) ?? undefined,
+        }
+      : base;
+    return { state, rows: sortRows(state.segments.values()) };
+  }
+
+  /**
+   * Writes `next` over `previous`: changed rows first (each guarded by its own seq), then the
+   * summary, conditional on still being at `previous.seq`. Returns false when another
+   * projector got there first; the rows it wrote are then no newer than what is stored.
+   */
+  async write(clusterId: string, previous: ClusterState, next: ClusterState): Promise<boolean> {
+    const changed = [...next.segments.values()].filter((row) => previous.segments.get(row.dbid) !== row);
+    const puts = changed.map((row) => ({
+      TableName: this.tables.configuration,
+      Item: { clusterId, ...row, projectedSeq: next.seq },
+      ConditionExpression: 'attribute_not_exists(projectedSeq) OR projectedSeq <= :seq',
+      ExpressionAttributeValues: { ':seq': next.seq },
+    }));
+    for (let i = 0; i < puts.length; i += 100) {
+      const group = puts.slice(i, i + 100);
+      try {
+        await this.doc.send(new TransactWriteCommand({ TransactItems: group.map((Put) => ({ Put })) }));
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        // Some row is already newer: write the others one by one, each under its own guard.
+        for (const put of group) {
+          try {
+            await this.doc.send(new PutCommand(put));
+          } catch (inner) {
+            if (!(inner instanceof ConditionalCheckFailedException)) throw inner;
+          }
+        }
+      }
+    }
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tables.configuration,
+          Item: summaryItem(clusterId, next),
+          ConditionExpression: previous.seq === 0 ? 'attribute_not_exists(lastSeq) OR lastSeq < :seq' : 'lastSeq = :prev',
+          ExpressionAttributeValues: previous.seq === 0 ? { ':seq': next.seq } : { ':prev': previous.seq },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /** Replaces the cluster's projection with `state` whole (a rebuild). */
+  async replace(clusterId: string, state: ClusterState): Promise<void> {
+    const puts = [
+      ...[...state.segments.values()].map((row) => ({ clusterId, ...row, projectedSeq: state.seq })),
+      summaryItem(clusterId, state),
+    ];
+    for (let i = 0; i < puts.length; i += 25) {
+      let pending = puts.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
+      while (pending.length > 0) {
+        const { UnprocessedItems } = await this.doc.send(
+          new BatchWriteCommand({ RequestItems: { [this.tables.configuration]: pending } }),
+        );
+        pending = (UnprocessedItems?.[this.tables.configuration] ?? []) as typeof pending;
+      }
+    }
+  }
+}
+
+function summaryItem(clusterId: string, state: ClusterState): Record<string, unknown> {
+  return {
+    clusterId,
+    dbid: SUMMARY_DBID,
+    lastSeq: state.seq,
+    registration: state.registration,
+    doubleFaults: [...state.doubleFaults],
+    recovery: state.recovery,
+    lastIncident: state.lastIncident,
+  };
+}

@@ -1,0 +1,54 @@
+import { fold, type ClusterState } from '#domain/evolve.ts';
+import type { RecordedEvent } from '#domain/events.ts';
+import type { EventStore } from '#store/event-store.ts';
+import type { ProjectionStore } from '#store/projection-store.ts';
+
+export interface ProjectionResult {
+  clusterId: string;
+  fromSeq: number;
+  toSeq: number;
+  /** True when the delivered events did not follow the projection and the log filled the gap. */
+  readFromLog: boolean;
+}
+
+/**
+ * Applies a cluster's events to the Configuration table in order and idempotently. Delivered
+ * events (from the stream) are used when they follow the projection without a gap and are
+ * committed; otherwise the missing range is read from the log. Either way the result is the
+ * fold of the log.
+ */
+export class Projector {
+  constructor(
+    private readonly events: EventStore,
+    private readonly projection: ProjectionStore,
+  ) {}
+
+  async project(clusterId: string, delivered: readonly RecordedEvent[] = []): Promise<ProjectionResult> {
+    const { state: current } = await this.projection.read(clusterId);
+    const committed = (await this.events.readHead(clusterId)).lastSeq;
+    const fresh = delivered
+      .filter((e) => e.clusterId === clusterId && e.seq > current.seq && e.seq <= committed)
+      .sort((a, b) => a.seq - b.seq);
+    const contiguous = fresh.every((e, i) => e.seq === current.seq + 1 + i);
+    const covers = (fresh.at(-1)?.seq ?? current.seq) === committed;
+    let next: ClusterState;
+    let readFromLog = false;
+    if (contiguous && covers) {
+      next = fold(fresh, current);
+    } else {
+      readFromLog = true;
+      next = current;
+      for await (const page of this.events.readPages(clusterId, { afterSeq: current.seq, toSeq: committed })) next = fold(page, next);
+    }
+    if (next.seq > current.seq) await this.projection.write(clusterId, current, next);
+    return { clusterId, fromSeq: current.seq, toSeq: next.seq, readFromLog };
+  }
+
+  /** Folds the whole log from seq 1 (no snapshot) and replaces the projection with it. */
+  async rebuild(clusterId: string): Promise<ClusterState> {
+    let state: ClusterState | undefined;
+    for await (const page of this.events.readPages(clusterId)) state = fold(page, state);
+    if (state) await this.projection.replace(clusterId, state);
+    return state ?? (await this.projection.read(clusterId)).state;
+  }
+}
