@@ -71,6 +71,16 @@ const appendOptionsSchema = z.object({
   at: z.iso.datetime(),
 });
 
+/**
+ * An empty map does not survive DynamoDB Streams images intact, so an event without a
+ * causation is stored without the attribute and given `{}` back when read.
+ */
+const storedEvent = (event: RecordedEvent): Record<string, unknown> =>
+  Object.keys(event.causation).length > 0 ? event : { ...event, causation: undefined };
+
+export const recordedEventOf = (item: Record<string, unknown>): RecordedEvent =>
+  ({ ...item, causation: item.causation ?? {} }) as RecordedEvent;
+
 const itemSize = (item: unknown): number => Buffer.byteLength(JSON.stringify(item));
 
 function chunk<T>(items: readonly T[], size: (item: T) => number): T[][] {
@@ -196,7 +206,7 @@ export class EventStore {
     const transactItems: NonNullable<TransactWriteCommandInput['TransactItems']> = [
       { Update: { TableName: this.tables.eventLog, Key: { clusterId, seq: HEAD_SEQ }, ...headUpdate } },
       ...events.map((event) => ({
-        Put: { TableName: this.tables.eventLog, Item: event, ConditionExpression: 'attribute_not_exists(seq)' },
+        Put: { TableName: this.tables.eventLog, Item: storedEvent(event), ConditionExpression: 'attribute_not_exists(seq)' },
       })),
     ];
     if (c.last)
@@ -280,7 +290,7 @@ export class EventStore {
         }),
       );
       ExclusiveStartKey = page.LastEvaluatedKey;
-      if (page.Items && page.Items.length > 0) yield page.Items as RecordedEvent[];
+      if (page.Items && page.Items.length > 0) yield page.Items.map(recordedEventOf);
     } while (ExclusiveStartKey);
   }
 

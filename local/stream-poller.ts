@@ -1,0 +1,174 @@
+import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeStreamCommand,
+  DynamoDBStreamsClient,
+  ExpiredIteratorException,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type _Record,
+} from '@aws-sdk/client-dynamodb-streams';
+import type { DynamoDBBatchResponse, DynamoDBRecord } from 'aws-lambda';
+
+export type StreamHandler = (records: DynamoDBRecord[]) => Promise<DynamoDBBatchResponse>;
+
+interface ShardCursor {
+  iterator: string | undefined;
+  lastSequence: string | undefined;
+  closed: boolean;
+  attempts: number;
+}
+
+/**
+ * What Lambda's event source mapping does in AWS, for DynamoDB Local: reads every shard of a
+ * table's stream in order and hands batches to the same handler. A reported failure is
+ * retried from its sequence number, up to `maxAttempts`, then skipped and reported.
+ */
+export class LocalStreamPoller {
+  private readonly streams: DynamoDBStreamsClient;
+  private readonly cursors = new Map<string, ShardCursor>();
+  private streamArn: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+
+  constructor(
+    private readonly dynamo: DynamoDBClient,
+    private readonly tableName: string,
+    private readonly handler: StreamHandler,
+    private readonly options: {
+      batchSize?: number;
+      maxAttempts?: number;
+      onDiscard?: (records: DynamoDBRecord[]) => void;
+      onError?: (error: unknown) => void;
+    } = {},
+  ) {
+    const config = dynamo.config;
+    this.streams = new DynamoDBStreamsClient({ endpoint: config.endpoint, region: config.region, credentials: config.credentials });
+  }
+
+  private async arn(): Promise<string> {
+    if (!this.streamArn) {
+      const { Table } = await this.dynamo.send(new DescribeTableCommand({ TableName: this.tableName }));
+      if (!Table?.LatestStreamArn) throw new Error(`table ${this.tableName} has no stream`);
+      this.streamArn = Table.LatestStreamArn;
+    }
+    return this.streamArn;
+  }
+
+  private async discoverShards(): Promise<void> {
+    const StreamArn = await this.arn();
+    let ExclusiveStartShardId: string | undefined;
+    do {
+      const { StreamDescription } = await this.streams.send(new DescribeStreamCommand({ StreamArn, ExclusiveStartShardId }));
+      for (const shard of StreamDescription?.Shards ?? []) {
+        if (!shard.ShardId || this.cursors.has(shard.ShardId)) continue;
+        const { ShardIterator } = await this.streams.send(
+          new GetShardIteratorCommand({ StreamArn, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }),
+        );
+        this.cursors.set(shard.ShardId, { iterator: ShardIterator, lastSequence: undefined, closed: false, attempts: 0 });
+      }
+      ExclusiveStartShardId = StreamDescription?.LastEvaluatedShardId;
+    } while (ExclusiveStartShardId);
+  }
+
+  private async reposition(shardId: string, cursor: ShardCursor, type: 'AT_SEQUENCE_NUMBER' | 'AFTER_SEQUENCE_NUMBER', sequence: string) {
+    const { ShardIterator } = await this.streams.send(
+      new GetShardIteratorCommand({ StreamArn: await this.arn(), ShardId: shardId, ShardIteratorType: type, SequenceNumber: sequence }),
+    );
+    cursor.iterator = ShardIterator;
+  }
+
+  /** One pass over every shard; returns how many records were handed to the handler. */
+  async pollOnce(): Promise<number> {
+    this.running ??= this.pass().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async pass(): Promise<number> {
+    await this.discoverShards();
+    let delivered = 0;
+    for (const [shardId, cursor] of this.cursors) {
+      if (cursor.closed || !cursor.iterator) continue;
+      let page;
+      try {
+        page = await this.streams.send(new GetRecordsCommand({ ShardIterator: cursor.iterator, Limit: this.options.batchSize ?? 100 }));
+      } catch (error) {
+        if (!(error instanceof ExpiredIteratorException) || !cursor.lastSequence) throw error;
+        await this.reposition(shardId, cursor, 'AFTER_SEQUENCE_NUMBER', cursor.lastSequence);
+        continue;
+      }
+      const records = (page.Records ?? []).map(toLambdaRecord);
+      cursor.iterator = page.NextShardIterator;
+      if (!page.NextShardIterator) cursor.closed = true;
+      if (records.length === 0) continue;
+      const { batchItemFailures } = await this.handler(records);
+      const failed = batchItemFailures[0]?.itemIdentifier;
+      if (failed && ++cursor.attempts < (this.options.maxAttempts ?? 5)) {
+        cursor.closed = false;
+        await this.reposition(shardId, cursor, 'AT_SEQUENCE_NUMBER', failed);
+        delivered += records.findIndex((r) => r.dynamodb?.SequenceNumber === failed);
+        continue;
+      }
+      if (failed) this.options.onDiscard?.(records);
+      cursor.attempts = 0;
+      cursor.lastSequence = records.at(-1)?.dynamodb?.SequenceNumber;
+      delivered += records.length;
+    }
+    return delivered;
+  }
+
+  /** Polls until a whole pass finds nothing new. */
+  async drain(): Promise<void> {
+    while ((await this.pollOnce()) > 0);
+  }
+
+  start(intervalMs = 200): void {
+    const tick = async () => {
+      try {
+        await this.drain();
+      } catch (error) {
+        this.options.onError?.(error);
+      } finally {
+        if (this.timer) this.timer = setTimeout(tick, intervalMs);
+      }
+    };
+    this.timer = setTimeout(tick, 0);
+  }
+
+  async stop(): Promise<void> {
+    const timer = this.timer;
+    this.timer = undefined;
+    if (timer) clearTimeout(timer);
+    await this.running;
+    this.streams.destroy();
+  }
+}
+
+/**
+ * The SDK's DynamoDB Streams client turns an empty map `{ M: {} }` into `{}`; Lambda gets the
+ * raw JSON, so restore it to look the same.
+ */
+type Attribute = { M?: Record<string, Attribute>; L?: Attribute[] } & Record<string, unknown>;
+
+function restoreEmptyMaps(attribute: Attribute): Attribute {
+  if (Object.keys(attribute).length === 0) return { M: {} };
+  if (attribute.M) return { M: restoreImage(attribute.M) };
+  if (attribute.L) return { L: attribute.L.map(restoreEmptyMaps) };
+  return attribute;
+}
+
+const restoreImage = (image: Record<string, Attribute>): Record<string, Attribute> =>
+  Object.fromEntries(Object.entries(image).map(([name, value]) => [name, restoreEmptyMaps(value)]));
+
+function toLambdaRecord(record: _Record): DynamoDBRecord {
+  return {
+    eventID: record.eventID,
+    eventName: record.eventName as DynamoDBRecord['eventName'],
+    eventSource: 'aws:dynamodb',
+    dynamodb: {
+      Keys: record.dynamodb?.Keys as never,
+      NewImage: record.dynamodb?.NewImage && (restoreImage(record.dynamodb.NewImage as Record<string, Attribute>) as never),
+      SequenceNumber: record.dynamodb?.SequenceNumber,
+      StreamViewType: record.dynamodb?.StreamViewType as never,
+    },
+  };
+}

@@ -1,0 +1,28 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { documentClient } from '#store/clients.ts';
+import { EventStore } from '#store/event-store.ts';
+import { ProjectionStore } from '#store/projection-store.ts';
+import { Projector } from '#store/projector.ts';
+import { tableNamesFromEnv, type TableNames } from '#store/tables.ts';
+
+export interface Stores {
+  doc: DynamoDBDocumentClient;
+  tables: TableNames;
+  events: EventStore;
+  projection: ProjectionStore;
+  projector: Projector;
+}
+
+export function createStores(doc: DynamoDBDocumentClient, tables: TableNames): Stores {
+  const events = new EventStore(doc, tables);
+  const projection = new ProjectionStore(doc, tables);
+  return { doc, tables, events, projection, projector: new Projector(events, projection) };
+}
+
+let shared: Stores | undefined;
+
+/** The stores a Lambda container keeps between invocations. */
+export function stores(): Stores {
+  shared ??= createStores(documentClient(), tableNamesFromEnv());
+  return shared;
+}

@@ -1,0 +1,41 @@
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBBatchResponse, DynamoDBRecord } from 'aws-lambda';
+import type { RecordedEvent } from '#domain/events.ts';
+import type { Projector } from '#store/projector.ts';
+import { recordedEventOf } from '#store/event-store.ts';
+
+/**
+ * Projects the event log's stream records, cluster by cluster. Records of the head item
+ * (seq 0) carry no event but mean "a batch committed", so they, too, make the cluster catch
+ * up. A cluster that fails reports its first record, so the stream retries from there.
+ */
+export async function projectStreamRecords(
+  records: readonly DynamoDBRecord[],
+  projector: Projector,
+  onError: (clusterId: string, error: unknown) => void = () => {},
+): Promise<DynamoDBBatchResponse> {
+  const byCluster = new Map<string, { first: string; events: RecordedEvent[] }>();
+  for (const record of records) {
+    const image = record.dynamodb?.NewImage ?? record.dynamodb?.Keys;
+    if (!image) continue;
+    const item = unmarshall(image as Record<string, AttributeValue>);
+    const clusterId = item.clusterId;
+    if (typeof clusterId !== 'string') continue;
+    const entry = byCluster.get(clusterId) ?? { first: record.dynamodb?.SequenceNumber ?? '', events: [] };
+    if (record.eventName !== 'REMOVE' && typeof item.seq === 'number' && item.seq > 0) entry.events.push(recordedEventOf(item));
+    byCluster.set(clusterId, entry);
+  }
+  const failures: string[] = [];
+  for (const [clusterId, { first, events }] of byCluster) {
+    try {
+      await projector.project(clusterId, events);
+    } catch (error) {
+      onError(clusterId, error);
+      failures.push(first);
+    }
+  }
+  // Lambda retries from the lowest failed sequence number; report that one only.
+  const lowest = failures.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1))[0];
+  return { batchItemFailures: lowest === undefined ? [] : [{ itemIdentifier: lowest }] };
+}
