@@ -14,7 +14,7 @@ import {
 export const recoveryTypeSchema = z.enum(['incremental', 'differential', 'full']);
 export type RecoveryType = z.infer<typeof recoveryTypeSchema>;
 
-const incidentIdSchema = z
+export const incidentIdSchema = z
   .string()
   .min(1)
   .max(80)
@@ -112,7 +112,12 @@ export const eventDataSchemas = {
     reason: reasonSchema,
   }),
   PairSynchronized: z.strictObject({ content: contentSchema }),
-  RecoveryCompleted: z.strictObject({ incidentId: incidentIdSchema, timings: timingsSchema }),
+  RecoveryCompleted: z.strictObject({
+    incidentId: incidentIdSchema,
+    /** `recovered`; `planned` for a dry run; `nothing-to-do` when every segment was up. */
+    outcome: z.enum(['recovered', 'planned', 'nothing-to-do']).default('recovered'),
+    timings: timingsSchema,
+  }),
   RecoveryFailed: z.strictObject({
     incidentId: incidentIdSchema,
     phase: phaseSchema,

@@ -1,5 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '#store/clients.ts';
+import { ClusterLock } from '#store/cluster-lock.ts';
 import { EventStore } from '#store/event-store.ts';
 import { ProjectionStore } from '#store/projection-store.ts';
 import { Projector } from '#store/projector.ts';
@@ -11,12 +12,13 @@ export interface Stores {
   events: EventStore;
   projection: ProjectionStore;
   projector: Projector;
+  lock: ClusterLock;
 }
 
 export function createStores(doc: DynamoDBDocumentClient, tables: TableNames): Stores {
   const events = new EventStore(doc, tables);
   const projection = new ProjectionStore(doc, tables);
-  return { doc, tables, events, projection, projector: new Projector(events, projection) };
+  return { doc, tables, events, projection, projector: new Projector(events, projection), lock: new ClusterLock(doc, tables) };
 }
 
 let shared: Stores | undefined;

@@ -1,0 +1,30 @@
+/**
+ * Every Lambda the app deploys, by name: the Task states of the workflow and the functions
+ * around it. The CDK stack builds one function per entry; the local runner maps each Task
+ * state to the very same module. There is no second list.
+ */
+export const WORKFLOW_TASKS = {
+  StartRecovery: { entry: 'lambdas/start-recovery.ts', timeoutSeconds: 30 },
+  DetectFailures: { entry: 'lambdas/detect-failures.ts', timeoutSeconds: 120 },
+  CheckPromotion: { entry: 'lambdas/check-promotion.ts', timeoutSeconds: 120 },
+  PlanRecovery: { entry: 'lambdas/plan-recovery.ts', timeoutSeconds: 60 },
+  RecoverSegments: { entry: 'lambdas/recover-segments.ts', timeoutSeconds: 120 },
+  CheckRecovery: { entry: 'lambdas/check-recovery.ts', timeoutSeconds: 120 },
+  CheckSync: { entry: 'lambdas/check-sync.ts', timeoutSeconds: 120 },
+  RebalanceSegments: { entry: 'lambdas/rebalance-segments.ts', timeoutSeconds: 120 },
+  FinishRecovery: { entry: 'lambdas/finish-recovery.ts', timeoutSeconds: 30 },
+  RecordFailure: { entry: 'lambdas/record-failure.ts', timeoutSeconds: 30 },
+} as const;
+
+export type WorkflowTask = keyof typeof WORKFLOW_TASKS;
+export const WORKFLOW_TASK_NAMES = Object.keys(WORKFLOW_TASKS) as WorkflowTask[];
+
+/** Functions outside the state machine. */
+export const SERVICE_FUNCTIONS = {
+  ApiRouter: { entry: 'lambdas/route-api.ts', timeoutSeconds: 29 },
+  StartFromEvent: { entry: 'lambdas/start-from-event.ts', timeoutSeconds: 30 },
+  ProjectConfiguration: { entry: 'lambdas/project-configuration.ts', timeoutSeconds: 60 },
+} as const;
+
+/** `${TaskName}Arn` in the definition, substituted by CloudFormation (DefinitionSubstitutions). */
+export const taskArnPlaceholder = (task: WorkflowTask): string => `\${${task}Arn}`;

@@ -1,0 +1,93 @@
+import type { Phase } from '#domain/events.ts';
+import { taskArnPlaceholder, type WorkflowTask } from '#infra/tasks.ts';
+
+/**
+ * The recovery workflow in Amazon States Language (JSONPath), defined once. CDK deploys it
+ * with each `${Task}Arn` substituted; the local runner extracts it from the synthesized
+ * template and runs it with aws-local-stepfunctions.
+ *
+ * Every Task gets `{ executionId, input: $ }` and writes its small result under its phase
+ * (ResultPath), so the execution state is the input plus one summary per phase. A caught
+ * error lands in `$.errors.<phase>`, which is how RecordFailure knows where the run stopped.
+ */
+
+/** Errors that are worth trying again, with backoff and full jitter. */
+const TRANSIENT = [
+  'ConcurrencyError',
+  'SsmThrottled',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+];
+
+const transientRetry = { ErrorEquals: TRANSIENT, IntervalSeconds: 1, BackoffRate: 2, MaxAttempts: 6, MaxDelaySeconds: 30, JitterStrategy: 'FULL' };
+
+function task(name: WorkflowTask, phase: Phase, next: string | undefined, resultPath: string, extra: Record<string, unknown> = {}) {
+  return {
+    Type: 'Task',
+    Resource: taskArnPlaceholder(name),
+    Parameters: { 'executionId.$': '$$.Execution.Id', 'input.$': '$' },
+    ResultPath: resultPath,
+    Retry: [...((extra.Retry as object[]) ?? []), transientRetry],
+    Catch: name === 'RecordFailure' ? undefined : [{ ErrorEquals: ['States.ALL'], ResultPath: `$.errors.${phase}`, Next: 'RecordFailure' }],
+    ...(next ? { Next: next } : { End: true }),
+    ...Object.fromEntries(Object.entries(extra).filter(([k]) => k !== 'Retry')),
+  };
+}
+
+const wait = (next: string) => ({ Type: 'Wait', SecondsPath: '$.waits.pollSeconds', Next: next });
+
+export function workflowDefinition(): Record<string, unknown> {
+  return {
+    Comment: 'recoverseg: detect, promote, recover, wait for sync, rebalance a Greenplum/Cloudberry cluster',
+    StartAt: 'StartRecovery',
+    // Above the longest sensible run: 1000 recovery polls and 1000 sync polls.
+    TimeoutSeconds: 7 * 24 * 3600,
+    States: {
+      StartRecovery: task('StartRecovery', 'start', 'DetectFailures', '$.start', {
+        Retry: [{ ErrorEquals: ['ClusterLocked'], IntervalSeconds: 30, BackoffRate: 1.5, MaxAttempts: 10, MaxDelaySeconds: 300, JitterStrategy: 'FULL' }],
+      }),
+      DetectFailures: task('DetectFailures', 'detect', 'CheckPromotion', '$.detect'),
+      CheckPromotion: task('CheckPromotion', 'promote', 'PlanRecovery', '$.promote', {
+        Retry: [{ ErrorEquals: ['PromotionPending'], IntervalSeconds: 5, BackoffRate: 2, MaxAttempts: 8, MaxDelaySeconds: 120, JitterStrategy: 'FULL' }],
+      }),
+      PlanRecovery: task('PlanRecovery', 'plan', 'AfterPlan', '$.plan'),
+      AfterPlan: {
+        Type: 'Choice',
+        Choices: [
+          { Variable: '$.plan.next', StringEquals: 'dry-run', Next: 'FinishRecovery' },
+          { Variable: '$.plan.next', StringEquals: 'sync', Next: 'WaitForSync' },
+        ],
+        Default: 'RecoverSegments',
+      },
+      RecoverSegments: task('RecoverSegments', 'recover', 'WaitForRecovery', '$.operation'),
+      WaitForRecovery: wait('CheckRecovery'),
+      CheckRecovery: task('CheckRecovery', 'recover', 'AfterRecoveryCheck', '$.operation'),
+      AfterRecoveryCheck: {
+        Type: 'Choice',
+        Choices: [
+          { Variable: '$.operation.next', StringEquals: 'wait', Next: 'WaitForRecovery' },
+          { Variable: '$.operation.next', StringEquals: 'replan', Next: 'PlanRecovery' },
+        ],
+        Default: 'WaitForSync',
+      },
+      WaitForSync: wait('CheckSync'),
+      CheckSync: task('CheckSync', 'sync', 'AfterSyncCheck', '$.sync'),
+      AfterSyncCheck: {
+        Type: 'Choice',
+        Choices: [
+          { Variable: '$.sync.next', StringEquals: 'wait', Next: 'WaitForSync' },
+          { Variable: '$.sync.next', StringEquals: 'rebalance', Next: 'RebalanceSegments' },
+        ],
+        Default: 'FinishRecovery',
+      },
+      RebalanceSegments: task('RebalanceSegments', 'rebalance', 'WaitForRecovery', '$.operation'),
+      FinishRecovery: task('FinishRecovery', 'finish', undefined, '$.result'),
+      RecordFailure: task('RecordFailure', 'finish', 'RecoveryFailed', '$.failure'),
+      RecoveryFailed: { Type: 'Fail', ErrorPath: '$.failure.error', CausePath: '$.failure.cause' },
+    },
+  };
+}

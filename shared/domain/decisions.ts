@@ -1,0 +1,166 @@
+import { InvalidTopology } from '#domain/errors.ts';
+import type { ClusterState } from '#domain/evolve.ts';
+import type { PlanItem, RecoveryOptions, RecoveryType } from '#domain/events.ts';
+import { configurationProblems } from '#domain/invariants.ts';
+import { isInPreferredRoles, isSynchronized, pairsOf, type Pair, type SegmentRow } from '#domain/segment.ts';
+
+/*
+ * Every decision the workflow makes, as data: each table is read top to bottom and the first
+ * rule whose condition holds wins, so the whole policy can be read (and tested) at a glance.
+ */
+
+interface Rule<C, R> {
+  rule: string;
+  when: (context: C) => boolean;
+  then: R;
+}
+
+function decide<C, R>(table: readonly Rule<C, R>[], context: C): { rule: string; then: R } {
+  const hit = table.find((r) => r.when(context));
+  if (!hit) throw new Error('decision table without a default rule');
+  return { rule: hit.rule, then: hit.then };
+}
+
+/* ---------- How to recover one failed segment ---------- */
+
+export interface SegmentToRecover {
+  row: SegmentRow;
+  options: RecoveryOptions;
+  /** An incremental or differential recovery of it already failed in this incident. */
+  inPlaceFailed: boolean;
+}
+
+type TypeChoice = { type: RecoveryType | 'forced'; relocate: boolean };
+
+export const RECOVERY_TYPE_RULES: readonly Rule<SegmentToRecover, TypeChoice>[] = [
+  { rule: 'the caller forced a type: use it, never escalate', when: (s) => s.options.type !== 'auto', then: { type: 'forced', relocate: false } },
+  { rule: 'its host is being replaced: full recovery on the new host (gprecoverseg -p)', when: (s) => s.row.hostname in s.options.targetHosts, then: { type: 'full', relocate: true } },
+  { rule: 'an in-place recovery already failed (WAL recycled, data directory gone): full', when: (s) => s.inPlaceFailed, then: { type: 'full', relocate: false } },
+  { rule: 'otherwise: incremental in place (pg_rewind)', when: () => true, then: { type: 'incremental', relocate: false } },
+];
+
+export class RecoveryNotPossible extends InvalidTopology {
+  override name = 'RecoveryNotPossible';
+}
+
+/**
+ * The gprecoverseg plan for every failed segment: one per content, from its acting primary.
+ * `inPlaceFailed` lists dbids whose incremental/differential recovery failed in this incident.
+ */
+export function planRecovery(state: ClusterState, options: RecoveryOptions, inPlaceFailed: readonly number[] = []): PlanItem[] {
+  const problems: string[] = [];
+  const items: PlanItem[] = [];
+  const relocated = [...state.segments.values()];
+  for (const pair of pairsOf(state.segments.values())) {
+    const row = pair.mirror;
+    if (!row || row.status !== 'd') continue;
+    if (state.doubleFaults.includes(pair.content)) {
+      problems.push(doubleFaultMessage(pair));
+      continue;
+    }
+    const { then } = decide(RECOVERY_TYPE_RULES, { row, options, inPlaceFailed: inPlaceFailed.includes(row.dbid) });
+    const type = then.type === 'forced' ? (options.type as RecoveryType) : then.type;
+    const item: PlanItem = { dbid: row.dbid, content: pair.content, sourceDbid: pair.primary.dbid, type };
+    if (then.relocate) {
+      const hostname = options.targetHosts[row.hostname]!;
+      item.target = { hostname, address: hostname, port: row.port, datadir: row.datadir };
+      const index = relocated.findIndex((r) => r.dbid === row.dbid);
+      relocated[index] = { ...row, ...item.target };
+    }
+    items.push(item);
+  }
+  const forced = options.type !== 'auto' && options.type !== 'full';
+  for (const host of Object.keys(options.targetHosts)) {
+    if (forced)
+      problems.push(`${options.type} recovery cannot move segments off ${host}: recovery to another host is always full (gprecoverseg refuses -p with incremental)`);
+    if (![...state.segments.values()].some((r) => r.hostname === host)) problems.push(`host ${host} is not in the configuration`);
+  }
+  problems.push(...configurationProblems(relocated).filter((p) => items.some((i) => i.target && p.includes(`dbid ${i.dbid}`))));
+  if (problems.length > 0) throw new RecoveryNotPossible(problems);
+  return items;
+}
+
+export const doubleFaultMessage = (pair: Pair): string =>
+  `content ${pair.content}: double fault (primary dbid ${pair.primary.dbid} down, mirror dbid ${pair.mirror?.dbid ?? '?'} not in sync); ` +
+  `bring the primary back, or accept data loss by hand; recoverseg never promotes a stale mirror`;
+
+/* ---------- Did FTS promote every mirror it had to? ---------- */
+
+export type PromotionVerdict = 'promoted' | 'pending' | 'double-fault';
+
+export interface PromotionContext {
+  doubleFaulted: Pair[];
+  /** Acting primaries on hosts known to be down that FTS has not yet failed over. */
+  awaitingFailover: SegmentRow[];
+}
+
+export const PROMOTION_RULES: readonly Rule<PromotionContext, PromotionVerdict>[] = [
+  { rule: 'a content lost its primary and its mirror was not in sync: stop, never promote it', when: (c) => c.doubleFaulted.length > 0, then: 'double-fault' },
+  { rule: 'a primary on a failed host still acts as primary: wait for FTS', when: (c) => c.awaitingFailover.length > 0, then: 'pending' },
+  { rule: 'every content has a running acting primary', when: () => true, then: 'promoted' },
+];
+
+export function promotionContext(state: ClusterState, failedHosts: readonly string[]): PromotionContext {
+  const pairs = pairsOf(state.segments.values());
+  return {
+    doubleFaulted: pairs.filter((p) => state.doubleFaults.includes(p.content)),
+    awaitingFailover: pairs
+      .filter((p) => failedHosts.includes(p.primary.hostname) && !state.doubleFaults.includes(p.content))
+      .map((p) => p.primary),
+  };
+}
+
+/* ---------- After polling gprecoverseg ---------- */
+
+export type RecoveryNext = 'wait' | 'sync' | 'replan' | 'fail';
+
+export interface RecoveryProgressContext {
+  done: boolean;
+  failures: { dbid: number; needsFull: boolean }[];
+  /** The caller forced a type: failures are final. */
+  forced: boolean;
+  /** dbids already escalated to full in this incident. */
+  escalated: readonly number[];
+}
+
+export const RECOVERY_OUTCOME_RULES: readonly Rule<RecoveryProgressContext, RecoveryNext>[] = [
+  { rule: 'gprecoverseg is still running: wait and poll again', when: (c) => !c.done, then: 'wait' },
+  { rule: 'every segment came up: wait for the mirrors to catch up', when: (c) => c.failures.length === 0, then: 'sync' },
+  {
+    rule: 'in-place recoveries failed and policy is auto: plan a full recovery of those segments',
+    when: (c) => !c.forced && c.failures.every((f) => f.needsFull && !c.escalated.includes(f.dbid)),
+    then: 'replan',
+  },
+  { rule: 'otherwise: the recovery failed', when: () => true, then: 'fail' },
+];
+
+/* ---------- After checking replication ---------- */
+
+export type SyncNext = 'wait' | 'rebalance' | 'finish';
+
+export interface SyncContext {
+  pairs: Pair[];
+  rebalanceRequested: boolean;
+  rebalanceDone: boolean;
+  /** Largest replay lag of any mirror, bytes; undefined when unknown. */
+  maxReplayLagBytes: number | undefined;
+  replayLagLimitBytes: number;
+}
+
+const allSynchronized = (c: SyncContext) => c.pairs.every((p) => !p.mirror || isSynchronized(p));
+const outOfPreferredRoles = (c: SyncContext) => c.pairs.some((p) => !isInPreferredRoles(p));
+
+export const SYNC_RULES: readonly Rule<SyncContext, SyncNext>[] = [
+  { rule: 'some pair is not synchronized yet: wait', when: (c) => !allSynchronized(c), then: 'wait' },
+  { rule: 'roles are where they belong, or no rebalance was asked for: finish', when: (c) => !outOfPreferredRoles(c) || !c.rebalanceRequested || c.rebalanceDone, then: 'finish' },
+  {
+    rule: 'a mirror replays too far behind for gprecoverseg -r: wait',
+    when: (c) => c.maxReplayLagBytes !== undefined && c.maxReplayLagBytes >= c.replayLagLimitBytes,
+    then: 'wait',
+  },
+  { rule: 'all synchronized, replay lag under the limit: rebalance', when: () => true, then: 'rebalance' },
+];
+
+export const decidePromotion = (c: PromotionContext) => decide(PROMOTION_RULES, c);
+export const decideAfterRecoveryPoll = (c: RecoveryProgressContext) => decide(RECOVERY_OUTCOME_RULES, c);
+export const decideAfterSyncCheck = (c: SyncContext) => decide(SYNC_RULES, c);

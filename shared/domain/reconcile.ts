@@ -1,0 +1,80 @@
+import { InvalidTransition } from '#domain/errors.ts';
+import { evolve, type ClusterState } from '#domain/evolve.ts';
+import type { NewEvent } from '#domain/events.ts';
+import { pairsOf, type Pair, type SegmentRow } from '#domain/segment.ts';
+
+/** What the cluster showed when it was read: its catalog and FTS's double-fault reports. */
+export interface Observation {
+  segments: readonly SegmentRow[];
+  doubleFaults: readonly { content: number; primaryDbid: number; mirrorDbid: number }[];
+}
+
+/** The catalog changed in a way no sequence of Greenplum events can explain. */
+export class UnexplainedConfiguration extends InvalidTransition {
+  override name = 'UnexplainedConfiguration';
+}
+
+const located = (a: SegmentRow, b: SegmentRow) =>
+  a.hostname === b.hostname && a.address === b.address && a.port === b.port && a.datadir === b.datadir;
+
+/**
+ * The events that take the log's view of one pair to what the cluster shows, in the order
+ * Greenplum makes the changes: FTS promotion, then the mirror's status, then the pair's mode.
+ */
+function pairEvents(logged: Pair, seen: Pair, doubleFault: Observation['doubleFaults'][number] | undefined, faulted: boolean): NewEvent[] {
+  const events: NewEvent[] = [];
+  let primary = logged.primary;
+  let mirror = logged.mirror;
+  if (!mirror || !seen.mirror) return events;
+
+  if (seen.primary.dbid !== primary.dbid) {
+    if (seen.primary.dbid !== mirror.dbid)
+      throw new UnexplainedConfiguration(`content ${seen.content}: dbid ${seen.primary.dbid} is acting primary, but the pair is dbid ${primary.dbid} and dbid ${mirror.dbid}`);
+    if (!(mirror.status === 'u' && mirror.mode === 's'))
+      throw new UnexplainedConfiguration(
+        `content ${seen.content}: dbid ${mirror.dbid} became acting primary while the log shows it not in sync (${mirror.status},${mirror.mode}); investigate before recovering`,
+      );
+    events.push({ type: 'MirrorPromoted', data: { content: seen.content, promotedDbid: mirror.dbid, demotedDbid: primary.dbid } });
+    [primary, mirror] = [{ ...mirror, role: 'p', mode: 'n' }, { ...primary, role: 'm', status: 'd', mode: 'n' }];
+  }
+
+  const seenMirror = seen.mirror;
+  if (mirror.status === 'u' && seenMirror.status === 'd') {
+    events.push({ type: 'SegmentMarkedDown', data: { dbid: mirror.dbid } });
+    mirror = { ...mirror, status: 'd', mode: 'n' };
+  } else if (mirror.status === 'd' && seenMirror.status === 'u') {
+    events.push({ type: 'SegmentRecovered', data: located(mirror, seenMirror) ? { dbid: mirror.dbid } : {
+      dbid: mirror.dbid,
+      relocatedTo: { hostname: seenMirror.hostname, address: seenMirror.address, port: seenMirror.port, datadir: seenMirror.datadir },
+    } });
+    mirror = { ...mirror, status: 'u', mode: 'n' };
+  }
+
+  if (mirror.status === 'u' && mirror.mode === 'n' && seenMirror.mode === 's' && seen.primary.mode === 's')
+    events.push({ type: 'PairSynchronized', data: { content: seen.content } });
+
+  if (doubleFault && !faulted && !(mirror.status === 'u' && mirror.mode === 's'))
+    events.push({ type: 'DoubleFaultDetected', data: doubleFault });
+  return events;
+}
+
+/**
+ * The events that explain the difference between the log's state and an observation of the
+ * cluster, content by content. Folding them onto `state` gives the observed catalog.
+ * Differences Greenplum cannot produce (a stale mirror promoted, a content vanished) are
+ * refused with `UnexplainedConfiguration` instead of being written down as facts.
+ */
+export function reconcile(state: ClusterState, observation: Observation): NewEvent[] {
+  const seenPairs = new Map(pairsOf(observation.segments).map((p) => [p.content, p]));
+  const faults = new Map(observation.doubleFaults.map((f) => [f.content, f]));
+  const events: NewEvent[] = [];
+  let next = state;
+  for (const logged of pairsOf(state.segments.values())) {
+    const seen = seenPairs.get(logged.content);
+    if (!seen) throw new UnexplainedConfiguration(`content ${logged.content} is missing from the cluster's configuration`);
+    const found = pairEvents(logged, seen, faults.get(logged.content), state.doubleFaults.includes(logged.content));
+    for (const event of found) next = evolve(next, event);
+    events.push(...found);
+  }
+  return events;
+}

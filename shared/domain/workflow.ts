@@ -1,0 +1,88 @@
+import { z } from 'zod';
+import { clusterIdSchema, incidentIdSchema, phaseSchema, recoveryOptionsSchema } from '#domain/events.ts';
+import { hostnameSchema } from '#domain/segment.ts';
+
+/**
+ * The contract between the triggers, the state machine and its Task handlers. Payloads carry
+ * ids and summaries only: a Step Functions payload is limited to 256 KB.
+ */
+export const triggerSchema = z.strictObject({
+  source: z.enum(['api', 'alarm', 'ec2', 'cli', 'scenario']),
+  detail: z.string().max(500).optional(),
+});
+
+export const workflowInputSchema = z.strictObject({
+  clusterId: clusterIdSchema,
+  incidentId: incidentIdSchema,
+  trigger: triggerSchema,
+  options: recoveryOptionsSchema,
+  /** Hosts known to be down (an EC2 state change): FTS is expected to fail their primaries over. */
+  failedHosts: z.array(hostnameSchema).max(256).default([]),
+  waits: z
+    .strictObject({ pollSeconds: z.number().int().min(0).max(3600).default(30) })
+    .default({ pollSeconds: 30 }),
+  limits: z
+    .strictObject({
+      // Each poll costs about ten history events; an execution holds 25,000.
+      maxRecoveryPolls: z.number().int().min(1).max(1000).default(1000),
+      maxSyncPolls: z.number().int().min(1).max(1000).default(1000),
+      syncTimeoutSeconds: z.number().int().min(1).max(7 * 24 * 3600).default(6 * 3600),
+    })
+    .default({ maxRecoveryPolls: 1000, maxSyncPolls: 1000, syncTimeoutSeconds: 6 * 3600 }),
+});
+export type WorkflowInput = z.infer<typeof workflowInputSchema>;
+export type WorkflowInputRequest = z.input<typeof workflowInputSchema>;
+
+const dbids = z.array(z.number().int()).max(10_000);
+const contents = z.array(z.number().int()).max(10_000);
+const at = z.iso.datetime();
+
+export const startResultSchema = z.object({ at, seq: z.number().int() });
+export const detectResultSchema = z.object({ at, appended: z.number().int(), down: dbids, switched: contents, doubleFaults: contents });
+export const promoteResultSchema = z.object({ at, verdict: z.enum(['promoted']), rule: z.string() });
+export const planResultSchema = z.object({
+  at,
+  next: z.enum(['recover', 'sync', 'dry-run']),
+  items: z.array(z.object({ dbid: z.number().int(), type: z.string() })).max(10_000),
+  /** dbids already planned as full after an in-place failure in this run. */
+  escalated: dbids,
+});
+export const operationResultSchema = z.object({
+  at,
+  operationId: z.string().max(512),
+  kind: z.enum(['recovery', 'rebalance']),
+  polls: z.number().int(),
+  next: z.enum(['wait', 'sync', 'replan']),
+  percent: z.number().min(0).max(100),
+  recovered: dbids,
+  failed: dbids,
+});
+export const syncResultSchema = z.object({
+  at,
+  since: at,
+  polls: z.number().int(),
+  next: z.enum(['wait', 'rebalance', 'finish']),
+  rule: z.string(),
+  unsynchronized: contents,
+  walRemainingBytes: z.number().nonnegative(),
+});
+
+/** The execution's state as a Task sees it: the input plus each phase's last result. */
+export const executionStateSchema = workflowInputSchema.extend({
+  start: startResultSchema.optional(),
+  detect: detectResultSchema.optional(),
+  promote: promoteResultSchema.optional(),
+  plan: planResultSchema.optional(),
+  operation: operationResultSchema.optional(),
+  sync: syncResultSchema.optional(),
+  /** Set by a Catch: `errors.<phase> = { Error, Cause }`, one phase at most. */
+  errors: z.record(phaseSchema, z.object({ Error: z.string(), Cause: z.string().optional() })).optional(),
+});
+export type ExecutionState = z.infer<typeof executionStateSchema>;
+
+/** What every workflow Task receives: the execution state and who is running it. */
+export const taskEventSchema = z.object({
+  executionId: z.string().min(1).max(2048),
+  input: executionStateSchema,
+});
+export type TaskEvent = z.infer<typeof taskEventSchema>;
