@@ -29,3 +29,44 @@ export class ValidationError extends DomainError {
     super(message);
   }
 }
+
+/** The cluster has never been registered with recoverseg. */
+export class UnknownCluster extends DomainError {
+  override name = 'UnknownCluster';
+  constructor(readonly clusterId: string) {
+    super(`cluster ${clusterId} is not registered; register its gp_segment_configuration first`);
+  }
+}
+
+/** FTS has not yet failed over a primary on a host known to be down: retried with backoff. */
+export class PromotionPending extends DomainError {
+  override name = 'PromotionPending';
+}
+
+/** A content lost its primary while its mirror was not in sync: never promote, stop. */
+export class DoubleFault extends DomainError {
+  override name = 'DoubleFault';
+}
+
+/** Segments gprecoverseg could not bring back, and the policy allows no further attempt. */
+export class IncrementalRecoveryFailed extends DomainError {
+  override name = 'IncrementalRecoveryFailed';
+}
+
+export class RecoveryFailedError extends DomainError {
+  override name = 'SegmentRecoveryFailed';
+}
+
+export class RebalanceFailed extends DomainError {
+  override name = 'RebalanceFailed';
+}
+
+/** gprecoverseg ran for longer than the run allows. */
+export class RecoveryTimeout extends DomainError {
+  override name = 'RecoveryTimeout';
+}
+
+/** Mirrors did not catch up within the run's sync timeout. */
+export class SyncTimeout extends DomainError {
+  override name = 'SyncTimeout';
+}

@@ -1,0 +1,48 @@
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { taskEventSchema, type TaskEvent } from '#domain/workflow.ts';
+import { parseOrThrow } from '#domain/validation.ts';
+import { clusterBackendFromEnv } from '#cluster/backend.ts';
+import { stores } from '#store/stores.ts';
+import { SnsNotifier, type Notifier } from '#workflow/notifier.ts';
+import type { StepDeps } from '#workflow/steps.ts';
+import { logger, metrics } from '#lambdas/common/powertools.ts';
+
+const silent: Notifier = { notify: async () => {} };
+
+let deps: StepDeps | undefined;
+
+/** The step dependencies a Lambda container builds once: stores, cluster backend, SNS. */
+export function workflowDeps(): StepDeps {
+  if (!deps) {
+    const shared = stores();
+    const topic = process.env.NOTIFY_TOPIC_ARN;
+    deps = {
+      stores: shared,
+      cluster: clusterBackendFromEnv(shared.doc, shared.tables),
+      notifier: topic ? new SnsNotifier(new SNSClient({}), topic) : silent,
+      now: () => new Date(),
+    };
+  }
+  return deps;
+}
+
+/**
+ * A workflow Task as a Lambda: validate the payload Step Functions sends, run one step, and
+ * return its small result. Errors keep their `name`, which is what Retry and Catch match.
+ */
+export function workflowTask<R>(name: string, step: (deps: StepDeps, event: TaskEvent) => Promise<R>) {
+  return middy<unknown, R>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
+    .handler(async (raw) => {
+      const event = parseOrThrow(taskEventSchema, raw);
+      logger.appendKeys({ clusterId: event.input.clusterId, incidentId: event.input.incidentId, task: name });
+      const result = await step(workflowDeps(), event);
+      metrics.addMetric(`${name}Succeeded`, MetricUnit.Count, 1);
+      return result;
+    });
+}

@@ -1,0 +1,37 @@
+import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+
+/** How a run ended, as every subscriber (SNS, the CLI) hears it. */
+export interface RunOutcome {
+  clusterId: string;
+  incidentId: string;
+  status: 'succeeded' | 'failed';
+  outcome?: string;
+  phase?: string;
+  reason?: string;
+}
+
+export interface Notifier {
+  notify(outcome: RunOutcome): Promise<void>;
+}
+
+export class SnsNotifier implements Notifier {
+  constructor(
+    private readonly sns: SNSClient,
+    private readonly topicArn: string,
+  ) {}
+
+  async notify(outcome: RunOutcome): Promise<void> {
+    const what = outcome.status === 'succeeded' ? `recovered (${outcome.outcome})` : `recovery failed in ${outcome.phase}: ${outcome.reason}`;
+    await this.sns.send(
+      new PublishCommand({
+        TopicArn: this.topicArn,
+        Subject: `recoverseg: cluster ${outcome.clusterId} ${outcome.status}`.slice(0, 100),
+        Message: JSON.stringify({ ...outcome, summary: `cluster ${outcome.clusterId}, incident ${outcome.incidentId}: ${what}` }),
+        MessageAttributes: {
+          clusterId: { DataType: 'String', StringValue: outcome.clusterId },
+          status: { DataType: 'String', StringValue: outcome.status },
+        },
+      }),
+    );
+  }
+}
