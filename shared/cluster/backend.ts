@@ -4,6 +4,9 @@ import type { ClusterOperations } from '#cluster/port.ts';
 import { SimulatedCluster } from '#cluster/simulated/simulated-cluster.ts';
 import { SsmClusterOperations } from '#cluster/ssm/ssm-cluster-operations.ts';
 import type { TableNames } from '#store/tables.ts';
+import { simulationOptionsSchema } from '#cluster/simulated/options.ts';
+import { parseOrThrow } from '#domain/validation.ts';
+import type { Simulator } from '#api/routes.ts';
 
 /** The deployment serves a cluster it was not configured for. */
 export class ClusterNotServed extends Error {
@@ -38,5 +41,19 @@ export function clusterBackendFromEnv(
   return (clusterId) => {
     if (clusterId !== served) throw new ClusterNotServed(`cluster ${clusterId} is not served by this deployment (it serves ${served} on ${instanceId})`);
     return operations;
+  };
+}
+
+/** Creation and fault injection for simulated clusters (the API's registration and `faults` routes). */
+export function simulatorFor(doc: DynamoDBDocumentClient, tables: TableNames, clock: () => number = Date.now): Simulator {
+  const sim = (clusterId: string) => new SimulatedCluster({ doc, tables, clusterId, clock });
+  return {
+    validate: (simulation) => void parseOrThrow(simulationOptionsSchema, simulation, 'body.simulation'),
+    create: (clusterId, segments, simulation) => sim(clusterId).create(segments, parseOrThrow(simulationOptionsSchema, simulation, 'body.simulation')),
+    inject: async (clusterId, fault) => {
+      const cluster = sim(clusterId);
+      if ('host' in fault) return cluster.failHost(fault.host);
+      return fault.kind === 'disk-lost' ? cluster.loseDataDirectory(fault.dbid) : cluster.crashSegment(fault.dbid);
+    },
   };
 }

@@ -1,0 +1,252 @@
+import { z } from 'zod';
+import { configurationOf } from '#domain/evolve.ts';
+import { clusterIdSchema, incidentIdSchema, recoveryOptionsSchema } from '#domain/events.ts';
+import { UnknownCluster, ValidationError } from '#domain/errors.ts';
+import { registrationEvents } from '#domain/registration.ts';
+import { renderConfigurationTable, renderGpstateErrors, renderGpstateMirrors } from '#domain/render.ts';
+import { hostnameSchema, dbidSchema, segmentRowSchema } from '#domain/segment.ts';
+import { parseOrThrow } from '#domain/validation.ts';
+import { workflowInputSchema, triggerSchema } from '#domain/workflow.ts';
+import type { Stores } from '#store/stores.ts';
+import type { WorkflowStarter } from '#workflow/starter.ts';
+import { executionName } from '#workflow/starter.ts';
+
+/** A fault to inject into a simulated cluster (the CLI's `fail`, scenario `fail` steps). */
+export const faultSchema = z.union([
+  z.strictObject({ host: hostnameSchema, kind: z.literal('host-down').default('host-down') }),
+  z.strictObject({ dbid: dbidSchema, kind: z.enum(['crash', 'disk-lost']).default('crash') }),
+]);
+export type Fault = z.infer<typeof faultSchema>;
+
+/** What a simulated backend adds: creating the simulation and breaking it on purpose. */
+export interface Simulator {
+  /** Throws a ValidationError naming the field when the simulation options are wrong. */
+  validate(simulation: unknown): void;
+  create(clusterId: string, segments: z.infer<typeof segmentRowSchema>[], simulation: unknown): Promise<void>;
+  inject(clusterId: string, fault: Fault): Promise<void>;
+}
+
+export interface ApiDeps {
+  stores: Stores;
+  starter: WorkflowStarter;
+  /** Present only where the cluster backend is simulated. */
+  simulator: Simulator | undefined;
+  now: () => Date;
+}
+
+export interface ApiRequest {
+  method: string;
+  path: string;
+  query: Record<string, string | undefined>;
+  /** Parsed JSON body (undefined when none). */
+  body: unknown;
+}
+
+export interface ApiResponse {
+  statusCode: number;
+  body: unknown;
+}
+
+export class NotFound extends Error {
+  override name = 'NotFound';
+}
+
+const registerSchema = z.strictObject({
+  clusterId: clusterIdSchema,
+  segments: z.array(segmentRowSchema).min(1).max(20_000),
+  simulation: z.record(z.string(), z.unknown()).optional(),
+});
+
+const recoverSchema = z.strictObject({
+  incidentId: incidentIdSchema.optional(),
+  type: recoveryOptionsSchema.shape.type,
+  targetHosts: recoveryOptionsSchema.shape.targetHosts,
+  rebalance: recoveryOptionsSchema.shape.rebalance,
+  dryRun: recoveryOptionsSchema.shape.dryRun,
+  replayLagGb: recoveryOptionsSchema.shape.replayLagGb,
+  failedHosts: z.array(hostnameSchema).max(256).optional(),
+  waits: workflowInputSchema.shape.waits.optional(),
+  trigger: triggerSchema.optional(),
+});
+
+const seqQuery = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const limitQuery = z.coerce.number().int().min(1).max(1000);
+
+async function registered(deps: ApiDeps, clusterId: string) {
+  parseOrThrow(clusterIdSchema, clusterId, 'clusterId');
+  const projected = await deps.stores.projection.read(clusterId);
+  if (projected.state.seq > 0) return projected;
+  // The projector may lag right after registration: the log decides.
+  const state = await deps.stores.events.loadState(clusterId);
+  if (state.segments.size === 0) throw new UnknownCluster(clusterId);
+  return { state, rows: configurationOf(state) };
+}
+
+type Handler = (deps: ApiDeps, request: ApiRequest, params: Record<string, string>) => Promise<ApiResponse>;
+
+/** Every route of the API, the same behind API Gateway and on `recoverseg serve`. */
+export const ROUTES: readonly { method: string; path: string; handler: Handler }[] = [
+  {
+    method: 'POST',
+    path: '/clusters',
+    handler: async (deps, request) => {
+      const body = parseOrThrow(registerSchema, request.body, 'body');
+      if (body.simulation && !deps.simulator) throw new ValidationError('body.simulation: this deployment drives a real cluster; simulation options are for the simulated backend', 'body.simulation');
+      deps.simulator?.validate(body.simulation ?? {});
+      const events = registrationEvents(body.segments);
+      const result = await deps.stores.events.append(body.clusterId, events, {
+        expectedSeq: 0,
+        idempotencyKey: `register/${body.clusterId}`,
+        causation: { actor: 'api' },
+        at: deps.now().toISOString(),
+      });
+      if (!result.duplicate) await deps.simulator?.create(body.clusterId, body.segments, body.simulation ?? {});
+      return { statusCode: result.duplicate ? 200 : 201, body: { clusterId: body.clusterId, seq: result.lastSeq, segments: body.segments.length } };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/clusters/{clusterId}/configuration',
+    handler: async (deps, request, { clusterId }) => {
+      const asOf = request.query.seq === undefined ? undefined : parseOrThrow(seqQuery, request.query.seq, 'query.seq');
+      const { state, rows } =
+        asOf === undefined
+          ? await registered(deps, clusterId!)
+          : await (async () => {
+              await registered(deps, clusterId!);
+              const s = await deps.stores.events.loadState(clusterId!, { toSeq: asOf });
+              return { state: s, rows: configurationOf(s) };
+            })();
+      return { statusCode: 200, body: { clusterId, seq: state.seq, rows, table: renderConfigurationTable(rows) } };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/clusters/{clusterId}/events',
+    handler: async (deps, request, { clusterId }) => {
+      await registered(deps, clusterId!);
+      const after = request.query.after === undefined ? 0 : parseOrThrow(seqQuery, request.query.after, 'query.after');
+      const limit = request.query.limit === undefined ? 100 : parseOrThrow(limitQuery, request.query.limit, 'query.limit');
+      const events = await deps.stores.events.read(clusterId!, { afterSeq: after, toSeq: after + limit });
+      return { statusCode: 200, body: { clusterId, events, next: events.length === limit ? after + limit : null } };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/clusters/{clusterId}/status',
+    handler: async (deps, _request, { clusterId }) => {
+      const { state, rows } = await registered(deps, clusterId!);
+      return {
+        statusCode: 200,
+        body: {
+          clusterId,
+          seq: state.seq,
+          recovery: state.recovery ?? null,
+          lastIncident: state.lastIncident ?? null,
+          doubleFaults: state.doubleFaults,
+          gpstateMirrors: renderGpstateMirrors(rows),
+          gpstateErrors: renderGpstateErrors(state),
+        },
+      };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/clusters/{clusterId}/recoveries',
+    handler: async (deps, request, { clusterId }) => {
+      await registered(deps, clusterId!);
+      const body = parseOrThrow(recoverSchema, request.body ?? {}, 'body');
+      const incidentId = body.incidentId ?? `api-${deps.now().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
+      const input = parseOrThrow(
+        workflowInputSchema,
+        {
+          clusterId,
+          incidentId,
+          trigger: body.trigger ?? { source: 'api' },
+          options: { type: body.type, targetHosts: body.targetHosts, rebalance: body.rebalance, dryRun: body.dryRun, replayLagGb: body.replayLagGb },
+          failedHosts: body.failedHosts ?? [],
+          ...(body.waits ? { waits: body.waits } : {}),
+        },
+        'body',
+      );
+      if (input.options.type !== 'auto' && input.options.type !== 'full' && Object.keys(input.options.targetHosts).length > 0)
+        throw new ValidationError(`body.targetHosts: ${input.options.type} recovery cannot move segments to another host; gprecoverseg refuses -p without a full recovery`, 'body.targetHosts');
+      const started = await deps.starter.start(input);
+      return { statusCode: started.alreadyStarted ? 200 : 202, body: { clusterId, incidentId, ...started } };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/clusters/{clusterId}/recoveries/{incidentId}',
+    handler: async (deps, _request, { clusterId, incidentId }) => {
+      const { state } = await registered(deps, clusterId!);
+      parseOrThrow(incidentIdSchema, incidentId, 'incidentId');
+      const active = state.recovery?.incidentId === incidentId ? state.recovery : undefined;
+      const last = state.lastIncident?.incidentId === incidentId ? state.lastIncident : undefined;
+      if (!active && !last) {
+        const events = await deps.stores.events.read(clusterId!);
+        const seen = events.some((e) => e.type === 'RecoveryRequested' && e.data.incidentId === incidentId);
+        if (!seen) throw new NotFound(`incident ${incidentId} of cluster ${clusterId} has no recovery on record`);
+      }
+      const plan = active?.plan ?? [];
+      return {
+        statusCode: 200,
+        body: {
+          clusterId,
+          incidentId,
+          executionName: executionName(clusterId!, incidentId!),
+          status: active ? 'running' : (last?.status ?? 'ended'),
+          plan,
+          started: active?.started ?? [],
+          recovered: active?.recovered ?? [],
+          failures: active?.failures ?? [],
+          outcome: last ?? null,
+        },
+      };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/clusters/{clusterId}/faults',
+    handler: async (deps, request, { clusterId }) => {
+      await registered(deps, clusterId!);
+      if (!deps.simulator) throw new ValidationError('faults can only be injected into a simulated cluster', 'path');
+      const fault = parseOrThrow(faultSchema, request.body, 'body');
+      await deps.simulator.inject(clusterId!, fault);
+      return { statusCode: 202, body: { clusterId, fault } };
+    },
+  },
+];
+
+function match(pattern: string, path: string): Record<string, string> | undefined {
+  const want = pattern.split('/');
+  const got = path.replace(/\/+$/, '').split('/');
+  if (want.length !== got.length) return undefined;
+  const params: Record<string, string> = {};
+  for (const [i, part] of want.entries()) {
+    const value = got[i]!;
+    if (part.startsWith('{')) {
+      let decoded: string;
+      try {
+        decoded = decodeURIComponent(value);
+      } catch {
+        return undefined;
+      }
+      if (decoded.length === 0) return undefined;
+      params[part.slice(1, -1)] = decoded;
+    } else if (part !== value) return undefined;
+  }
+  return params;
+}
+
+/** Finds the route for a request: a handler, a 405 (path known, method not), or a 404. */
+export function route(request: ApiRequest): { handler: Handler; params: Record<string, string> } | { status: 404 | 405; allowed: string[] } {
+  const allowed: string[] = [];
+  for (const r of ROUTES) {
+    const params = match(r.path, request.path);
+    if (!params) continue;
+    if (r.method === request.method) return { handler: r.handler, params };
+    allowed.push(r.method);
+  }
+  return { status: allowed.length > 0 ? 405 : 404, allowed };
+}

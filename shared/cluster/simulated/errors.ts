@@ -1,0 +1,83 @@
+import { DomainError } from '#domain/errors.ts';
+
+/** A fault or request names a host no segment lives on. */
+export class UnknownHost extends DomainError {
+  override name = 'UnknownHost';
+  constructor(readonly host: string) {
+    super(
+      `host ${host} runs no segment of this cluster: name a host from gp_segment_configuration`,
+    );
+  }
+}
+
+/** A fault or plan names a dbid that is not in gp_segment_configuration. */
+export class UnknownSegment extends DomainError {
+  override name = 'UnknownSegment';
+  constructor(readonly dbids: number[]) {
+    super(
+      `dbid ${dbids.join(', ')} ${dbids.length === 1 ? 'is' : 'are'} not in gp_segment_configuration: read the configuration and name existing segments`,
+    );
+  }
+}
+
+/** The fault is outside what the simulator models (the coordinator has no automatic failover). */
+export class UnsupportedFault extends DomainError {
+  override name = 'UnsupportedFault';
+}
+
+/** gprecoverseg refuses the plan before changing anything; `problems` names each offending item. */
+export class InvalidRecoveryPlan extends DomainError {
+  override name = 'InvalidRecoveryPlan';
+  constructor(readonly problems: string[]) {
+    super(`gprecoverseg refused the plan, nothing was changed: ${problems.join('; ')}`);
+  }
+}
+
+/** Another gprecoverseg holds `gprecoverseg.lock` in the coordinator data directory. */
+export class GprecoversegLocked extends DomainError {
+  override name = 'GprecoversegLocked';
+  constructor(readonly operationId: string) {
+    super(
+      `gprecoverseg is already running (operation ${operationId} holds gprecoverseg.lock): poll it until done, then retry`,
+    );
+  }
+}
+
+export class UnknownOperation extends DomainError {
+  override name = 'UnknownOperation';
+  constructor(readonly operationId: string) {
+    super(`operation ${operationId} is unknown to this cluster: use the handle its start returned`);
+  }
+}
+
+export class SimulatedClusterNotFound extends DomainError {
+  override name = 'SimulatedClusterNotFound';
+  constructor(readonly clusterId: string) {
+    super(`simulated cluster ${clusterId} does not exist: create it (register its segments) first`);
+  }
+}
+
+export class SimulatedClusterExists extends DomainError {
+  override name = 'SimulatedClusterExists';
+  constructor(readonly clusterId: string) {
+    super(`simulated cluster ${clusterId} already exists: choose another cluster id`);
+  }
+}
+
+/** Writers kept racing for the same simulated cluster; the caller may retry later. */
+export class SimulatedClusterBusy extends DomainError {
+  override name = 'SimulatedClusterBusy';
+  constructor(
+    readonly clusterId: string,
+    attempts: number,
+  ) {
+    super(
+      `simulated cluster ${clusterId}: state changed under ${attempts} attempts in a row; retry`,
+    );
+  }
+}
+
+/** The persisted state would not fit one DynamoDB transaction even compressed. */
+export class SimulatedStateTooLarge extends DomainError {
+  override name = 'SimulatedStateTooLarge';
+}

@@ -1,0 +1,142 @@
+import { UnknownHost, UnknownSegment, UnsupportedFault } from '#cluster/simulated/errors.ts';
+import {
+  assertCatalogValid,
+  clone,
+  copiedKb,
+  durationMs,
+  indexOf,
+  isHostDown,
+  log,
+  processOf,
+  setRunning,
+  type OperationItem,
+  type SimulatedClusterState,
+} from '#cluster/simulated/model.ts';
+import { advanceInPlace } from '#cluster/simulated/timeline.ts';
+import type { RecoveryType } from '#domain/events.ts';
+import type { SegmentRow } from '#domain/segment.ts';
+
+/** The program each recovery type runs, as named in its error lines. */
+export const RECOVERY_TOOL: Record<RecoveryType, string> = {
+  incremental: 'pg_rewind',
+  differential: 'rsync',
+  full: 'pg_basebackup',
+};
+
+function segmentOf(state: SimulatedClusterState, dbid: number): SegmentRow {
+  const row = state.catalog.find((r) => r.dbid === dbid);
+  if (!row) throw new UnknownSegment([dbid]);
+  if (row.content === -1)
+    throw new UnsupportedFault(
+      `dbid ${dbid} is a coordinator (content -1): coordinator failover (gpactivatestandby) is not simulated; fail a segment instead`,
+    );
+  return row;
+}
+
+function fail(item: OperationItem, at: number, reason: string, completedKb: number): void {
+  item.outcome = 'failed';
+  item.resolvedAt = at;
+  item.completedKb = completedKb;
+  item.failure = { reason, needsFull: false };
+}
+
+/** Copies whose target host went away or whose source stopped die with the fault. */
+export function interruptCopies(state: SimulatedClusterState, at: number): void {
+  const { byDbid } = indexOf(state);
+  for (const op of state.operations) {
+    if (op.finishedAt !== undefined) continue;
+    for (const item of op.items) {
+      if (item.outcome !== 'copying') continue;
+      const row = byDbid.get(item.dbid);
+      const source = byDbid.get(item.sourceDbid);
+      if (row && isHostDown(state, row.hostname))
+        fail(item, at, `Host ${row.hostname} is unreachable`, copiedKb(item, at));
+      else if (source && !processOf(state, source.dbid).running)
+        fail(
+          item,
+          at,
+          `${RECOVERY_TOOL[item.type]}: error: could not connect to source dbid ${source.dbid} on ${source.hostname}:${source.port}: Connection refused`,
+          copiedKb(item, at),
+        );
+    }
+  }
+}
+
+function applyFault(
+  state: SimulatedClusterState,
+  now: number,
+  step: string,
+  change: (draft: SimulatedClusterState, at: number) => void,
+): SimulatedClusterState {
+  const draft = clone(state);
+  advanceInPlace(draft, now);
+  change(draft, draft.now);
+  interruptCopies(draft, draft.now);
+  advanceInPlace(draft, draft.now);
+  assertCatalogValid(draft, step);
+  return draft;
+}
+
+/** The host is powered off: every segment on it stops at once. */
+export function failHost(
+  state: SimulatedClusterState,
+  now: number,
+  host: string,
+): SimulatedClusterState {
+  const rows = state.catalog.filter((row) => row.hostname === host);
+  if (rows.length === 0) throw new UnknownHost(host);
+  if (rows.some((row) => row.content === -1))
+    throw new UnsupportedFault(
+      `host ${host} runs the coordinator or the standby: coordinator failover (gpactivatestandby) is not simulated; fail a segment host instead`,
+    );
+  return applyFault(state, now, `failHost(${host})`, (draft, at) => {
+    const restartSeconds = draft.options.hostRestartSeconds;
+    draft.downHosts[host] = restartSeconds === null ? null : at + durationMs(draft, restartSeconds);
+    const index = indexOf(draft);
+    for (const row of rows) setRunning(draft, index, row.dbid, false, at);
+    log(draft, at, `host ${host} is down: dbid ${rows.map((r) => r.dbid).join(', ')} stopped`);
+  });
+}
+
+/** The host is powered on again; its segments stay stopped until a recovery starts them. */
+export function restoreHost(
+  state: SimulatedClusterState,
+  now: number,
+  host: string,
+): SimulatedClusterState {
+  // A host stays known while down even after every segment was relocated away from it.
+  if (!(host in state.downHosts) && !state.catalog.some((row) => row.hostname === host))
+    throw new UnknownHost(host);
+  return applyFault(state, now, `restoreHost(${host})`, (draft, at) => {
+    if (!(host in draft.downHosts)) return;
+    delete draft.downHosts[host];
+    log(draft, at, `host ${host} is reachable again`);
+  });
+}
+
+/** The postmaster is gone (killed, OOM, crash); the data directory is intact. */
+export function crashSegment(
+  state: SimulatedClusterState,
+  now: number,
+  dbid: number,
+): SimulatedClusterState {
+  segmentOf(state, dbid);
+  return applyFault(state, now, `crashSegment(${dbid})`, (draft, at) => {
+    setRunning(draft, indexOf(draft), dbid, false, at);
+    log(draft, at, `dbid ${dbid}: postmaster terminated`);
+  });
+}
+
+/** The disk under the data directory is gone: the segment stops and only a full recovery rebuilds it. */
+export function loseDataDirectory(
+  state: SimulatedClusterState,
+  now: number,
+  dbid: number,
+): SimulatedClusterState {
+  const row = segmentOf(state, dbid);
+  return applyFault(state, now, `loseDataDirectory(${dbid})`, (draft, at) => {
+    setRunning(draft, indexOf(draft), dbid, false, at);
+    Object.assign(processOf(draft, dbid), { dataLost: true, rewindBroken: true });
+    log(draft, at, `dbid ${dbid}: data directory ${row.datadir} on ${row.hostname} lost`);
+  });
+}

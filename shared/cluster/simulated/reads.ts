@@ -1,0 +1,52 @@
+import type { ClusterObservation, ReplicationState } from '#cluster/port.ts';
+import {
+  indexOf,
+  isReplicating,
+  walBehind,
+  type SimulatedClusterState,
+} from '#cluster/simulated/model.ts';
+import { advance } from '#cluster/simulated/timeline.ts';
+import { sortRows } from '#domain/segment.ts';
+
+/** gp_segment_configuration at clock time `now`, in the seed's row order, and FTS's double faults. */
+export function readConfiguration(state: SimulatedClusterState, now: number): ClusterObservation {
+  const current = advance(state, now);
+  return { segments: sortRows(current.catalog), doubleFaults: current.doubleFaults };
+}
+
+/**
+ * gp_stat_replication per content with a mirror. Without a walsender (either side stopped)
+ * nothing is known, as gpstate's `Unknown`. PostgreSQL counts a standby as `sync` only once it
+ * streams; while it catches up it is a `potential` one.
+ */
+export function readReplication(state: SimulatedClusterState, now: number): ReplicationState[] {
+  const current = advance(state, now);
+  return indexOf(current).pairs.flatMap((pair): ReplicationState[] => {
+    if (!pair.mirror) return [];
+    if (!isReplicating(current, pair))
+      return [
+        {
+          content: pair.content,
+          primaryDbid: pair.primary.dbid,
+          state: undefined,
+          syncState: undefined,
+          syncError: undefined,
+          walRemainingBytes: undefined,
+          replayLagBytes: undefined,
+        },
+      ];
+    const remaining = walBehind(current, pair, current.now);
+    return [
+      {
+        content: pair.content,
+        primaryDbid: pair.primary.dbid,
+        state: remaining > 0 ? 'catchup' : 'streaming',
+        syncState: remaining > 0 ? 'potential' : 'sync',
+        syncError: 'none',
+        walRemainingBytes: remaining,
+        replayLagBytes:
+          current.options.replayLag.find((l) => l.content === pair.content)?.bytes ?? 0,
+      },
+    ];
+  });
+}

@@ -1,0 +1,140 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type {
+  ClusterObservation,
+  ClusterOperations,
+  OperationHandle,
+  ReplicationState,
+} from '#cluster/port.ts';
+import {
+  SimulatedClusterBusy,
+  SimulatedClusterExists,
+  SimulatedClusterNotFound,
+} from '#cluster/simulated/errors.ts';
+import * as faults from '#cluster/simulated/faults.ts';
+import { createState, type SimulatedClusterState } from '#cluster/simulated/model.ts';
+import * as operations from '#cluster/simulated/operations.ts';
+import type { SimulationOptionsInput } from '#cluster/simulated/options.ts';
+import * as reads from '#cluster/simulated/reads.ts';
+import { DEFAULT_CHUNK_BYTES, SimulatedStateStore } from '#cluster/simulated/store.ts';
+import { advance, probe } from '#cluster/simulated/timeline.ts';
+import type { PlanItem } from '#domain/events.ts';
+import type { SegmentRow } from '#domain/segment.ts';
+import type { TableNames } from '#store/tables.ts';
+
+export interface SimulatedClusterConfig {
+  doc: DynamoDBDocumentClient;
+  tables: TableNames;
+  clusterId: string;
+  /** Clock time in ms; the simulation advances to it on every call. */
+  clock: () => number;
+  /** Bytes per state item; smaller only to exercise chunking. */
+  chunkBytes?: number;
+}
+
+const WRITE_ATTEMPTS = 30;
+
+/**
+ * The simulated cluster behind the ClusterOperations port. Its state lives in the Control
+ * table under `sim#<clusterId>`, so Lambda invocations, the local runner and the CLI all act on
+ * one cluster. Every change is read, applied purely, and written back conditioned on the
+ * version read; a lost race re-reads and re-applies.
+ */
+export class SimulatedCluster implements ClusterOperations {
+  private readonly store: SimulatedStateStore;
+
+  constructor(private readonly config: SimulatedClusterConfig) {
+    this.store = new SimulatedStateStore(
+      config.doc,
+      config.tables.control,
+      config.clusterId,
+      config.chunkBytes ?? DEFAULT_CHUNK_BYTES,
+    );
+  }
+
+  /** Brings up a cluster in the given configuration; refuses a topology Greenplum would not show. */
+  async create(
+    segments: readonly SegmentRow[],
+    options: SimulationOptionsInput = {},
+  ): Promise<void> {
+    const state = createState(segments, options, this.config.clock());
+    if (!(await this.store.save(state, undefined)))
+      throw new SimulatedClusterExists(this.config.clusterId);
+  }
+
+  failHost(host: string): Promise<void> {
+    return this.change((state, now) => faults.failHost(state, now, host));
+  }
+
+  restoreHost(host: string): Promise<void> {
+    return this.change((state, now) => faults.restoreHost(state, now, host));
+  }
+
+  crashSegment(dbid: number): Promise<void> {
+    return this.change((state, now) => faults.crashSegment(state, now, dbid));
+  }
+
+  loseDataDirectory(dbid: number): Promise<void> {
+    return this.change((state, now) => faults.loseDataDirectory(state, now, dbid));
+  }
+
+  /** The whole simulation as of now: process facts, WAL positions, runs, the FTS log. */
+  async readState(): Promise<SimulatedClusterState> {
+    return advance(await this.current(), this.config.clock());
+  }
+
+  async readConfiguration(): Promise<ClusterObservation> {
+    return reads.readConfiguration(await this.current(), this.config.clock());
+  }
+
+  async readReplication(): Promise<ReplicationState[]> {
+    return reads.readReplication(await this.current(), this.config.clock());
+  }
+
+  requestFtsProbe(): Promise<void> {
+    return this.change((state, now) => probe(state, now));
+  }
+
+  startRecovery(plan: readonly PlanItem[], operationKey: string): Promise<OperationHandle> {
+    return this.mutate((state, now) => operations.startRecovery(state, now, plan, operationKey));
+  }
+
+  startRebalance(options: { replayLagGb: number }, operationKey: string): Promise<OperationHandle> {
+    return this.mutate((state, now) =>
+      operations.startRebalance(state, now, options, operationKey),
+    );
+  }
+
+  async pollOperation(handle: OperationHandle): Promise<operations.SimulatedOperationStatus> {
+    return operations.pollOperation(await this.current(), this.config.clock(), handle.operationId);
+  }
+
+  private async current(): Promise<SimulatedClusterState> {
+    const loaded = await this.store.load();
+    if (!loaded) throw new SimulatedClusterNotFound(this.config.clusterId);
+    return loaded.state;
+  }
+
+  private async change(
+    step: (state: SimulatedClusterState, now: number) => SimulatedClusterState,
+  ): Promise<void> {
+    await this.mutate((state, now) => ({ state: step(state, now), handle: undefined }));
+  }
+
+  private async mutate<T>(
+    step: (
+      state: SimulatedClusterState,
+      now: number,
+    ) => { state: SimulatedClusterState; handle: T },
+  ): Promise<T> {
+    for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt++) {
+      const loaded = await this.store.load();
+      if (!loaded) throw new SimulatedClusterNotFound(this.config.clusterId);
+      const { state, handle } = step(loaded.state, this.config.clock());
+      if (state === loaded.state || (await this.store.save(state, loaded))) return handle;
+      // Full jitter: racing writers spread out instead of colliding again in lockstep.
+      await sleep(Math.random() * Math.min(250, 10 * 2 ** attempt));
+    }
+    throw new SimulatedClusterBusy(this.config.clusterId, WRITE_ATTEMPTS);
+  }
+}

@@ -1,0 +1,105 @@
+import { probeInPlace } from '#cluster/simulated/fts.ts';
+import {
+  assertCatalogValid,
+  clone,
+  forgetOldOperations,
+  indexOf,
+  log,
+  processOf,
+  setRunning,
+  type OperationItem,
+  type SimulatedClusterState,
+  type SimulatedOperation,
+} from '#cluster/simulated/model.ts';
+
+export const INCREMENTAL_FAILURES_MESSAGE =
+  'Failed to recover the following segments. You must run either gprecoverseg --differential or gprecoverseg -F for all incremental failures';
+export const RECOVERED_MESSAGE = 'Segments successfully recovered.';
+export const REBALANCED_MESSAGE = 'The rebalance operation has completed successfully.';
+
+const allResolved = (op: SimulatedOperation): boolean =>
+  op.items.every((item) => item.outcome !== 'copying');
+
+const finishTime = (op: SimulatedOperation): number =>
+  Math.max(op.startedAt, ...op.items.map((item) => item.resolvedAt ?? op.startedAt));
+
+/** The earliest thing that happens by itself: a host powering on, a copy ending, a run ending. */
+function nextEventTime(state: SimulatedClusterState): number | undefined {
+  const times: number[] = [];
+  for (const back of Object.values(state.downHosts)) if (back !== null) times.push(back);
+  for (const op of state.operations) {
+    if (op.finishedAt !== undefined) continue;
+    if (allResolved(op)) times.push(finishTime(op));
+    for (const item of op.items) if (item.outcome === 'copying') times.push(item.completeAt);
+  }
+  return times.length === 0 ? undefined : Math.min(...times);
+}
+
+/** The copy finished: gprecoverseg starts the segment, which then streams the WAL it lacks. */
+function completeCopy(state: SimulatedClusterState, item: OperationItem, at: number): void {
+  const index = indexOf(state);
+  item.outcome = 'recovered';
+  item.resolvedAt = at;
+  item.completedKb = item.totalKb;
+  Object.assign(processOf(state, item.dbid), { dataLost: false, rewindBroken: false });
+  setRunning(state, index, item.dbid, true, at);
+  state.wal[item.content] = { behindBytes: state.options.walBytesBehind, since: at };
+}
+
+/** The run ends: failed relocations are backed out, FTS is asked to probe, the lock is released. */
+function finishOperation(state: SimulatedClusterState, op: SimulatedOperation, at: number): void {
+  const { byDbid } = indexOf(state);
+  for (const item of op.items) {
+    const row = byDbid.get(item.dbid);
+    if (item.outcome === 'failed' && item.backout && row) Object.assign(row, item.backout);
+  }
+  op.finishedAt = at;
+  probeInPlace(state, at);
+  const failed = op.items.filter((item) => item.outcome === 'failed');
+  if (failed.some((item) => item.type === 'incremental'))
+    op.messages.push(INCREMENTAL_FAILURES_MESSAGE);
+  else if (failed.length === 0 && op.items.length > 0)
+    op.messages.push(op.kind === 'rebalance' ? REBALANCED_MESSAGE : RECOVERED_MESSAGE);
+  for (const message of op.messages) log(state, at, `gprecoverseg: ${message}`);
+  forgetOldOperations(state);
+}
+
+/**
+ * Lets clock time pass up to `now`, in place: everything scheduled by then happens in time
+ * order (hosts back, copies done, runs finished). WAL catch-up needs no steps: it is computed
+ * from the positions pinned whenever replication starts or stops.
+ */
+export function advanceInPlace(state: SimulatedClusterState, now: number): void {
+  const target = Math.max(now, state.now);
+  for (;;) {
+    const at = nextEventTime(state);
+    if (at === undefined || at > target) break;
+    state.now = Math.max(state.now, at);
+    for (const [host, back] of Object.entries(state.downHosts))
+      if (back !== null && back <= at) delete state.downHosts[host];
+    for (const op of state.operations) {
+      if (op.finishedAt !== undefined) continue;
+      for (const item of op.items)
+        if (item.outcome === 'copying' && item.completeAt <= at) completeCopy(state, item, at);
+      if (allResolved(op) && finishTime(op) <= at) finishOperation(state, op, at);
+    }
+  }
+  state.now = target;
+}
+
+/** The cluster at clock time `now`, with everything due by then done. */
+export function advance(state: SimulatedClusterState, now: number): SimulatedClusterState {
+  const draft = clone(state);
+  advanceInPlace(draft, now);
+  assertCatalogValid(draft, 'advance');
+  return draft;
+}
+
+/** `SELECT gp_request_fts_probe_scan()` at clock time `now`. */
+export function probe(state: SimulatedClusterState, now: number): SimulatedClusterState {
+  const draft = clone(state);
+  advanceInPlace(draft, now);
+  probeInPlace(draft, now);
+  assertCatalogValid(draft, 'probe');
+  return draft;
+}

@@ -1,0 +1,23 @@
+import { InvalidTopology } from '#domain/errors.ts';
+import { MAX_SEGMENTS_PER_REGISTRATION_EVENT, type NewEvent } from '#domain/events.ts';
+import { configurationProblems } from '#domain/invariants.ts';
+import { sortRows, type SegmentRow } from '#domain/segment.ts';
+
+/**
+ * The events that register a cluster: its gp_segment_configuration, validated whole, split
+ * into parts small enough for one log item each and appended together.
+ */
+export function registrationEvents(segments: readonly SegmentRow[]): NewEvent[] {
+  const problems = configurationProblems(segments);
+  if (problems.length > 0) throw new InvalidTopology(problems);
+  const rows = sortRows(segments);
+  const parts = Math.ceil(rows.length / MAX_SEGMENTS_PER_REGISTRATION_EVENT);
+  return Array.from({ length: parts }, (_, i) => ({
+    type: 'ClusterRegistered' as const,
+    data: {
+      segments: rows.slice(i * MAX_SEGMENTS_PER_REGISTRATION_EVENT, (i + 1) * MAX_SEGMENTS_PER_REGISTRATION_EVENT),
+      part: i + 1,
+      parts,
+    },
+  }));
+}
