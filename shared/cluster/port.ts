@@ -79,4 +79,6 @@ export interface OperationStatus {
   failures: SegmentFailure[];
   /** Pairs a rebalance left alone, with gprecoverseg's reason. */
   skipped: { content: number; reason: string }[];
+  /** gprecoverseg's closing lines, e.g. `Segments successfully recovered.` */
+  messages?: string[];
 }

@@ -1,0 +1,82 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { createDynamoClient, createDocumentClient } from '#store/clients.ts';
+import { createStores, type Stores } from '#store/stores.ts';
+import { TABLES, type TableNames } from '#store/tables.ts';
+import { clusterBackendFromEnv, simulatorFor } from '#cluster/backend.ts';
+import type { ApiDeps } from '#api/routes.ts';
+import { createTables, startDynamoDbLocal, type DynamoDbLocal } from '#local/dynamodb-local.ts';
+import { LocalStreamPoller } from '#local/stream-poller.ts';
+import { LocalWorkflow, deployedTaskInvoker, type TaskInvoker, type TaskObserver } from '#local/workflow-runner.ts';
+import type { StepDeps } from '#workflow/steps.ts';
+
+export interface LocalRuntimeOptions {
+  /** Use a running DynamoDB Local (or any endpoint) instead of starting one. */
+  endpoint?: string;
+  port?: number;
+  dataDir?: string;
+  tables?: TableNames;
+  definition: Record<string, unknown>;
+  observer?: TaskObserver;
+  invoke?: TaskInvoker;
+  /** Clock of the simulated clusters, ms. */
+  clock?: () => number;
+}
+
+export interface LocalRuntime {
+  endpoint: string;
+  client: DynamoDBClient;
+  stores: Stores;
+  workflow: LocalWorkflow;
+  poller: LocalStreamPoller;
+  api: ApiDeps;
+  steps: Omit<StepDeps, 'notifier'>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The deployed system on one machine: DynamoDB Local with the stack's tables, the projector
+ * handler on the event log's stream, and the state machine run by aws-local-stepfunctions with
+ * each Task mapped to its deployed handler module. The handler modules read the same
+ * environment variables as in Lambda, pointed here.
+ */
+export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  let ddb: DynamoDbLocal | undefined;
+  const endpoint = options.endpoint ?? (ddb = await startDynamoDbLocal({ port: options.port, dataDir: options.dataDir })).endpoint;
+  const tables: TableNames = options.tables ?? { eventLog: TABLES.eventLog.id, configuration: TABLES.configuration.id, control: TABLES.control.id };
+  process.env.DYNAMODB_ENDPOINT = endpoint;
+  process.env.CLUSTER_BACKEND = 'simulated';
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  process.env.POWERTOOLS_TRACE_DISABLED ??= 'true';
+  for (const key of Object.keys(TABLES) as (keyof TableNames)[]) process.env[TABLES[key].env] = tables[key];
+
+  const client = createDynamoClient(endpoint);
+  await createTables(client, tables);
+  const doc = createDocumentClient(client);
+  const stores = createStores(doc, tables);
+  const { handler: project } = (await import('#lambdas/project-configuration.ts')) as {
+    handler: (event: DynamoDBStreamEvent, context: never) => Promise<DynamoDBBatchResponse>;
+  };
+  const poller = new LocalStreamPoller(client, tables.eventLog, (Records) => project({ Records }, {} as never), {
+    onError: (error) => console.error(`projector: ${(error as Error).message}`),
+  });
+  poller.start();
+  const clock = options.clock ?? Date.now;
+  const workflow = new LocalWorkflow(options.definition, options.invoke ?? deployedTaskInvoker(), options.observer);
+  return {
+    endpoint,
+    client,
+    stores,
+    workflow,
+    poller,
+    api: { stores, starter: workflow, simulator: simulatorFor(doc, tables, clock), now: () => new Date() },
+    steps: { stores, cluster: clusterBackendFromEnv(doc, tables, process.env, clock), now: () => new Date() },
+    stop: async () => {
+      await workflow.settle();
+      await poller.stop();
+      client.destroy();
+      await ddb?.stop();
+    },
+  };
+}

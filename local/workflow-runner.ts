@@ -1,0 +1,126 @@
+import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
+import type { Context } from 'aws-lambda';
+import { parseOrThrow } from '#domain/validation.ts';
+import { workflowInputSchema, type WorkflowInput } from '#domain/workflow.ts';
+import { WORKFLOW_TASKS, WORKFLOW_TASK_NAMES, type WorkflowTask } from '#infra/tasks.ts';
+import { executionName, type StartedExecution, type WorkflowStarter } from '#workflow/starter.ts';
+
+/** A deployed Lambda handler module, called in process. */
+type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
+export type TaskInvoker = (task: WorkflowTask, payload: unknown) => Promise<unknown>;
+
+export interface ExecutionResult {
+  executionName: string;
+  status: 'succeeded' | 'failed';
+  output: unknown;
+  error: { name: string; message: string } | undefined;
+}
+
+export interface TaskObserver {
+  /** After each Task succeeds, before the state machine moves on. */
+  onTaskSucceeded?(task: WorkflowTask, payload: unknown, output: unknown): Promise<void> | void;
+  onTaskFailed?(task: WorkflowTask, payload: unknown, error: Error): Promise<void> | void;
+}
+
+const context = (name: string): Context =>
+  ({
+    functionName: `recoverseg-local-${name}`,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${name}`,
+    memoryLimitInMB: '512',
+    awsRequestId: `local-${Date.now().toString(36)}`,
+    logGroupName: `/aws/lambda/${name}`,
+    logStreamName: 'local',
+    callbackWaitsForEmptyEventLoop: false,
+    getRemainingTimeInMillis: () => 60_000,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  }) as Context;
+
+/**
+ * Each Task state runs the very module CDK deploys for it (the shared task table), with the
+ * payload JSON round-tripped as Lambda would.
+ */
+export function deployedTaskInvoker(): TaskInvoker {
+  const modules = new Map<WorkflowTask, Promise<LambdaHandler>>();
+  return async (task, payload) => {
+    if (!modules.has(task)) {
+      const entry = WORKFLOW_TASKS[task].entry.replace(/^lambdas\//, '#lambdas/');
+      modules.set(task, import(entry).then((m: { handler: LambdaHandler }) => m.handler));
+    }
+    const handler = await modules.get(task)!;
+    const result = await handler(JSON.parse(JSON.stringify(payload)), context(task));
+    return result === undefined ? null : JSON.parse(JSON.stringify(result));
+  };
+}
+
+/**
+ * The deployed state machine definition, run on this machine by aws-local-stepfunctions.
+ * Executions are named after their incident, as in AWS: starting the same incident twice
+ * returns the first execution.
+ */
+export class LocalWorkflow implements WorkflowStarter {
+  private readonly executions = new Map<string, Promise<ExecutionResult>>();
+
+  constructor(
+    private readonly definition: Record<string, unknown>,
+    private readonly invoke: TaskInvoker = deployedTaskInvoker(),
+    private readonly observer: TaskObserver = {},
+  ) {}
+
+  async start(input: WorkflowInput): Promise<StartedExecution> {
+    const name = executionName(input.clusterId, input.incidentId);
+    const executionArn = `arn:aws:states:local:000000000000:execution:recoverseg:${name}`;
+    if (this.executions.has(name)) return { executionName: name, executionArn, alreadyStarted: true };
+    const run = this.execute(name, executionArn, input);
+    this.executions.set(name, run);
+    return { executionName: name, executionArn, alreadyStarted: false };
+  }
+
+  /** Starts (or joins) the incident's execution and waits for its end. */
+  async run(request: unknown): Promise<ExecutionResult> {
+    const input = parseOrThrow(workflowInputSchema, request, 'input');
+    const { executionName: name } = await this.start(input);
+    return this.executions.get(name)!;
+  }
+
+  result(name: string): Promise<ExecutionResult> | undefined {
+    return this.executions.get(name);
+  }
+
+  /** Waits for every execution started so far. */
+  async settle(): Promise<void> {
+    await Promise.all(this.executions.values());
+  }
+
+  private async execute(name: string, executionArn: string, input: WorkflowInput): Promise<ExecutionResult> {
+    const machine = new StateMachine(this.definition as never, { validationOptions: { checkArn: false } });
+    const taskResourceLocalHandlers = Object.fromEntries(
+      WORKFLOW_TASK_NAMES.map((task) => [
+        task,
+        async (payload: unknown) => {
+          try {
+            const output = await this.invoke(task, payload);
+            await this.observer.onTaskSucceeded?.(task, payload, output);
+            return output as never;
+          } catch (error) {
+            await this.observer.onTaskFailed?.(task, payload, error as Error);
+            throw error;
+          }
+        },
+      ]),
+    );
+    const execution = machine.run(input as never, {
+      overrides: { taskResourceLocalHandlers },
+      context: { Execution: { Id: executionArn, Name: name, Input: input as never, StartTime: new Date().toISOString() } },
+    });
+    try {
+      const output = await execution.result;
+      return { executionName: name, status: 'succeeded', output, error: undefined };
+    } catch (error) {
+      const cause = error instanceof ExecutionError ? ((error as Error & { cause?: Error }).cause ?? error) : (error as Error);
+      return { executionName: name, status: 'failed', output: undefined, error: { name: cause.name, message: cause.message } };
+    }
+  }
+}

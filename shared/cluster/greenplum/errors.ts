@@ -1,0 +1,160 @@
+/**
+ * What can go wrong between the workflow and a real cluster, named so Step Functions Retry/Catch
+ * (which match `error.name`) can tell a transient SSM hiccup from a cluster that needs a human.
+ * Messages name the cluster object and say what to do next.
+ */
+export class ClusterError extends Error {
+  override name = 'ClusterError';
+}
+
+/** A command printed something its parser does not understand; never guess at cluster state. */
+export class MalformedOutput extends ClusterError {
+  override name = 'MalformedOutput';
+  constructor(
+    readonly command: string,
+    readonly lineNumber: number,
+    readonly line: string,
+    readonly problem: string,
+  ) {
+    super(
+      `${command}: ${problem} at output line ${lineNumber}: ${JSON.stringify(line.slice(0, 200))}`,
+    );
+  }
+}
+
+/** `pg_rewind` could not rewind the old primary; only a differential or full recovery can. */
+export class IncrementalRecoveryFailed extends ClusterError {
+  override name = 'IncrementalRecoveryFailed';
+  constructor(
+    readonly dbid: number,
+    readonly content: number,
+    readonly location: string,
+    readonly reason: string,
+  ) {
+    super(
+      `dbid ${dbid} (content ${content}, ${location}): incremental recovery failed (${reason}); run a full recovery (-F)`,
+    );
+  }
+}
+
+/** gprecoverseg refused its arguments (exit 2): a bug in how the command was built, not a cluster state. */
+export class GprecoversegFlagConflict extends ClusterError {
+  override name = 'GprecoversegFlagConflict';
+  constructor(readonly detail: string) {
+    super(`gprecoverseg refused its arguments: ${detail}; fix the recovery plan or options`);
+  }
+}
+
+/** Another gprecoverseg holds `gprecoverseg.lock` in the coordinator data directory. */
+export class GprecoversegLocked extends ClusterError {
+  override name = 'GprecoversegLocked';
+  constructor(readonly holderPid: number | undefined) {
+    super(
+      `another gprecoverseg holds gprecoverseg.lock in the coordinator data directory${holderPid === undefined ? '' : ` (pid ${holderPid})`}; wait for it to finish, then retry`,
+    );
+  }
+}
+
+/** gprecoverseg failed for a reason it did not attribute to a segment. */
+export class GprecoversegFailed extends ClusterError {
+  override name = 'GprecoversegFailed';
+  constructor(
+    readonly exitCode: number,
+    readonly detail: string,
+  ) {
+    super(
+      `gprecoverseg exited ${exitCode}: ${detail}; read the gprecoverseg log in ~gpadmin/gpAdminLogs`,
+    );
+  }
+}
+
+/** `gprecoverseg -r` refused because a mirror has not replayed enough WAL yet. */
+export class RebalanceReplayLagExceeded extends ClusterError {
+  override name = 'RebalanceReplayLagExceeded';
+  constructor(
+    /** The dbid gprecoverseg names in its refusal. */
+    readonly dbid: number,
+    readonly replayLagBytes: number,
+  ) {
+    super(
+      `gprecoverseg -r refused: ${replayLagBytes} bytes of WAL still to be replayed on the mirror of the pair with dbid ${dbid}; wait for it to catch up, then rebalance again`,
+    );
+  }
+}
+
+/** A host (a segment host, or the coordinator instance for SSM) cannot be reached. */
+export class HostUnreachable extends ClusterError {
+  override name = 'HostUnreachable';
+  constructor(
+    readonly hosts: string[],
+    detail: string,
+  ) {
+    super(`${hosts.join(', ')} unreachable: ${detail}`);
+  }
+}
+
+/** A recovery plan that cannot be expressed as gprecoverseg input for this cluster. */
+export class RecoveryPlanRejected extends ClusterError {
+  override name = 'RecoveryPlanRejected';
+}
+
+/** The Run Command did not finish in time (SSM's TimedOut, or our own wait ran out). */
+export class SsmCommandTimedOut extends ClusterError {
+  override name = 'SsmCommandTimedOut';
+  constructor(
+    readonly commandId: string,
+    readonly instanceId: string,
+    readonly waitedMs: number,
+  ) {
+    super(
+      `SSM command ${commandId} on ${instanceId} did not finish within ${waitedMs} ms; check the SSM agent on the coordinator, then retry`,
+    );
+  }
+}
+
+/** SSM throttled the call; retry with backoff. */
+export class SsmThrottled extends ClusterError {
+  override name = 'SsmThrottled';
+  constructor(readonly operation: string) {
+    super(`SSM throttled ${operation}; retry with backoff`);
+  }
+}
+
+/** The script ran and failed (non-zero exit, cancelled, or undeliverable). */
+export class SsmCommandFailed extends ClusterError {
+  override name = 'SsmCommandFailed';
+  constructor(
+    readonly commandId: string | undefined,
+    readonly instanceId: string,
+    readonly status: string,
+    readonly exitCode: number | undefined,
+    readonly stderr: string,
+  ) {
+    super(
+      `SSM command ${commandId ?? '(not sent)'} on ${instanceId} ended ${status}` +
+        `${exitCode === undefined ? '' : ` with exit code ${exitCode}`}` +
+        `${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`,
+    );
+  }
+}
+
+/** SSM keeps only the first 24,000 characters of output; a cut-off answer is not an answer. */
+export class SsmOutputTruncated extends ClusterError {
+  override name = 'SsmOutputTruncated';
+  constructor(
+    readonly commandId: string,
+    readonly command: string,
+  ) {
+    super(
+      `${command}: SSM command ${commandId} output was cut off at the SSM output limit; the cluster is too large for one Run Command answer`,
+    );
+  }
+}
+
+/** Poll asked about an operation the coordinator has no record of. */
+export class OperationNotFound extends ClusterError {
+  override name = 'OperationNotFound';
+  constructor(readonly operationId: string) {
+    super(`${operationId}: the coordinator has no record of this operation; start it again`);
+  }
+}

@@ -1,0 +1,56 @@
+import { MalformedOutput } from './errors.ts';
+
+/**
+ * Scripts print named sections between marker lines and finish with an end marker, so one
+ * Run Command can answer several questions and a cut-off answer is detected instead of parsed.
+ */
+const PREFIX = '@@recoverseg:';
+export const END_MARKER = `${PREFIX}end@@`;
+export const sectionMarker = (name: string): string => `${PREFIX}section ${name}@@`;
+
+export interface OutputLine {
+  /** 1-based line number in the whole command output, for error messages. */
+  number: number;
+  text: string;
+}
+
+export type Sections = ReadonlyMap<string, OutputLine[]>;
+
+export function splitSections(command: string, output: string): Sections {
+  const lines = output.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  const sections = new Map<string, OutputLine[]>();
+  let current: OutputLine[] | undefined;
+  let ended = false;
+  lines.forEach((text, index) => {
+    const number = index + 1;
+    if (ended) throw new MalformedOutput(command, number, text, 'output after the end marker');
+    if (text === END_MARKER) {
+      ended = true;
+      return;
+    }
+    const marker = /^@@recoverseg:section ([a-z_]+)@@$/.exec(text);
+    if (marker) {
+      current = [];
+      sections.set(marker[1]!, current);
+      return;
+    }
+    if (!current)
+      throw new MalformedOutput(command, number, text, 'output before the first section');
+    current.push({ number, text });
+  });
+  if (!ended)
+    throw new MalformedOutput(
+      command,
+      lines.length,
+      lines.at(-1) ?? '',
+      'output ended without its end marker',
+    );
+  return sections;
+}
+
+export function section(command: string, sections: Sections, name: string): OutputLine[] {
+  const lines = sections.get(name);
+  if (!lines) throw new MalformedOutput(command, 0, '', `section "${name}" missing`);
+  return lines;
+}

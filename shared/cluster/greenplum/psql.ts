@@ -1,0 +1,198 @@
+import { pairsOf, segmentRowSchema, type SegmentRow } from '#domain/segment.ts';
+import type { DoubleFault, ReplicationState, WalSenderState } from '#cluster/port.ts';
+import { MalformedOutput } from './errors.ts';
+import type { OutputLine } from './framing.ts';
+
+/** Parsers for `psql -A -t -F '|'` output: one row per line, NULL printed as an empty field. */
+
+function fields(command: string, line: OutputLine, count: number): string[] {
+  const values = line.text.split('|');
+  if (values.length !== count)
+    throw new MalformedOutput(
+      command,
+      line.number,
+      line.text,
+      `expected ${count} fields, found ${values.length}`,
+    );
+  return values;
+}
+
+function integer(command: string, line: OutputLine, value: string, what: string): number {
+  if (!/^-?\d+$/.test(value))
+    throw new MalformedOutput(
+      command,
+      line.number,
+      line.text,
+      `${what} ${JSON.stringify(value)} is not an integer`,
+    );
+  return Number(value);
+}
+
+const optionalInteger = (command: string, line: OutputLine, value: string, what: string) =>
+  value === '' ? undefined : integer(command, line, value, what);
+
+export function parseSegmentRows(command: string, lines: readonly OutputLine[]): SegmentRow[] {
+  return lines.map((line) => {
+    const [dbid, content, role, preferredRole, mode, status, port, hostname, address, datadir] =
+      fields(command, line, 10) as [
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+      ];
+    const parsed = segmentRowSchema.safeParse({
+      dbid: integer(command, line, dbid, 'dbid'),
+      content: integer(command, line, content, 'content'),
+      role,
+      preferred_role: preferredRole,
+      mode,
+      status,
+      port: integer(command, line, port, 'port'),
+      hostname,
+      address,
+      datadir,
+    });
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new MalformedOutput(
+        command,
+        line.number,
+        line.text,
+        `${issue.path.join('.')}: ${issue.message}`,
+      );
+    }
+    return parsed.data;
+  });
+}
+
+/** Contents named by `FTS: double fault detected for content id N` lines. */
+export function parseDoubleFaultContents(command: string, lines: readonly OutputLine[]): number[] {
+  return lines.map((line) => integer(command, line, fields(command, line, 1)[0]!, 'content'));
+}
+
+/**
+ * A double fault leaves the catalog as it was (the dead primary still shows `u`). One is current
+ * while its content's pair is still not in sync; once the pair is `s` again the content was
+ * brought back (for example by a restart) and the history line is old news.
+ */
+export function currentDoubleFaults(
+  segments: readonly SegmentRow[],
+  contents: readonly number[],
+): DoubleFault[] {
+  const named = new Set(contents);
+  return pairsOf(segments)
+    .filter((pair) => named.has(pair.content) && pair.mirror && pair.primary.mode === 'n')
+    .map((pair) => ({
+      content: pair.content,
+      primaryDbid: pair.primary.dbid,
+      mirrorDbid: pair.mirror!.dbid,
+    }));
+}
+
+const WAL_SENDER_STATES: readonly WalSenderState[] = ['startup', 'backup', 'catchup', 'streaming'];
+const WAL_RECEIVER = 'gp_walreceiver';
+
+interface SenderRow {
+  content: number;
+  applicationName: string;
+  state: WalSenderState | undefined;
+  syncState: string | undefined;
+  syncError: 'none' | 'walread' | undefined;
+}
+
+interface LagRow {
+  content: number;
+  applicationName: string;
+  walRemainingBytes: number | undefined;
+  replayLagBytes: number | undefined;
+}
+
+function parseSenders(command: string, lines: readonly OutputLine[]): SenderRow[] {
+  return lines.map((line) => {
+    const [content, applicationName, state, syncState, syncError] = fields(command, line, 5) as [
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    if (state !== '' && !WAL_SENDER_STATES.includes(state as WalSenderState))
+      throw new MalformedOutput(
+        command,
+        line.number,
+        line.text,
+        `unknown walsender state ${JSON.stringify(state)}`,
+      );
+    if (syncError !== '' && syncError !== 'none' && syncError !== 'walread')
+      throw new MalformedOutput(
+        command,
+        line.number,
+        line.text,
+        `unknown sync_error ${JSON.stringify(syncError)}`,
+      );
+    return {
+      content: integer(command, line, content, 'gp_segment_id'),
+      applicationName,
+      state: state === '' ? undefined : (state as WalSenderState),
+      syncState: syncState === '' ? undefined : syncState,
+      syncError: syncError === '' ? undefined : syncError,
+    };
+  });
+}
+
+function parseLag(command: string, lines: readonly OutputLine[]): LagRow[] {
+  return lines.map((line) => {
+    const [content, applicationName, remaining, replay] = fields(command, line, 4) as [
+      string,
+      string,
+      string,
+      string,
+    ];
+    return {
+      content: integer(command, line, content, 'gp_segment_id'),
+      applicationName,
+      walRemainingBytes: optionalInteger(command, line, remaining, 'WAL remaining bytes'),
+      replayLagBytes: optionalInteger(command, line, replay, 'replay lag bytes'),
+    };
+  });
+}
+
+/** The mirror's walsender when there is one; during a full recovery the only one is pg_basebackup's. */
+function preferred<T extends { applicationName: string }>(rows: readonly T[]): T | undefined {
+  return rows.find((row) => row.applicationName === WAL_RECEIVER) ?? rows[0];
+}
+
+export function parseReplication(
+  command: string,
+  segments: readonly SegmentRow[],
+  senderLines: readonly OutputLine[],
+  lagLines: readonly OutputLine[],
+): ReplicationState[] {
+  const senders = parseSenders(command, senderLines);
+  const lags = parseLag(command, lagLines);
+  return pairsOf(segments)
+    .filter((pair) => pair.mirror !== undefined)
+    .map((pair) => {
+      const sender = preferred(senders.filter((row) => row.content === pair.content));
+      const lag = sender
+        ? lags.find(
+            (row) => row.content === pair.content && row.applicationName === sender.applicationName,
+          )
+        : undefined;
+      return {
+        content: pair.content,
+        primaryDbid: pair.primary.dbid,
+        state: sender?.state,
+        syncState: sender?.syncState,
+        syncError: sender?.syncError,
+        walRemainingBytes: lag?.walRemainingBytes,
+        replayLagBytes: lag?.replayLagBytes,
+      };
+    });
+}

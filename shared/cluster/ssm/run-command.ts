@@ -1,0 +1,127 @@
+import { gunzipSync } from 'node:zlib';
+import {
+  GetCommandInvocationCommand,
+  SendCommandCommand,
+  type SSMClient,
+} from '@aws-sdk/client-ssm';
+import {
+  HostUnreachable,
+  MalformedOutput,
+  SsmCommandFailed,
+  SsmCommandTimedOut,
+  SsmOutputTruncated,
+  SsmThrottled,
+} from '#cluster/greenplum/errors.ts';
+
+export interface RunCommandSettings {
+  ssm: SSMClient;
+  instanceId: string;
+  pollIntervalMs: number;
+  /** How long to wait for one Run Command to finish before giving up on it. */
+  timeoutMs: number;
+  sleep: (ms: number) => Promise<void>;
+}
+
+/** SSM keeps this much of a command's stdout in GetCommandInvocation. */
+export const SSM_OUTPUT_LIMIT = 24_000;
+
+const errorName = (error: unknown): string | undefined =>
+  error instanceof Error ? error.name : undefined;
+
+function mapSendError(settings: RunCommandSettings, error: unknown): never {
+  const name = errorName(error);
+  if (name === 'ThrottlingException') throw new SsmThrottled('SendCommand');
+  if (name === 'InvalidInstanceId')
+    throw new HostUnreachable(
+      [settings.instanceId],
+      'the coordinator instance is not managed by SSM or its agent is offline; check the SSM agent',
+    );
+  throw error;
+}
+
+/**
+ * Runs one script on the coordinator with AWS-RunShellScript and returns its decoded stdout.
+ * Scripts print gzip+base64 (see coordinatorCommand); `what` names the command in errors.
+ */
+export async function runOnCoordinator(
+  settings: RunCommandSettings,
+  what: string,
+  commandText: string,
+): Promise<string> {
+  const { ssm, instanceId } = settings;
+  let commandId: string | undefined;
+  try {
+    const sent = await ssm.send(
+      new SendCommandCommand({
+        InstanceIds: [instanceId],
+        DocumentName: 'AWS-RunShellScript',
+        Comment: `recoverseg: ${what}`.slice(0, 100),
+        Parameters: {
+          commands: [commandText],
+          executionTimeout: [String(Math.ceil(settings.timeoutMs / 1000))],
+        },
+      }),
+    );
+    commandId = sent.Command?.CommandId;
+  } catch (error) {
+    mapSendError(settings, error);
+  }
+  if (!commandId)
+    throw new SsmCommandFailed(
+      undefined,
+      instanceId,
+      'NotSent',
+      undefined,
+      'no CommandId returned',
+    );
+
+  for (let waited = 0; waited < settings.timeoutMs;) {
+    await settings.sleep(settings.pollIntervalMs);
+    waited += settings.pollIntervalMs;
+    let invocation;
+    try {
+      invocation = await ssm.send(
+        new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }),
+      );
+    } catch (error) {
+      // The invocation is registered a moment after SendCommand returns.
+      if (errorName(error) === 'InvocationDoesNotExist') continue;
+      if (errorName(error) === 'ThrottlingException')
+        throw new SsmThrottled('GetCommandInvocation');
+      throw error;
+    }
+    switch (invocation.Status) {
+      case 'Success':
+        return decodeOutput(what, commandId, invocation.StandardOutputContent ?? '');
+      case 'TimedOut':
+        throw new SsmCommandTimedOut(commandId, instanceId, waited);
+      case 'Failed':
+      case 'Cancelled':
+      case 'Cancelling':
+        throw new SsmCommandFailed(
+          commandId,
+          instanceId,
+          invocation.Status,
+          invocation.ResponseCode === -1 ? undefined : invocation.ResponseCode,
+          invocation.StandardErrorContent ?? '',
+        );
+      default:
+        continue;
+    }
+  }
+  throw new SsmCommandTimedOut(commandId, instanceId, settings.timeoutMs);
+}
+
+/** The payload is the last line: anything a login profile printed before it is ignored. */
+export function decodeOutput(what: string, commandId: string, stdout: string): string {
+  const lines = stdout.split('\n').filter((line) => line.trim() !== '');
+  const payload = lines.at(-1)?.trim() ?? '';
+  if (stdout.length >= SSM_OUTPUT_LIMIT) throw new SsmOutputTruncated(commandId, what);
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(payload))
+    throw new MalformedOutput(what, lines.length, payload, 'expected gzip+base64 output');
+  try {
+    return gunzipSync(Buffer.from(payload, 'base64')).toString('utf8');
+  } catch {
+    throw new MalformedOutput(what, lines.length, payload.slice(0, 80), 'output is not gzip data');
+  }
+}
