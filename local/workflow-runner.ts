@@ -2,7 +2,7 @@ import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import type { Context } from 'aws-lambda';
 import { parseOrThrow } from '#domain/validation.ts';
 import { workflowInputSchema, type WorkflowInput } from '#domain/workflow.ts';
-import { WORKFLOW_TASKS, WORKFLOW_TASK_NAMES, type WorkflowTask } from '#infra/tasks.ts';
+import { WORKFLOW_TASKS, WORKFLOW_TASK_NAMES, taskArnPlaceholder, type WorkflowTask } from '#infra/tasks.ts';
 import { executionName, type StartedExecution, type WorkflowStarter } from '#workflow/starter.ts';
 
 /** A deployed Lambda handler module, called in process. */
@@ -56,6 +56,17 @@ export function deployedTaskInvoker(): TaskInvoker {
 }
 
 /**
+ * What CloudFormation's DefinitionSubstitutions do on deploy: each `${TaskArn}` becomes a
+ * Lambda ARN (here a local one; the runner overrides every Task with its handler module).
+ */
+export function substituteTaskArns(definition: Record<string, unknown>): Record<string, unknown> {
+  let text = JSON.stringify(definition);
+  for (const task of WORKFLOW_TASK_NAMES)
+    text = text.replaceAll(taskArnPlaceholder(task), `arn:aws:lambda:us-east-1:000000000000:function:recoverseg-${task}`);
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
+/**
  * The deployed state machine definition, run on this machine by aws-local-stepfunctions.
  * Executions are named after their incident, as in AWS: starting the same incident twice
  * returns the first execution.
@@ -63,11 +74,15 @@ export function deployedTaskInvoker(): TaskInvoker {
 export class LocalWorkflow implements WorkflowStarter {
   private readonly executions = new Map<string, Promise<ExecutionResult>>();
 
+  private readonly definition: Record<string, unknown>;
+
   constructor(
-    private readonly definition: Record<string, unknown>,
+    definition: Record<string, unknown>,
     private readonly invoke: TaskInvoker = deployedTaskInvoker(),
     private readonly observer: TaskObserver = {},
-  ) {}
+  ) {
+    this.definition = substituteTaskArns(definition);
+  }
 
   async start(input: WorkflowInput): Promise<StartedExecution> {
     const name = executionName(input.clusterId, input.incidentId);
@@ -95,7 +110,7 @@ export class LocalWorkflow implements WorkflowStarter {
   }
 
   private async execute(name: string, executionArn: string, input: WorkflowInput): Promise<ExecutionResult> {
-    const machine = new StateMachine(this.definition as never, { validationOptions: { checkArn: false } });
+    const machine = new StateMachine(this.definition as never);
     const taskResourceLocalHandlers = Object.fromEntries(
       WORKFLOW_TASK_NAMES.map((task) => [
         task,

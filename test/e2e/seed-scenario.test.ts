@@ -1,0 +1,43 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { inject } from 'vitest';
+import { workflowDefinition } from '#infra/workflow-definition.ts';
+import { startLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
+import { PhaseRecorder, parseScenario, runScenario } from '#local/scenario.ts';
+import { renderConfigurationTable } from '#domain/render.ts';
+import { createIsolatedTables } from '#local/dynamodb-local.ts';
+import { createDynamoClient } from '#store/clients.ts';
+import { SHARED_DIR, seedTables } from '#test/fixtures/seed.ts';
+
+let runtime: LocalRuntime;
+const recorder = new PhaseRecorder(() => runtime);
+
+beforeAll(async () => {
+  const endpoint = inject('dynamodbEndpoint');
+  const tables = await createIsolatedTables(createDynamoClient(endpoint), 'e2e');
+  runtime = await startLocalRuntime({ endpoint, tables, definition: workflowDefinition(), observer: recorder });
+});
+afterAll(async () => runtime.stop());
+
+describe('the seed incident end to end on the local workflow', () => {
+  it('passes the golden scenario with the seed tables at promoted, synchronized and rebalanced', async () => {
+    const file = JSON.parse(readFileSync(`${SHARED_DIR}fixtures/scenarios/seed-host-failure.json`, 'utf8'));
+    const scenario = parseScenario({ ...file, simulation: { ...file.simulation, timeScale: 0 } });
+    const report = await runScenario(runtime, recorder, scenario, { pollSeconds: 0 });
+    expect(report.outcome).toEqual({ status: 'succeeded', error: null });
+    expect(report.snapshots.map((s) => s.phase)).toEqual(['detected', 'promoted', 'recovered', 'synchronized', 'rebalanced']);
+    const [t1, t2, t3] = seedTables();
+    const table = (phase: string) => renderConfigurationTable(report.snapshots.find((s) => s.phase === phase)!.configuration);
+    expect(table('promoted')).toBe(t1);
+    expect(table('synchronized')).toBe(t2);
+    expect(table('rebalanced')).toBe(t3);
+    const types = report.events.map((e) => e.type);
+    expect(types[0]).toBe('ClusterRegistered');
+    expect(types.at(-1)).toBe('RecoveryCompleted');
+    expect(report.events.map((e) => e.seq)).toEqual(report.events.map((_, i) => i + 1));
+    await runtime.poller.drain();
+    const projected = await runtime.stores.projection.read('seed');
+    expect(renderConfigurationTable(projected.rows)).toBe(t3);
+    expect(await runtime.stores.lock.read('seed')).toBeUndefined();
+  });
+});
