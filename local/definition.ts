@@ -18,3 +18,12 @@ export function definitionFromTemplate(template: Template): Record<string, unkno
   if (typeof definition !== 'string') throw new DefinitionNotFound('the state machine DefinitionString is not a plain string (use DefinitionSubstitutions for ARNs)');
   return JSON.parse(definition) as Record<string, unknown>;
 }
+
+/**
+ * Synthesizes the CDK app (without bundling: only the template is needed) and returns the
+ * state machine definition `cdk deploy` would ship.
+ */
+export async function deployedDefinition(): Promise<Record<string, unknown>> {
+  const { synthesizedTemplate } = await import('#infra/build-app.ts');
+  return definitionFromTemplate(synthesizedTemplate() as Template);
+}

@@ -1,4 +1,4 @@
-import type { ClusterState } from '#domain/evolve.ts';
+import { emptyState, evolve, type ClusterState, type FoldableEvent } from '#domain/evolve.ts';
 import type { NewEvent } from '#domain/events.ts';
 import { COLUMNS, isCoordinator, pairsOf, sortRows, type SegmentRow } from '#domain/segment.ts';
 
@@ -184,3 +184,24 @@ export function renderGpstateErrors(state: Pick<ClusterState, 'segments' | 'doub
   }
   return out;
 }
+
+export interface HistoryLine {
+  seq: number;
+  at: string | undefined;
+  dbid: number;
+  desc: string;
+}
+
+/** gp_configuration_history for a stream of events: each change, in the order it happened. */
+export function historyOf(events: Iterable<FoldableEvent>, from: ClusterState = emptyState()): HistoryLine[] {
+  const lines: HistoryLine[] = [];
+  let state = from;
+  for (const event of events) {
+    const next = evolve(state, event);
+    for (const line of historyLines(event, state.segments, next.segments)) lines.push({ seq: next.seq, at: event.at, ...line });
+    state = next;
+  }
+  return lines;
+}
+
+export const renderHistoryLine = (line: HistoryLine): string => `${line.at ?? '-'} | seq ${line.seq} | dbid ${line.dbid} | ${line.desc}`;

@@ -1,0 +1,226 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ApiClient, ApiError } from '#local/api-client.ts';
+import { deployedDefinition } from '#local/definition.ts';
+import { runDemo, combine, progressObserver } from '#local/demo.ts';
+import { DynamoDbLocalUnavailable } from '#local/dynamodb-local.ts';
+import { startHttpApi } from '#local/http-server.ts';
+import { printHistory, printTable, terminalOut } from '#local/output.ts';
+import { startLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
+import { InvalidScenario, PhaseRecorder, parseScenario, runScenario } from '#local/scenario.ts';
+import type { RecordedEvent } from '#domain/events.ts';
+import type { SegmentRow } from '#domain/segment.ts';
+
+const USAGE = `usage: recoverseg <command> [options]
+
+  demo                              the seed incident end to end (npm start)
+  scenario FILE [--json]            run a scenario file; exit 0 ok, 1 failed, 2 invalid
+  serve [--port N] [--data DIR]     DynamoDB Local + the API + the workflow, until Ctrl-C
+
+  against a running API (--endpoint URL, default http://127.0.0.1:3000; SigV4 for API Gateway):
+  register FILE                     register the cluster of a scenario file
+  status  --cluster ID              gpstate -m / -e, recovery in progress
+  config  --cluster ID [--seq N]    gp_segment_configuration (as of seq N)
+  events  --cluster ID [--after N]  the event log
+  history --cluster ID              gp_configuration_history lines
+  recover --cluster ID [--type auto|incremental|differential|full] [--target OLD=NEW]
+          [--no-rebalance] [--dry-run] [--incident ID] [--poll-seconds N]
+  fail    --cluster ID (--host H | --dbid N [--kind crash|disk-lost])`;
+
+/** Wrong usage or input: one line, exit 2. */
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+const options = {
+  json: { type: 'boolean' },
+  port: { type: 'string' },
+  data: { type: 'string' },
+  endpoint: { type: 'string' },
+  cluster: { type: 'string' },
+  seq: { type: 'string' },
+  after: { type: 'string' },
+  type: { type: 'string' },
+  target: { type: 'string', multiple: true },
+  'no-rebalance': { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  incident: { type: 'string' },
+  'poll-seconds': { type: 'string' },
+  host: { type: 'string' },
+  dbid: { type: 'string' },
+  kind: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function integer(value: string | undefined, flag: string, min = 0): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`--${flag} ${value}: expected a whole number >= ${min}`);
+  return Number(value);
+}
+
+function readJson(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new InvalidScenario(`${file}: not JSON (${(error as Error).message})`);
+  }
+}
+
+async function scenarioCommand(file: string, json: boolean, pollSeconds: number): Promise<number> {
+  const scenario = parseScenario(readJson(file));
+  const out = terminalOut(json ? process.stderr : process.stdout);
+  let runtime: LocalRuntime | undefined;
+  const recorder = new PhaseRecorder(() => runtime!);
+  runtime = await startLocalRuntime({ definition: await deployedDefinition(), observer: combine(progressObserver(out), recorder) });
+  try {
+    const report = await runScenario(runtime, recorder, scenario, { pollSeconds, log: (line) => out.line(line) });
+    out.done();
+    if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    else {
+      for (const snapshot of report.snapshots) printTable(out, `phase ${snapshot.phase} (seq ${snapshot.seq})`, snapshot.configuration);
+      out.line(report.outcome.status === 'succeeded' ? 'scenario succeeded' : `scenario FAILED: ${report.outcome.error}`);
+    }
+    return report.outcome.status === 'succeeded' ? 0 : 1;
+  } finally {
+    await runtime.stop();
+  }
+}
+
+async function serveCommand(port: number, dataDir: string | undefined): Promise<number> {
+  const runtime = await startLocalRuntime({ definition: await deployedDefinition(), ...(dataDir ? { dataDir } : {}) });
+  const server = await startHttpApi(runtime.api, port, (line) => process.stderr.write(`${line}\n`)).catch(async (error) => {
+    await runtime.stop();
+    throw new UsageError((error as Error).message);
+  });
+  process.stdout.write(`recoverseg API on http://127.0.0.1:${port} (DynamoDB Local ${runtime.endpoint}${dataDir ? `, data in ${dataDir}` : ', in memory'}); Ctrl-C stops\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  process.stdout.write('stopping\n');
+  await new Promise((resolve) => server.close(resolve));
+  await runtime.stop();
+  return 0;
+}
+
+async function clientCommand(command: string, values: Record<string, unknown>, positional: string[]): Promise<number> {
+  const client = new ApiClient((values.endpoint as string | undefined) ?? 'http://127.0.0.1:3000');
+  const out = terminalOut();
+  if (command === 'register') {
+    const file = positional[0];
+    if (!file) throw new UsageError('register needs a scenario or cluster file');
+    const scenario = parseScenario({ steps: [], ...(readJson(file) as object) });
+    const result = await client.request('POST', '/clusters', { clusterId: scenario.cluster, segments: scenario.segments, ...(scenario.simulation ? { simulation: scenario.simulation } : {}) });
+    out.line(JSON.stringify(result));
+    return 0;
+  }
+  const cluster = values.cluster as string | undefined;
+  if (!cluster) throw new UsageError(`${command} needs --cluster ID`);
+  const base = `/clusters/${encodeURIComponent(cluster)}`;
+  switch (command) {
+    case 'status': {
+      const status = (await client.request('GET', `${base}/status`)) as { gpstateMirrors: string[]; gpstateErrors: string[]; recovery: unknown; lastIncident: unknown };
+      for (const line of [...status.gpstateMirrors, '', ...status.gpstateErrors]) out.line(line);
+      out.line();
+      out.line(`recovery in progress: ${JSON.stringify(status.recovery)}`);
+      out.line(`last incident: ${JSON.stringify(status.lastIncident)}`);
+      return 0;
+    }
+    case 'config': {
+      const seq = integer(values.seq as string | undefined, 'seq');
+      const config = (await client.request('GET', `${base}/configuration`, undefined, seq === undefined ? {} : { seq: String(seq) })) as { seq: number; rows: SegmentRow[] };
+      printTable(out, `cluster ${cluster} at seq ${config.seq}`, config.rows);
+      return 0;
+    }
+    case 'events':
+    case 'history': {
+      const events: RecordedEvent[] = [];
+      let after: number | null = command === 'events' ? (integer(values.after as string | undefined, 'after') ?? 0) : 0;
+      while (after !== null) {
+        const page = (await client.request('GET', `${base}/events`, undefined, { after: String(after), limit: '1000' })) as { events: RecordedEvent[]; next: number | null };
+        events.push(...page.events);
+        after = page.next;
+      }
+      if (command === 'history') printHistory(out, events);
+      else for (const e of events) out.line(`${String(e.seq).padStart(6)} ${e.at} ${e.type} ${JSON.stringify(e.data)}`);
+      return 0;
+    }
+    case 'recover': {
+      const targetHosts = Object.fromEntries(
+        ((values.target as string[] | undefined) ?? []).map((t) => {
+          const [from, to] = t.split('=');
+          if (!from || !to) throw new UsageError(`--target ${t}: expected FAILED_HOST=NEW_HOST`);
+          return [from, to];
+        }),
+      );
+      const pollSeconds = integer(values['poll-seconds'] as string | undefined, 'poll-seconds');
+      const result = await client.request('POST', `${base}/recoveries`, {
+        ...(values.type ? { type: values.type } : {}),
+        targetHosts,
+        rebalance: !values['no-rebalance'],
+        dryRun: Boolean(values['dry-run']),
+        ...(values.incident ? { incidentId: values.incident } : {}),
+        ...(pollSeconds !== undefined ? { waits: { pollSeconds } } : {}),
+        trigger: { source: 'cli' },
+      });
+      out.line(JSON.stringify(result));
+      return 0;
+    }
+    case 'fail': {
+      const dbid = integer(values.dbid as string | undefined, 'dbid', 1);
+      const fault = values.host ? { host: values.host } : dbid !== undefined ? { dbid, ...(values.kind ? { kind: values.kind } : {}) } : undefined;
+      if (!fault) throw new UsageError('fail needs --host H or --dbid N');
+      out.line(JSON.stringify(await client.request('POST', `${base}/faults`, fault)));
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command ${command}\n${USAGE}`);
+  }
+}
+
+/** Runs the CLI; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    const { values, positionals } = parsed;
+    const [command, ...rest] = positionals;
+    if (values.help || !command) {
+      process.stdout.write(`${USAGE}\n`);
+      return command || values.help ? 0 : 2;
+    }
+    const pollSeconds = integer(values['poll-seconds'], 'poll-seconds') ?? 1;
+    if (command === 'demo') return await runDemo(terminalOut());
+    if (command === 'scenario') {
+      if (!rest[0]) throw new UsageError('scenario needs a FILE');
+      return await scenarioCommand(rest[0], Boolean(values.json), pollSeconds);
+    }
+    if (command === 'serve') return await serveCommand(integer(values.port, 'port', 1) ?? 3000, values.data);
+    return await clientCommand(command, values, rest);
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof InvalidScenario || error instanceof DynamoDbLocalUnavailable) {
+      process.stderr.write(`recoverseg: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof ApiError) {
+      process.stderr.write(`recoverseg: ${error.status ? `HTTP ${error.status}: ` : ''}${error.message}\n`);
+      return error.status >= 400 && error.status < 500 ? 2 : 1;
+    }
+    process.stderr.write(`recoverseg: ${(error as Error).name}: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('local/cli.ts')) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}
