@@ -53,7 +53,7 @@ function pairEvents(logged: Pair, seen: Pair, doubleFault: Observation['doubleFa
   if (mirror.status === 'u' && mirror.mode === 'n' && seenMirror.mode === 's' && seen.primary.mode === 's')
     events.push({ type: 'PairSynchronized', data: { content: seen.content } });
 
-  if (doubleFault && !faulted && !(mirror.status === 'u' && mirror.mode === 's'))
+  if (doubleFault && !faulted)
     events.push({ type: 'DoubleFaultDetected', data: doubleFault });
   return events;
 }

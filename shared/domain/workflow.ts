@@ -76,7 +76,7 @@ export const executionStateSchema = workflowInputSchema.extend({
   operation: operationResultSchema.optional(),
   sync: syncResultSchema.optional(),
   /** Set by a Catch: `errors.<phase> = { Error, Cause }`, one phase at most. */
-  errors: z.record(phaseSchema, z.object({ Error: z.string(), Cause: z.string().optional() })).optional(),
+  errors: z.partialRecord(phaseSchema, z.object({ Error: z.string(), Cause: z.string().optional() })).optional(),
 });
 export type ExecutionState = z.infer<typeof executionStateSchema>;
 

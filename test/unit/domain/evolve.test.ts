@@ -70,10 +70,10 @@ describe('evolve: refusals name the cluster object', () => {
     ['sync of a pair already in sync', registered, { type: 'PairSynchronized', data: { content: 1 } }, /content 1/],
     ['recovering a running segment', registered, { type: 'SegmentRecovered', data: { dbid: 6 } }, /dbid 6 is not a failed mirror/],
     [
-      'double fault on an in-sync pair',
+      'double fault naming the wrong pair',
       registered,
-      { type: 'DoubleFaultDetected', data: { content: 1, primaryDbid: 3, mirrorDbid: 7 } },
-      /content 1: mirror dbid 7 is in sync/,
+      { type: 'DoubleFaultDetected', data: { content: 1, primaryDbid: 3, mirrorDbid: 6 } },
+      /content 1: double fault names primary dbid 3 and mirror dbid 6/,
     ],
     [
       'second registration',
