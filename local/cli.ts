@@ -6,7 +6,7 @@ import { runDemo, combine, progressObserver } from '#local/demo.ts';
 import { DynamoDbLocalUnavailable } from '#local/dynamodb-local.ts';
 import { startHttpApi } from '#local/http-server.ts';
 import { printHistory, printTable, terminalOut } from '#local/output.ts';
-import { startLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
+import { startLocalRuntime } from '#local/runtime.ts';
 import { InvalidScenario, PhaseRecorder, parseScenario, runScenario } from '#local/scenario.ts';
 import type { RecordedEvent } from '#domain/events.ts';
 import type { SegmentRow } from '#domain/segment.ts';
@@ -75,9 +75,9 @@ function readJson(file: string): unknown {
 async function scenarioCommand(file: string, json: boolean, pollSeconds: number): Promise<number> {
   const scenario = parseScenario(readJson(file));
   const out = terminalOut(json ? process.stderr : process.stdout);
-  let runtime: LocalRuntime | undefined;
-  const recorder = new PhaseRecorder(() => runtime!);
-  runtime = await startLocalRuntime({ definition: await deployedDefinition(), observer: combine(progressObserver(out), recorder) });
+  const recorder = new PhaseRecorder();
+  const runtime = await startLocalRuntime({ definition: await deployedDefinition(), observer: combine(progressObserver(out), recorder) });
+  recorder.attach(runtime);
   try {
     const report = await runScenario(runtime, recorder, scenario, { pollSeconds, log: (line) => out.line(line) });
     out.done();

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { configurationOf } from '#domain/evolve.ts';
 import type { WorkflowTask } from '#infra/tasks.ts';
 import { deployedDefinition } from '#local/definition.ts';
-import { startLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
+import { startLocalRuntime } from '#local/runtime.ts';
 import { PhaseRecorder, parseScenario, type PhaseSnapshot, type ScenarioPhase } from '#local/scenario.ts';
 import { formatBytes, printGpstate, printHistory, printTable, type Out } from '#local/output.ts';
 import type { TaskObserver } from '#local/workflow-runner.ts';
@@ -61,18 +61,15 @@ export async function runDemo(out: Out): Promise<number> {
   out.line('recoverseg demo: the seed incident (Greenplum 7.2, hosts segment-1 and segment-2, 4 contents, group mirroring)');
   out.line('Everything runs here: DynamoDB Local, the synthesized state machine on aws-local-stepfunctions, the deployed Lambda handlers, a simulated cluster.');
   out.line();
-  let runtime: LocalRuntime | undefined;
-  const recorder = new PhaseRecorder(
-    () => runtime!,
-    (snapshot: PhaseSnapshot) => {
+  const recorder = new PhaseRecorder((snapshot: PhaseSnapshot) => {
       phaseTimes.push([snapshot.phase, Date.now() - started]);
       const title = TITLES[snapshot.phase];
       out.done();
       if (title) printTable(out, title, snapshot.configuration);
       else out.line(`-- ${snapshot.phase} (seq ${snapshot.seq})`);
-    },
-  );
-  runtime = await startLocalRuntime({ definition: await deployedDefinition(), observer: combine(progressObserver(out), recorder) });
+  });
+  const runtime = await startLocalRuntime({ definition: await deployedDefinition(), observer: combine(progressObserver(out), recorder) });
+  recorder.attach(runtime);
   try {
     const at = new Date().toISOString();
     await runtime.stores.events.append(scenario.cluster, registrationEvents(scenario.segments), { expectedSeq: 0, idempotencyKey: 'demo/register', causation: { actor: 'demo' }, at });

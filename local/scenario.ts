@@ -102,10 +102,13 @@ export function phaseReached(task: WorkflowTask, payload: unknown, output: unkno
 /** Records the configuration at each phase of the runs it observes. */
 export class PhaseRecorder implements TaskObserver {
   snapshots: PhaseSnapshot[] = [];
-  constructor(
-    private readonly runtime: () => LocalRuntime,
-    private readonly onPhase: (snapshot: PhaseSnapshot) => void = () => {},
-  ) {}
+  private runtime: LocalRuntime | undefined;
+  constructor(private readonly onPhase: (snapshot: PhaseSnapshot) => void = () => {}) {}
+
+  /** The runtime whose log the snapshots are read from (it is built with this observer). */
+  attach(runtime: LocalRuntime): void {
+    this.runtime = runtime;
+  }
 
   reset(): void {
     this.snapshots = [];
@@ -115,7 +118,8 @@ export class PhaseRecorder implements TaskObserver {
     const phase = phaseReached(task, payload, output);
     if (!phase) return;
     const clusterId = (payload as { input: { clusterId: string } }).input.clusterId;
-    const state = await this.runtime().stores.events.loadState(clusterId);
+    if (!this.runtime) throw new Error('PhaseRecorder used before attach(runtime)');
+    const state = await this.runtime.stores.events.loadState(clusterId);
     const snapshot = { phase, seq: state.seq, configuration: configurationOf(state) };
     this.snapshots = [...this.snapshots.filter((s) => s.phase !== phase), snapshot];
     this.onPhase(snapshot);

@@ -9,13 +9,14 @@ import { pairsOf, isInPreferredRoles, isSynchronized, type SegmentRow } from '#d
 import { seedScenario } from '#test/fixtures/seed.ts';
 
 let runtime: LocalRuntime;
-const recorder = new PhaseRecorder(() => runtime);
+const recorder = new PhaseRecorder();
 let n = 0;
 
 beforeAll(async () => {
   const endpoint = inject('dynamodbEndpoint');
   const tables = await createIsolatedTables(createDynamoClient(endpoint), 'scenarios');
   runtime = await startLocalRuntime({ endpoint, tables, definition: workflowDefinition(), observer: recorder });
+  recorder.attach(runtime);
 });
 afterAll(async () => runtime.stop());
 
@@ -25,7 +26,7 @@ async function run(steps: unknown[], simulation: Record<string, unknown> = {}): 
 }
 
 const finalRows = async (report: ScenarioReport): Promise<SegmentRow[]> =>
-  (await runtime.stores.events.loadState(report.cluster)).segments.values().toArray();
+  [...(await runtime.stores.events.loadState(report.cluster)).segments.values()];
 
 function expectHealthy(rows: SegmentRow[]) {
   expect(configurationProblems(rows)).toEqual([]);

@@ -10,12 +10,13 @@ import { createDynamoClient } from '#store/clients.ts';
 import { SHARED_DIR, seedTables } from '#test/fixtures/seed.ts';
 
 let runtime: LocalRuntime;
-const recorder = new PhaseRecorder(() => runtime);
+const recorder = new PhaseRecorder();
 
 beforeAll(async () => {
   const endpoint = inject('dynamodbEndpoint');
   const tables = await createIsolatedTables(createDynamoClient(endpoint), 'e2e');
   runtime = await startLocalRuntime({ endpoint, tables, definition: workflowDefinition(), observer: recorder });
+  recorder.attach(runtime);
 });
 afterAll(async () => runtime.stop());
 
