@@ -180,7 +180,9 @@ const RULES: { [T in EventType]: Rule<T> } = {
       if (source.content !== row.content || source.role !== 'p')
         fail(`dbid ${item.sourceDbid} is not the acting primary of content ${row.content}`);
     }
-    draft.recovery = { ...recovery, plan: items, started: [], recovered: [], failures: [] };
+    // A new plan (an escalation) starts afresh, but earlier failures stay: they are why
+    // the policy chose this plan.
+    draft.recovery = { ...recovery, plan: items, started: [], recovered: [] };
   },
 
   SegmentRecoveryStarted(draft, { incidentId, dbid }) {

@@ -1,0 +1,3 @@
+import { buildApp } from '#infra/build-app.ts';
+
+buildApp().app.synth();

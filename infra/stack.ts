@@ -1,0 +1,409 @@
+import { fileURLToPath } from 'node:url';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
+import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import {
+  LogLevel,
+  NodejsFunction,
+  OutputFormat,
+  SourceMapMode,
+} from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { Construct } from 'constructs';
+import { ROUTES } from '#api/routes.ts';
+import { TABLES, type TableDefinition, type TableKey } from '#store/tables.ts';
+import { deploymentSettings, type DeploymentSettings } from '#infra/settings.ts';
+import {
+  SERVICE_FUNCTIONS,
+  WORKFLOW_TASKS,
+  WORKFLOW_TASK_NAMES,
+  taskArnPlaceholder,
+  type WorkflowTask,
+} from '#infra/tasks.ts';
+import { workflowDefinition } from '#infra/workflow-definition.ts';
+
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export type ServiceFunction = keyof typeof SERVICE_FUNCTIONS;
+export type FunctionName = WorkflowTask | ServiceFunction;
+
+const FUNCTIONS: Record<FunctionName, { entry: string; timeoutSeconds: number }> = {
+  ...WORKFLOW_TASKS,
+  ...SERVICE_FUNCTIONS,
+};
+
+const SERVICE_NAME = 'recoverseg';
+
+/** The CloudFormation substitution key of a Task's `${…Arn}` placeholder in the definition. */
+export const substitutionKey = (task: WorkflowTask): string =>
+  taskArnPlaceholder(task).slice(2, -1);
+
+export interface Lambda {
+  fn: NodejsFunction;
+  role: iam.Role;
+}
+
+/**
+ * recoverseg in AWS: the event log and its projection, one Lambda per Task state and trigger,
+ * the Standard state machine that runs a recovery, and the ways in (IAM-authorized REST API,
+ * EventBridge rules for alarms and instance state changes). Environment-agnostic: nothing
+ * here needs an account or region at synth time.
+ */
+export class RecoverSegStack extends Stack {
+  readonly settings: DeploymentSettings;
+  readonly tables: Record<TableKey, dynamodb.Table>;
+  readonly lambdas: Record<FunctionName, Lambda>;
+  readonly topic: sns.Topic;
+  readonly stateMachine: sfn.StateMachine;
+  readonly projectionFailures: sqs.Queue;
+  readonly triggerFailures: sqs.Queue;
+  readonly api: apigw.LambdaRestApi;
+
+  constructor(scope: Construct, id: string, props: StackProps = {}) {
+    super(scope, id, props);
+    this.settings = deploymentSettings(this.node);
+
+    this.tables = {
+      eventLog: this.table(TABLES.eventLog, RemovalPolicy.RETAIN),
+      // Both are derived: the projection is a fold of the log; locks and idempotency keys
+      // expire, snapshots are a cache and the simulator is a demo.
+      configuration: this.table(TABLES.configuration, RemovalPolicy.DESTROY),
+      control: this.table(TABLES.control, RemovalPolicy.DESTROY),
+    };
+
+    // The AWS-managed SNS key: encryption at rest without a key policy to maintain; the
+    // publishers are Lambda roles in this account, which that key admits.
+    this.topic = new sns.Topic(this, 'RecoveryOutcomes', {
+      displayName: 'recoverseg: outcome of every recovery run',
+      masterKey: kms.Alias.fromAliasName(this, 'AwsManagedSnsKey', 'alias/aws/sns'),
+      enforceSSL: true,
+    });
+
+    this.lambdas = Object.fromEntries(
+      (Object.keys(FUNCTIONS) as FunctionName[]).map((name) => [name, this.lambda(name)]),
+    ) as Record<FunctionName, Lambda>;
+
+    const { eventLog, control } = this.tables;
+    for (const task of WORKFLOW_TASK_NAMES) {
+      const { fn } = this.lambdas[task];
+      // Appends go through TransactWriteItems with idempotency keys and snapshots in Control;
+      // the simulated cluster and the lock live there too. Tasks never touch the projection.
+      eventLog.grantReadWriteData(fn);
+      control.grantReadWriteData(fn);
+      fn.addEnvironment('NOTIFY_TOPIC_ARN', this.topic.topicArn);
+      if (this.settings.clusterBackend === 'ssm')
+        this.allowRunCommand(fn, this.settings.coordinatorInstanceId);
+    }
+    for (const task of [
+      'FinishRecovery',
+      'RecordFailure',
+    ] as const satisfies readonly WorkflowTask[])
+      this.topic.grantPublish(this.lambdas[task].fn);
+
+    this.stateMachine = this.recoveryWorkflow();
+
+    this.projectionFailures = this.deadLetterQueue('ProjectionFailures');
+    this.projectEventLog(this.lambdas.ProjectConfiguration.fn);
+
+    this.api = this.restApi(this.lambdas.ApiRouter.fn);
+
+    this.triggerFailures = this.deadLetterQueue('TriggerFailures');
+    this.routeEvents(this.lambdas.StartFromEvent.fn);
+
+    new CfnOutput(this, 'ApiUrl', {
+      value: this.api.url,
+      description: 'REST API (IAM auth): POST /clusters, /clusters/{clusterId}/…',
+    });
+    new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'NotifyTopicArn', { value: this.topic.topicArn });
+    for (const [key, table] of Object.entries(this.tables))
+      new CfnOutput(this, `${TABLES[key as TableKey].id}TableName`, { value: table.tableName });
+  }
+
+  private table(definition: TableDefinition, removalPolicy: RemovalPolicy): dynamodb.Table {
+    const key = (attribute: TableDefinition['partitionKey']): dynamodb.Attribute => ({
+      name: attribute.name,
+      type: attribute.type === 'S' ? dynamodb.AttributeType.STRING : dynamodb.AttributeType.NUMBER,
+    });
+    return new dynamodb.Table(this, definition.id, {
+      partitionKey: key(definition.partitionKey),
+      sortKey: key(definition.sortKey),
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      ...(definition.stream ? { stream: dynamodb.StreamViewType[definition.stream] } : {}),
+      ...(definition.timeToLiveAttribute
+        ? { timeToLiveAttribute: definition.timeToLiveAttribute }
+        : {}),
+      // The event log is the only record of what happened to the cluster; the others are
+      // rebuilt from it or expire on their own.
+      pointInTimeRecoverySpecification: {
+        pointInTimeRecoveryEnabled: definition.id === TABLES.eventLog.id,
+      },
+      removalPolicy,
+    });
+  }
+
+  private lambda(name: FunctionName): Lambda {
+    const { entry, timeoutSeconds } = FUNCTIONS[name];
+    const logGroup = new logs.LogGroup(this, `${name}Logs`, {
+      retention: logs.RetentionDays.ONE_MONTH,
+      // The event log is the durable record; function logs are for debugging.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    // Own role without AWSLambdaBasicExecutionRole: it would allow writing to any log group.
+    const role = new iam.Role(this, `${name}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `recoverseg ${name} Lambda`,
+    });
+    logGroup.grantWrite(role);
+
+    const fn = new NodejsFunction(this, name, {
+      entry: `${REPO_ROOT}${entry}`,
+      handler: 'handler',
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: `${REPO_ROOT}package-lock.json`,
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 512,
+      timeout: Duration.seconds(timeoutSeconds),
+      role,
+      logGroup,
+      tracing: lambda.Tracing.ACTIVE,
+      environment: this.functionEnvironment(),
+      bundling: {
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        target: 'node24',
+        mainFields: ['module', 'main'],
+        // ESM output still meets CommonJS dependencies that call require().
+        banner:
+          "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+        tsconfig: `${REPO_ROOT}tsconfig.json`,
+        minify: true,
+        sourceMap: true,
+        sourceMapMode: SourceMapMode.DEFAULT,
+        // Stack traces need the mappings, not the sources; keeps the bundles small.
+        sourcesContent: false,
+        // The SDK version the tests ran against, not whatever the runtime ships this month.
+        bundleAwsSDK: true,
+        logLevel: LogLevel.WARNING,
+      },
+    });
+    return { fn, role };
+  }
+
+  private functionEnvironment(): Record<string, string> {
+    const settings = this.settings;
+    return {
+      ...Object.fromEntries(
+        Object.entries(TABLES).map(([key, definition]) => [
+          definition.env,
+          this.tables[key as TableKey].tableName,
+        ]),
+      ),
+      POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+      POWERTOOLS_METRICS_NAMESPACE: SERVICE_NAME,
+      CLUSTER_BACKEND: settings.clusterBackend,
+      ...(settings.clusterId ? { CLUSTER_ID: settings.clusterId } : {}),
+      ...(settings.clusterBackend === 'ssm'
+        ? {
+            COORDINATOR_INSTANCE_ID: settings.coordinatorInstanceId,
+            ...(settings.gphome ? { GPHOME: settings.gphome } : {}),
+            ...(settings.coordinatorDataDirectory
+              ? { COORDINATOR_DATA_DIRECTORY: settings.coordinatorDataDirectory }
+              : {}),
+          }
+        : {}),
+      NODE_OPTIONS: '--enable-source-maps',
+    };
+  }
+
+  /** SSM Run Command on the one coordinator host, with the one document the adapter uses. */
+  private allowRunCommand(fn: lambda.Function, instanceId: string): void {
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ssm:SendCommand'],
+        resources: [
+          this.formatArn({
+            service: 'ssm',
+            account: '',
+            resource: 'document',
+            resourceName: 'AWS-RunShellScript',
+          }),
+          this.formatArn({ service: 'ec2', resource: 'instance', resourceName: instanceId }),
+        ],
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['ssm:GetCommandInvocation'], resources: ['*'] }),
+    );
+  }
+
+  private recoveryWorkflow(): sfn.StateMachine {
+    const tasks = WORKFLOW_TASK_NAMES.map((task) => this.lambdas[task].fn);
+    const stateMachine = new sfn.StateMachine(this, 'RecoveryWorkflow', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      comment: 'recoverseg: detect, promote, recover, wait for sync, rebalance',
+      definitionBody: sfn.DefinitionBody.fromString(JSON.stringify(workflowDefinition())),
+      definitionSubstitutions: Object.fromEntries(
+        WORKFLOW_TASK_NAMES.map((task) => [
+          substitutionKey(task),
+          this.lambdas[task].fn.functionArn,
+        ]),
+      ),
+      logs: {
+        destination: new logs.LogGroup(this, 'RecoveryWorkflowLogs', {
+          retention: logs.RetentionDays.ONE_MONTH,
+          removalPolicy: RemovalPolicy.DESTROY,
+        }),
+        level: sfn.LogLevel.ALL,
+        // Execution data holds host names and data directories; the event log has the facts.
+        includeExecutionData: false,
+      },
+      tracingEnabled: true,
+    });
+    // The definition invokes unqualified function ARNs, so the role needs no version wildcard
+    // (grantInvoke would add `<arn>:*`).
+    stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: tasks.map((fn) => fn.functionArn),
+      }),
+    );
+    return stateMachine;
+  }
+
+  private deadLetterQueue(id: string): sqs.Queue {
+    return new sqs.Queue(this, id, {
+      // SQS-managed keys: EventBridge and Lambda can deliver without a KMS key policy.
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+  }
+
+  /** The projector follows the event log stream and keeps Configuration up to date. */
+  private projectEventLog(projector: lambda.Function): void {
+    this.tables.eventLog.grantReadData(projector);
+    this.tables.configuration.grantReadWriteData(projector);
+    projector.addEventSource(
+      new DynamoEventSource(this.tables.eventLog, {
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        batchSize: 100,
+        reportBatchItemFailures: true,
+        bisectBatchOnError: true,
+        retryAttempts: 5,
+        // A cluster whose records were dropped is rebuilt from the log at its next event (the
+        // projector sees the gap), so retrying old records for long buys nothing.
+        maxRecordAge: Duration.hours(1),
+        onFailure: new SqsDlq(this.projectionFailures),
+      }),
+    );
+  }
+
+  private restApi(router: lambda.Function): apigw.LambdaRestApi {
+    this.tables.eventLog.grantReadWriteData(router);
+    this.tables.configuration.grantReadData(router);
+    this.tables.control.grantReadWriteData(router);
+    this.stateMachine.grantStartExecution(router);
+    router.addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
+
+    const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const api = new apigw.LambdaRestApi(this, 'Api', {
+      restApiName: 'recoverseg',
+      description:
+        'recoverseg: register Greenplum/Cloudberry clusters, read their configuration, start and follow recoveries',
+      handler: router,
+      // Only the routes the router serves reach it; anything else is a 403 at the edge.
+      proxy: false,
+      // Console test invocations bypass IAM authorization.
+      integrationOptions: { allowTestInvoke: false },
+      endpointConfiguration: { types: [apigw.EndpointType.REGIONAL] },
+      defaultMethodOptions: { authorizationType: apigw.AuthorizationType.IAM },
+      // Access logging needs the account-level API Gateway CloudWatch role.
+      cloudWatchRole: true,
+      deployOptions: {
+        stageName: 'v1',
+        tracingEnabled: true,
+        metricsEnabled: true,
+        loggingLevel: apigw.MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        throttlingRateLimit: 20,
+        throttlingBurstLimit: 40,
+        accessLogDestination: new apigw.LogGroupLogDestination(accessLogs),
+        accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields(),
+      },
+    });
+    // Path parameters are checked here; bodies and queries by the router's zod schemas, the
+    // same ones the local API runs.
+    const requestValidator = api.addRequestValidator('RequestValidator', {
+      validateRequestBody: true,
+      validateRequestParameters: true,
+    });
+    for (const route of ROUTES) {
+      const pathParameters = [...route.path.matchAll(/\{(\w+)\}/g)].map(
+        (match) => `method.request.path.${match[1]}`,
+      );
+      api.root.resourceForPath(route.path).addMethod(route.method, undefined, {
+        requestValidator,
+        requestParameters: Object.fromEntries(pathParameters.map((parameter) => [parameter, true])),
+      });
+    }
+    return api;
+  }
+
+  /**
+   * Alarms and instance state changes of the whole account reach the trigger, which keeps
+   * those that name a registered cluster (alarm name prefix or the `recoverseg:cluster` tag).
+   */
+  private routeEvents(trigger: lambda.Function): void {
+    this.tables.eventLog.grantReadData(trigger);
+    this.stateMachine.grantStartExecution(trigger);
+    trigger.addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
+    trigger.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['ec2:DescribeTags'], resources: ['*'] }),
+    );
+    // A missed trigger is a missed recovery: keep what could not be delivered or handled.
+    trigger.configureAsyncInvoke({
+      retryAttempts: 2,
+      onFailure: new destinations.SqsDestination(this.triggerFailures),
+    });
+
+    const target = new targets.LambdaFunction(trigger, {
+      deadLetterQueue: this.triggerFailures,
+      retryAttempts: 4,
+      maxEventAge: Duration.hours(2),
+    });
+    new events.Rule(this, 'AlarmStateChange', {
+      description: 'recoverseg: a CloudWatch alarm went to ALARM',
+      eventPattern: {
+        source: ['aws.cloudwatch'],
+        detailType: ['CloudWatch Alarm State Change'],
+        detail: { state: { value: ['ALARM'] } },
+      },
+      targets: [target],
+    });
+    new events.Rule(this, 'InstanceStateChange', {
+      description: 'recoverseg: an EC2 instance is stopping or gone',
+      eventPattern: {
+        source: ['aws.ec2'],
+        detailType: ['EC2 Instance State-change Notification'],
+        detail: { state: ['stopped', 'terminated', 'shutting-down'] },
+      },
+      targets: [target],
+    });
+  }
+}
