@@ -100,15 +100,14 @@ export class RecoverSegStack extends Stack {
       // the simulated cluster and the lock live there too. Tasks never touch the projection.
       eventLog.grantReadWriteData(fn);
       control.grantReadWriteData(fn);
-      fn.addEnvironment('NOTIFY_TOPIC_ARN', this.topic.topicArn);
-      if (this.settings.clusterBackend === 'ssm')
+      const { drivesCluster, notifies } = WORKFLOW_TASKS[task];
+      if (notifies) {
+        fn.addEnvironment('NOTIFY_TOPIC_ARN', this.topic.topicArn);
+        this.topic.grantPublish(fn);
+      }
+      if (drivesCluster && this.settings.clusterBackend === 'ssm')
         this.allowRunCommand(fn, this.settings.coordinatorInstanceId);
     }
-    for (const task of [
-      'FinishRecovery',
-      'RecordFailure',
-    ] as const satisfies readonly WorkflowTask[])
-      this.topic.grantPublish(this.lambdas[task].fn);
 
     this.stateMachine = this.recoveryWorkflow();
 

@@ -9,6 +9,7 @@ import {
   SERVICE_FUNCTIONS,
   WORKFLOW_TASKS,
   WORKFLOW_TASK_NAMES,
+  type WorkflowTask,
   taskArnPlaceholder,
 } from '#infra/tasks.ts';
 import { workflowDefinition } from '#infra/workflow-definition.ts';
@@ -170,7 +171,8 @@ describe('functions', () => {
       expect(
         template.toJSON().Resources[id(stack.lambdas[task].fn)].Properties.Environment.Variables
           .NOTIFY_TOPIC_ARN,
-      ).toEqual({ Ref: id(stack.topic) });
+        task,
+      ).toEqual(WORKFLOW_TASKS[task].notifies ? { Ref: id(stack.topic) } : undefined);
     for (const name of ['ApiRouter', 'StartFromEvent'] as const)
       expect(
         template.toJSON().Resources[id(stack.lambdas[name].fn)].Properties.Environment.Variables
@@ -298,12 +300,12 @@ describe('least privilege', () => {
       );
   });
 
-  it('with SSM, SendCommand is scoped to AWS-RunShellScript on the coordinator instance, for workflow tasks only', () => {
+  it('with SSM, SendCommand is scoped to AWS-RunShellScript on the coordinator instance, for the tasks that drive the cluster only', () => {
     for (const name of FUNCTION_NAMES) {
       const sendCommand = statementsOf(ssm, ssm.stack.lambdas[name].role).filter((s) =>
         s.actions.includes('ssm:SendCommand'),
       );
-      if (!(WORKFLOW_TASK_NAMES as string[]).includes(name)) {
+      if (!(name in WORKFLOW_TASKS) || !WORKFLOW_TASKS[name as WorkflowTask].drivesCluster) {
         expect(sendCommand, name).toEqual([]);
         continue;
       }
