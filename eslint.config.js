@@ -15,7 +15,16 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: ['@aws-sdk/*', 'aws-cdk-lib', 'aws-cdk-lib/*', '#store/*', '#cluster/*', '#lambdas/*'] },
+        {
+          patterns: [
+            '@aws-sdk/*',
+            'aws-cdk-lib',
+            'aws-cdk-lib/*',
+            '#store/*',
+            '#cluster/*',
+            '#lambdas/*',
+          ],
+        },
       ],
       'no-restricted-globals': ['error', { name: 'Date', message: 'the domain has no clock' }],
       'no-restricted-properties': [

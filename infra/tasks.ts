@@ -5,16 +5,66 @@
  * state to the very same module. There is no second list.
  */
 export const WORKFLOW_TASKS = {
-  StartRecovery: { entry: 'lambdas/start-recovery.ts', timeoutSeconds: 30, drivesCluster: false, notifies: false },
-  DetectFailures: { entry: 'lambdas/detect-failures.ts', timeoutSeconds: 120, drivesCluster: true, notifies: false },
-  CheckPromotion: { entry: 'lambdas/check-promotion.ts', timeoutSeconds: 120, drivesCluster: true, notifies: false },
-  PlanRecovery: { entry: 'lambdas/plan-recovery.ts', timeoutSeconds: 60, drivesCluster: false, notifies: false },
-  RecoverSegments: { entry: 'lambdas/recover-segments.ts', timeoutSeconds: 120, drivesCluster: true, notifies: false },
-  CheckRecovery: { entry: 'lambdas/check-recovery.ts', timeoutSeconds: 120, drivesCluster: true, notifies: false },
-  CheckSync: { entry: 'lambdas/check-sync.ts', timeoutSeconds: 120, drivesCluster: true, notifies: false },
-  RebalanceSegments: { entry: 'lambdas/rebalance-segments.ts', timeoutSeconds: 120, drivesCluster: true, notifies: false },
-  FinishRecovery: { entry: 'lambdas/finish-recovery.ts', timeoutSeconds: 30, drivesCluster: false, notifies: true },
-  RecordFailure: { entry: 'lambdas/record-failure.ts', timeoutSeconds: 30, drivesCluster: false, notifies: true },
+  StartRecovery: {
+    entry: 'lambdas/start-recovery.ts',
+    timeoutSeconds: 30,
+    drivesCluster: false,
+    notifies: false,
+  },
+  DetectFailures: {
+    entry: 'lambdas/detect-failures.ts',
+    timeoutSeconds: 120,
+    drivesCluster: true,
+    notifies: false,
+  },
+  CheckPromotion: {
+    entry: 'lambdas/check-promotion.ts',
+    timeoutSeconds: 120,
+    drivesCluster: true,
+    notifies: false,
+  },
+  PlanRecovery: {
+    entry: 'lambdas/plan-recovery.ts',
+    timeoutSeconds: 60,
+    drivesCluster: false,
+    notifies: false,
+  },
+  RecoverSegments: {
+    entry: 'lambdas/recover-segments.ts',
+    timeoutSeconds: 120,
+    drivesCluster: true,
+    notifies: false,
+  },
+  CheckRecovery: {
+    entry: 'lambdas/check-recovery.ts',
+    timeoutSeconds: 120,
+    drivesCluster: true,
+    notifies: false,
+  },
+  CheckSync: {
+    entry: 'lambdas/check-sync.ts',
+    timeoutSeconds: 120,
+    drivesCluster: true,
+    notifies: false,
+  },
+  RebalanceSegments: {
+    entry: 'lambdas/rebalance-segments.ts',
+    timeoutSeconds: 120,
+    drivesCluster: true,
+    notifies: false,
+  },
+  FinishRecovery: {
+    entry: 'lambdas/finish-recovery.ts',
+    timeoutSeconds: 30,
+    drivesCluster: false,
+    notifies: true,
+  },
+  RecordFailure: {
+    entry: 'lambdas/record-failure.ts',
+    timeoutSeconds: 30,
+    drivesCluster: false,
+    notifies: true,
+  },
 } as const;
 
 export type WorkflowTask = keyof typeof WORKFLOW_TASKS;

@@ -23,16 +23,32 @@ const TRANSIENT = [
   'ThrottlingException',
 ];
 
-const transientRetry = { ErrorEquals: TRANSIENT, IntervalSeconds: 1, BackoffRate: 2, MaxAttempts: 6, MaxDelaySeconds: 30, JitterStrategy: 'FULL' };
+const transientRetry = {
+  ErrorEquals: TRANSIENT,
+  IntervalSeconds: 1,
+  BackoffRate: 2,
+  MaxAttempts: 6,
+  MaxDelaySeconds: 30,
+  JitterStrategy: 'FULL',
+};
 
-function task(name: WorkflowTask, phase: Phase, next: string | undefined, resultPath: string, extra: Record<string, unknown> = {}) {
+function task(
+  name: WorkflowTask,
+  phase: Phase,
+  next: string | undefined,
+  resultPath: string,
+  extra: Record<string, unknown> = {},
+) {
   return {
     Type: 'Task',
     Resource: taskArnPlaceholder(name),
     Parameters: { 'executionId.$': '$$.Execution.Id', 'input.$': '$' },
     ResultPath: resultPath,
     Retry: [...((extra.Retry as object[]) ?? []), transientRetry],
-    Catch: name === 'RecordFailure' ? undefined : [{ ErrorEquals: ['States.ALL'], ResultPath: `$.errors.${phase}`, Next: 'RecordFailure' }],
+    Catch:
+      name === 'RecordFailure'
+        ? undefined
+        : [{ ErrorEquals: ['States.ALL'], ResultPath: `$.errors.${phase}`, Next: 'RecordFailure' }],
     ...(next ? { Next: next } : { End: true }),
     ...Object.fromEntries(Object.entries(extra).filter(([k]) => k !== 'Retry')),
   };
@@ -42,17 +58,36 @@ const wait = (next: string) => ({ Type: 'Wait', SecondsPath: '$.waits.pollSecond
 
 export function workflowDefinition(): Record<string, unknown> {
   return {
-    Comment: 'recoverseg: detect, promote, recover, wait for sync, rebalance a Greenplum/Cloudberry cluster',
+    Comment:
+      'recoverseg: detect, promote, recover, wait for sync, rebalance a Greenplum/Cloudberry cluster',
     StartAt: 'StartRecovery',
     // Above the longest sensible run: 1000 recovery polls and 1000 sync polls.
     TimeoutSeconds: 7 * 24 * 3600,
     States: {
       StartRecovery: task('StartRecovery', 'start', 'DetectFailures', '$.start', {
-        Retry: [{ ErrorEquals: ['ClusterLocked'], IntervalSeconds: 30, BackoffRate: 1.5, MaxAttempts: 10, MaxDelaySeconds: 300, JitterStrategy: 'FULL' }],
+        Retry: [
+          {
+            ErrorEquals: ['ClusterLocked'],
+            IntervalSeconds: 30,
+            BackoffRate: 1.5,
+            MaxAttempts: 10,
+            MaxDelaySeconds: 300,
+            JitterStrategy: 'FULL',
+          },
+        ],
       }),
       DetectFailures: task('DetectFailures', 'detect', 'CheckPromotion', '$.detect'),
       CheckPromotion: task('CheckPromotion', 'promote', 'PlanRecovery', '$.promote', {
-        Retry: [{ ErrorEquals: ['PromotionPending'], IntervalSeconds: 5, BackoffRate: 2, MaxAttempts: 8, MaxDelaySeconds: 120, JitterStrategy: 'FULL' }],
+        Retry: [
+          {
+            ErrorEquals: ['PromotionPending'],
+            IntervalSeconds: 5,
+            BackoffRate: 2,
+            MaxAttempts: 8,
+            MaxDelaySeconds: 120,
+            JitterStrategy: 'FULL',
+          },
+        ],
       }),
       PlanRecovery: task('PlanRecovery', 'plan', 'AfterPlan', '$.plan'),
       AfterPlan: {

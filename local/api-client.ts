@@ -26,18 +26,31 @@ export class ApiClient {
     try {
       this.base = new URL(endpoint.endsWith('/') ? endpoint : `${endpoint}/`);
     } catch {
-      throw new ApiError(0, `--endpoint ${endpoint} is not a URL (for example http://127.0.0.1:3000)`);
+      throw new ApiError(
+        0,
+        `--endpoint ${endpoint} is not a URL (for example http://127.0.0.1:3000)`,
+      );
     }
   }
 
-  async request(method: string, path: string, body?: unknown, query: Record<string, string> = {}): Promise<unknown> {
+  async request(
+    method: string,
+    path: string,
+    body?: unknown,
+    query: Record<string, string> = {},
+  ): Promise<unknown> {
     const url = new URL(path.replace(/^\//, ''), this.base);
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
     const payload = body === undefined ? undefined : JSON.stringify(body);
     let headers: Record<string, string> = { 'content-type': 'application/json', host: url.host };
     const aws = AWS_API.exec(url.hostname);
     if (aws) {
-      const signer = new SignatureV4({ service: 'execute-api', region: aws[2]!, credentials: defaultProvider(), sha256: Hash.bind(null, 'sha256') });
+      const signer = new SignatureV4({
+        service: 'execute-api',
+        region: aws[2]!,
+        credentials: defaultProvider(),
+        sha256: Hash.bind(null, 'sha256'),
+      });
       const signed = await signer.sign({
         method,
         protocol: url.protocol,
@@ -53,7 +66,10 @@ export class ApiClient {
     try {
       response = await fetch(url, { method, headers, body: payload });
     } catch (error) {
-      throw new ApiError(0, `cannot reach ${this.base.origin}: ${(error as Error).message}; is \`recoverseg serve\` running?`);
+      throw new ApiError(
+        0,
+        `cannot reach ${this.base.origin}: ${(error as Error).message}; is \`recoverseg serve\` running?`,
+      );
     }
     const text = await response.text();
     let parsed: unknown;
@@ -62,7 +78,11 @@ export class ApiClient {
     } catch {
       parsed = { error: text };
     }
-    if (!response.ok) throw new ApiError(response.status, (parsed as { error?: string })?.error ?? `HTTP ${response.status}`);
+    if (!response.ok)
+      throw new ApiError(
+        response.status,
+        (parsed as { error?: string })?.error ?? `HTTP ${response.status}`,
+      );
     return parsed;
   }
 }

@@ -54,7 +54,8 @@ const options = {
 
 function integer(value: string | undefined, flag: string, min = 0): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`--${flag} ${value}: expected a whole number >= ${min}`);
+  if (!/^\d+$/.test(value) || Number(value) < min)
+    throw new UsageError(`--${flag} ${value}: expected a whole number >= ${min}`);
   return Number(value);
 }
 
@@ -63,7 +64,9 @@ function readJson(file: string): unknown {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new UsageError(`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new UsageError(
+      `${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
   }
   try {
     return JSON.parse(text);
@@ -76,15 +79,26 @@ async function scenarioCommand(file: string, json: boolean, pollSeconds: number)
   const scenario = parseScenario(readJson(file));
   const out = terminalOut(json ? process.stderr : process.stdout);
   const recorder = new PhaseRecorder();
-  const runtime = await startLocalRuntime({ definition: await deployedDefinition(), observer: combine(progressObserver(out), recorder) });
+  const runtime = await startLocalRuntime({
+    definition: await deployedDefinition(),
+    observer: combine(progressObserver(out), recorder),
+  });
   recorder.attach(runtime);
   try {
-    const report = await runScenario(runtime, recorder, scenario, { pollSeconds, log: (line) => out.line(line) });
+    const report = await runScenario(runtime, recorder, scenario, {
+      pollSeconds,
+      log: (line) => out.line(line),
+    });
     out.done();
     if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     else {
-      for (const snapshot of report.snapshots) printTable(out, `phase ${snapshot.phase} (seq ${snapshot.seq})`, snapshot.configuration);
-      out.line(report.outcome.status === 'succeeded' ? 'scenario succeeded' : `scenario FAILED: ${report.outcome.error}`);
+      for (const snapshot of report.snapshots)
+        printTable(out, `phase ${snapshot.phase} (seq ${snapshot.seq})`, snapshot.configuration);
+      out.line(
+        report.outcome.status === 'succeeded'
+          ? 'scenario succeeded'
+          : `scenario FAILED: ${report.outcome.error}`,
+      );
     }
     return report.outcome.status === 'succeeded' ? 0 : 1;
   } finally {
@@ -93,12 +107,19 @@ async function scenarioCommand(file: string, json: boolean, pollSeconds: number)
 }
 
 async function serveCommand(port: number, dataDir: string | undefined): Promise<number> {
-  const runtime = await startLocalRuntime({ definition: await deployedDefinition(), ...(dataDir ? { dataDir } : {}) });
-  const server = await startHttpApi(runtime.api, port, (line) => process.stderr.write(`${line}\n`)).catch(async (error) => {
+  const runtime = await startLocalRuntime({
+    definition: await deployedDefinition(),
+    ...(dataDir ? { dataDir } : {}),
+  });
+  const server = await startHttpApi(runtime.api, port, (line) =>
+    process.stderr.write(`${line}\n`),
+  ).catch(async (error) => {
     await runtime.stop();
     throw new UsageError((error as Error).message);
   });
-  process.stdout.write(`recoverseg API on http://127.0.0.1:${port} (DynamoDB Local ${runtime.endpoint}${dataDir ? `, data in ${dataDir}` : ', in memory'}); Ctrl-C stops\n`);
+  process.stdout.write(
+    `recoverseg API on http://127.0.0.1:${port} (DynamoDB Local ${runtime.endpoint}${dataDir ? `, data in ${dataDir}` : ', in memory'}); Ctrl-C stops\n`,
+  );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
@@ -109,14 +130,22 @@ async function serveCommand(port: number, dataDir: string | undefined): Promise<
   return 0;
 }
 
-async function clientCommand(command: string, values: Record<string, unknown>, positional: string[]): Promise<number> {
+async function clientCommand(
+  command: string,
+  values: Record<string, unknown>,
+  positional: string[],
+): Promise<number> {
   const client = new ApiClient((values.endpoint as string | undefined) ?? 'http://127.0.0.1:3000');
   const out = terminalOut();
   if (command === 'register') {
     const file = positional[0];
     if (!file) throw new UsageError('register needs a scenario or cluster file');
     const scenario = parseScenario({ steps: [], ...(readJson(file) as object) });
-    const result = await client.request('POST', '/clusters', { clusterId: scenario.cluster, segments: scenario.segments, ...(scenario.simulation ? { simulation: scenario.simulation } : {}) });
+    const result = await client.request('POST', '/clusters', {
+      clusterId: scenario.cluster,
+      segments: scenario.segments,
+      ...(scenario.simulation ? { simulation: scenario.simulation } : {}),
+    });
     out.line(JSON.stringify(result));
     return 0;
   }
@@ -125,7 +154,12 @@ async function clientCommand(command: string, values: Record<string, unknown>, p
   const base = `/clusters/${encodeURIComponent(cluster)}`;
   switch (command) {
     case 'status': {
-      const status = (await client.request('GET', `${base}/status`)) as { gpstateMirrors: string[]; gpstateErrors: string[]; recovery: unknown; lastIncident: unknown };
+      const status = (await client.request('GET', `${base}/status`)) as {
+        gpstateMirrors: string[];
+        gpstateErrors: string[];
+        recovery: unknown;
+        lastIncident: unknown;
+      };
       for (const line of [...status.gpstateMirrors, '', ...status.gpstateErrors]) out.line(line);
       out.line();
       out.line(`recovery in progress: ${JSON.stringify(status.recovery)}`);
@@ -134,21 +168,32 @@ async function clientCommand(command: string, values: Record<string, unknown>, p
     }
     case 'config': {
       const seq = integer(values.seq as string | undefined, 'seq');
-      const config = (await client.request('GET', `${base}/configuration`, undefined, seq === undefined ? {} : { seq: String(seq) })) as { seq: number; rows: SegmentRow[] };
+      const config = (await client.request(
+        'GET',
+        `${base}/configuration`,
+        undefined,
+        seq === undefined ? {} : { seq: String(seq) },
+      )) as { seq: number; rows: SegmentRow[] };
       printTable(out, `cluster ${cluster} at seq ${config.seq}`, config.rows);
       return 0;
     }
     case 'events':
     case 'history': {
       const events: RecordedEvent[] = [];
-      let after: number | null = command === 'events' ? (integer(values.after as string | undefined, 'after') ?? 0) : 0;
+      let after: number | null =
+        command === 'events' ? (integer(values.after as string | undefined, 'after') ?? 0) : 0;
       while (after !== null) {
-        const page = (await client.request('GET', `${base}/events`, undefined, { after: String(after), limit: '1000' })) as { events: RecordedEvent[]; next: number | null };
+        const page = (await client.request('GET', `${base}/events`, undefined, {
+          after: String(after),
+          limit: '1000',
+        })) as { events: RecordedEvent[]; next: number | null };
         events.push(...page.events);
         after = page.next;
       }
       if (command === 'history') printHistory(out, events);
-      else for (const e of events) out.line(`${String(e.seq).padStart(6)} ${e.at} ${e.type} ${JSON.stringify(e.data)}`);
+      else
+        for (const e of events)
+          out.line(`${String(e.seq).padStart(6)} ${e.at} ${e.type} ${JSON.stringify(e.data)}`);
       return 0;
     }
     case 'recover': {
@@ -174,7 +219,11 @@ async function clientCommand(command: string, values: Record<string, unknown>, p
     }
     case 'fail': {
       const dbid = integer(values.dbid as string | undefined, 'dbid', 1);
-      const fault = values.host ? { host: values.host } : dbid !== undefined ? { dbid, ...(values.kind ? { kind: values.kind } : {}) } : undefined;
+      const fault = values.host
+        ? { host: values.host }
+        : dbid !== undefined
+          ? { dbid, ...(values.kind ? { kind: values.kind } : {}) }
+          : undefined;
       if (!fault) throw new UsageError('fail needs --host H or --dbid N');
       out.line(JSON.stringify(await client.request('POST', `${base}/faults`, fault)));
       return 0;
@@ -205,15 +254,22 @@ export async function main(argv: string[]): Promise<number> {
       if (!rest[0]) throw new UsageError('scenario needs a FILE');
       return await scenarioCommand(rest[0], Boolean(values.json), pollSeconds);
     }
-    if (command === 'serve') return await serveCommand(integer(values.port, 'port', 1) ?? 3000, values.data);
+    if (command === 'serve')
+      return await serveCommand(integer(values.port, 'port', 1) ?? 3000, values.data);
     return await clientCommand(command, values, rest);
   } catch (error) {
-    if (error instanceof UsageError || error instanceof InvalidScenario || error instanceof DynamoDbLocalUnavailable) {
+    if (
+      error instanceof UsageError ||
+      error instanceof InvalidScenario ||
+      error instanceof DynamoDbLocalUnavailable
+    ) {
       process.stderr.write(`recoverseg: ${error.message}\n`);
       return 2;
     }
     if (error instanceof ApiError) {
-      process.stderr.write(`recoverseg: ${error.status ? `HTTP ${error.status}: ` : ''}${error.message}\n`);
+      process.stderr.write(
+        `recoverseg: ${error.status ? `HTTP ${error.status}: ` : ''}${error.message}\n`,
+      );
       return error.status >= 400 && error.status < 500 ? 2 : 1;
     }
     process.stderr.write(`recoverseg: ${(error as Error).name}: ${(error as Error).message}\n`);

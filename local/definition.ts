@@ -12,10 +12,18 @@ interface Template {
  * placeholders stay: locally every Task is overridden by its handler module.
  */
 export function definitionFromTemplate(template: Template): Record<string, unknown> {
-  const machines = Object.entries(template.Resources ?? {}).filter(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine');
-  if (machines.length !== 1) throw new DefinitionNotFound(`expected one AWS::StepFunctions::StateMachine in the template, found ${machines.length}`);
+  const machines = Object.entries(template.Resources ?? {}).filter(
+    ([, r]) => r.Type === 'AWS::StepFunctions::StateMachine',
+  );
+  if (machines.length !== 1)
+    throw new DefinitionNotFound(
+      `expected one AWS::StepFunctions::StateMachine in the template, found ${machines.length}`,
+    );
   const definition = machines[0]![1].Properties?.DefinitionString;
-  if (typeof definition !== 'string') throw new DefinitionNotFound('the state machine DefinitionString is not a plain string (use DefinitionSubstitutions for ARNs)');
+  if (typeof definition !== 'string')
+    throw new DefinitionNotFound(
+      'the state machine DefinitionString is not a plain string (use DefinitionSubstitutions for ARNs)',
+    );
   return JSON.parse(definition) as Record<string, unknown>;
 }
 

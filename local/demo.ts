@@ -3,7 +3,12 @@ import { configurationOf } from '#domain/evolve.ts';
 import type { WorkflowTask } from '#infra/tasks.ts';
 import { deployedDefinition } from '#local/definition.ts';
 import { startLocalRuntime } from '#local/runtime.ts';
-import { PhaseRecorder, parseScenario, type PhaseSnapshot, type ScenarioPhase } from '#local/scenario.ts';
+import {
+  PhaseRecorder,
+  parseScenario,
+  type PhaseSnapshot,
+  type ScenarioPhase,
+} from '#local/scenario.ts';
 import { formatBytes, printGpstate, printHistory, printTable, type Out } from '#local/output.ts';
 import type { TaskObserver } from '#local/workflow-runner.ts';
 import { registrationEvents } from '#domain/registration.ts';
@@ -21,7 +26,13 @@ const TITLES: Record<ScenarioPhase, string | undefined> = {
 export function progressObserver(out: Out): TaskObserver {
   return {
     onTaskSucceeded(task: WorkflowTask, _payload, output) {
-      const o = output as { next?: string; percent?: number; kind?: string; walRemainingBytes?: number; unsynchronized?: number[] };
+      const o = output as {
+        next?: string;
+        percent?: number;
+        kind?: string;
+        walRemainingBytes?: number;
+        unsynchronized?: number[];
+      };
       if (task === 'CheckRecovery') {
         const label = o.kind === 'rebalance' ? 'gprecoverseg -r' : 'gprecoverseg   ';
         out.progress(label, (o.percent ?? 0) / 100, o.next === 'wait' ? 'copying' : 'segments up');
@@ -29,7 +40,13 @@ export function progressObserver(out: Out): TaskObserver {
       }
       if (task === 'CheckSync') {
         const waiting = o.unsynchronized?.length ?? 0;
-        out.progress('wait for sync  ', waiting === 0 ? 1 : 0.5, waiting === 0 ? 'all pairs synchronized' : `contents ${o.unsynchronized!.join(', ')}: ${formatBytes(o.walRemainingBytes ?? 0)} WAL to go`);
+        out.progress(
+          'wait for sync  ',
+          waiting === 0 ? 1 : 0.5,
+          waiting === 0
+            ? 'all pairs synchronized'
+            : `contents ${o.unsynchronized!.join(', ')}: ${formatBytes(o.walRemainingBytes ?? 0)} WAL to go`,
+        );
         if (o.next !== 'wait') out.done();
       }
     },
@@ -50,34 +67,56 @@ export const combine = (...observers: TaskObserver[]): TaskObserver => ({
  * process exit code.
  */
 export async function runDemo(out: Out): Promise<number> {
-  const file = JSON.parse(readFileSync(new URL('../scenarios/seed-host-failure.json', import.meta.url), 'utf8'));
+  const file = JSON.parse(
+    readFileSync(new URL('../scenarios/seed-host-failure.json', import.meta.url), 'utf8'),
+  );
   // Sizes that make progress visible in a few seconds; the outcome does not depend on them.
   const scenario = parseScenario({
     ...file,
-    simulation: { ...file.simulation, timeScale: 1, recoveryKbPerSecond: 40_000, walBytesBehind: 48 * 1024 ** 2, syncBytesPerSecond: 24 * 1024 ** 2 },
+    simulation: {
+      ...file.simulation,
+      timeScale: 1,
+      recoveryKbPerSecond: 40_000,
+      walBytesBehind: 48 * 1024 ** 2,
+      syncBytesPerSecond: 24 * 1024 ** 2,
+    },
   });
   let started = Date.now();
   const phaseTimes: [ScenarioPhase, number][] = [];
-  out.line('recoverseg demo: the seed incident (Greenplum 7.2, hosts segment-1 and segment-2, 4 contents, group mirroring)');
-  out.line('Everything runs here: DynamoDB Local, the synthesized state machine on aws-local-stepfunctions, the deployed Lambda handlers, a simulated cluster.');
+  out.line(
+    'recoverseg demo: the seed incident (Greenplum 7.2, hosts segment-1 and segment-2, 4 contents, group mirroring)',
+  );
+  out.line(
+    'Everything runs here: DynamoDB Local, the synthesized state machine on aws-local-stepfunctions, the deployed Lambda handlers, a simulated cluster.',
+  );
   out.line();
   const recorder = new PhaseRecorder((snapshot: PhaseSnapshot) => {
-      phaseTimes.push([snapshot.phase, Date.now() - started]);
-      const title = TITLES[snapshot.phase];
-      out.done();
-      if (title) printTable(out, title, snapshot.configuration);
-      else out.line(`-- ${snapshot.phase} (seq ${snapshot.seq})`);
+    phaseTimes.push([snapshot.phase, Date.now() - started]);
+    const title = TITLES[snapshot.phase];
+    out.done();
+    if (title) printTable(out, title, snapshot.configuration);
+    else out.line(`-- ${snapshot.phase} (seq ${snapshot.seq})`);
   });
-  const runtime = await startLocalRuntime({ definition: await deployedDefinition(), observer: combine(progressObserver(out), recorder) });
+  const runtime = await startLocalRuntime({
+    definition: await deployedDefinition(),
+    observer: combine(progressObserver(out), recorder),
+  });
   recorder.attach(runtime);
   try {
     const at = new Date().toISOString();
-    await runtime.stores.events.append(scenario.cluster, registrationEvents(scenario.segments), { expectedSeq: 0, idempotencyKey: 'demo/register', causation: { actor: 'demo' }, at });
+    await runtime.stores.events.append(scenario.cluster, registrationEvents(scenario.segments), {
+      expectedSeq: 0,
+      idempotencyKey: 'demo/register',
+      causation: { actor: 'demo' },
+      at,
+    });
     await runtime.api.simulator!.create(scenario.cluster, scenario.segments, scenario.simulation);
     printTable(out, '0. Before the failure', scenario.segments);
     out.line('$ virsh shutdown segment-2    # the virtual machine segment-2 is powered off');
     await runtime.api.simulator!.inject(scenario.cluster, { host: 'segment-2', kind: 'host-down' });
-    out.line('$ recoverseg recover --cluster seed   # detect, promote, recover, wait for sync, rebalance');
+    out.line(
+      '$ recoverseg recover --cluster seed   # detect, promote, recover, wait for sync, rebalance',
+    );
     out.line();
     started = Date.now();
     const result = await runtime.workflow.run({
@@ -92,7 +131,8 @@ export async function runDemo(out: Out): Promise<number> {
     printGpstate(out, state);
     printHistory(out, await runtime.stores.events.read(scenario.cluster));
     out.line('time to each phase since the workflow started (wall clock):');
-    for (const [phase, ms] of phaseTimes) out.line(`  ${phase.padEnd(13)} ${(ms / 1000).toFixed(1)} s`);
+    for (const [phase, ms] of phaseTimes)
+      out.line(`  ${phase.padEnd(13)} ${(ms / 1000).toFixed(1)} s`);
     out.line();
     if (result.status === 'failed') {
       out.line(`recovery FAILED: ${result.error?.name}: ${result.error?.message}`);
@@ -100,8 +140,11 @@ export async function runDemo(out: Out): Promise<number> {
     }
     await runtime.poller.drain();
     const projected = await runtime.stores.projection.read(scenario.cluster);
-    const consistent = renderConfigurationTable(projected.rows) === renderConfigurationTable(configurationOf(state));
-    out.line(`recovered: ${state.seq} events in the log; the Configuration projection ${consistent ? 'matches' : 'DIFFERS FROM'} the fold of the log`);
+    const consistent =
+      renderConfigurationTable(projected.rows) === renderConfigurationTable(configurationOf(state));
+    out.line(
+      `recovered: ${state.seq} events in the log; the Configuration projection ${consistent ? 'matches' : 'DIFFERS FROM'} the fold of the log`,
+    );
     return consistent ? 0 : 1;
   } finally {
     await runtime.stop();

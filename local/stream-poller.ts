@@ -42,12 +42,18 @@ export class LocalStreamPoller {
     } = {},
   ) {
     const config = dynamo.config;
-    this.streams = new DynamoDBStreamsClient({ endpoint: config.endpoint, region: config.region, credentials: config.credentials });
+    this.streams = new DynamoDBStreamsClient({
+      endpoint: config.endpoint,
+      region: config.region,
+      credentials: config.credentials,
+    });
   }
 
   private async arn(): Promise<string> {
     if (!this.streamArn) {
-      const { Table } = await this.dynamo.send(new DescribeTableCommand({ TableName: this.tableName }));
+      const { Table } = await this.dynamo.send(
+        new DescribeTableCommand({ TableName: this.tableName }),
+      );
       if (!Table?.LatestStreamArn) throw new Error(`table ${this.tableName} has no stream`);
       this.streamArn = Table.LatestStreamArn;
     }
@@ -58,21 +64,42 @@ export class LocalStreamPoller {
     const StreamArn = await this.arn();
     let ExclusiveStartShardId: string | undefined;
     do {
-      const { StreamDescription } = await this.streams.send(new DescribeStreamCommand({ StreamArn, ExclusiveStartShardId }));
+      const { StreamDescription } = await this.streams.send(
+        new DescribeStreamCommand({ StreamArn, ExclusiveStartShardId }),
+      );
       for (const shard of StreamDescription?.Shards ?? []) {
         if (!shard.ShardId || this.cursors.has(shard.ShardId)) continue;
         const { ShardIterator } = await this.streams.send(
-          new GetShardIteratorCommand({ StreamArn, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }),
+          new GetShardIteratorCommand({
+            StreamArn,
+            ShardId: shard.ShardId,
+            ShardIteratorType: 'TRIM_HORIZON',
+          }),
         );
-        this.cursors.set(shard.ShardId, { iterator: ShardIterator, lastSequence: undefined, closed: false, attempts: 0 });
+        this.cursors.set(shard.ShardId, {
+          iterator: ShardIterator,
+          lastSequence: undefined,
+          closed: false,
+          attempts: 0,
+        });
       }
       ExclusiveStartShardId = StreamDescription?.LastEvaluatedShardId;
     } while (ExclusiveStartShardId);
   }
 
-  private async reposition(shardId: string, cursor: ShardCursor, type: 'AT_SEQUENCE_NUMBER' | 'AFTER_SEQUENCE_NUMBER', sequence: string) {
+  private async reposition(
+    shardId: string,
+    cursor: ShardCursor,
+    type: 'AT_SEQUENCE_NUMBER' | 'AFTER_SEQUENCE_NUMBER',
+    sequence: string,
+  ) {
     const { ShardIterator } = await this.streams.send(
-      new GetShardIteratorCommand({ StreamArn: await this.arn(), ShardId: shardId, ShardIteratorType: type, SequenceNumber: sequence }),
+      new GetShardIteratorCommand({
+        StreamArn: await this.arn(),
+        ShardId: shardId,
+        ShardIteratorType: type,
+        SequenceNumber: sequence,
+      }),
     );
     cursor.iterator = ShardIterator;
   }
@@ -90,7 +117,12 @@ export class LocalStreamPoller {
       if (cursor.closed || !cursor.iterator) continue;
       let page;
       try {
-        page = await this.streams.send(new GetRecordsCommand({ ShardIterator: cursor.iterator, Limit: this.options.batchSize ?? 100 }));
+        page = await this.streams.send(
+          new GetRecordsCommand({
+            ShardIterator: cursor.iterator,
+            Limit: this.options.batchSize ?? 100,
+          }),
+        );
       } catch (error) {
         if (!(error instanceof ExpiredIteratorException) || !cursor.lastSequence) throw error;
         await this.reposition(shardId, cursor, 'AFTER_SEQUENCE_NUMBER', cursor.lastSequence);
@@ -166,7 +198,9 @@ function toLambdaRecord(record: _Record): DynamoDBRecord {
     eventSource: 'aws:dynamodb',
     dynamodb: {
       Keys: record.dynamodb?.Keys as never,
-      NewImage: record.dynamodb?.NewImage && (restoreImage(record.dynamodb.NewImage as Record<string, Attribute>) as never),
+      NewImage:
+        record.dynamodb?.NewImage &&
+        (restoreImage(record.dynamodb.NewImage as Record<string, Attribute>) as never),
       SequenceNumber: record.dynamodb?.SequenceNumber,
       StreamViewType: record.dynamodb?.StreamViewType as never,
     },

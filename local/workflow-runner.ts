@@ -2,7 +2,12 @@ import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import type { Context } from 'aws-lambda';
 import { parseOrThrow } from '#domain/validation.ts';
 import { workflowInputSchema, type WorkflowInput } from '#domain/workflow.ts';
-import { WORKFLOW_TASKS, WORKFLOW_TASK_NAMES, taskArnPlaceholder, type WorkflowTask } from '#infra/tasks.ts';
+import {
+  WORKFLOW_TASKS,
+  WORKFLOW_TASK_NAMES,
+  taskArnPlaceholder,
+  type WorkflowTask,
+} from '#infra/tasks.ts';
 import { executionName, type StartedExecution, type WorkflowStarter } from '#workflow/starter.ts';
 
 /** A deployed Lambda handler module, called in process. */
@@ -47,7 +52,10 @@ export function deployedTaskInvoker(): TaskInvoker {
   return async (task, payload) => {
     if (!modules.has(task)) {
       const entry = WORKFLOW_TASKS[task].entry.replace(/^lambdas\//, '#lambdas/');
-      modules.set(task, import(entry).then((m: { handler: LambdaHandler }) => m.handler));
+      modules.set(
+        task,
+        import(entry).then((m: { handler: LambdaHandler }) => m.handler),
+      );
     }
     const handler = await modules.get(task)!;
     const result = await handler(JSON.parse(JSON.stringify(payload)), context(task));
@@ -62,7 +70,10 @@ export function deployedTaskInvoker(): TaskInvoker {
 export function substituteTaskArns(definition: Record<string, unknown>): Record<string, unknown> {
   let text = JSON.stringify(definition);
   for (const task of WORKFLOW_TASK_NAMES)
-    text = text.replaceAll(taskArnPlaceholder(task), `arn:aws:lambda:us-east-1:000000000000:function:recoverseg-${task}`);
+    text = text.replaceAll(
+      taskArnPlaceholder(task),
+      `arn:aws:lambda:us-east-1:000000000000:function:recoverseg-${task}`,
+    );
   return JSON.parse(text) as Record<string, unknown>;
 }
 
@@ -87,7 +98,8 @@ export class LocalWorkflow implements WorkflowStarter {
   async start(input: WorkflowInput): Promise<StartedExecution> {
     const name = executionName(input.clusterId, input.incidentId);
     const executionArn = `arn:aws:states:local:000000000000:execution:recoverseg:${name}`;
-    if (this.executions.has(name)) return { executionName: name, executionArn, alreadyStarted: true };
+    if (this.executions.has(name))
+      return { executionName: name, executionArn, alreadyStarted: true };
     const run = this.execute(name, executionArn, input);
     this.executions.set(name, run);
     return { executionName: name, executionArn, alreadyStarted: false };
@@ -109,7 +121,11 @@ export class LocalWorkflow implements WorkflowStarter {
     await Promise.all(this.executions.values());
   }
 
-  private async execute(name: string, executionArn: string, input: WorkflowInput): Promise<ExecutionResult> {
+  private async execute(
+    name: string,
+    executionArn: string,
+    input: WorkflowInput,
+  ): Promise<ExecutionResult> {
     const machine = new StateMachine(this.definition as never);
     const taskResourceLocalHandlers = Object.fromEntries(
       WORKFLOW_TASK_NAMES.map((task) => [
@@ -128,14 +144,29 @@ export class LocalWorkflow implements WorkflowStarter {
     );
     const execution = machine.run(input as never, {
       overrides: { taskResourceLocalHandlers },
-      context: { Execution: { Id: executionArn, Name: name, Input: input as never, StartTime: new Date().toISOString() } },
+      context: {
+        Execution: {
+          Id: executionArn,
+          Name: name,
+          Input: input as never,
+          StartTime: new Date().toISOString(),
+        },
+      },
     });
     try {
       const output = await execution.result;
       return { executionName: name, status: 'succeeded', output, error: undefined };
     } catch (error) {
-      const cause = error instanceof ExecutionError ? ((error as Error & { cause?: Error }).cause ?? error) : (error as Error);
-      return { executionName: name, status: 'failed', output: undefined, error: { name: cause.name, message: cause.message } };
+      const cause =
+        error instanceof ExecutionError
+          ? ((error as Error & { cause?: Error }).cause ?? error)
+          : (error as Error);
+      return {
+        executionName: name,
+        status: 'failed',
+        output: undefined,
+        error: { name: cause.name, message: cause.message },
+      };
     }
   }
 }

@@ -30,30 +30,47 @@ export function clusterBackendFromEnv(
     return (clusterId) => new SimulatedCluster({ doc, tables, clusterId, clock });
   const instanceId = env.COORDINATOR_INSTANCE_ID;
   const served = env.CLUSTER_ID;
-  if (!instanceId || !served) throw new ClusterNotServed('CLUSTER_BACKEND=ssm needs COORDINATOR_INSTANCE_ID and CLUSTER_ID');
+  if (!instanceId || !served)
+    throw new ClusterNotServed('CLUSTER_BACKEND=ssm needs COORDINATOR_INSTANCE_ID and CLUSTER_ID');
   const ssm = new SSMClient({});
   const operations = new SsmClusterOperations({
     ssm,
     instanceId,
     ...(env.GPHOME ? { gphome: env.GPHOME } : {}),
-    ...(env.COORDINATOR_DATA_DIRECTORY ? { coordinatorDataDirectory: env.COORDINATOR_DATA_DIRECTORY } : {}),
+    ...(env.COORDINATOR_DATA_DIRECTORY
+      ? { coordinatorDataDirectory: env.COORDINATOR_DATA_DIRECTORY }
+      : {}),
   });
   return (clusterId) => {
-    if (clusterId !== served) throw new ClusterNotServed(`cluster ${clusterId} is not served by this deployment (it serves ${served} on ${instanceId})`);
+    if (clusterId !== served)
+      throw new ClusterNotServed(
+        `cluster ${clusterId} is not served by this deployment (it serves ${served} on ${instanceId})`,
+      );
     return operations;
   };
 }
 
 /** Creation and fault injection for simulated clusters (the API's registration and `faults` routes). */
-export function simulatorFor(doc: DynamoDBDocumentClient, tables: TableNames, clock: () => number = Date.now): Simulator {
+export function simulatorFor(
+  doc: DynamoDBDocumentClient,
+  tables: TableNames,
+  clock: () => number = Date.now,
+): Simulator {
   const sim = (clusterId: string) => new SimulatedCluster({ doc, tables, clusterId, clock });
   return {
-    validate: (simulation) => void parseOrThrow(simulationOptionsSchema, simulation, 'body.simulation'),
-    create: (clusterId, segments, simulation) => sim(clusterId).create(segments, parseOrThrow(simulationOptionsSchema, simulation, 'body.simulation')),
+    validate: (simulation) =>
+      void parseOrThrow(simulationOptionsSchema, simulation, 'body.simulation'),
+    create: (clusterId, segments, simulation) =>
+      sim(clusterId).create(
+        segments,
+        parseOrThrow(simulationOptionsSchema, simulation, 'body.simulation'),
+      ),
     inject: async (clusterId, fault) => {
       const cluster = sim(clusterId);
       if ('host' in fault) return cluster.failHost(fault.host);
-      return fault.kind === 'disk-lost' ? cluster.loseDataDirectory(fault.dbid) : cluster.crashSegment(fault.dbid);
+      return fault.kind === 'disk-lost'
+        ? cluster.loseDataDirectory(fault.dbid)
+        : cluster.crashSegment(fault.dbid);
     },
   };
 }

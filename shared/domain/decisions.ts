@@ -2,7 +2,13 @@ import { InvalidTopology } from '#domain/errors.ts';
 import type { ClusterState } from '#domain/evolve.ts';
 import type { PlanItem, RecoveryOptions, RecoveryType } from '#domain/events.ts';
 import { configurationProblems } from '#domain/invariants.ts';
-import { isInPreferredRoles, isSynchronized, pairsOf, type Pair, type SegmentRow } from '#domain/segment.ts';
+import {
+  isInPreferredRoles,
+  isSynchronized,
+  pairsOf,
+  type Pair,
+  type SegmentRow,
+} from '#domain/segment.ts';
 
 /*
  * Every decision the workflow makes, as data: each table is read top to bottom and the first
@@ -33,10 +39,26 @@ export interface SegmentToRecover {
 type TypeChoice = { type: RecoveryType | 'forced'; relocate: boolean };
 
 export const RECOVERY_TYPE_RULES: readonly Rule<SegmentToRecover, TypeChoice>[] = [
-  { rule: 'the caller forced a type: use it, never escalate', when: (s) => s.options.type !== 'auto', then: { type: 'forced', relocate: false } },
-  { rule: 'its host is being replaced: full recovery on the new host (gprecoverseg -p)', when: (s) => s.row.hostname in s.options.targetHosts, then: { type: 'full', relocate: true } },
-  { rule: 'an in-place recovery already failed (WAL recycled, data directory gone): full', when: (s) => s.inPlaceFailed, then: { type: 'full', relocate: false } },
-  { rule: 'otherwise: incremental in place (pg_rewind)', when: () => true, then: { type: 'incremental', relocate: false } },
+  {
+    rule: 'the caller forced a type: use it, never escalate',
+    when: (s) => s.options.type !== 'auto',
+    then: { type: 'forced', relocate: false },
+  },
+  {
+    rule: 'its host is being replaced: full recovery on the new host (gprecoverseg -p)',
+    when: (s) => s.row.hostname in s.options.targetHosts,
+    then: { type: 'full', relocate: true },
+  },
+  {
+    rule: 'an in-place recovery already failed (WAL recycled, data directory gone): full',
+    when: (s) => s.inPlaceFailed,
+    then: { type: 'full', relocate: false },
+  },
+  {
+    rule: 'otherwise: incremental in place (pg_rewind)',
+    when: () => true,
+    then: { type: 'incremental', relocate: false },
+  },
 ];
 
 export class RecoveryNotPossible extends InvalidTopology {
@@ -47,7 +69,11 @@ export class RecoveryNotPossible extends InvalidTopology {
  * The gprecoverseg plan for every failed segment: one per content, from its acting primary.
  * `inPlaceFailed` lists dbids whose incremental/differential recovery failed in this incident.
  */
-export function planRecovery(state: ClusterState, options: RecoveryOptions, inPlaceFailed: readonly number[] = []): PlanItem[] {
+export function planRecovery(
+  state: ClusterState,
+  options: RecoveryOptions,
+  inPlaceFailed: readonly number[] = [],
+): PlanItem[] {
   const problems: string[] = [];
   const items: PlanItem[] = [];
   const relocated = [...state.segments.values()];
@@ -58,9 +84,18 @@ export function planRecovery(state: ClusterState, options: RecoveryOptions, inPl
       problems.push(doubleFaultMessage(pair));
       continue;
     }
-    const { then } = decide(RECOVERY_TYPE_RULES, { row, options, inPlaceFailed: inPlaceFailed.includes(row.dbid) });
+    const { then } = decide(RECOVERY_TYPE_RULES, {
+      row,
+      options,
+      inPlaceFailed: inPlaceFailed.includes(row.dbid),
+    });
     const type = then.type === 'forced' ? (options.type as RecoveryType) : then.type;
-    const item: PlanItem = { dbid: row.dbid, content: pair.content, sourceDbid: pair.primary.dbid, type };
+    const item: PlanItem = {
+      dbid: row.dbid,
+      content: pair.content,
+      sourceDbid: pair.primary.dbid,
+      type,
+    };
     if (then.relocate) {
       const hostname = options.targetHosts[row.hostname]!;
       item.target = { hostname, address: hostname, port: row.port, datadir: row.datadir };
@@ -72,10 +107,17 @@ export function planRecovery(state: ClusterState, options: RecoveryOptions, inPl
   const forced = options.type !== 'auto' && options.type !== 'full';
   for (const host of Object.keys(options.targetHosts)) {
     if (forced)
-      problems.push(`${options.type} recovery cannot move segments off ${host}: recovery to another host is always full (gprecoverseg refuses -p with incremental)`);
-    if (![...state.segments.values()].some((r) => r.hostname === host)) problems.push(`host ${host} is not in the configuration`);
+      problems.push(
+        `${options.type} recovery cannot move segments off ${host}: recovery to another host is always full (gprecoverseg refuses -p with incremental)`,
+      );
+    if (![...state.segments.values()].some((r) => r.hostname === host))
+      problems.push(`host ${host} is not in the configuration`);
   }
-  problems.push(...configurationProblems(relocated).filter((p) => items.some((i) => i.target && p.includes(`dbid ${i.dbid}`))));
+  problems.push(
+    ...configurationProblems(relocated).filter((p) =>
+      items.some((i) => i.target && p.includes(`dbid ${i.dbid}`)),
+    ),
+  );
   if (problems.length > 0) throw new RecoveryNotPossible(problems);
   return items;
 }
@@ -95,17 +137,30 @@ export interface PromotionContext {
 }
 
 export const PROMOTION_RULES: readonly Rule<PromotionContext, PromotionVerdict>[] = [
-  { rule: 'a content lost its primary and its mirror was not in sync: stop, never promote it', when: (c) => c.doubleFaulted.length > 0, then: 'double-fault' },
-  { rule: 'a primary on a failed host still acts as primary: wait for FTS', when: (c) => c.awaitingFailover.length > 0, then: 'pending' },
+  {
+    rule: 'a content lost its primary and its mirror was not in sync: stop, never promote it',
+    when: (c) => c.doubleFaulted.length > 0,
+    then: 'double-fault',
+  },
+  {
+    rule: 'a primary on a failed host still acts as primary: wait for FTS',
+    when: (c) => c.awaitingFailover.length > 0,
+    then: 'pending',
+  },
   { rule: 'every content has a running acting primary', when: () => true, then: 'promoted' },
 ];
 
-export function promotionContext(state: ClusterState, failedHosts: readonly string[]): PromotionContext {
+export function promotionContext(
+  state: ClusterState,
+  failedHosts: readonly string[],
+): PromotionContext {
   const pairs = pairsOf(state.segments.values());
   return {
     doubleFaulted: pairs.filter((p) => state.doubleFaults.includes(p.content)),
     awaitingFailover: pairs
-      .filter((p) => failedHosts.includes(p.primary.hostname) && !state.doubleFaults.includes(p.content))
+      .filter(
+        (p) => failedHosts.includes(p.primary.hostname) && !state.doubleFaults.includes(p.content),
+      )
       .map((p) => p.primary),
   };
 }
@@ -124,8 +179,16 @@ export interface RecoveryProgressContext {
 }
 
 export const RECOVERY_OUTCOME_RULES: readonly Rule<RecoveryProgressContext, RecoveryNext>[] = [
-  { rule: 'gprecoverseg is still running: wait and poll again', when: (c) => !c.done, then: 'wait' },
-  { rule: 'every segment came up: wait for the mirrors to catch up', when: (c) => c.failures.length === 0, then: 'sync' },
+  {
+    rule: 'gprecoverseg is still running: wait and poll again',
+    when: (c) => !c.done,
+    then: 'wait',
+  },
+  {
+    rule: 'every segment came up: wait for the mirrors to catch up',
+    when: (c) => c.failures.length === 0,
+    then: 'sync',
+  },
   {
     rule: 'in-place recoveries failed and policy is auto: plan a full recovery of those segments',
     when: (c) => !c.forced && c.failures.every((f) => f.needsFull && !c.escalated.includes(f.dbid)),
@@ -151,16 +214,29 @@ const allSynchronized = (c: SyncContext) => c.pairs.every((p) => !p.mirror || is
 const outOfPreferredRoles = (c: SyncContext) => c.pairs.some((p) => !isInPreferredRoles(p));
 
 export const SYNC_RULES: readonly Rule<SyncContext, SyncNext>[] = [
-  { rule: 'some pair is not synchronized yet: wait', when: (c) => !allSynchronized(c), then: 'wait' },
-  { rule: 'roles are where they belong, or no rebalance was asked for: finish', when: (c) => !outOfPreferredRoles(c) || !c.rebalanceRequested || c.rebalanceDone, then: 'finish' },
+  {
+    rule: 'some pair is not synchronized yet: wait',
+    when: (c) => !allSynchronized(c),
+    then: 'wait',
+  },
+  {
+    rule: 'roles are where they belong, or no rebalance was asked for: finish',
+    when: (c) => !outOfPreferredRoles(c) || !c.rebalanceRequested || c.rebalanceDone,
+    then: 'finish',
+  },
   {
     rule: 'a mirror replays too far behind for gprecoverseg -r: wait',
     when: (c) => c.maxReplayLagBytes !== undefined && c.maxReplayLagBytes >= c.replayLagLimitBytes,
     then: 'wait',
   },
-  { rule: 'all synchronized, replay lag under the limit: rebalance', when: () => true, then: 'rebalance' },
+  {
+    rule: 'all synchronized, replay lag under the limit: rebalance',
+    when: () => true,
+    then: 'rebalance',
+  },
 ];
 
 export const decidePromotion = (c: PromotionContext) => decide(PROMOTION_RULES, c);
-export const decideAfterRecoveryPoll = (c: RecoveryProgressContext) => decide(RECOVERY_OUTCOME_RULES, c);
+export const decideAfterRecoveryPoll = (c: RecoveryProgressContext) =>
+  decide(RECOVERY_OUTCOME_RULES, c);
 export const decideAfterSyncCheck = (c: SyncContext) => decide(SYNC_RULES, c);

@@ -58,7 +58,11 @@ interface Draft {
 
 export type FoldableEvent = NewEvent & { seq?: number; at?: string };
 
-type Rule<T extends EventType> = (draft: Draft, data: EventOf<T>['data'], at: string | undefined) => void;
+type Rule<T extends EventType> = (
+  draft: Draft,
+  data: EventOf<T>['data'],
+  at: string | undefined,
+) => void;
 
 const fail = (message: string): never => {
   throw new InvalidTransition(message);
@@ -124,7 +128,9 @@ const RULES: { [T in EventType]: Rule<T> } = {
     const row = segment(draft, dbid);
     if (row.content < 0) fail(`dbid ${dbid} is a coordinator; FTS does not probe it`);
     if (row.role === 'p')
-      fail(`dbid ${dbid} is the acting primary of content ${row.content}; FTS promotes its mirror instead of marking it down`);
+      fail(
+        `dbid ${dbid} is the acting primary of content ${row.content}; FTS promotes its mirror instead of marking it down`,
+      );
     if (row.status === 'd') fail(`dbid ${dbid} (content ${row.content} mirror) is already down`);
     const { primary } = pairOf(draft, row.content);
     put(draft, { ...row, status: 'd', mode: 'n' }, { ...primary, mode: 'n' });
@@ -133,9 +139,13 @@ const RULES: { [T in EventType]: Rule<T> } = {
   MirrorPromoted(draft, { content, promotedDbid, demotedDbid }) {
     const { primary, mirror } = mirrorPair(draft, content);
     if (mirror.dbid !== promotedDbid || primary.dbid !== demotedDbid)
-      fail(`content ${content}: promotion of dbid ${promotedDbid} over dbid ${demotedDbid} does not match the pair (primary dbid ${primary.dbid}, mirror dbid ${mirror.dbid})`);
+      fail(
+        `content ${content}: promotion of dbid ${promotedDbid} over dbid ${demotedDbid} does not match the pair (primary dbid ${primary.dbid}, mirror dbid ${mirror.dbid})`,
+      );
     if (mirror.status !== 'u' || mirror.mode !== 's')
-      fail(`content ${content}: mirror dbid ${mirror.dbid} is not in sync (${mirror.status},${mirror.mode}); promoting it would lose data`);
+      fail(
+        `content ${content}: mirror dbid ${mirror.dbid} is not in sync (${mirror.status},${mirror.mode}); promoting it would lose data`,
+      );
     put(
       draft,
       { ...mirror, role: 'p', mode: 'n', status: 'u' },
@@ -146,15 +156,20 @@ const RULES: { [T in EventType]: Rule<T> } = {
   DoubleFaultDetected(draft, { content, primaryDbid, mirrorDbid }) {
     const { primary, mirror } = mirrorPair(draft, content);
     if (primary.dbid !== primaryDbid || mirror.dbid !== mirrorDbid)
-      fail(`content ${content}: double fault names primary dbid ${primaryDbid} and mirror dbid ${mirrorDbid}, but the pair is primary dbid ${primary.dbid}, mirror dbid ${mirror.dbid}`);
+      fail(
+        `content ${content}: double fault names primary dbid ${primaryDbid} and mirror dbid ${mirrorDbid}, but the pair is primary dbid ${primary.dbid}, mirror dbid ${mirror.dbid}`,
+      );
     // The catalog may still show the pair in sync: when both die together, FTS never saw the
     // mirror fall behind. The fault is a fact either way; nothing in the table changes.
-    if (!draft.doubleFaults.includes(content)) draft.doubleFaults = [...draft.doubleFaults, content].sort((a, b) => a - b);
+    if (!draft.doubleFaults.includes(content))
+      draft.doubleFaults = [...draft.doubleFaults, content].sort((a, b) => a - b);
   },
 
   RecoveryRequested(draft, { incidentId, trigger, options }, at) {
     if (draft.recovery)
-      fail(`incident ${incidentId}: recovery of incident ${draft.recovery.incidentId} is still in progress`);
+      fail(
+        `incident ${incidentId}: recovery of incident ${draft.recovery.incidentId} is still in progress`,
+      );
     draft.recovery = {
       incidentId,
       requestedAt: at,
@@ -204,7 +219,8 @@ const RULES: { [T in EventType]: Rule<T> } = {
       );
       if (problems.length > 0) fail(`relocation of dbid ${dbid}: ${problems.join('; ')}`);
     }
-    if (draft.recovery) draft.recovery = { ...draft.recovery, recovered: [...draft.recovery.recovered, dbid] };
+    if (draft.recovery)
+      draft.recovery = { ...draft.recovery, recovered: [...draft.recovery.recovered, dbid] };
   },
 
   SegmentRecoveryFailed(draft, { dbid, type, reason }) {
@@ -212,15 +228,21 @@ const RULES: { [T in EventType]: Rule<T> } = {
     if (row.role !== 'm' || row.status !== 'd')
       fail(`dbid ${dbid} is not a failed mirror (role ${row.role}, status ${row.status})`);
     if (draft.recovery)
-      draft.recovery = { ...draft.recovery, failures: [...draft.recovery.failures, { dbid, type, reason }] };
+      draft.recovery = {
+        ...draft.recovery,
+        failures: [...draft.recovery.failures, { dbid, type, reason }],
+      };
   },
 
   PairSynchronized(draft, { content }) {
     const { primary, mirror } = mirrorPair(draft, content);
     if (mirror.status !== 'u' || primary.mode !== 'n')
-      fail(`content ${content}: pair (primary dbid ${primary.dbid}, mirror dbid ${mirror.dbid}) is not up and resynchronizing`);
+      fail(
+        `content ${content}: pair (primary dbid ${primary.dbid}, mirror dbid ${mirror.dbid}) is not up and resynchronizing`,
+      );
     put(draft, { ...primary, mode: 's' }, { ...mirror, mode: 's' });
-    if (draft.doubleFaults.includes(content)) draft.doubleFaults = draft.doubleFaults.filter((c) => c !== content);
+    if (draft.doubleFaults.includes(content))
+      draft.doubleFaults = draft.doubleFaults.filter((c) => c !== content);
   },
 
   RecoveryCompleted(draft, { incidentId, timings }, at) {
@@ -285,13 +307,17 @@ export function evolve(state: ClusterState, event: FoldableEvent): ClusterState 
 }
 
 /** Folds many events; copies `from` once rather than once per event. */
-export function fold(events: Iterable<FoldableEvent>, from: ClusterState = emptyState()): ClusterState {
+export function fold(
+  events: Iterable<FoldableEvent>,
+  from: ClusterState = emptyState(),
+): ClusterState {
   const draft = toDraft(from);
   for (const event of events) applyInPlace(draft, event);
   return draft;
 }
 
 /** gp_segment_configuration in the seed's row order. */
-export const configurationOf = (state: ClusterState): SegmentRow[] => sortRows(state.segments.values());
+export const configurationOf = (state: ClusterState): SegmentRow[] =>
+  sortRows(state.segments.values());
 
 export const pairsOfState = (state: ClusterState): Pair[] => pairsOf(state.segments.values());

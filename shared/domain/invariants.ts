@@ -36,7 +36,9 @@ export function configurationProblems(rows: readonly SegmentRow[]): string[] {
     const hostPort = `${row.hostname}:${row.port}`;
     const otherPort = ports.get(hostPort);
     if (otherPort !== undefined)
-      problems.push(`dbid ${otherPort} and dbid ${row.dbid} both use port ${row.port} on ${row.hostname}`);
+      problems.push(
+        `dbid ${otherPort} and dbid ${row.dbid} both use port ${row.port} on ${row.hostname}`,
+      );
     ports.set(hostPort, row.dbid);
     const hostDir = `${row.hostname}:${row.datadir}`;
     const otherDir = datadirs.get(hostDir);
@@ -79,7 +81,10 @@ export function configurationProblems(rows: readonly SegmentRow[]): string[] {
         `content ${content} has more than one mirror (dbid ${mirrors.map((r) => r.dbid).join(', ')})`,
       );
     if (primaries.length === 1 && mirrors.length <= 1) {
-      const prefs = members.map((r) => r.preferred_role).sort().join('');
+      const prefs = members
+        .map((r) => r.preferred_role)
+        .sort()
+        .join('');
       if (members.length === 2 && prefs !== 'mp')
         problems.push(
           `content ${content}: preferred roles must be one p and one m (dbid ${members.map((r) => `${r.dbid}=${r.preferred_role}`).join(', ')})`,

@@ -15,13 +15,21 @@ export class UnexplainedConfiguration extends InvalidTransition {
 }
 
 const located = (a: SegmentRow, b: SegmentRow) =>
-  a.hostname === b.hostname && a.address === b.address && a.port === b.port && a.datadir === b.datadir;
+  a.hostname === b.hostname &&
+  a.address === b.address &&
+  a.port === b.port &&
+  a.datadir === b.datadir;
 
 /**
  * The events that take the log's view of one pair to what the cluster shows, in the order
  * Greenplum makes the changes: FTS promotion, then the mirror's status, then the pair's mode.
  */
-function pairEvents(logged: Pair, seen: Pair, doubleFault: Observation['doubleFaults'][number] | undefined, faulted: boolean): NewEvent[] {
+function pairEvents(
+  logged: Pair,
+  seen: Pair,
+  doubleFault: Observation['doubleFaults'][number] | undefined,
+  faulted: boolean,
+): NewEvent[] {
   const events: NewEvent[] = [];
   let primary = logged.primary;
   let mirror = logged.mirror;
@@ -29,13 +37,21 @@ function pairEvents(logged: Pair, seen: Pair, doubleFault: Observation['doubleFa
 
   if (seen.primary.dbid !== primary.dbid) {
     if (seen.primary.dbid !== mirror.dbid)
-      throw new UnexplainedConfiguration(`content ${seen.content}: dbid ${seen.primary.dbid} is acting primary, but the pair is dbid ${primary.dbid} and dbid ${mirror.dbid}`);
+      throw new UnexplainedConfiguration(
+        `content ${seen.content}: dbid ${seen.primary.dbid} is acting primary, but the pair is dbid ${primary.dbid} and dbid ${mirror.dbid}`,
+      );
     if (!(mirror.status === 'u' && mirror.mode === 's'))
       throw new UnexplainedConfiguration(
         `content ${seen.content}: dbid ${mirror.dbid} became acting primary while the log shows it not in sync (${mirror.status},${mirror.mode}); investigate before recovering`,
       );
-    events.push({ type: 'MirrorPromoted', data: { content: seen.content, promotedDbid: mirror.dbid, demotedDbid: primary.dbid } });
-    [primary, mirror] = [{ ...mirror, role: 'p', mode: 'n' }, { ...primary, role: 'm', status: 'd', mode: 'n' }];
+    events.push({
+      type: 'MirrorPromoted',
+      data: { content: seen.content, promotedDbid: mirror.dbid, demotedDbid: primary.dbid },
+    });
+    [primary, mirror] = [
+      { ...mirror, role: 'p', mode: 'n' },
+      { ...primary, role: 'm', status: 'd', mode: 'n' },
+    ];
   }
 
   const seenMirror = seen.mirror;
@@ -43,18 +59,32 @@ function pairEvents(logged: Pair, seen: Pair, doubleFault: Observation['doubleFa
     events.push({ type: 'SegmentMarkedDown', data: { dbid: mirror.dbid } });
     mirror = { ...mirror, status: 'd', mode: 'n' };
   } else if (mirror.status === 'd' && seenMirror.status === 'u') {
-    events.push({ type: 'SegmentRecovered', data: located(mirror, seenMirror) ? { dbid: mirror.dbid } : {
-      dbid: mirror.dbid,
-      relocatedTo: { hostname: seenMirror.hostname, address: seenMirror.address, port: seenMirror.port, datadir: seenMirror.datadir },
-    } });
+    events.push({
+      type: 'SegmentRecovered',
+      data: located(mirror, seenMirror)
+        ? { dbid: mirror.dbid }
+        : {
+            dbid: mirror.dbid,
+            relocatedTo: {
+              hostname: seenMirror.hostname,
+              address: seenMirror.address,
+              port: seenMirror.port,
+              datadir: seenMirror.datadir,
+            },
+          },
+    });
     mirror = { ...mirror, status: 'u', mode: 'n' };
   }
 
-  if (mirror.status === 'u' && mirror.mode === 'n' && seenMirror.mode === 's' && seen.primary.mode === 's')
+  if (
+    mirror.status === 'u' &&
+    mirror.mode === 'n' &&
+    seenMirror.mode === 's' &&
+    seen.primary.mode === 's'
+  )
     events.push({ type: 'PairSynchronized', data: { content: seen.content } });
 
-  if (doubleFault && !faulted)
-    events.push({ type: 'DoubleFaultDetected', data: doubleFault });
+  if (doubleFault && !faulted) events.push({ type: 'DoubleFaultDetected', data: doubleFault });
   return events;
 }
 
@@ -71,8 +101,16 @@ export function reconcile(state: ClusterState, observation: Observation): NewEve
   let next = state;
   for (const logged of pairsOf(state.segments.values())) {
     const seen = seenPairs.get(logged.content);
-    if (!seen) throw new UnexplainedConfiguration(`content ${logged.content} is missing from the cluster's configuration`);
-    const found = pairEvents(logged, seen, faults.get(logged.content), state.doubleFaults.includes(logged.content));
+    if (!seen)
+      throw new UnexplainedConfiguration(
+        `content ${logged.content} is missing from the cluster's configuration`,
+      );
+    const found = pairEvents(
+      logged,
+      seen,
+      faults.get(logged.content),
+      state.doubleFaults.includes(logged.content),
+    );
     for (const event of found) next = evolve(next, event);
     events.push(...found);
   }

@@ -15,7 +15,10 @@ export function registrationEvents(segments: readonly SegmentRow[]): NewEvent[] 
   return Array.from({ length: parts }, (_, i) => ({
     type: 'ClusterRegistered' as const,
     data: {
-      segments: rows.slice(i * MAX_SEGMENTS_PER_REGISTRATION_EVENT, (i + 1) * MAX_SEGMENTS_PER_REGISTRATION_EVENT),
+      segments: rows.slice(
+        i * MAX_SEGMENTS_PER_REGISTRATION_EVENT,
+        (i + 1) * MAX_SEGMENTS_PER_REGISTRATION_EVENT,
+      ),
       part: i + 1,
       parts,
     },

@@ -52,7 +52,9 @@ export function historyLines(
 }
 
 function table(headers: string[], rows: string[][]): string[] {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)) + 3);
+  const widths = headers.map(
+    (h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)) + 3,
+  );
   const line = (cells: string[], padLast: boolean) =>
     '   ' +
     cells
@@ -109,7 +111,10 @@ export interface MirroringDetail {
 }
 
 /** `gpstate -e`: the Segment Mirroring Status Report, each section only when it has rows. */
-export function renderGpstateErrors(state: Pick<ClusterState, 'segments' | 'doubleFaults'>, detail: MirroringDetail = {}): string[] {
+export function renderGpstateErrors(
+  state: Pick<ClusterState, 'segments' | 'doubleFaults'>,
+  detail: MirroringDetail = {},
+): string[] {
   const rows = [...state.segments.values()];
   const pairs = pairsOf(rows);
   const sections: string[][] = [];
@@ -120,11 +125,18 @@ export function renderGpstateErrors(state: Pick<ClusterState, 'segments' | 'doub
       'Segments with Primary and Mirror Roles Switched',
       ...table(
         ['Current Primary', 'Port', 'Mirror', 'Port'],
-        switched.map((p) => [p.primary.address, String(p.primary.port), p.mirror!.address, String(p.mirror!.port)]),
+        switched.map((p) => [
+          p.primary.address,
+          String(p.primary.port),
+          p.mirror!.address,
+          String(p.mirror!.port),
+        ]),
       ),
     ]);
 
-  const unsynced = pairs.filter((p) => p.mirror && p.mirror.status === 'u' && p.primary.mode !== 's');
+  const unsynced = pairs.filter(
+    (p) => p.mirror && p.mirror.status === 'u' && p.primary.mode !== 's',
+  );
   if (unsynced.length > 0)
     sections.push([
       'Unsynchronized Segment Pairs',
@@ -157,7 +169,11 @@ export function renderGpstateErrors(state: Pick<ClusterState, 'segments' | 'doub
         ['Content', 'Primary', 'Mirror'],
         state.doubleFaults.map((content) => {
           const pair = pairs.find((p) => p.content === content);
-          return [String(content), `dbid ${pair?.primary.dbid ?? '?'}`, `dbid ${pair?.mirror?.dbid ?? '?'}`];
+          return [
+            String(content),
+            `dbid ${pair?.primary.dbid ?? '?'}`,
+            `dbid ${pair?.mirror?.dbid ?? '?'}`,
+          ];
         }),
       ),
     ]);
@@ -167,11 +183,25 @@ export function renderGpstateErrors(state: Pick<ClusterState, 'segments' | 'doub
     sections.push([
       'Segments in recovery',
       ...table(
-        ['Segment contentID', 'Port', 'Recovery type', 'Completed bytes (kB)', 'Total bytes (kB)', 'Percentage completed'],
+        [
+          'Segment contentID',
+          'Port',
+          'Recovery type',
+          'Completed bytes (kB)',
+          'Total bytes (kB)',
+          'Percentage completed',
+        ],
         recovering.map((r) => {
           const row = state.segments.get(r.dbid);
           const pct = r.totalKb > 0 ? Math.floor((r.completedKb * 100) / r.totalKb) : 0;
-          return [String(row?.content ?? '?'), String(row?.port ?? '?'), r.type, String(r.completedKb), String(r.totalKb), `${pct}%`];
+          return [
+            String(row?.content ?? '?'),
+            String(row?.port ?? '?'),
+            r.type,
+            String(r.completedKb),
+            String(r.totalKb),
+            `${pct}%`,
+          ];
         }),
       ),
     ]);
@@ -193,15 +223,20 @@ export interface HistoryLine {
 }
 
 /** gp_configuration_history for a stream of events: each change, in the order it happened. */
-export function historyOf(events: Iterable<FoldableEvent>, from: ClusterState = emptyState()): HistoryLine[] {
+export function historyOf(
+  events: Iterable<FoldableEvent>,
+  from: ClusterState = emptyState(),
+): HistoryLine[] {
   const lines: HistoryLine[] = [];
   let state = from;
   for (const event of events) {
     const next = evolve(state, event);
-    for (const line of historyLines(event, state.segments, next.segments)) lines.push({ seq: next.seq, at: event.at, ...line });
+    for (const line of historyLines(event, state.segments, next.segments))
+      lines.push({ seq: next.seq, at: event.at, ...line });
     state = next;
   }
   return lines;
 }
 
-export const renderHistoryLine = (line: HistoryLine): string => `${line.at ?? '-'} | seq ${line.seq} | dbid ${line.dbid} | ${line.desc}`;
+export const renderHistoryLine = (line: HistoryLine): string =>
+  `${line.at ?? '-'} | seq ${line.seq} | dbid ${line.dbid} | ${line.desc}`;

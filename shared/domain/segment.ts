@@ -9,7 +9,10 @@ export const hostnameSchema = z
   .string()
   .min(1)
   .max(253)
-  .regex(/^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/, 'must be a host name (letters, digits, ".", "-", "_")');
+  .regex(
+    /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/,
+    'must be a host name (letters, digits, ".", "-", "_")',
+  );
 
 export const datadirSchema = z
   .string()

@@ -15,7 +15,11 @@ export function issuePath(path: readonly PropertyKey[], root = ''): string {
  * Parses `value` or throws a ValidationError naming the first bad field, e.g.
  * `events[0].data.dbid: Invalid input: expected number, received string`.
  */
-export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, root = ''): z.output<S> {
+export function parseOrThrow<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  root = '',
+): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;

@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { clusterIdSchema, incidentIdSchema, phaseSchema, recoveryOptionsSchema } from '#domain/events.ts';
+import {
+  clusterIdSchema,
+  incidentIdSchema,
+  phaseSchema,
+  recoveryOptionsSchema,
+} from '#domain/events.ts';
 import { hostnameSchema } from '#domain/segment.ts';
 
 /**
@@ -26,7 +31,12 @@ export const workflowInputSchema = z.strictObject({
       // Each poll costs about ten history events; an execution holds 25,000.
       maxRecoveryPolls: z.number().int().min(1).max(1000).default(1000),
       maxSyncPolls: z.number().int().min(1).max(1000).default(1000),
-      syncTimeoutSeconds: z.number().int().min(1).max(7 * 24 * 3600).default(6 * 3600),
+      syncTimeoutSeconds: z
+        .number()
+        .int()
+        .min(1)
+        .max(7 * 24 * 3600)
+        .default(6 * 3600),
     })
     .default({ maxRecoveryPolls: 1000, maxSyncPolls: 1000, syncTimeoutSeconds: 6 * 3600 }),
 });
@@ -38,8 +48,18 @@ const contents = z.array(z.number().int()).max(10_000);
 const at = z.iso.datetime();
 
 export const startResultSchema = z.object({ at, seq: z.number().int() });
-export const detectResultSchema = z.object({ at, appended: z.number().int(), down: dbids, switched: contents, doubleFaults: contents });
-export const promoteResultSchema = z.object({ at, verdict: z.enum(['promoted']), rule: z.string() });
+export const detectResultSchema = z.object({
+  at,
+  appended: z.number().int(),
+  down: dbids,
+  switched: contents,
+  doubleFaults: contents,
+});
+export const promoteResultSchema = z.object({
+  at,
+  verdict: z.enum(['promoted']),
+  rule: z.string(),
+});
 export const planResultSchema = z.object({
   at,
   next: z.enum(['recover', 'sync', 'dry-run']),
@@ -76,7 +96,9 @@ export const executionStateSchema = workflowInputSchema.extend({
   operation: operationResultSchema.optional(),
   sync: syncResultSchema.optional(),
   /** Set by a Catch: `errors.<phase> = { Error, Cause }`, one phase at most. */
-  errors: z.partialRecord(phaseSchema, z.object({ Error: z.string(), Cause: z.string().optional() })).optional(),
+  errors: z
+    .partialRecord(phaseSchema, z.object({ Error: z.string(), Cause: z.string().optional() }))
+    .optional(),
 });
 export type ExecutionState = z.infer<typeof executionStateSchema>;
 

@@ -15,7 +15,9 @@ export function createDynamoClient(endpoint = process.env.DYNAMODB_ENDPOINT): Dy
   });
 }
 
-export function createDocumentClient(client: DynamoDBClient = createDynamoClient()): DynamoDBDocumentClient {
+export function createDocumentClient(
+  client: DynamoDBClient = createDynamoClient(),
+): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true },
   });

@@ -1,4 +1,9 @@
-import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { TableNames } from '#store/tables.ts';
 
@@ -10,7 +15,9 @@ export class ClusterLocked extends Error {
     readonly holder: string,
     readonly expiresAt: number,
   ) {
-    super(`cluster ${clusterId} is being recovered by ${holder} (lock until ${new Date(expiresAt * 1000).toISOString()}); one recovery at a time: wait for it to finish`);
+    super(
+      `cluster ${clusterId} is being recovered by ${holder} (lock until ${new Date(expiresAt * 1000).toISOString()}); one recovery at a time: wait for it to finish`,
+    );
   }
 }
 
@@ -36,8 +43,19 @@ export class ClusterLock {
   }
 
   /** Takes the lock, or renews it for the same holder; throws ClusterLocked otherwise. */
-  async acquire(clusterId: string, holder: string, incidentId: string, nowSeconds: number, ttlSeconds: number): Promise<LockInfo> {
-    const info: LockInfo = { holder, incidentId, acquiredAt: nowSeconds, expiresAt: nowSeconds + ttlSeconds };
+  async acquire(
+    clusterId: string,
+    holder: string,
+    incidentId: string,
+    nowSeconds: number,
+    ttlSeconds: number,
+  ): Promise<LockInfo> {
+    const info: LockInfo = {
+      holder,
+      incidentId,
+      acquiredAt: nowSeconds,
+      expiresAt: nowSeconds + ttlSeconds,
+    };
     try {
       await this.doc.send(
         new PutCommand({
@@ -51,7 +69,11 @@ export class ClusterLock {
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const current = await this.read(clusterId);
-      throw new ClusterLocked(clusterId, current?.holder ?? 'another execution', current?.expiresAt ?? nowSeconds);
+      throw new ClusterLocked(
+        clusterId,
+        current?.holder ?? 'another execution',
+        current?.expiresAt ?? nowSeconds,
+      );
     }
   }
 
@@ -74,7 +96,20 @@ export class ClusterLock {
   }
 
   async read(clusterId: string): Promise<LockInfo | undefined> {
-    const { Item } = await this.doc.send(new GetCommand({ TableName: this.tables.control, Key: this.key(clusterId), ConsistentRead: true }));
-    return Item ? { holder: Item.holder, incidentId: Item.incidentId, acquiredAt: Item.acquiredAt, expiresAt: Item.expiresAt } : undefined;
+    const { Item } = await this.doc.send(
+      new GetCommand({
+        TableName: this.tables.control,
+        Key: this.key(clusterId),
+        ConsistentRead: true,
+      }),
+    );
+    return Item
+      ? {
+          holder: Item.holder,
+          incidentId: Item.incidentId,
+          acquiredAt: Item.acquiredAt,
+          expiresAt: Item.expiresAt,
+        }
+      : undefined;
   }
 }

@@ -6,7 +6,9 @@ export class ConcurrencyError extends Error {
     readonly expectedSeq: number,
     detail: string,
   ) {
-    super(`cluster ${clusterId}: append expected last seq ${expectedSeq}, but ${detail}; re-read the log and decide again`);
+    super(
+      `cluster ${clusterId}: append expected last seq ${expectedSeq}, but ${detail}; re-read the log and decide again`,
+    );
   }
 }
 

@@ -89,7 +89,10 @@ function chunk<T>(items: readonly T[], size: (item: T) => number): T[][] {
   let bytes = 0;
   for (const item of items) {
     const s = size(item);
-    if (current.length >= EVENTS_PER_TRANSACTION || (current.length > 0 && bytes + s > TRANSACTION_BYTES)) {
+    if (
+      current.length >= EVENTS_PER_TRANSACTION ||
+      (current.length > 0 && bytes + s > TRANSACTION_BYTES)
+    ) {
       chunks.push(current);
       current = [];
       bytes = 0;
@@ -118,16 +121,32 @@ export class EventStore {
     return (this.options.now ?? Date.now)();
   }
 
-  async append(clusterId: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
+  async append(
+    clusterId: string,
+    events: readonly NewEvent[],
+    options: AppendOptions,
+  ): Promise<AppendResult> {
     parseOrThrow(clusterIdSchema, clusterId, 'clusterId');
-    const { expectedSeq, idempotencyKey, causation = {}, at } = parseOrThrow(appendOptionsSchema, options);
-    if (!Array.isArray(events) || events.length === 0) throw new AppendRejected(`cluster ${clusterId}: nothing to append`);
+    const {
+      expectedSeq,
+      idempotencyKey,
+      causation = {},
+      at,
+    } = parseOrThrow(appendOptionsSchema, options);
+    if (!Array.isArray(events) || events.length === 0)
+      throw new AppendRejected(`cluster ${clusterId}: nothing to append`);
     if (events.length > MAX_EVENTS_PER_APPEND)
-      throw new AppendRejected(`cluster ${clusterId}: ${events.length} events in one append, at most ${MAX_EVENTS_PER_APPEND}`);
-    const parsed = events.map((event, i) => parseOrThrow(newEventSchema, event, `events[${i}]`) as NewEvent);
+      throw new AppendRejected(
+        `cluster ${clusterId}: ${events.length} events in one append, at most ${MAX_EVENTS_PER_APPEND}`,
+      );
+    const parsed = events.map(
+      (event, i) => parseOrThrow(newEventSchema, event, `events[${i}]`) as NewEvent,
+    );
     if (options.state) {
       if (options.state.seq !== expectedSeq)
-        throw new AppendRejected(`cluster ${clusterId}: state is at seq ${options.state.seq}, expected seq ${expectedSeq}`);
+        throw new AppendRejected(
+          `cluster ${clusterId}: state is at seq ${options.state.seq}, expected seq ${expectedSeq}`,
+        );
       fold(parsed, options.state);
     }
     const items: RecordedEvent[] = parsed.map((event, i) => ({
@@ -140,7 +159,9 @@ export class EventStore {
     }));
     for (const item of items)
       if (itemSize(item) > ITEM_BYTES)
-        throw new AppendRejected(`cluster ${clusterId}: event ${item.type} at seq ${item.seq} is larger than ${ITEM_BYTES} bytes; split it`);
+        throw new AppendRejected(
+          `cluster ${clusterId}: event ${item.type} at seq ${item.seq} is larger than ${ITEM_BYTES} bytes; split it`,
+        );
 
     const existing = await this.findAppend(clusterId, idempotencyKey);
     if (existing) return existing;
@@ -148,7 +169,11 @@ export class EventStore {
     const head = await this.readHead(clusterId);
     if (head.pending && head.pending.key !== idempotencyKey) {
       if (this.now() - head.pending.startedAt < (this.options.pendingTimeoutMs ?? 60_000))
-        throw new ConcurrencyError(clusterId, expectedSeq, `another batch is being written (seq ${head.pending.firstSeq}..${head.pending.endSeq})`);
+        throw new ConcurrencyError(
+          clusterId,
+          expectedSeq,
+          `another batch is being written (seq ${head.pending.firstSeq}..${head.pending.endSeq})`,
+        );
       await this.abandonPending(clusterId, head.pending);
       head.pending = undefined;
     }
@@ -156,7 +181,10 @@ export class EventStore {
     if (!head.pending && head.lastSeq !== expectedSeq)
       throw new ConcurrencyError(clusterId, expectedSeq, `the log is at seq ${head.lastSeq}`);
 
-    const chunks = chunk(items.filter((item) => item.seq > resumeFrom), itemSize);
+    const chunks = chunk(
+      items.filter((item) => item.seq > resumeFrom),
+      itemSize,
+    );
     const startedAt = head.pending?.startedAt ?? this.now();
     for (const [i, events] of chunks.entries()) {
       const first = i === 0 && !head.pending;
@@ -178,18 +206,35 @@ export class EventStore {
   private async writeChunk(
     clusterId: string,
     events: RecordedEvent[],
-    c: { first: boolean; last: boolean; expectedSeq: number; key: string; prevSeq: number; endSeq: number; startedAt: number },
+    c: {
+      first: boolean;
+      last: boolean;
+      expectedSeq: number;
+      key: string;
+      prevSeq: number;
+      endSeq: number;
+      startedAt: number;
+    },
   ): Promise<AppendResult | undefined> {
     const writtenSeq = events.at(-1)!.seq;
     const headUpdate = c.first
       ? {
           ConditionExpression: `${c.expectedSeq === 0 ? 'attribute_not_exists(lastSeq)' : 'lastSeq = :expected'} AND attribute_not_exists(pending)`,
           ...(c.last
-            ? { UpdateExpression: 'SET lastSeq = :end', ExpressionAttributeValues: { ':end': c.endSeq } }
+            ? {
+                UpdateExpression: 'SET lastSeq = :end',
+                ExpressionAttributeValues: { ':end': c.endSeq },
+              }
             : {
                 UpdateExpression: 'SET pending = :pending',
                 ExpressionAttributeValues: {
-                  ':pending': { key: c.key, firstSeq: c.expectedSeq + 1, endSeq: c.endSeq, writtenSeq, startedAt: c.startedAt },
+                  ':pending': {
+                    key: c.key,
+                    firstSeq: c.expectedSeq + 1,
+                    endSeq: c.endSeq,
+                    writtenSeq,
+                    startedAt: c.startedAt,
+                  },
                 },
               }),
         }
@@ -197,23 +242,49 @@ export class EventStore {
           ConditionExpression: 'pending.#key = :key AND pending.writtenSeq = :prev',
           ExpressionAttributeNames: { '#key': 'key' },
           ...(c.last
-            ? { UpdateExpression: 'SET lastSeq = :end REMOVE pending', ExpressionAttributeValues: { ':end': c.endSeq, ':key': c.key, ':prev': c.prevSeq } }
-            : { UpdateExpression: 'SET pending.writtenSeq = :written', ExpressionAttributeValues: { ':written': writtenSeq, ':key': c.key, ':prev': c.prevSeq } }),
+            ? {
+                UpdateExpression: 'SET lastSeq = :end REMOVE pending',
+                ExpressionAttributeValues: { ':end': c.endSeq, ':key': c.key, ':prev': c.prevSeq },
+              }
+            : {
+                UpdateExpression: 'SET pending.writtenSeq = :written',
+                ExpressionAttributeValues: {
+                  ':written': writtenSeq,
+                  ':key': c.key,
+                  ':prev': c.prevSeq,
+                },
+              }),
         };
     if (c.first && c.expectedSeq !== 0)
-      (headUpdate.ExpressionAttributeValues as Record<string, unknown>)[':expected'] = c.expectedSeq;
+      (headUpdate.ExpressionAttributeValues as Record<string, unknown>)[':expected'] =
+        c.expectedSeq;
 
     const transactItems: NonNullable<TransactWriteCommandInput['TransactItems']> = [
-      { Update: { TableName: this.tables.eventLog, Key: { clusterId, seq: HEAD_SEQ }, ...headUpdate } },
+      {
+        Update: {
+          TableName: this.tables.eventLog,
+          Key: { clusterId, seq: HEAD_SEQ },
+          ...headUpdate,
+        },
+      },
       ...events.map((event) => ({
-        Put: { TableName: this.tables.eventLog, Item: storedEvent(event), ConditionExpression: 'attribute_not_exists(seq)' },
+        Put: {
+          TableName: this.tables.eventLog,
+          Item: storedEvent(event),
+          ConditionExpression: 'attribute_not_exists(seq)',
+        },
       })),
     ];
     if (c.last)
       transactItems.push({
         Put: {
           TableName: this.tables.control,
-          Item: { pk: `idem#${clusterId}`, sk: c.key, firstSeq: c.expectedSeq + 1, lastSeq: c.endSeq },
+          Item: {
+            pk: `idem#${clusterId}`,
+            sk: c.key,
+            firstSeq: c.expectedSeq + 1,
+            lastSeq: c.endSeq,
+          },
           ConditionExpression: 'attribute_not_exists(pk)',
         },
       });
@@ -248,7 +319,9 @@ export class EventStore {
       await this.doc.send(
         new TransactWriteCommand({
           TransactItems: [
-            ...part.map((seq) => ({ Delete: { TableName: this.tables.eventLog, Key: { clusterId, seq } } })),
+            ...part.map((seq) => ({
+              Delete: { TableName: this.tables.eventLog, Key: { clusterId, seq } },
+            })),
             i === chunks.length - 1
               ? { Update: { ...headKey, ...guard, UpdateExpression: 'REMOVE pending' } }
               : { ConditionCheck: { ...headKey, ...guard } },
@@ -260,20 +333,36 @@ export class EventStore {
 
   private async findAppend(clusterId: string, key: string): Promise<AppendResult | undefined> {
     const { Item } = await this.doc.send(
-      new GetCommand({ TableName: this.tables.control, Key: { pk: `idem#${clusterId}`, sk: key }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.tables.control,
+        Key: { pk: `idem#${clusterId}`, sk: key },
+        ConsistentRead: true,
+      }),
     );
-    return Item ? { firstSeq: Item.firstSeq as number, lastSeq: Item.lastSeq as number, duplicate: true } : undefined;
+    return Item
+      ? { firstSeq: Item.firstSeq as number, lastSeq: Item.lastSeq as number, duplicate: true }
+      : undefined;
   }
 
   async readHead(clusterId: string): Promise<Head> {
     const { Item } = await this.doc.send(
-      new GetCommand({ TableName: this.tables.eventLog, Key: { clusterId, seq: HEAD_SEQ }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.tables.eventLog,
+        Key: { clusterId, seq: HEAD_SEQ },
+        ConsistentRead: true,
+      }),
     );
-    return { lastSeq: (Item?.lastSeq as number | undefined) ?? 0, pending: Item?.pending as PendingBatch | undefined };
+    return {
+      lastSeq: (Item?.lastSeq as number | undefined) ?? 0,
+      pending: Item?.pending as PendingBatch | undefined,
+    };
   }
 
   /** Committed events with `afterSeq < seq <= toSeq`, in order, page by page. */
-  async *readPages(clusterId: string, range: { afterSeq?: number; toSeq?: number } = {}): AsyncGenerator<RecordedEvent[]> {
+  async *readPages(
+    clusterId: string,
+    range: { afterSeq?: number; toSeq?: number } = {},
+  ): AsyncGenerator<RecordedEvent[]> {
     const afterSeq = range.afterSeq ?? 0;
     const committed = (await this.readHead(clusterId)).lastSeq;
     const toSeq = Math.min(range.toSeq ?? committed, committed);
@@ -294,7 +383,10 @@ export class EventStore {
     } while (ExclusiveStartKey);
   }
 
-  async read(clusterId: string, range: { afterSeq?: number; toSeq?: number } = {}): Promise<RecordedEvent[]> {
+  async read(
+    clusterId: string,
+    range: { afterSeq?: number; toSeq?: number } = {},
+  ): Promise<RecordedEvent[]> {
     const events: RecordedEvent[] = [];
     for await (const page of this.readPages(clusterId, range)) events.push(...page);
     return events;
@@ -304,8 +396,13 @@ export class EventStore {
   async loadState(clusterId: string, options: { toSeq?: number } = {}): Promise<ClusterState> {
     let state = (await this.readSnapshot(clusterId, options.toSeq)) ?? emptyState();
     const fromSnapshot = state.seq;
-    for await (const page of this.readPages(clusterId, { afterSeq: state.seq, toSeq: options.toSeq })) state = fold(page, state);
-    if (options.toSeq === undefined && state.seq - fromSnapshot >= SNAPSHOT_EVERY) await this.saveSnapshot(clusterId, state);
+    for await (const page of this.readPages(clusterId, {
+      afterSeq: state.seq,
+      toSeq: options.toSeq,
+    }))
+      state = fold(page, state);
+    if (options.toSeq === undefined && state.seq - fromSnapshot >= SNAPSHOT_EVERY)
+      await this.saveSnapshot(clusterId, state);
     return state;
   }
 
@@ -323,7 +420,11 @@ export class EventStore {
     // Parts are written before they are readable as a whole: readers check `parts` and fall
     // back to an older snapshot, so no transaction is needed.
     for (const group of chunk(items, (i) => i.body.length))
-      await this.doc.send(new TransactWriteCommand({ TransactItems: group.map((Item) => ({ Put: { TableName: this.tables.control, Item } })) }));
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: group.map((Item) => ({ Put: { TableName: this.tables.control, Item } })),
+        }),
+      );
   }
 
   private async readSnapshot(clusterId: string, toSeq?: number): Promise<ClusterState | undefined> {
@@ -343,10 +444,14 @@ export class EventStore {
       );
       ExclusiveStartKey = page.LastEvaluatedKey;
       for (const item of page.Items ?? []) {
-        if (!collected || collected.seq !== item.seq) collected = { seq: item.seq as number, parts: item.parts as number, bodies: new Map() };
+        if (!collected || collected.seq !== item.seq)
+          collected = { seq: item.seq as number, parts: item.parts as number, bodies: new Map() };
         collected.bodies.set(item.part as number, item.body as string);
         if (collected.bodies.size === collected.parts) {
-          const body = [...collected.bodies].sort((a, b) => a[0] - b[0]).map(([, b]) => b).join('');
+          const body = [...collected.bodies]
+            .sort((a, b) => a[0] - b[0])
+            .map(([, b]) => b)
+            .join('');
           return fromDocument(JSON.parse(body) as StateDocument);
         }
       }

@@ -5,7 +5,10 @@ import {
   TransactWriteCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
 import { emptyState, type ClusterState } from '#domain/evolve.ts';
 import { COLUMNS, sortRows, type SegmentRow } from '#domain/segment.ts';
 import type { TableNames } from '#store/tables.ts';
@@ -70,7 +73,9 @@ export class ProjectionStore {
    * projector got there first; the rows it wrote are then no newer than what is stored.
    */
   async write(clusterId: string, previous: ClusterState, next: ClusterState): Promise<boolean> {
-    const changed = [...next.segments.values()].filter((row) => previous.segments.get(row.dbid) !== row);
+    const changed = [...next.segments.values()].filter(
+      (row) => previous.segments.get(row.dbid) !== row,
+    );
     const puts = changed.map((row) => ({
       TableName: this.tables.configuration,
       Item: { clusterId, ...row, projectedSeq: next.seq },
@@ -80,7 +85,9 @@ export class ProjectionStore {
     for (let i = 0; i < puts.length; i += 100) {
       const group = puts.slice(i, i + 100);
       try {
-        await this.doc.send(new TransactWriteCommand({ TransactItems: group.map((Put) => ({ Put })) }));
+        await this.doc.send(
+          new TransactWriteCommand({ TransactItems: group.map((Put) => ({ Put })) }),
+        );
       } catch (error) {
         if (!(error instanceof TransactionCanceledException)) throw error;
         // Some row is already newer: write the others one by one, each under its own guard.
@@ -98,8 +105,12 @@ export class ProjectionStore {
         new PutCommand({
           TableName: this.tables.configuration,
           Item: summaryItem(clusterId, next),
-          ConditionExpression: previous.seq === 0 ? 'attribute_not_exists(lastSeq) OR lastSeq < :seq' : 'lastSeq = :prev',
-          ExpressionAttributeValues: previous.seq === 0 ? { ':seq': next.seq } : { ':prev': previous.seq },
+          ConditionExpression:
+            previous.seq === 0
+              ? 'attribute_not_exists(lastSeq) OR lastSeq < :seq'
+              : 'lastSeq = :prev',
+          ExpressionAttributeValues:
+            previous.seq === 0 ? { ':seq': next.seq } : { ':prev': previous.seq },
         }),
       );
       return true;
@@ -112,7 +123,11 @@ export class ProjectionStore {
   /** Replaces the cluster's projection with `state` whole (a rebuild). */
   async replace(clusterId: string, state: ClusterState): Promise<void> {
     const puts = [
-      ...[...state.segments.values()].map((row) => ({ clusterId, ...row, projectedSeq: state.seq })),
+      ...[...state.segments.values()].map((row) => ({
+        clusterId,
+        ...row,
+        projectedSeq: state.seq,
+      })),
       summaryItem(clusterId, state),
     ];
     for (let i = 0; i < puts.length; i += 25) {

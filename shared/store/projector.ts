@@ -23,7 +23,10 @@ export class Projector {
     private readonly projection: ProjectionStore,
   ) {}
 
-  async project(clusterId: string, delivered: readonly RecordedEvent[] = []): Promise<ProjectionResult> {
+  async project(
+    clusterId: string,
+    delivered: readonly RecordedEvent[] = [],
+  ): Promise<ProjectionResult> {
     const { state: current } = await this.projection.read(clusterId);
     const committed = (await this.events.readHead(clusterId)).lastSeq;
     const fresh = delivered
@@ -38,7 +41,11 @@ export class Projector {
     } else {
       readFromLog = true;
       next = current;
-      for await (const page of this.events.readPages(clusterId, { afterSeq: current.seq, toSeq: committed })) next = fold(page, next);
+      for await (const page of this.events.readPages(clusterId, {
+        afterSeq: current.seq,
+        toSeq: committed,
+      }))
+        next = fold(page, next);
     }
     if (next.seq > current.seq) await this.projection.write(clusterId, current, next);
     return { clusterId, fromSeq: current.seq, toSeq: next.seq, readFromLog };

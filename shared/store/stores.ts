@@ -18,7 +18,14 @@ export interface Stores {
 export function createStores(doc: DynamoDBDocumentClient, tables: TableNames): Stores {
   const events = new EventStore(doc, tables);
   const projection = new ProjectionStore(doc, tables);
-  return { doc, tables, events, projection, projector: new Projector(events, projection), lock: new ClusterLock(doc, tables) };
+  return {
+    doc,
+    tables,
+    events,
+    projection,
+    projector: new Projector(events, projection),
+    lock: new ClusterLock(doc, tables),
+  };
 }
 
 let shared: Stores | undefined;

@@ -22,8 +22,12 @@ export async function projectStreamRecords(
     const item = unmarshall(image as Record<string, AttributeValue>);
     const clusterId = item.clusterId;
     if (typeof clusterId !== 'string') continue;
-    const entry = byCluster.get(clusterId) ?? { first: record.dynamodb?.SequenceNumber ?? '', events: [] };
-    if (record.eventName !== 'REMOVE' && typeof item.seq === 'number' && item.seq > 0) entry.events.push(recordedEventOf(item));
+    const entry = byCluster.get(clusterId) ?? {
+      first: record.dynamodb?.SequenceNumber ?? '',
+      events: [],
+    };
+    if (record.eventName !== 'REMOVE' && typeof item.seq === 'number' && item.seq > 0)
+      entry.events.push(recordedEventOf(item));
     byCluster.set(clusterId, entry);
   }
   const failures: string[] = [];

@@ -21,12 +21,18 @@ export class SnsNotifier implements Notifier {
   ) {}
 
   async notify(outcome: RunOutcome): Promise<void> {
-    const what = outcome.status === 'succeeded' ? `recovered (${outcome.outcome})` : `recovery failed in ${outcome.phase}: ${outcome.reason}`;
+    const what =
+      outcome.status === 'succeeded'
+        ? `recovered (${outcome.outcome})`
+        : `recovery failed in ${outcome.phase}: ${outcome.reason}`;
     await this.sns.send(
       new PublishCommand({
         TopicArn: this.topicArn,
         Subject: `recoverseg: cluster ${outcome.clusterId} ${outcome.status}`.slice(0, 100),
-        Message: JSON.stringify({ ...outcome, summary: `cluster ${outcome.clusterId}, incident ${outcome.incidentId}: ${what}` }),
+        Message: JSON.stringify({
+          ...outcome,
+          summary: `cluster ${outcome.clusterId}, incident ${outcome.incidentId}: ${what}`,
+        }),
         MessageAttributes: {
           clusterId: { DataType: 'String', StringValue: outcome.clusterId },
           status: { DataType: 'String', StringValue: outcome.status },

@@ -94,39 +94,66 @@ async function observe(deps: StepDeps, event: TaskEvent, step: string) {
   return record(deps, event, step, (state) => reconcile(state, observation));
 }
 
-export async function startRecovery(deps: StepDeps, event: TaskEvent): Promise<Result<typeof startResultSchema>> {
+export async function startRecovery(
+  deps: StepDeps,
+  event: TaskEvent,
+): Promise<Result<typeof startResultSchema>> {
   const { clusterId, incidentId, trigger, options } = event.input;
   const now = deps.now();
   await loadRegistered(deps, clusterId);
-  await deps.stores.lock.acquire(clusterId, event.executionId, incidentId, Math.floor(now.getTime() / 1000), LOCK_SECONDS);
+  await deps.stores.lock.acquire(
+    clusterId,
+    event.executionId,
+    incidentId,
+    Math.floor(now.getTime() / 1000),
+    LOCK_SECONDS,
+  );
   const { state } = await record(deps, event, 'StartRecovery', (s) => {
     if (s.recovery?.incidentId === incidentId) return [];
     // The lock was free, so whoever left a recovery open in the log is gone: say so first.
     const abandoned: NewEvent[] = s.recovery
-      ? [{ type: 'RecoveryFailed', data: { incidentId: s.recovery.incidentId, phase: 'finish', reason: `abandoned: its run ended without closing it; superseded by incident ${incidentId}` } }]
+      ? [
+          {
+            type: 'RecoveryFailed',
+            data: {
+              incidentId: s.recovery.incidentId,
+              phase: 'finish',
+              reason: `abandoned: its run ended without closing it; superseded by incident ${incidentId}`,
+            },
+          },
+        ]
       : [];
     return [...abandoned, { type: 'RecoveryRequested', data: { incidentId, trigger, options } }];
   });
   return { at: now.toISOString(), seq: state.seq };
 }
 
-export async function detectFailures(deps: StepDeps, event: TaskEvent): Promise<Result<typeof detectResultSchema>> {
+export async function detectFailures(
+  deps: StepDeps,
+  event: TaskEvent,
+): Promise<Result<typeof detectResultSchema>> {
   const { state, appended } = await observe(deps, event, 'DetectFailures');
   const pairs = pairsOfState(state);
   return {
     at: deps.now().toISOString(),
     appended: appended.length,
-    down: configurationOf(state).filter((r) => r.content >= 0 && r.status === 'd').map((r) => r.dbid),
+    down: configurationOf(state)
+      .filter((r) => r.content >= 0 && r.status === 'd')
+      .map((r) => r.dbid),
     switched: pairs.filter((p) => p.primary.preferred_role !== 'p').map((p) => p.content),
     doubleFaults: [...state.doubleFaults],
   };
 }
 
-export async function checkPromotion(deps: StepDeps, event: TaskEvent): Promise<Result<typeof promoteResultSchema>> {
+export async function checkPromotion(
+  deps: StepDeps,
+  event: TaskEvent,
+): Promise<Result<typeof promoteResultSchema>> {
   const { state } = await observe(deps, event, 'CheckPromotion');
   const context = promotionContext(state, event.input.failedHosts);
   const { rule, then } = decidePromotion(context);
-  if (then === 'double-fault') throw new DoubleFault(context.doubleFaulted.map(doubleFaultMessage).join('; '));
+  if (then === 'double-fault')
+    throw new DoubleFault(context.doubleFaulted.map(doubleFaultMessage).join('; '));
   if (then === 'pending')
     throw new PromotionPending(
       `FTS has not yet promoted the mirrors of ${context.awaitingFailover.map((r) => `dbid ${r.dbid} (content ${r.content}, ${r.hostname})`).join(', ')}; probing again`,
@@ -134,17 +161,31 @@ export async function checkPromotion(deps: StepDeps, event: TaskEvent): Promise<
   return { at: deps.now().toISOString(), verdict: then, rule };
 }
 
-export async function planRecoveryStep(deps: StepDeps, event: TaskEvent): Promise<Result<typeof planResultSchema>> {
+export async function planRecoveryStep(
+  deps: StepDeps,
+  event: TaskEvent,
+): Promise<Result<typeof planResultSchema>> {
   const { incidentId, options } = event.input;
   const escalatedBefore = event.input.plan?.escalated ?? [];
   let planned: ReturnType<typeof planRecovery> = [];
   let inPlaceFailed: number[] = [];
   await record(deps, event, 'PlanRecovery', (state) => {
-    inPlaceFailed = (state.recovery?.failures ?? []).filter((f) => f.type !== 'full').map((f) => f.dbid);
+    inPlaceFailed = (state.recovery?.failures ?? [])
+      .filter((f) => f.type !== 'full')
+      .map((f) => f.dbid);
     planned = planRecovery(state, options, inPlaceFailed);
-    return planned.length === 0 && !options.dryRun ? [] : [{ type: 'RecoveryPlanned', data: { incidentId, items: planned } }];
+    return planned.length === 0 && !options.dryRun
+      ? []
+      : [{ type: 'RecoveryPlanned', data: { incidentId, items: planned } }];
   });
-  const escalated = [...new Set([...escalatedBefore, ...planned.filter((i) => i.type === 'full' && inPlaceFailed.includes(i.dbid)).map((i) => i.dbid)])];
+  const escalated = [
+    ...new Set([
+      ...escalatedBefore,
+      ...planned
+        .filter((i) => i.type === 'full' && inPlaceFailed.includes(i.dbid))
+        .map((i) => i.dbid),
+    ]),
+  ];
   return {
     at: deps.now().toISOString(),
     next: options.dryRun ? 'dry-run' : planned.length === 0 ? 'sync' : 'recover',
@@ -153,38 +194,79 @@ export async function planRecoveryStep(deps: StepDeps, event: TaskEvent): Promis
   };
 }
 
-export async function recoverSegments(deps: StepDeps, event: TaskEvent): Promise<Result<typeof operationResultSchema>> {
+export async function recoverSegments(
+  deps: StepDeps,
+  event: TaskEvent,
+): Promise<Result<typeof operationResultSchema>> {
   const { clusterId, incidentId } = event.input;
   const state = await loadRegistered(deps, clusterId);
   const plan = state.recovery?.incidentId === incidentId ? state.recovery.plan : undefined;
-  if (!plan || plan.length === 0) throw new IncrementalRecoveryFailed(`incident ${incidentId}: no recovery plan on record; plan before recovering`);
+  if (!plan || plan.length === 0)
+    throw new IncrementalRecoveryFailed(
+      `incident ${incidentId}: no recovery plan on record; plan before recovering`,
+    );
   // One operation per plan: a retried start finds the one already running.
-  const handle = await deps.cluster(clusterId).startRecovery(plan, `${event.executionId}#${planKey(plan)}`);
+  const handle = await deps
+    .cluster(clusterId)
+    .startRecovery(plan, `${event.executionId}#${planKey(plan)}`);
   await record(deps, event, 'RecoverSegments', (s) =>
     plan
       .filter((item) => !s.recovery?.started.includes(item.dbid))
-      .map((item): NewEvent => ({ type: 'SegmentRecoveryStarted', data: { incidentId, dbid: item.dbid, type: item.type } })),
+      .map((item): NewEvent => ({
+        type: 'SegmentRecoveryStarted',
+        data: { incidentId, dbid: item.dbid, type: item.type },
+      })),
   );
-  return { at: deps.now().toISOString(), ...handle, polls: 0, next: 'wait', percent: 0, recovered: [], failed: [] };
+  return {
+    at: deps.now().toISOString(),
+    ...handle,
+    polls: 0,
+    next: 'wait',
+    percent: 0,
+    recovered: [],
+    failed: [],
+  };
 }
 
 /** Distinguishes the plans of one incident (the first, then an escalation to full). */
-const planKey = (plan: readonly PlanItem[]): string => plan.map((i) => `${i.dbid}${i.type[0]}`).join('.');
+const planKey = (plan: readonly PlanItem[]): string =>
+  plan.map((i) => `${i.dbid}${i.type[0]}`).join('.');
 
-export async function checkRecovery(deps: StepDeps, event: TaskEvent): Promise<Result<typeof operationResultSchema>> {
+export async function checkRecovery(
+  deps: StepDeps,
+  event: TaskEvent,
+): Promise<Result<typeof operationResultSchema>> {
   const { clusterId, options, limits } = event.input;
   const previous = event.input.operation;
-  if (!previous) throw new IncrementalRecoveryFailed('no gprecoverseg operation to check; start one first');
+  if (!previous)
+    throw new IncrementalRecoveryFailed('no gprecoverseg operation to check; start one first');
   const polls = previous.polls + 1;
-  const status = await deps.cluster(clusterId).pollOperation({ operationId: previous.operationId, kind: previous.kind });
-  const { state } = await observe(deps, event, previous.kind === 'rebalance' ? 'CheckRebalance' : 'CheckRecovery');
+  const status = await deps
+    .cluster(clusterId)
+    .pollOperation({ operationId: previous.operationId, kind: previous.kind });
+  const { state } = await observe(
+    deps,
+    event,
+    previous.kind === 'rebalance' ? 'CheckRebalance' : 'CheckRecovery',
+  );
   await record(deps, event, 'RecordSegmentFailures', (s) =>
     status.failures
-      .filter((f) => !s.recovery?.failures.some((known) => known.dbid === f.dbid && known.type === f.type))
+      .filter(
+        (f) =>
+          !s.recovery?.failures.some((known) => known.dbid === f.dbid && known.type === f.type),
+      )
       .filter((f) => s.segments.get(f.dbid)?.status === 'd')
-      .map((f): NewEvent => ({ type: 'SegmentRecoveryFailed', data: { dbid: f.dbid, type: f.type, reason: f.reason } })),
+      .map((f): NewEvent => ({
+        type: 'SegmentRecoveryFailed',
+        data: { dbid: f.dbid, type: f.type, reason: f.reason },
+      })),
   );
-  const percent = status.progress.length === 0 ? (status.done ? 100 : 0) : Math.floor(status.progress.reduce((a, p) => a + p.percent, 0) / status.progress.length);
+  const percent =
+    status.progress.length === 0
+      ? status.done
+        ? 100
+        : 0
+      : Math.floor(status.progress.reduce((a, p) => a + p.percent, 0) / status.progress.length);
   const summary = {
     at: deps.now().toISOString(),
     operationId: previous.operationId,
@@ -196,8 +278,14 @@ export async function checkRecovery(deps: StepDeps, event: TaskEvent): Promise<R
   };
   if (previous.kind === 'rebalance') {
     if (status.done && status.failures.length > 0)
-      throw new RebalanceFailed(status.failures.map((f) => `dbid ${f.dbid}: ${f.reason}`).join('; ') + '; the pairs stay in their switched roles and remain protected');
-    if (!status.done && polls >= limits.maxRecoveryPolls) throw new RecoveryTimeout(`gprecoverseg -r still running after ${polls} polls; check gpstate -e`);
+      throw new RebalanceFailed(
+        status.failures.map((f) => `dbid ${f.dbid}: ${f.reason}`).join('; ') +
+          '; the pairs stay in their switched roles and remain protected',
+      );
+    if (!status.done && polls >= limits.maxRecoveryPolls)
+      throw new RecoveryTimeout(
+        `gprecoverseg -r still running after ${polls} polls; check gpstate -e`,
+      );
     return { ...summary, next: status.done ? 'sync' : 'wait' };
   }
   const { then } = decideAfterRecoveryPoll({
@@ -214,14 +302,22 @@ export async function checkRecovery(deps: StepDeps, event: TaskEvent): Promise<R
           const where = row ? ` (content ${row.content}, ${row.hostname}:${row.port})` : '';
           return `dbid ${f.dbid}${where}: ${f.type} recovery failed (${f.reason})`;
         })
-        .join('; ') + (options.type !== 'auto' ? '; the caller forced the type, so no escalation: run again with type full' : ''),
+        .join('; ') +
+        (options.type !== 'auto'
+          ? '; the caller forced the type, so no escalation: run again with type full'
+          : ''),
     );
   if (then === 'wait' && polls >= limits.maxRecoveryPolls)
-    throw new RecoveryTimeout(`gprecoverseg still running after ${polls} polls (${percent}% done); check gpstate -e and the gprecoverseg log`);
+    throw new RecoveryTimeout(
+      `gprecoverseg still running after ${polls} polls (${percent}% done); check gpstate -e and the gprecoverseg log`,
+    );
   return { ...summary, next: then };
 }
 
-export async function checkSync(deps: StepDeps, event: TaskEvent): Promise<Result<typeof syncResultSchema>> {
+export async function checkSync(
+  deps: StepDeps,
+  event: TaskEvent,
+): Promise<Result<typeof syncResultSchema>> {
   const { clusterId, options, limits } = event.input;
   const now = deps.now();
   const previous = event.input.sync;
@@ -242,32 +338,72 @@ export async function checkSync(deps: StepDeps, event: TaskEvent): Promise<Resul
     replayLagLimitBytes: options.replayLagGb * GB,
   });
   const unsynchronized = pairs.filter((p) => p.mirror && !isSynchronized(p)).map((p) => p.content);
-  const walRemainingBytes = replication.filter((r) => unsynchronized.includes(r.content)).reduce((a, r) => a + (r.walRemainingBytes ?? 0), 0);
-  if (then === 'wait' && (now.getTime() - Date.parse(since) > limits.syncTimeoutSeconds * 1000 || polls >= limits.maxSyncPolls))
+  const walRemainingBytes = replication
+    .filter((r) => unsynchronized.includes(r.content))
+    .reduce((a, r) => a + (r.walRemainingBytes ?? 0), 0);
+  if (
+    then === 'wait' &&
+    (now.getTime() - Date.parse(since) > limits.syncTimeoutSeconds * 1000 ||
+      polls >= limits.maxSyncPolls)
+  )
     throw new SyncTimeout(
       `content ${unsynchronized.join(', ') || '(none)'}: mirrors not synchronized after ${polls} checks since ${since} (${walRemainingBytes} WAL bytes remaining; ${rule})`,
     );
-  return { at: now.toISOString(), since, polls, next: then, rule, unsynchronized, walRemainingBytes };
+  return {
+    at: now.toISOString(),
+    since,
+    polls,
+    next: then,
+    rule,
+    unsynchronized,
+    walRemainingBytes,
+  };
 }
 
-export async function rebalanceSegments(deps: StepDeps, event: TaskEvent): Promise<Result<typeof operationResultSchema>> {
+export async function rebalanceSegments(
+  deps: StepDeps,
+  event: TaskEvent,
+): Promise<Result<typeof operationResultSchema>> {
   const { clusterId, options } = event.input;
-  const handle = await deps.cluster(clusterId).startRebalance({ replayLagGb: options.replayLagGb }, `${event.executionId}#rebalance`);
-  return { at: deps.now().toISOString(), ...handle, polls: 0, next: 'wait', percent: 0, recovered: [], failed: [] };
+  const handle = await deps
+    .cluster(clusterId)
+    .startRebalance({ replayLagGb: options.replayLagGb }, `${event.executionId}#rebalance`);
+  return {
+    at: deps.now().toISOString(),
+    ...handle,
+    polls: 0,
+    next: 'wait',
+    percent: 0,
+    recovered: [],
+    failed: [],
+  };
 }
 
 export async function finishRecovery(deps: StepDeps, event: TaskEvent) {
   const { clusterId, incidentId, options } = event.input;
   const completedAt = deps.now().toISOString();
-  const outcome = options.dryRun ? 'planned' : (event.input.plan?.items.length ?? 0) === 0 && event.input.operation?.kind !== 'rebalance' ? 'nothing-to-do' : 'recovered';
+  const outcome = options.dryRun
+    ? 'planned'
+    : (event.input.plan?.items.length ?? 0) === 0 && event.input.operation?.kind !== 'rebalance'
+      ? 'nothing-to-do'
+      : 'recovered';
   const { state } = await record(deps, event, 'FinishRecovery', async (s) => {
     if (s.recovery?.incidentId !== incidentId) return [];
-    const timings = incidentTimings(await deps.stores.events.read(clusterId, { afterSeq: Math.max(0, s.seq - 5000) }), incidentId, completedAt);
+    const timings = incidentTimings(
+      await deps.stores.events.read(clusterId, { afterSeq: Math.max(0, s.seq - 5000) }),
+      incidentId,
+      completedAt,
+    );
     return [{ type: 'RecoveryCompleted', data: { incidentId, outcome, timings } }];
   });
   await deps.stores.lock.release(clusterId, event.executionId);
   await deps.notifier.notify({ clusterId, incidentId, status: 'succeeded', outcome });
-  return { status: 'succeeded' as const, outcome, seq: state.seq, timings: state.lastIncident?.timings };
+  return {
+    status: 'succeeded' as const,
+    outcome,
+    seq: state.seq,
+    timings: state.lastIncident?.timings,
+  };
 }
 
 /** The reason a Lambda error carries: Step Functions wraps it as JSON in `Cause`. */
@@ -284,17 +420,21 @@ function reasonOf(cause: string | undefined, error: string): string {
 export async function recordFailure(deps: StepDeps, event: TaskEvent) {
   const { clusterId, incidentId, errors = {} } = event.input;
   const [caught] = Object.entries(errors) as [Phase, { Error: string; Cause?: string }][];
-  const phase: Phase = caught?.[0] === 'recover' && event.input.operation?.kind === 'rebalance' ? 'rebalance' : (caught?.[0] ?? 'finish');
+  const phase: Phase =
+    caught?.[0] === 'recover' && event.input.operation?.kind === 'rebalance'
+      ? 'rebalance'
+      : (caught?.[0] ?? 'finish');
   const error = caught?.[1].Error ?? 'UnknownError';
   const reason = reasonOf(caught?.[1].Cause, error).slice(0, 2000);
   const registered = (await deps.stores.events.loadState(clusterId)).segments.size > 0;
   if (registered)
     await record(deps, event, 'RecordFailure', (s) =>
       // A run refused at the door (cluster locked) never owned the recovery in the log.
-      s.recovery?.incidentId === incidentId ? [{ type: 'RecoveryFailed', data: { incidentId, phase, reason } }] : [],
+      s.recovery?.incidentId === incidentId
+        ? [{ type: 'RecoveryFailed', data: { incidentId, phase, reason } }]
+        : [],
     );
   await deps.stores.lock.release(clusterId, event.executionId);
   await deps.notifier.notify({ clusterId, incidentId, status: 'failed', phase, reason });
   return { phase, error, cause: reason };
 }
-

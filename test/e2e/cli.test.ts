@@ -10,7 +10,11 @@ const BIN = new URL('../../local/bin/recoverseg.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'recoverseg-cli-'));
 
 function recoverseg(...args: string[]) {
-  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, FORCE_COLOR: '0' } });
+  const result = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, FORCE_COLOR: '0' },
+  });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -20,43 +24,99 @@ function scenarioFile(name: string, content: unknown): string {
   return file;
 }
 
-const seed = JSON.parse(readFileSync(`${SHARED_DIR}fixtures/scenarios/seed-host-failure.json`, 'utf8'));
+const seed = JSON.parse(
+  readFileSync(`${SHARED_DIR}fixtures/scenarios/seed-host-failure.json`, 'utf8'),
+);
 
 describe('recoverseg scenario', () => {
   it('passes the golden scenario and prints exactly one JSON document with --json', () => {
-    const { code, stdout, stderr } = recoverseg('scenario', `${SHARED_DIR}fixtures/scenarios/seed-host-failure.json`, '--json');
+    const { code, stdout, stderr } = recoverseg(
+      'scenario',
+      `${SHARED_DIR}fixtures/scenarios/seed-host-failure.json`,
+      '--json',
+    );
     expect(code, stderr).toBe(0);
     const report = JSON.parse(stdout);
     expect(report.cluster).toBe('seed');
     expect(report.outcome).toEqual({ status: 'succeeded', error: null });
-    expect(report.snapshots.map((s: { phase: string }) => s.phase)).toEqual(['detected', 'promoted', 'recovered', 'synchronized', 'rebalanced']);
+    expect(report.snapshots.map((s: { phase: string }) => s.phase)).toEqual([
+      'detected',
+      'promoted',
+      'recovered',
+      'synchronized',
+      'rebalanced',
+    ]);
     const [t1, t2, t3] = seedTables();
-    const table = (phase: string) => renderConfigurationTable(report.snapshots.find((s: { phase: string }) => s.phase === phase).configuration);
+    const table = (phase: string) =>
+      renderConfigurationTable(
+        report.snapshots.find((s: { phase: string }) => s.phase === phase).configuration,
+      );
     expect([table('promoted'), table('synchronized'), table('rebalanced')]).toEqual([t1, t2, t3]);
     expect(report.events[0]).toMatchObject({ seq: 1, type: 'ClusterRegistered' });
   }, 120_000);
 
   it('exits 1 with a row diff when an expectation fails', () => {
     const wrong = structuredClone(seed);
-    const expectStep = wrong.steps.find((s: { expect?: { phase: string } }) => s.expect?.phase === 'rebalanced');
+    const expectStep = wrong.steps.find(
+      (s: { expect?: { phase: string } }) => s.expect?.phase === 'rebalanced',
+    );
     expectStep.expect.configuration[2].status = 'd';
     wrong.simulation = { ...wrong.simulation, timeScale: 0 };
-    const { code, stdout } = recoverseg('scenario', scenarioFile('wrong.json', wrong), '--poll-seconds', '0');
+    const { code, stdout } = recoverseg(
+      'scenario',
+      scenarioFile('wrong.json', wrong),
+      '--poll-seconds',
+      '0',
+    );
     expect(code).toBe(1);
-    expect(stdout).toContain('scenario FAILED: expect at $.steps[4] (phase rebalanced): configuration differs');
+    expect(stdout).toContain(
+      'scenario FAILED: expect at $.steps[4] (phase rebalanced): configuration differs',
+    );
     expect(stdout).toContain('- |2|0|p|p|s|d|10000|segment-1|segment-1|/data1/primary/gpseg0|');
     expect(stdout).toContain('+ |2|0|p|p|s|u|10000|segment-1|segment-1|/data1/primary/gpseg0|');
   }, 120_000);
 
   it.each([
     ['not JSON', '{"cluster": ', /not JSON/],
-    ['a wrong type', { ...seed, segments: [{ ...seed.segments[0], dbid: 'one' }, ...seed.segments.slice(1)] }, /^recoverseg: \$\.segments\[0\]\.dbid: /],
+    [
+      'a wrong type',
+      { ...seed, segments: [{ ...seed.segments[0], dbid: 'one' }, ...seed.segments.slice(1)] },
+      /^recoverseg: \$\.segments\[0\]\.dbid: /,
+    ],
     ['an unknown step', { ...seed, steps: [{ explode: {} }] }, /^recoverseg: \$\.steps\[0\]/],
-    ['an unknown host', { ...seed, steps: [{ fail: { host: 'segment-9' } }] }, /^recoverseg: \$\.steps\[0\]\.fail\.host: host segment-9 is not in the cluster$/],
-    ['an unknown dbid', { ...seed, steps: [{ fail: { dbid: 99, kind: 'crash' } }] }, /\$\.steps\[0\]\.fail\.dbid: dbid 99 is not in the cluster/],
-    ['an invalid topology', { ...seed, segments: seed.segments.map((s: { dbid: number }) => (s.dbid === 6 ? { ...s, role: 'p', port: 10600 } : s)) }, /content 0 has two acting primaries \(dbid 2, 6\)/],
-    ['a hostile host name', { ...seed, steps: [{ fail: { host: 'segment-1; rm -rf /' } }] }, /\$\.steps\[0\]\.fail\.host/],
-    ['incremental with relocation', { ...seed, steps: [{ recover: { type: 'incremental', targetHosts: { 'segment-2': 'segment-3' } } }] }, /incremental recovery cannot move segments/],
+    [
+      'an unknown host',
+      { ...seed, steps: [{ fail: { host: 'segment-9' } }] },
+      /^recoverseg: \$\.steps\[0\]\.fail\.host: host segment-9 is not in the cluster$/,
+    ],
+    [
+      'an unknown dbid',
+      { ...seed, steps: [{ fail: { dbid: 99, kind: 'crash' } }] },
+      /\$\.steps\[0\]\.fail\.dbid: dbid 99 is not in the cluster/,
+    ],
+    [
+      'an invalid topology',
+      {
+        ...seed,
+        segments: seed.segments.map((s: { dbid: number }) =>
+          s.dbid === 6 ? { ...s, role: 'p', port: 10600 } : s,
+        ),
+      },
+      /content 0 has two acting primaries \(dbid 2, 6\)/,
+    ],
+    [
+      'a hostile host name',
+      { ...seed, steps: [{ fail: { host: 'segment-1; rm -rf /' } }] },
+      /\$\.steps\[0\]\.fail\.host/,
+    ],
+    [
+      'incremental with relocation',
+      {
+        ...seed,
+        steps: [{ recover: { type: 'incremental', targetHosts: { 'segment-2': 'segment-3' } } }],
+      },
+      /incremental recovery cannot move segments/,
+    ],
   ])('exits 2 with one line for %s', (_name, content, message) => {
     const { code, stdout, stderr } = recoverseg('scenario', scenarioFile('bad.json', content));
     expect(code).toBe(2);
@@ -67,7 +127,9 @@ describe('recoverseg scenario', () => {
   });
 
   it('exits 2 for a missing file and for unknown options', () => {
-    expect(recoverseg('scenario', join(dir, 'missing.json')).stderr).toMatch(/^recoverseg: .*missing\.json: cannot read \(ENOENT\)\n$/);
+    expect(recoverseg('scenario', join(dir, 'missing.json')).stderr).toMatch(
+      /^recoverseg: .*missing\.json: cannot read \(ENOENT\)\n$/,
+    );
     const unknown = recoverseg('scenario', 'x.json', '--bogus');
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/Unknown option '--bogus'/);

@@ -15,18 +15,32 @@ let n = 0;
 beforeAll(async () => {
   const endpoint = inject('dynamodbEndpoint');
   const tables = await createIsolatedTables(createDynamoClient(endpoint), 'scenarios');
-  runtime = await startLocalRuntime({ endpoint, tables, definition: workflowDefinition(), observer: recorder });
+  runtime = await startLocalRuntime({
+    endpoint,
+    tables,
+    definition: workflowDefinition(),
+    observer: recorder,
+  });
   recorder.attach(runtime);
 });
 afterAll(async () => runtime.stop());
 
-async function run(steps: unknown[], simulation: Record<string, unknown> = {}): Promise<ScenarioReport> {
-  const scenario = parseScenario({ cluster: `scn-${++n}`, segments: seedScenario.segments, simulation: { timeScale: 0, ...simulation }, steps });
+async function run(
+  steps: unknown[],
+  simulation: Record<string, unknown> = {},
+): Promise<ScenarioReport> {
+  const scenario = parseScenario({
+    cluster: `scn-${++n}`,
+    segments: seedScenario.segments,
+    simulation: { timeScale: 0, ...simulation },
+    steps,
+  });
   return runScenario(runtime, recorder, scenario, { pollSeconds: 0 });
 }
 
-const finalRows = async (report: ScenarioReport): Promise<SegmentRow[]> =>
-  [...(await runtime.stores.events.loadState(report.cluster)).segments.values()];
+const finalRows = async (report: ScenarioReport): Promise<SegmentRow[]> => [
+  ...(await runtime.stores.events.loadState(report.cluster)).segments.values(),
+];
 
 function expectHealthy(rows: SegmentRow[]) {
   expect(configurationProblems(rows)).toEqual([]);
@@ -40,9 +54,15 @@ const types = (report: ScenarioReport) => report.events.map((e) => e.type);
 
 describe('recovery scenarios on the local workflow', () => {
   it('stops on a double fault, never promoting the stale mirror, and says which content', async () => {
-    const report = await run([{ fail: { dbid: 7, kind: 'crash' } }, { fail: { dbid: 3, kind: 'crash' } }, { recover: {} }]);
+    const report = await run([
+      { fail: { dbid: 7, kind: 'crash' } },
+      { fail: { dbid: 3, kind: 'crash' } },
+      { recover: {} },
+    ]);
     expect(report.outcome.status).toBe('failed');
-    expect(report.outcome.error).toMatch(/DoubleFault: content 1: double fault \(primary dbid 3 down, mirror dbid 7 not in sync\)/);
+    expect(report.outcome.error).toMatch(
+      /DoubleFault: content 1: double fault \(primary dbid 3 down, mirror dbid 7 not in sync\)/,
+    );
     expect(types(report)).not.toContain('MirrorPromoted');
     expect(types(report)).toContain('DoubleFaultDetected');
     const failed = report.events.find((e) => e.type === 'RecoveryFailed');
@@ -51,11 +71,17 @@ describe('recovery scenarios on the local workflow', () => {
   });
 
   it('escalates a failed incremental recovery to full and ends healthy', async () => {
-    const report = await run([{ fail: { host: 'segment-2' } }, { recover: {} }], { incrementalFailsFor: [4] });
+    const report = await run([{ fail: { host: 'segment-2' } }, { recover: {} }], {
+      incrementalFailsFor: [4],
+    });
     expect(report.outcome).toEqual({ status: 'succeeded', error: null });
     const failures = report.events.filter((e) => e.type === 'SegmentRecoveryFailed');
-    expect(failures.map((e) => e.data)).toEqual([expect.objectContaining({ dbid: 4, type: 'incremental' })]);
-    const plans = report.events.filter((e) => e.type === 'RecoveryPlanned').map((e) => (e.data as { items: { dbid: number; type: string }[] }).items);
+    expect(failures.map((e) => e.data)).toEqual([
+      expect.objectContaining({ dbid: 4, type: 'incremental' }),
+    ]);
+    const plans = report.events
+      .filter((e) => e.type === 'RecoveryPlanned')
+      .map((e) => (e.data as { items: { dbid: number; type: string }[] }).items);
     expect(plans.at(-1)).toEqual([expect.objectContaining({ dbid: 4, type: 'full' })]);
     expectHealthy(await finalRows(report));
   });
@@ -63,7 +89,9 @@ describe('recovery scenarios on the local workflow', () => {
   it('recovers a lost data directory with a full recovery', async () => {
     const report = await run([{ fail: { dbid: 6, kind: 'disk-lost' } }, { recover: {} }]);
     expect(report.outcome.status).toBe('succeeded');
-    expect(report.events.filter((e) => e.type === 'SegmentRecoveryStarted').map((e) => e.data)).toEqual([
+    expect(
+      report.events.filter((e) => e.type === 'SegmentRecoveryStarted').map((e) => e.data),
+    ).toEqual([
       expect.objectContaining({ dbid: 6, type: 'incremental' }),
       expect.objectContaining({ dbid: 6, type: 'full' }),
     ]);
@@ -71,27 +99,47 @@ describe('recovery scenarios on the local workflow', () => {
   });
 
   it('does not escalate a forced incremental recovery', async () => {
-    const report = await run([{ fail: { dbid: 6, kind: 'disk-lost' } }, { recover: { type: 'incremental' } }]);
+    const report = await run([
+      { fail: { dbid: 6, kind: 'disk-lost' } },
+      { recover: { type: 'incremental' } },
+    ]);
     expect(report.outcome.status).toBe('failed');
-    expect(report.outcome.error).toMatch(/IncrementalRecoveryFailed: dbid 6 \(content 0, segment-2:10500\): incremental recovery failed .*forced the type/);
-    expect(report.events.find((e) => e.type === 'RecoveryFailed')?.data).toMatchObject({ phase: 'recover' });
+    expect(report.outcome.error).toMatch(
+      /IncrementalRecoveryFailed: dbid 6 \(content 0, segment-2:10500\): incremental recovery failed .*forced the type/,
+    );
+    expect(report.events.find((e) => e.type === 'RecoveryFailed')?.data).toMatchObject({
+      phase: 'recover',
+    });
   });
 
   it('rebuilds a replaced host elsewhere with full recoveries, then rebalances', async () => {
-    const report = await run([{ fail: { host: 'segment-2' } }, { recover: { targetHosts: { 'segment-2': 'segment-3' } } }], { hostRestartSeconds: null });
+    const report = await run(
+      [{ fail: { host: 'segment-2' } }, { recover: { targetHosts: { 'segment-2': 'segment-3' } } }],
+      { hostRestartSeconds: null },
+    );
     expect(report.outcome).toEqual({ status: 'succeeded', error: null });
     const rows = await finalRows(report);
     expectHealthy(rows);
     expect(rows.filter((r) => r.hostname === 'segment-2')).toEqual([]);
-    expect(rows.filter((r) => r.hostname === 'segment-3').map((r) => r.dbid).sort()).toEqual([4, 5, 6, 7]);
+    expect(
+      rows
+        .filter((r) => r.hostname === 'segment-3')
+        .map((r) => r.dbid)
+        .sort(),
+    ).toEqual([4, 5, 6, 7]);
   });
 
   it('plans without recovering on a dry run', async () => {
     const report = await run([{ fail: { host: 'segment-2' } }, { recover: { dryRun: true } }]);
     expect(report.outcome.status).toBe('succeeded');
     expect(types(report)).not.toContain('SegmentRecoveryStarted');
-    expect(report.events.find((e) => e.type === 'RecoveryPlanned')?.data).toMatchObject({ items: expect.arrayContaining([expect.objectContaining({ dbid: 4, type: 'incremental' })]) });
-    expect(report.events.at(-1)).toMatchObject({ type: 'RecoveryCompleted', data: { outcome: 'planned' } });
+    expect(report.events.find((e) => e.type === 'RecoveryPlanned')?.data).toMatchObject({
+      items: expect.arrayContaining([expect.objectContaining({ dbid: 4, type: 'incremental' })]),
+    });
+    expect(report.events.at(-1)).toMatchObject({
+      type: 'RecoveryCompleted',
+      data: { outcome: 'planned' },
+    });
   });
 
   it('finishes with nothing to do on a healthy cluster', async () => {
@@ -104,7 +152,12 @@ describe('recovery scenarios on the local workflow', () => {
   it('recovers a crashed mirror without a rebalance', async () => {
     const report = await run([{ fail: { dbid: 8, kind: 'crash' } }, { recover: {} }]);
     expect(report.outcome.status).toBe('succeeded');
-    expect(report.snapshots.map((s) => s.phase)).toEqual(['detected', 'promoted', 'recovered', 'synchronized']);
+    expect(report.snapshots.map((s) => s.phase)).toEqual([
+      'detected',
+      'promoted',
+      'recovered',
+      'synchronized',
+    ]);
     expectHealthy(await finalRows(report));
   });
 });

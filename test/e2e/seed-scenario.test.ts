@@ -15,20 +15,34 @@ const recorder = new PhaseRecorder();
 beforeAll(async () => {
   const endpoint = inject('dynamodbEndpoint');
   const tables = await createIsolatedTables(createDynamoClient(endpoint), 'e2e');
-  runtime = await startLocalRuntime({ endpoint, tables, definition: workflowDefinition(), observer: recorder });
+  runtime = await startLocalRuntime({
+    endpoint,
+    tables,
+    definition: workflowDefinition(),
+    observer: recorder,
+  });
   recorder.attach(runtime);
 });
 afterAll(async () => runtime.stop());
 
 describe('the seed incident end to end on the local workflow', () => {
   it('passes the golden scenario with the seed tables at promoted, synchronized and rebalanced', async () => {
-    const file = JSON.parse(readFileSync(`${SHARED_DIR}fixtures/scenarios/seed-host-failure.json`, 'utf8'));
+    const file = JSON.parse(
+      readFileSync(`${SHARED_DIR}fixtures/scenarios/seed-host-failure.json`, 'utf8'),
+    );
     const scenario = parseScenario({ ...file, simulation: { ...file.simulation, timeScale: 0 } });
     const report = await runScenario(runtime, recorder, scenario, { pollSeconds: 0 });
     expect(report.outcome).toEqual({ status: 'succeeded', error: null });
-    expect(report.snapshots.map((s) => s.phase)).toEqual(['detected', 'promoted', 'recovered', 'synchronized', 'rebalanced']);
+    expect(report.snapshots.map((s) => s.phase)).toEqual([
+      'detected',
+      'promoted',
+      'recovered',
+      'synchronized',
+      'rebalanced',
+    ]);
     const [t1, t2, t3] = seedTables();
-    const table = (phase: string) => renderConfigurationTable(report.snapshots.find((s) => s.phase === phase)!.configuration);
+    const table = (phase: string) =>
+      renderConfigurationTable(report.snapshots.find((s) => s.phase === phase)!.configuration);
     expect(table('promoted')).toBe(t1);
     expect(table('synchronized')).toBe(t2);
     expect(table('rebalanced')).toBe(t3);

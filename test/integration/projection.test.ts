@@ -17,13 +17,24 @@ let poller: LocalStreamPoller;
 beforeAll(async () => {
   ddb = await localDynamo('projection');
   stores = createStores(ddb.doc, ddb.tables);
-  poller = new LocalStreamPoller(ddb.client, ddb.tables.eventLog, (records) => projectStreamRecords(records, stores.projector));
+  poller = new LocalStreamPoller(ddb.client, ddb.tables.eventLog, (records) =>
+    projectStreamRecords(records, stores.projector),
+  );
 });
 afterAll(async () => poller.stop());
 
-async function appendPhase(clusterId: string, events: Parameters<Stores['events']['append']>[1], key: string) {
+async function appendPhase(
+  clusterId: string,
+  events: Parameters<Stores['events']['append']>[1],
+  key: string,
+) {
   const state = await stores.events.loadState(clusterId);
-  await stores.events.append(clusterId, events, { expectedSeq: state.seq, idempotencyKey: key, at, state });
+  await stores.events.append(clusterId, events, {
+    expectedSeq: state.seq,
+    idempotencyKey: key,
+    at,
+    state,
+  });
 }
 
 describe('the seed incident through the real store, stream and projector', () => {
@@ -48,8 +59,15 @@ describe('the seed incident through the real store, stream and projector', () =>
     expect(incremental.state.lastIncident).toMatchObject({ status: 'succeeded' });
 
     for (const row of incremental.rows)
-      await ddb.doc.send(new DeleteCommand({ TableName: ddb.tables.configuration, Key: { clusterId: id, dbid: row.dbid } }));
-    await ddb.doc.send(new DeleteCommand({ TableName: ddb.tables.configuration, Key: { clusterId: id, dbid: 0 } }));
+      await ddb.doc.send(
+        new DeleteCommand({
+          TableName: ddb.tables.configuration,
+          Key: { clusterId: id, dbid: row.dbid },
+        }),
+      );
+    await ddb.doc.send(
+      new DeleteCommand({ TableName: ddb.tables.configuration, Key: { clusterId: id, dbid: 0 } }),
+    );
     const rebuilt = await stores.projector.rebuild(id);
     const reread = await stores.projection.read(id);
     expect(renderConfigurationTable(reread.rows)).toBe(table3);
@@ -65,7 +83,10 @@ describe('the seed incident through the real store, stream and projector', () =>
     await appendPhase(id, recovery, 'rec');
     const events = await stores.events.read(id);
     const expected = configurationOf(fold(events));
-    const asRecord = (e: object): DynamoDBRecord => ({ eventName: 'INSERT', dynamodb: { NewImage: marshallish(e), SequenceNumber: '1' } });
+    const asRecord = (e: object): DynamoDBRecord => ({
+      eventName: 'INSERT',
+      dynamodb: { NewImage: marshallish(e), SequenceNumber: '1' },
+    });
 
     // Only the tail is delivered: the projector reads the missing head of the log.
     const gap = await stores.projector.project(id, events.slice(3));
@@ -84,12 +105,33 @@ describe('the seed incident through the real store, stream and projector', () =>
     const [registration] = seedIncidentPhases();
     await appendPhase(id, registration, 'register');
     // A corrupted log item (a bug or a hand edit) must not be projected.
-    await ddb.doc.send(new PutCommand({ TableName: ddb.tables.eventLog, Item: { clusterId: id, seq: 0, lastSeq: 2 } }));
     await ddb.doc.send(
-      new PutCommand({ TableName: ddb.tables.eventLog, Item: { clusterId: id, seq: 2, type: 'SegmentMarkedDown', data: { dbid: 2 }, at, idempotencyKey: 'x', causation: {} } }),
+      new PutCommand({
+        TableName: ddb.tables.eventLog,
+        Item: { clusterId: id, seq: 0, lastSeq: 2 },
+      }),
+    );
+    await ddb.doc.send(
+      new PutCommand({
+        TableName: ddb.tables.eventLog,
+        Item: {
+          clusterId: id,
+          seq: 2,
+          type: 'SegmentMarkedDown',
+          data: { dbid: 2 },
+          at,
+          idempotencyKey: 'x',
+          causation: {},
+        },
+      }),
     );
     const response = await projectStreamRecords(
-      [{ eventName: 'INSERT', dynamodb: { NewImage: { clusterId: { S: id }, seq: { N: '2' } }, SequenceNumber: '42' } }],
+      [
+        {
+          eventName: 'INSERT',
+          dynamodb: { NewImage: { clusterId: { S: id }, seq: { N: '2' } }, SequenceNumber: '42' },
+        },
+      ],
       stores.projector,
     );
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: '42' }]);
@@ -106,6 +148,12 @@ function marshallValue(value: unknown): Record<string, unknown> {
   if (typeof value === 'boolean') return { BOOL: value };
   if (Array.isArray(value)) return { L: value.map(marshallValue) };
   if (value && typeof value === 'object')
-    return { M: Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) => [k, marshallValue(v)])) };
+    return {
+      M: Object.fromEntries(
+        Object.entries(value)
+          .filter(([, v]) => v !== undefined)
+          .map(([k, v]) => [k, marshallValue(v)]),
+      ),
+    };
   return { NULL: true };
 }

@@ -50,10 +50,30 @@ describe('evolve: the seed incident', () => {
 
 describe('evolve: refusals name the cluster object', () => {
   const cases: [string, () => ClusterState, NewEvent, RegExp][] = [
-    ['acting primary marked down', registered, { type: 'SegmentMarkedDown', data: { dbid: 2 } }, /dbid 2 is the acting primary of content 0/],
-    ['mirror already down', afterFailure, { type: 'SegmentMarkedDown', data: { dbid: 6 } }, /dbid 6 .* already down/],
-    ['unknown dbid', registered, { type: 'SegmentMarkedDown', data: { dbid: 99 } }, /dbid 99 is not in the configuration/],
-    ['coordinator marked down', registered, { type: 'SegmentMarkedDown', data: { dbid: 10 } }, /coordinator/],
+    [
+      'acting primary marked down',
+      registered,
+      { type: 'SegmentMarkedDown', data: { dbid: 2 } },
+      /dbid 2 is the acting primary of content 0/,
+    ],
+    [
+      'mirror already down',
+      afterFailure,
+      { type: 'SegmentMarkedDown', data: { dbid: 6 } },
+      /dbid 6 .* already down/,
+    ],
+    [
+      'unknown dbid',
+      registered,
+      { type: 'SegmentMarkedDown', data: { dbid: 99 } },
+      /dbid 99 is not in the configuration/,
+    ],
+    [
+      'coordinator marked down',
+      registered,
+      { type: 'SegmentMarkedDown', data: { dbid: 10 } },
+      /coordinator/,
+    ],
     [
       'promotion of a stale mirror',
       afterFailure,
@@ -66,9 +86,24 @@ describe('evolve: refusals name the cluster object', () => {
       { type: 'MirrorPromoted', data: { content: 0, promotedDbid: 7, demotedDbid: 2 } },
       /does not match the pair/,
     ],
-    ['sync of a pair with a down mirror', afterFailure, { type: 'PairSynchronized', data: { content: 0 } }, /content 0: pair .* is not up/],
-    ['sync of a pair already in sync', registered, { type: 'PairSynchronized', data: { content: 1 } }, /content 1/],
-    ['recovering a running segment', registered, { type: 'SegmentRecovered', data: { dbid: 6 } }, /dbid 6 is not a failed mirror/],
+    [
+      'sync of a pair with a down mirror',
+      afterFailure,
+      { type: 'PairSynchronized', data: { content: 0 } },
+      /content 0: pair .* is not up/,
+    ],
+    [
+      'sync of a pair already in sync',
+      registered,
+      { type: 'PairSynchronized', data: { content: 1 } },
+      /content 1/,
+    ],
+    [
+      'recovering a running segment',
+      registered,
+      { type: 'SegmentRecovered', data: { dbid: 6 } },
+      /dbid 6 is not a failed mirror/,
+    ],
     [
       'double fault naming the wrong pair',
       registered,
@@ -97,7 +132,9 @@ describe('evolve: refusals name the cluster object', () => {
   }
 
   it('refuses a seq that does not follow', () => {
-    expect(() => evolve(registered(), { ...failure[0]!, seq: 5 })).toThrow(/seq 5 does not follow seq 1/);
+    expect(() => evolve(registered(), { ...failure[0]!, seq: 5 })).toThrow(
+      /seq 5 does not follow seq 1/,
+    );
   });
 
   it('refuses a relocation onto a port in use on the target host', () => {
@@ -105,14 +142,25 @@ describe('evolve: refusals name the cluster object', () => {
     const planned = fold(
       [
         recovery[0]!,
-        { type: 'SegmentRecoveryStarted', data: { incidentId: 'seed-segment-2', dbid: 6, type: 'full' } },
+        {
+          type: 'SegmentRecoveryStarted',
+          data: { incidentId: 'seed-segment-2', dbid: 6, type: 'full' },
+        },
       ],
       state,
     );
     expect(() =>
       evolve(planned, {
         type: 'SegmentRecovered',
-        data: { dbid: 6, relocatedTo: { hostname: 'segment-1', address: 'segment-1', port: 10000, datadir: '/data1/mirror/gpseg0' } },
+        data: {
+          dbid: 6,
+          relocatedTo: {
+            hostname: 'segment-1',
+            address: 'segment-1',
+            port: 10000,
+            datadir: '/data1/mirror/gpseg0',
+          },
+        },
       }),
     ).toThrow(/relocation of dbid 6: dbid 2 and dbid 6 both use port 10000 on segment-1/);
   });
@@ -121,7 +169,10 @@ describe('evolve: refusals name the cluster object', () => {
 describe('evolve: double faults and relocation', () => {
   it('records a double fault without changing a row, and clears it when the pair resyncs', () => {
     const mirrorDown = fold([{ type: 'SegmentMarkedDown', data: { dbid: 7 } }], registered());
-    const faulted = evolve(mirrorDown, { type: 'DoubleFaultDetected', data: { content: 1, primaryDbid: 3, mirrorDbid: 7 } });
+    const faulted = evolve(mirrorDown, {
+      type: 'DoubleFaultDetected',
+      data: { content: 1, primaryDbid: 3, mirrorDbid: 7 },
+    });
     expect(configurationOf(faulted)).toEqual(configurationOf(mirrorDown));
     expect(faulted.doubleFaults).toEqual([1]);
     const healed = fold(
@@ -136,9 +187,28 @@ describe('evolve: double faults and relocation', () => {
 
   it('moves a segment rebuilt on another host', () => {
     const state = fold(
-      [{ type: 'SegmentRecovered', data: { dbid: 6, relocatedTo: { hostname: 'segment-3', address: 'segment-3', port: 10500, datadir: '/data1/mirror/gpseg0' } } }],
+      [
+        {
+          type: 'SegmentRecovered',
+          data: {
+            dbid: 6,
+            relocatedTo: {
+              hostname: 'segment-3',
+              address: 'segment-3',
+              port: 10500,
+              datadir: '/data1/mirror/gpseg0',
+            },
+          },
+        },
+      ],
       afterFailure(),
     );
-    expect(state.segments.get(6)).toMatchObject({ hostname: 'segment-3', address: 'segment-3', status: 'u', mode: 'n', role: 'm' });
+    expect(state.segments.get(6)).toMatchObject({
+      hostname: 'segment-3',
+      address: 'segment-3',
+      status: 'u',
+      mode: 'n',
+      role: 'm',
+    });
   });
 });

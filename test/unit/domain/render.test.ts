@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { configurationOf, fold } from '#domain/evolve.ts';
-import { historyLines, renderConfigurationTable, renderGpstateErrors, renderGpstateMirrors } from '#domain/render.ts';
+import {
+  historyLines,
+  renderConfigurationTable,
+  renderGpstateErrors,
+  renderGpstateMirrors,
+} from '#domain/render.ts';
 import { seedGpstate, seedIncidentPhases, seedScenario, seedTables } from '#test/fixtures/seed.ts';
 
 const [registration, failure, recovery] = seedIncidentPhases();
@@ -29,7 +34,9 @@ describe('renderers', () => {
     expect(report).not.toContain('All segments are running normally');
     const mirrors = renderGpstateMirrors(configurationOf(state)).join('\n');
     expect(mirrors).toMatch(/segment-2\s+\/data1\/mirror\/gpseg0\s+10500\s+Failed/);
-    expect(mirrors).toMatch(/segment-1\s+\/data1\/mirror\/gpseg2\s+10500\s+Acting as Primary\s+Not In Sync/);
+    expect(mirrors).toMatch(
+      /segment-1\s+\/data1\/mirror\/gpseg2\s+10500\s+Acting as Primary\s+Not In Sync/,
+    );
   });
 
   it('shows unsynchronized pairs with WAL bytes remaining, Unknown when not reported', () => {
@@ -46,8 +53,14 @@ describe('renderers', () => {
     const after = fold([event], fold(failure.slice(0, 2), before));
     const lines = historyLines(event, fold(failure.slice(0, 2), before).segments, after.segments);
     expect(lines).toEqual([
-      { dbid: 4, desc: 'FTS: update role, status, and mode for dbid 4 with contentid 2 to m, d, and n' },
-      { dbid: 8, desc: 'FTS: update role, status, and mode for dbid 8 with contentid 2 to p, u, and n' },
+      {
+        dbid: 4,
+        desc: 'FTS: update role, status, and mode for dbid 4 with contentid 2 to m, d, and n',
+      },
+      {
+        dbid: 8,
+        desc: 'FTS: update role, status, and mode for dbid 8 with contentid 2 to p, u, and n',
+      },
     ]);
   });
 });
