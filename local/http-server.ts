@@ -30,7 +30,8 @@ export function startHttpApi(
       body === undefined
         ? {
             statusCode: 413,
-            headers: { 'content-type': 'application/json' },
+            // The rest of the body is never read: this connection cannot carry another request.
+            headers: { 'content-type': 'application/json', connection: 'close' },
             body: JSON.stringify({ error: `body: larger than ${MAX_BODY_BYTES} bytes` }),
           }
         : await handleApiEvent(
