@@ -2,7 +2,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { DomainError, InvalidTopology, InvalidTransition, UnknownCluster, ValidationError } from '#domain/errors.ts';
 import { AppendRejected, ConcurrencyError } from '#store/errors.ts';
 import { ClusterLocked } from '#store/cluster-lock.ts';
-import { NotFound, route, type ApiDeps } from '#api/routes.ts';
+import { Conflict, NotFound, route, type ApiDeps } from '#api/routes.ts';
 
 /** API Gateway allows 10 MB; no request of ours needs more than a large registration. */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -19,6 +19,7 @@ const STATUS_BY_ERROR: readonly [new (...args: never[]) => Error, number][] = [
   [AppendRejected, 400],
   [UnknownCluster, 404],
   [NotFound, 404],
+  [Conflict, 409],
   [ClusterLocked, 409],
   [ConcurrencyError, 409],
   [InvalidTopology, 422],

@@ -4,9 +4,10 @@ import { clusterIdSchema, incidentIdSchema, recoveryOptionsSchema } from '#domai
 import { UnknownCluster, ValidationError } from '#domain/errors.ts';
 import { registrationEvents } from '#domain/registration.ts';
 import { renderConfigurationTable, renderGpstateErrors, renderGpstateMirrors } from '#domain/render.ts';
-import { hostnameSchema, dbidSchema, segmentRowSchema } from '#domain/segment.ts';
+import { COLUMNS, hostnameSchema, dbidSchema, segmentRowSchema, type SegmentRow } from '#domain/segment.ts';
 import { parseOrThrow } from '#domain/validation.ts';
 import { workflowInputSchema, triggerSchema } from '#domain/workflow.ts';
+import { SimulatedClusterExists } from '#cluster/simulated/errors.ts';
 import type { Stores } from '#store/stores.ts';
 import type { WorkflowStarter } from '#workflow/starter.ts';
 import { executionName } from '#workflow/starter.ts';
@@ -51,6 +52,17 @@ export class NotFound extends Error {
   override name = 'NotFound';
 }
 
+/** The request contradicts what the log already holds (a second, different registration). */
+export class Conflict extends Error {
+  override name = 'Conflict';
+  constructor(
+    message: string,
+    readonly path: string,
+  ) {
+    super(message);
+  }
+}
+
 const registerSchema = z.strictObject({
   clusterId: clusterIdSchema,
   segments: z.array(segmentRowSchema).min(1).max(20_000),
@@ -69,8 +81,34 @@ const recoverSchema = z.strictObject({
   trigger: triggerSchema.optional(),
 });
 
-const seqQuery = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const limitQuery = z.coerce.number().int().min(1).max(1000);
+/** Query numbers are plain decimal digits: no `""` read as 0, no `1e3`, no `0x10`. */
+const wholeNumber = z.string().regex(/^[0-9]{1,15}$/, 'must be a whole number').transform(Number);
+const seqQuery = wholeNumber;
+const limitQuery = wholeNumber.pipe(z.number().int().min(1).max(1000));
+
+const rowKey = (row: SegmentRow): string => JSON.stringify(COLUMNS.map((c) => row[c]));
+
+/** A repeated registration must repeat the registered configuration, not replace it. */
+async function assertSameRegistration(deps: ApiDeps, clusterId: string, lastSeq: number, segments: readonly SegmentRow[]): Promise<void> {
+  const registered = (await deps.stores.events.read(clusterId, { toSeq: lastSeq }))
+    .flatMap((e) => (e.type === 'ClusterRegistered' ? e.data.segments : []))
+    .map(rowKey);
+  const asked = registrationEvents(segments)
+    .flatMap((e) => (e.type === 'ClusterRegistered' ? e.data.segments : []))
+    .map(rowKey);
+  if (registered.length !== asked.length || registered.some((row, i) => row !== asked[i]))
+    throw new Conflict(
+      `body.segments: cluster ${clusterId} is already registered with a different configuration (${registered.length} segments); a registered cluster changes only through its events`,
+      'body.segments',
+    );
+}
+
+/** Hosts a request names must be hosts of the cluster (`gprecoverseg -p` moves a failed host's segments). */
+function assertHostsKnown(rows: readonly SegmentRow[], clusterId: string, hosts: readonly string[], path: (i: number) => string): void {
+  const known = new Set(rows.map((r) => r.hostname));
+  for (const [i, host] of hosts.entries())
+    if (!known.has(host)) throw new ValidationError(`${path(i)}: host ${host} runs no segment of cluster ${clusterId}; name a host from gp_segment_configuration`, path(i));
+}
 
 async function registered(deps: ApiDeps, clusterId: string) {
   parseOrThrow(clusterIdSchema, clusterId, 'clusterId');
@@ -100,7 +138,14 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
         causation: { actor: 'api' },
         at: deps.now().toISOString(),
       });
-      if (!result.duplicate) await deps.simulator?.create(body.clusterId, body.segments, body.simulation ?? {});
+      if (result.duplicate) await assertSameRegistration(deps, body.clusterId, result.lastSeq, body.segments);
+      try {
+        // A retry after a failed create still creates the simulation: the log alone is not the cluster.
+        // Two racing registrations of one cluster create it once; the loser finds it there.
+        await deps.simulator?.create(body.clusterId, body.segments, body.simulation ?? {});
+      } catch (error) {
+        if (!(error instanceof SimulatedClusterExists)) throw error;
+      }
       return { statusCode: result.duplicate ? 200 : 201, body: { clusterId: body.clusterId, seq: result.lastSeq, segments: body.segments.length } };
     },
   },
@@ -154,7 +199,7 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
     method: 'POST',
     path: '/clusters/{clusterId}/recoveries',
     handler: async (deps, request, { clusterId }) => {
-      await registered(deps, clusterId!);
+      const { rows } = await registered(deps, clusterId!);
       const body = parseOrThrow(recoverSchema, request.body ?? {}, 'body');
       const incidentId = body.incidentId ?? `api-${deps.now().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
       const input = parseOrThrow(
@@ -171,6 +216,8 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
       );
       if (input.options.type !== 'auto' && input.options.type !== 'full' && Object.keys(input.options.targetHosts).length > 0)
         throw new ValidationError(`body.targetHosts: ${input.options.type} recovery cannot move segments to another host; gprecoverseg refuses -p without a full recovery`, 'body.targetHosts');
+      assertHostsKnown(rows, clusterId!, Object.keys(input.options.targetHosts), () => 'body.targetHosts');
+      assertHostsKnown(rows, clusterId!, input.failedHosts, (i) => `body.failedHosts[${i}]`);
       const started = await deps.starter.start(input);
       return { statusCode: started.alreadyStarted ? 200 : 202, body: { clusterId, incidentId, ...started } };
     },
@@ -209,9 +256,12 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
     method: 'POST',
     path: '/clusters/{clusterId}/faults',
     handler: async (deps, request, { clusterId }) => {
-      await registered(deps, clusterId!);
+      const { rows } = await registered(deps, clusterId!);
       if (!deps.simulator) throw new ValidationError('faults can only be injected into a simulated cluster', 'path');
       const fault = parseOrThrow(faultSchema, request.body, 'body');
+      if ('host' in fault) assertHostsKnown(rows, clusterId!, [fault.host], () => 'body.host');
+      else if (!rows.some((r) => r.dbid === fault.dbid))
+        throw new ValidationError(`body.dbid: dbid ${fault.dbid} is not in gp_segment_configuration of cluster ${clusterId}`, 'body.dbid');
       await deps.simulator.inject(clusterId!, fault);
       return { statusCode: 202, body: { clusterId, fault } };
     },

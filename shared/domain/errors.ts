@@ -53,10 +53,6 @@ export class IncrementalRecoveryFailed extends DomainError {
   override name = 'IncrementalRecoveryFailed';
 }
 
-export class RecoveryFailedError extends DomainError {
-  override name = 'SegmentRecoveryFailed';
-}
-
 export class RebalanceFailed extends DomainError {
   override name = 'RebalanceFailed';
 }

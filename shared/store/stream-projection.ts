@@ -1,7 +1,7 @@
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord } from 'aws-lambda';
-import type { RecordedEvent } from '#domain/events.ts';
+import { recordedEventSchema, type RecordedEvent } from '#domain/events.ts';
 import type { Projector } from '#store/projector.ts';
 import { recordedEventOf } from '#store/event-store.ts';
 
@@ -26,8 +26,11 @@ export async function projectStreamRecords(
       first: record.dynamodb?.SequenceNumber ?? '',
       events: [],
     };
-    if (record.eventName !== 'REMOVE' && typeof item.seq === 'number' && item.seq > 0)
-      entry.events.push(recordedEventOf(item));
+    // An image that is not a valid event is not applied from the stream: the projector then
+    // sees a gap and reads the log, where a bad item fails the batch instead of slipping in.
+    const event = recordedEventSchema.safeParse(recordedEventOf(item));
+    if (record.eventName !== 'REMOVE' && event.success)
+      entry.events.push(event.data as RecordedEvent);
     byCluster.set(clusterId, entry);
   }
   const failures: string[] = [];

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ExecutionAlreadyExists, StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { WorkflowInput } from '#domain/workflow.ts';
 
@@ -13,13 +14,22 @@ export interface WorkflowStarter {
   start(input: WorkflowInput): Promise<StartedExecution>;
 }
 
+/** Step Functions execution names: at most 80 characters of letters, digits, `-` and `_`. */
+const MAX_EXECUTION_NAME = 80;
+
 /**
  * One execution per incident: its name is derived from the cluster and the incident, and
  * Step Functions refuses a second execution of the same name, so a storm of triggers for one
- * incident starts one run.
+ * incident starts one run. A name that had to be shortened or have characters replaced ends
+ * in a digest of the whole, so two incidents never share an execution name (a 64-character
+ * cluster id would otherwise leave 14 characters of the incident, and `a.b` would be `a_b`).
  */
 export function executionName(clusterId: string, incidentId: string): string {
-  return `${clusterId}--${incidentId}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 80);
+  const whole = `${clusterId}--${incidentId}`;
+  const safe = whole.replace(/[^A-Za-z0-9_-]/g, '_');
+  if (safe === whole && whole.length <= MAX_EXECUTION_NAME) return whole;
+  const digest = createHash('sha256').update(whole).digest('hex').slice(0, 16);
+  return `${safe.slice(0, MAX_EXECUTION_NAME - digest.length - 1)}-${digest}`;
 }
 
 export class SfnWorkflowStarter implements WorkflowStarter {
