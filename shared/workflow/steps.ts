@@ -174,7 +174,11 @@ export async function planRecoveryStep(
       .filter((f) => f.type !== 'full')
       .map((f) => f.dbid);
     planned = planRecovery(state, options, inPlaceFailed);
-    return planned.length === 0 && !options.dryRun
+    // A retried PlanRecovery finds its plan already on record and not yet started.
+    const alreadyPlanned =
+      state.recovery?.started.length === 0 &&
+      planKey(state.recovery.plan ?? []) === planKey(planned);
+    return alreadyPlanned || (planned.length === 0 && !options.dryRun)
       ? []
       : [{ type: 'RecoveryPlanned', data: { incidentId, items: planned } }];
   });
@@ -230,7 +234,7 @@ export async function recoverSegments(
 
 /** Distinguishes the plans of one incident (the first, then an escalation to full). */
 const planKey = (plan: readonly PlanItem[]): string =>
-  plan.map((i) => `${i.dbid}${i.type[0]}`).join('.');
+  plan.map((i) => `${i.dbid}${i.type[0]}${i.target ? `@${i.target.hostname}` : ''}`).join('.');
 
 export async function checkRecovery(
   deps: StepDeps,

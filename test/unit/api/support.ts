@@ -1,0 +1,110 @@
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { handleApiEvent } from '#api/http.ts';
+import type { ApiDeps, Simulator } from '#api/routes.ts';
+import { simulatorFor } from '#cluster/backend.ts';
+import type { WorkflowInput } from '#domain/workflow.ts';
+import { createStores, type Stores } from '#store/stores.ts';
+import { executionName, type StartedExecution, type WorkflowStarter } from '#workflow/starter.ts';
+import { localDynamo } from '#test/support.ts';
+
+export const NOW = new Date('2024-12-23T12:00:00.000Z');
+
+/** A starter that records every call and, like Step Functions, starts each execution name once. */
+export class RecordingStarter implements WorkflowStarter {
+  readonly calls: WorkflowInput[] = [];
+  readonly started = new Set<string>();
+
+  async start(input: WorkflowInput): Promise<StartedExecution> {
+    this.calls.push(input);
+    const name = executionName(input.clusterId, input.incidentId);
+    const alreadyStarted = this.started.has(name);
+    this.started.add(name);
+    return {
+      executionName: name,
+      executionArn: `arn:aws:states:us-east-1:000000000000:execution:recoverseg:${name}`,
+      alreadyStarted,
+    };
+  }
+}
+
+export interface ApiHarness {
+  deps: ApiDeps;
+  stores: Stores;
+  starter: RecordingStarter;
+  errors: { message: string; details: Record<string, unknown> }[];
+  call(
+    method: string,
+    path: string,
+    options?: { body?: unknown; raw?: string; query?: Record<string, string> },
+  ): Promise<ApiReply>;
+}
+
+export interface ApiReply {
+  status: number;
+  body: Record<string, unknown> & { error?: string; path?: string; name?: string };
+  headers: Record<string, string>;
+}
+
+/** The API over real stores on the run's DynamoDB Local (own tables) and a zero-time simulator. */
+export async function apiHarness(
+  prefix: string,
+  options: { simulator?: boolean } = {},
+): Promise<ApiHarness> {
+  const ddb = await localDynamo(prefix);
+  const stores = createStores(ddb.doc, ddb.tables);
+  const starter = new RecordingStarter();
+  const simulator: Simulator | undefined =
+    options.simulator === false
+      ? undefined
+      : simulatorFor(ddb.doc, ddb.tables, () => NOW.getTime());
+  const deps: ApiDeps = { stores, starter, simulator, now: () => NOW };
+  const errors: ApiHarness['errors'] = [];
+  const log = {
+    error: (message: string, details: Record<string, unknown>) =>
+      void errors.push({ message, details }),
+  };
+  return {
+    deps,
+    stores,
+    starter,
+    errors,
+    async call(method, path, { body, raw, query } = {}) {
+      const result = await handleApiEvent(
+        deps,
+        apiEvent(method, path, raw ?? (body === undefined ? null : JSON.stringify(body)), query),
+        log,
+      );
+      return reply(result);
+    },
+  };
+}
+
+export function apiEvent(
+  method: string,
+  path: string,
+  body: string | null,
+  query?: Record<string, string>,
+): APIGatewayProxyEvent {
+  return {
+    httpMethod: method,
+    path,
+    resource: '/{proxy+}',
+    body,
+    isBase64Encoded: false,
+    headers: { 'content-type': 'application/json' },
+    multiValueHeaders: {},
+    queryStringParameters: query ?? null,
+    multiValueQueryStringParameters: null,
+    pathParameters: null,
+    stageVariables: null,
+    requestContext: {} as APIGatewayProxyEvent['requestContext'],
+  };
+}
+
+export function reply(result: APIGatewayProxyResult): ApiReply {
+  return {
+    status: result.statusCode,
+    body: JSON.parse(result.body) as ApiReply['body'],
+    headers: (result.headers ?? {}) as Record<string, string>,
+  };
+}

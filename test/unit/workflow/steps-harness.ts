@@ -1,0 +1,96 @@
+import { SimulatedCluster } from '#cluster/simulated/simulated-cluster.ts';
+import type { SimulationOptionsInput } from '#cluster/simulated/options.ts';
+import { registrationEvents } from '#domain/registration.ts';
+import type { SegmentRow } from '#domain/segment.ts';
+import {
+  executionStateSchema,
+  type ExecutionState,
+  type TaskEvent,
+  type WorkflowInputRequest,
+} from '#domain/workflow.ts';
+import { createStores, type Stores } from '#store/stores.ts';
+import type { Notifier, RunOutcome } from '#workflow/notifier.ts';
+import type { StepDeps } from '#workflow/steps.ts';
+import { seedScenario } from '#test/fixtures/seed.ts';
+import { localDynamo } from '#test/support.ts';
+
+export const FIXED = new Date('2024-12-23T12:00:00.000Z');
+
+export class RecordingNotifier implements Notifier {
+  readonly sent: RunOutcome[] = [];
+  async notify(outcome: RunOutcome): Promise<void> {
+    this.sent.push(outcome);
+  }
+}
+
+export interface StepsHarness {
+  deps: StepDeps;
+  stores: Stores;
+  notifier: RecordingNotifier;
+  sim(clusterId: string): SimulatedCluster;
+  /** Registers the seed cluster in the log and creates its zero-time simulation. */
+  seed(clusterId: string, simulation?: SimulationOptionsInput): Promise<void>;
+}
+
+export async function stepsHarness(prefix: string): Promise<StepsHarness> {
+  const ddb = await localDynamo(prefix);
+  const stores = createStores(ddb.doc, ddb.tables);
+  const notifier = new RecordingNotifier();
+  const sim = (clusterId: string) =>
+    new SimulatedCluster({
+      doc: ddb.doc,
+      tables: ddb.tables,
+      clusterId,
+      clock: () => FIXED.getTime(),
+    });
+  return {
+    stores,
+    notifier,
+    sim,
+    deps: { stores, cluster: sim, notifier, now: () => FIXED },
+    async seed(clusterId, simulation = {}) {
+      const segments = structuredClone(seedScenario.segments) as SegmentRow[];
+      await stores.events.append(clusterId, registrationEvents(segments), {
+        expectedSeq: 0,
+        idempotencyKey: 'register',
+        at: FIXED.toISOString(),
+      });
+      await sim(clusterId).create(segments, { seed: 1, ...simulation, timeScale: 0 });
+    },
+  };
+}
+
+type Step<R> = (deps: StepDeps, event: TaskEvent) => Promise<R>;
+
+/**
+ * One execution as Step Functions runs it: each Task gets `{ executionId, input: $ }` and its
+ * result lands under its ResultPath, JSON round-tripped as Lambda does.
+ */
+export class Execution {
+  state: ExecutionState;
+
+  constructor(
+    private readonly deps: StepDeps,
+    readonly executionId: string,
+    input: WorkflowInputRequest,
+  ) {
+    this.state = executionStateSchema.parse(input);
+  }
+
+  event(): TaskEvent {
+    return { executionId: this.executionId, input: JSON.parse(JSON.stringify(this.state)) };
+  }
+
+  /** Runs a step `times` times with the same input (a Lambda retried), keeping the last result. */
+  async run<R>(step: Step<R>, resultPath: keyof ExecutionState | undefined, times = 1): Promise<R> {
+    const event = this.event();
+    let result: R | undefined;
+    for (let i = 0; i < times; i++)
+      result = JSON.parse(JSON.stringify(await step(this.deps, structuredClone(event)))) as R;
+    if (resultPath) (this.state as Record<string, unknown>)[resultPath] = result;
+    return result!;
+  }
+}
+
+export const executionArn = (name: string) =>
+  `arn:aws:states:us-east-1:123456789012:execution:recoverseg:${name}`;
