@@ -116,6 +116,7 @@ export function workflowDefinition(): Record<string, unknown> {
         Choices: [
           { Variable: '$.sync.next', StringEquals: 'wait', Next: 'WaitForSync' },
           { Variable: '$.sync.next', StringEquals: 'rebalance', Next: 'RebalanceSegments' },
+          { Variable: '$.sync.next', StringEquals: 'replan', Next: 'PlanRecovery' },
         ],
         Default: 'FinishRecovery',
       },

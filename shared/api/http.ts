@@ -1,5 +1,11 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { DomainError, InvalidTopology, InvalidTransition, UnknownCluster, ValidationError } from '#domain/errors.ts';
+import {
+  DomainError,
+  InvalidTopology,
+  InvalidTransition,
+  UnknownCluster,
+  ValidationError,
+} from '#domain/errors.ts';
 import { AppendRejected, ConcurrencyError } from '#store/errors.ts';
 import { ClusterLocked } from '#store/cluster-lock.ts';
 import { Conflict, NotFound, route, type ApiDeps } from '#api/routes.ts';
@@ -7,7 +13,11 @@ import { Conflict, NotFound, route, type ApiDeps } from '#api/routes.ts';
 /** API Gateway allows 10 MB; no request of ours needs more than a large registration. */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
-const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult => ({
+const json = (
+  statusCode: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): APIGatewayProxyResult => ({
   statusCode,
   headers: { 'content-type': 'application/json', ...headers },
   body: JSON.stringify(body),
@@ -32,10 +42,15 @@ export interface ApiLogger {
 }
 
 /** One API Gateway proxy request through the route table. */
-export async function handleApiEvent(deps: ApiDeps, event: APIGatewayProxyEvent, log: ApiLogger): Promise<APIGatewayProxyResult> {
+export async function handleApiEvent(
+  deps: ApiDeps,
+  event: APIGatewayProxyEvent,
+  log: ApiLogger,
+): Promise<APIGatewayProxyResult> {
   const raw = event.body ?? '';
   const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
-  if (Buffer.byteLength(text) > MAX_BODY_BYTES) return json(413, { error: `body: larger than ${MAX_BODY_BYTES} bytes` });
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES)
+    return json(413, { error: `body: larger than ${MAX_BODY_BYTES} bytes` });
   let body: unknown;
   if (text.trim().length > 0) {
     try {
@@ -53,7 +68,13 @@ export async function handleApiEvent(deps: ApiDeps, event: APIGatewayProxyEvent,
   const found = route(request);
   if ('status' in found)
     return found.status === 405
-      ? json(405, { error: `${request.method} is not allowed on ${request.path}; use ${found.allowed.join(', ')}` }, { allow: found.allowed.join(', ') })
+      ? json(
+          405,
+          {
+            error: `${request.method} is not allowed on ${request.path}; use ${found.allowed.join(', ')}`,
+          },
+          { allow: found.allowed.join(', ') },
+        )
       : json(404, { error: `no route ${request.method} ${request.path}` });
   try {
     const response = await found.handler(deps, request, found.params);
@@ -64,7 +85,14 @@ export async function handleApiEvent(deps: ApiDeps, event: APIGatewayProxyEvent,
       const e = error as Error & { path?: string };
       return json(status, { error: e.message, name: e.name, ...(e.path ? { path: e.path } : {}) });
     }
-    log.error('request failed', { method: request.method, path: request.path, error: error as Error });
-    return json(500, { error: 'internal error; the request may be retried', name: 'InternalError' });
+    log.error('request failed', {
+      method: request.method,
+      path: request.path,
+      error: error as Error,
+    });
+    return json(500, {
+      error: 'internal error; the request may be retried',
+      name: 'InternalError',
+    });
   }
 }

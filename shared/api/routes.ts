@@ -3,8 +3,18 @@ import { configurationOf } from '#domain/evolve.ts';
 import { clusterIdSchema, incidentIdSchema, recoveryOptionsSchema } from '#domain/events.ts';
 import { UnknownCluster, ValidationError } from '#domain/errors.ts';
 import { registrationEvents } from '#domain/registration.ts';
-import { renderConfigurationTable, renderGpstateErrors, renderGpstateMirrors } from '#domain/render.ts';
-import { COLUMNS, hostnameSchema, dbidSchema, segmentRowSchema, type SegmentRow } from '#domain/segment.ts';
+import {
+  renderConfigurationTable,
+  renderGpstateErrors,
+  renderGpstateMirrors,
+} from '#domain/render.ts';
+import {
+  COLUMNS,
+  hostnameSchema,
+  dbidSchema,
+  segmentRowSchema,
+  type SegmentRow,
+} from '#domain/segment.ts';
 import { parseOrThrow } from '#domain/validation.ts';
 import { workflowInputSchema, triggerSchema } from '#domain/workflow.ts';
 import { SimulatedClusterExists } from '#cluster/simulated/errors.ts';
@@ -23,7 +33,11 @@ export type Fault = z.infer<typeof faultSchema>;
 export interface Simulator {
   /** Throws a ValidationError naming the field when the simulation options are wrong. */
   validate(simulation: unknown): void;
-  create(clusterId: string, segments: z.infer<typeof segmentRowSchema>[], simulation: unknown): Promise<void>;
+  create(
+    clusterId: string,
+    segments: z.infer<typeof segmentRowSchema>[],
+    simulation: unknown,
+  ): Promise<void>;
   inject(clusterId: string, fault: Fault): Promise<void>;
 }
 
@@ -82,14 +96,22 @@ const recoverSchema = z.strictObject({
 });
 
 /** Query numbers are plain decimal digits: no `""` read as 0, no `1e3`, no `0x10`. */
-const wholeNumber = z.string().regex(/^[0-9]{1,15}$/, 'must be a whole number').transform(Number);
+const wholeNumber = z
+  .string()
+  .regex(/^[0-9]{1,15}$/, 'must be a whole number')
+  .transform(Number);
 const seqQuery = wholeNumber;
 const limitQuery = wholeNumber.pipe(z.number().int().min(1).max(1000));
 
 const rowKey = (row: SegmentRow): string => JSON.stringify(COLUMNS.map((c) => row[c]));
 
 /** A repeated registration must repeat the registered configuration, not replace it. */
-async function assertSameRegistration(deps: ApiDeps, clusterId: string, lastSeq: number, segments: readonly SegmentRow[]): Promise<void> {
+async function assertSameRegistration(
+  deps: ApiDeps,
+  clusterId: string,
+  lastSeq: number,
+  segments: readonly SegmentRow[],
+): Promise<void> {
   const registered = (await deps.stores.events.read(clusterId, { toSeq: lastSeq }))
     .flatMap((e) => (e.type === 'ClusterRegistered' ? e.data.segments : []))
     .map(rowKey);
@@ -104,10 +126,19 @@ async function assertSameRegistration(deps: ApiDeps, clusterId: string, lastSeq:
 }
 
 /** Hosts a request names must be hosts of the cluster (`gprecoverseg -p` moves a failed host's segments). */
-function assertHostsKnown(rows: readonly SegmentRow[], clusterId: string, hosts: readonly string[], path: (i: number) => string): void {
+function assertHostsKnown(
+  rows: readonly SegmentRow[],
+  clusterId: string,
+  hosts: readonly string[],
+  path: (i: number) => string,
+): void {
   const known = new Set(rows.map((r) => r.hostname));
   for (const [i, host] of hosts.entries())
-    if (!known.has(host)) throw new ValidationError(`${path(i)}: host ${host} runs no segment of cluster ${clusterId}; name a host from gp_segment_configuration`, path(i));
+    if (!known.has(host))
+      throw new ValidationError(
+        `${path(i)}: host ${host} runs no segment of cluster ${clusterId}; name a host from gp_segment_configuration`,
+        path(i),
+      );
 }
 
 async function registered(deps: ApiDeps, clusterId: string) {
@@ -120,7 +151,11 @@ async function registered(deps: ApiDeps, clusterId: string) {
   return { state, rows: configurationOf(state) };
 }
 
-type Handler = (deps: ApiDeps, request: ApiRequest, params: Record<string, string>) => Promise<ApiResponse>;
+type Handler = (
+  deps: ApiDeps,
+  request: ApiRequest,
+  params: Record<string, string>,
+) => Promise<ApiResponse>;
 
 /** Every route of the API, the same behind API Gateway and on `recoverseg serve`. */
 export const ROUTES: readonly { method: string; path: string; handler: Handler }[] = [
@@ -129,7 +164,11 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
     path: '/clusters',
     handler: async (deps, request) => {
       const body = parseOrThrow(registerSchema, request.body, 'body');
-      if (body.simulation && !deps.simulator) throw new ValidationError('body.simulation: this deployment drives a real cluster; simulation options are for the simulated backend', 'body.simulation');
+      if (body.simulation && !deps.simulator)
+        throw new ValidationError(
+          'body.simulation: this deployment drives a real cluster; simulation options are for the simulated backend',
+          'body.simulation',
+        );
       deps.simulator?.validate(body.simulation ?? {});
       const events = registrationEvents(body.segments);
       const result = await deps.stores.events.append(body.clusterId, events, {
@@ -138,7 +177,8 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
         causation: { actor: 'api' },
         at: deps.now().toISOString(),
       });
-      if (result.duplicate) await assertSameRegistration(deps, body.clusterId, result.lastSeq, body.segments);
+      if (result.duplicate)
+        await assertSameRegistration(deps, body.clusterId, result.lastSeq, body.segments);
       try {
         // A retry after a failed create still creates the simulation: the log alone is not the cluster.
         // Two racing registrations of one cluster create it once; the loser finds it there.
@@ -146,14 +186,20 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
       } catch (error) {
         if (!(error instanceof SimulatedClusterExists)) throw error;
       }
-      return { statusCode: result.duplicate ? 200 : 201, body: { clusterId: body.clusterId, seq: result.lastSeq, segments: body.segments.length } };
+      return {
+        statusCode: result.duplicate ? 200 : 201,
+        body: { clusterId: body.clusterId, seq: result.lastSeq, segments: body.segments.length },
+      };
     },
   },
   {
     method: 'GET',
     path: '/clusters/{clusterId}/configuration',
     handler: async (deps, request, { clusterId }) => {
-      const asOf = request.query.seq === undefined ? undefined : parseOrThrow(seqQuery, request.query.seq, 'query.seq');
+      const asOf =
+        request.query.seq === undefined
+          ? undefined
+          : parseOrThrow(seqQuery, request.query.seq, 'query.seq');
       const { state, rows } =
         asOf === undefined
           ? await registered(deps, clusterId!)
@@ -162,7 +208,10 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
               const s = await deps.stores.events.loadState(clusterId!, { toSeq: asOf });
               return { state: s, rows: configurationOf(s) };
             })();
-      return { statusCode: 200, body: { clusterId, seq: state.seq, rows, table: renderConfigurationTable(rows) } };
+      return {
+        statusCode: 200,
+        body: { clusterId, seq: state.seq, rows, table: renderConfigurationTable(rows) },
+      };
     },
   },
   {
@@ -170,10 +219,22 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
     path: '/clusters/{clusterId}/events',
     handler: async (deps, request, { clusterId }) => {
       await registered(deps, clusterId!);
-      const after = request.query.after === undefined ? 0 : parseOrThrow(seqQuery, request.query.after, 'query.after');
-      const limit = request.query.limit === undefined ? 100 : parseOrThrow(limitQuery, request.query.limit, 'query.limit');
-      const events = await deps.stores.events.read(clusterId!, { afterSeq: after, toSeq: after + limit });
-      return { statusCode: 200, body: { clusterId, events, next: events.length === limit ? after + limit : null } };
+      const after =
+        request.query.after === undefined
+          ? 0
+          : parseOrThrow(seqQuery, request.query.after, 'query.after');
+      const limit =
+        request.query.limit === undefined
+          ? 100
+          : parseOrThrow(limitQuery, request.query.limit, 'query.limit');
+      const events = await deps.stores.events.read(clusterId!, {
+        afterSeq: after,
+        toSeq: after + limit,
+      });
+      return {
+        statusCode: 200,
+        body: { clusterId, events, next: events.length === limit ? after + limit : null },
+      };
     },
   },
   {
@@ -201,25 +262,52 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
     handler: async (deps, request, { clusterId }) => {
       const { rows } = await registered(deps, clusterId!);
       const body = parseOrThrow(recoverSchema, request.body ?? {}, 'body');
-      const incidentId = body.incidentId ?? `api-${deps.now().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
+      const incidentId =
+        body.incidentId ??
+        `api-${deps
+          .now()
+          .toISOString()
+          .replace(/[^0-9]/g, '')
+          .slice(0, 14)}`;
       const input = parseOrThrow(
         workflowInputSchema,
         {
           clusterId,
           incidentId,
           trigger: body.trigger ?? { source: 'api' },
-          options: { type: body.type, targetHosts: body.targetHosts, rebalance: body.rebalance, dryRun: body.dryRun, replayLagGb: body.replayLagGb },
+          options: {
+            type: body.type,
+            targetHosts: body.targetHosts,
+            rebalance: body.rebalance,
+            dryRun: body.dryRun,
+            replayLagGb: body.replayLagGb,
+          },
           failedHosts: body.failedHosts ?? [],
           ...(body.waits ? { waits: body.waits } : {}),
         },
         'body',
       );
-      if (input.options.type !== 'auto' && input.options.type !== 'full' && Object.keys(input.options.targetHosts).length > 0)
-        throw new ValidationError(`body.targetHosts: ${input.options.type} recovery cannot move segments to another host; gprecoverseg refuses -p without a full recovery`, 'body.targetHosts');
-      assertHostsKnown(rows, clusterId!, Object.keys(input.options.targetHosts), () => 'body.targetHosts');
+      if (
+        input.options.type !== 'auto' &&
+        input.options.type !== 'full' &&
+        Object.keys(input.options.targetHosts).length > 0
+      )
+        throw new ValidationError(
+          `body.targetHosts: ${input.options.type} recovery cannot move segments to another host; gprecoverseg refuses -p without a full recovery`,
+          'body.targetHosts',
+        );
+      assertHostsKnown(
+        rows,
+        clusterId!,
+        Object.keys(input.options.targetHosts),
+        () => 'body.targetHosts',
+      );
       assertHostsKnown(rows, clusterId!, input.failedHosts, (i) => `body.failedHosts[${i}]`);
       const started = await deps.starter.start(input);
-      return { statusCode: started.alreadyStarted ? 200 : 202, body: { clusterId, incidentId, ...started } };
+      return {
+        statusCode: started.alreadyStarted ? 200 : 202,
+        body: { clusterId, incidentId, ...started },
+      };
     },
   },
   {
@@ -232,8 +320,13 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
       const last = state.lastIncident?.incidentId === incidentId ? state.lastIncident : undefined;
       if (!active && !last) {
         const events = await deps.stores.events.read(clusterId!);
-        const seen = events.some((e) => e.type === 'RecoveryRequested' && e.data.incidentId === incidentId);
-        if (!seen) throw new NotFound(`incident ${incidentId} of cluster ${clusterId} has no recovery on record`);
+        const seen = events.some(
+          (e) => e.type === 'RecoveryRequested' && e.data.incidentId === incidentId,
+        );
+        if (!seen)
+          throw new NotFound(
+            `incident ${incidentId} of cluster ${clusterId} has no recovery on record`,
+          );
       }
       const plan = active?.plan ?? [];
       return {
@@ -257,11 +350,15 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
     path: '/clusters/{clusterId}/faults',
     handler: async (deps, request, { clusterId }) => {
       const { rows } = await registered(deps, clusterId!);
-      if (!deps.simulator) throw new ValidationError('faults can only be injected into a simulated cluster', 'path');
+      if (!deps.simulator)
+        throw new ValidationError('faults can only be injected into a simulated cluster', 'path');
       const fault = parseOrThrow(faultSchema, request.body, 'body');
       if ('host' in fault) assertHostsKnown(rows, clusterId!, [fault.host], () => 'body.host');
       else if (!rows.some((r) => r.dbid === fault.dbid))
-        throw new ValidationError(`body.dbid: dbid ${fault.dbid} is not in gp_segment_configuration of cluster ${clusterId}`, 'body.dbid');
+        throw new ValidationError(
+          `body.dbid: dbid ${fault.dbid} is not in gp_segment_configuration of cluster ${clusterId}`,
+          'body.dbid',
+        );
       await deps.simulator.inject(clusterId!, fault);
       return { statusCode: 202, body: { clusterId, fault } };
     },
@@ -290,7 +387,9 @@ function match(pattern: string, path: string): Record<string, string> | undefine
 }
 
 /** Finds the route for a request: a handler, a 405 (path known, method not), or a 404. */
-export function route(request: ApiRequest): { handler: Handler; params: Record<string, string> } | { status: 404 | 405; allowed: string[] } {
+export function route(
+  request: ApiRequest,
+): { handler: Handler; params: Record<string, string> } | { status: 404 | 405; allowed: string[] } {
   const allowed: string[] = [];
   for (const r of ROUTES) {
     const params = match(r.path, request.path);

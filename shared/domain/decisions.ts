@@ -40,14 +40,14 @@ type TypeChoice = { type: RecoveryType | 'forced'; relocate: boolean };
 
 export const RECOVERY_TYPE_RULES: readonly Rule<SegmentToRecover, TypeChoice>[] = [
   {
+    rule: 'its host is being replaced: full recovery on the new host (gprecoverseg -F -p)',
+    when: (s) => s.row.hostname in s.options.targetHosts,
+    then: { type: 'full', relocate: true },
+  },
+  {
     rule: 'the caller forced a type: use it, never escalate',
     when: (s) => s.options.type !== 'auto',
     then: { type: 'forced', relocate: false },
-  },
-  {
-    rule: 'its host is being replaced: full recovery on the new host (gprecoverseg -p)',
-    when: (s) => s.row.hostname in s.options.targetHosts,
-    then: { type: 'full', relocate: true },
   },
   {
     rule: 'an in-place recovery already failed (WAL recycled, data directory gone): full',
@@ -105,14 +105,13 @@ export function planRecovery(
     items.push(item);
   }
   const forced = options.type !== 'auto' && options.type !== 'full';
-  for (const host of Object.keys(options.targetHosts)) {
+  // Unknown hosts are refused where the request enters (API, scenario); here a host may
+  // legitimately be gone already, its segments moved by an earlier round of this incident.
+  for (const host of Object.keys(options.targetHosts))
     if (forced)
       problems.push(
         `${options.type} recovery cannot move segments off ${host}: recovery to another host is always full (gprecoverseg refuses -p with incremental)`,
       );
-    if (![...state.segments.values()].some((r) => r.hostname === host))
-      problems.push(`host ${host} is not in the configuration`);
-  }
   problems.push(
     ...configurationProblems(relocated).filter((p) =>
       items.some((i) => i.target && p.includes(`dbid ${i.dbid}`)),
@@ -167,7 +166,10 @@ export function promotionContext(
 
 /* ---------- After polling gprecoverseg ---------- */
 
-export type RecoveryNext = 'wait' | 'sync' | 'replan' | 'fail';
+/** An incident's plans: the first, escalations, and re-plans for segments that failed again. */
+export const MAX_PLANS_PER_INCIDENT = 5;
+
+export type RecoveryNext = 'wait' | 'sync' | 'replan' | 'double-fault' | 'fail';
 
 export interface RecoveryProgressContext {
   done: boolean;
@@ -176,9 +178,16 @@ export interface RecoveryProgressContext {
   forced: boolean;
   /** dbids already escalated to full in this incident. */
   escalated: readonly number[];
+  doubleFaulted: readonly Pair[];
+  plans: number;
 }
 
 export const RECOVERY_OUTCOME_RULES: readonly Rule<RecoveryProgressContext, RecoveryNext>[] = [
+  {
+    rule: 'a content lost its primary and its mirror was not in sync: stop',
+    when: (c) => c.doubleFaulted.length > 0,
+    then: 'double-fault',
+  },
   {
     rule: 'gprecoverseg is still running: wait and poll again',
     when: (c) => !c.done,
@@ -191,7 +200,10 @@ export const RECOVERY_OUTCOME_RULES: readonly Rule<RecoveryProgressContext, Reco
   },
   {
     rule: 'in-place recoveries failed and policy is auto: plan a full recovery of those segments',
-    when: (c) => !c.forced && c.failures.every((f) => f.needsFull && !c.escalated.includes(f.dbid)),
+    when: (c) =>
+      !c.forced &&
+      c.plans < MAX_PLANS_PER_INCIDENT &&
+      c.failures.every((f) => f.needsFull && !c.escalated.includes(f.dbid)),
     then: 'replan',
   },
   { rule: 'otherwise: the recovery failed', when: () => true, then: 'fail' },
@@ -199,21 +211,39 @@ export const RECOVERY_OUTCOME_RULES: readonly Rule<RecoveryProgressContext, Reco
 
 /* ---------- After checking replication ---------- */
 
-export type SyncNext = 'wait' | 'rebalance' | 'finish';
+export type SyncNext = 'wait' | 'replan' | 'rebalance' | 'finish' | 'double-fault' | 'fail';
 
 export interface SyncContext {
   pairs: Pair[];
+  doubleFaulted: readonly Pair[];
   rebalanceRequested: boolean;
   rebalanceDone: boolean;
   /** Largest replay lag of any mirror, bytes; undefined when unknown. */
   maxReplayLagBytes: number | undefined;
   replayLagLimitBytes: number;
+  plans: number;
 }
 
 const allSynchronized = (c: SyncContext) => c.pairs.every((p) => !p.mirror || isSynchronized(p));
 const outOfPreferredRoles = (c: SyncContext) => c.pairs.some((p) => !isInPreferredRoles(p));
+const mirrorDown = (c: SyncContext) => c.pairs.some((p) => p.mirror?.status === 'd');
 
 export const SYNC_RULES: readonly Rule<SyncContext, SyncNext>[] = [
+  {
+    rule: 'a content lost its primary and its mirror was not in sync: stop',
+    when: (c) => c.doubleFaulted.length > 0,
+    then: 'double-fault',
+  },
+  {
+    rule: 'a segment failed again while mirrors caught up: plan its recovery',
+    when: (c) => mirrorDown(c) && c.plans < MAX_PLANS_PER_INCIDENT,
+    then: 'replan',
+  },
+  {
+    rule: 'segments keep failing: give up after as many plans as an incident allows',
+    when: mirrorDown,
+    then: 'fail',
+  },
   {
     rule: 'some pair is not synchronized yet: wait',
     when: (c) => !allSynchronized(c),

@@ -10,6 +10,8 @@ export interface ActiveRecovery {
   trigger: EventOf<'RecoveryRequested'>['data']['trigger'];
   options: RecoveryOptions;
   plan: PlanItem[] | undefined;
+  /** How many plans this incident has had (the first, escalations, re-plans). */
+  plans: number;
   started: number[];
   recovered: number[];
   failures: { dbid: number; type: string; reason: string }[];
@@ -176,6 +178,7 @@ const RULES: { [T in EventType]: Rule<T> } = {
       trigger,
       options,
       plan: undefined,
+      plans: 0,
       started: [],
       recovered: [],
       failures: [],
@@ -197,7 +200,13 @@ const RULES: { [T in EventType]: Rule<T> } = {
     }
     // A new plan (an escalation) starts afresh, but earlier failures stay: they are why
     // the policy chose this plan.
-    draft.recovery = { ...recovery, plan: items, started: [], recovered: [] };
+    draft.recovery = {
+      ...recovery,
+      plan: items,
+      plans: recovery.plans + 1,
+      started: [],
+      recovered: [],
+    };
   },
 
   SegmentRecoveryStarted(draft, { incidentId, dbid }) {

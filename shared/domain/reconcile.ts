@@ -20,6 +20,22 @@ const located = (a: SegmentRow, b: SegmentRow) =>
   a.port === b.port &&
   a.datadir === b.datadir;
 
+/** A failed segment seen up again, wherever gprecoverseg put it. */
+const recoveredEvent = (logged: SegmentRow, seen: SegmentRow): NewEvent => ({
+  type: 'SegmentRecovered',
+  data: located(logged, seen)
+    ? { dbid: logged.dbid }
+    : {
+        dbid: logged.dbid,
+        relocatedTo: {
+          hostname: seen.hostname,
+          address: seen.address,
+          port: seen.port,
+          datadir: seen.datadir,
+        },
+      },
+});
+
 /**
  * The events that take the log's view of one pair to what the cluster shows, in the order
  * Greenplum makes the changes: FTS promotion, then the mirror's status, then the pair's mode.
@@ -40,10 +56,17 @@ function pairEvents(
       throw new UnexplainedConfiguration(
         `content ${seen.content}: dbid ${seen.primary.dbid} is acting primary, but the pair is dbid ${primary.dbid} and dbid ${mirror.dbid}`,
       );
-    if (!(mirror.status === 'u' && mirror.mode === 's'))
-      throw new UnexplainedConfiguration(
-        `content ${seen.content}: dbid ${mirror.dbid} became acting primary while the log shows it not in sync (${mirror.status},${mirror.mode}); investigate before recovering`,
-      );
+    if (!(mirror.status === 'u' && mirror.mode === 's')) {
+      if (faulted)
+        throw new UnexplainedConfiguration(
+          `content ${seen.content}: dbid ${mirror.dbid} became acting primary after a double fault; investigate before recovering`,
+        );
+      // FTS promotes only a mirror it saw in sync, so between the two looks this one was
+      // brought back and caught up: the only history Greenplum allows.
+      if (mirror.status === 'd') events.push(recoveredEvent(mirror, seen.primary));
+      events.push({ type: 'PairSynchronized', data: { content: seen.content } });
+      mirror = { ...mirror, status: 'u', mode: 's' };
+    }
     events.push({
       type: 'MirrorPromoted',
       data: { content: seen.content, promotedDbid: mirror.dbid, demotedDbid: primary.dbid },
@@ -59,20 +82,7 @@ function pairEvents(
     events.push({ type: 'SegmentMarkedDown', data: { dbid: mirror.dbid } });
     mirror = { ...mirror, status: 'd', mode: 'n' };
   } else if (mirror.status === 'd' && seenMirror.status === 'u') {
-    events.push({
-      type: 'SegmentRecovered',
-      data: located(mirror, seenMirror)
-        ? { dbid: mirror.dbid }
-        : {
-            dbid: mirror.dbid,
-            relocatedTo: {
-              hostname: seenMirror.hostname,
-              address: seenMirror.address,
-              port: seenMirror.port,
-              datadir: seenMirror.datadir,
-            },
-          },
-    });
+    events.push(recoveredEvent(mirror, seenMirror));
     mirror = { ...mirror, status: 'u', mode: 'n' };
   }
 
@@ -91,8 +101,8 @@ function pairEvents(
 /**
  * The events that explain the difference between the log's state and an observation of the
  * cluster, content by content. Folding them onto `state` gives the observed catalog.
- * Differences Greenplum cannot produce (a stale mirror promoted, a content vanished) are
- * refused with `UnexplainedConfiguration` instead of being written down as facts.
+ * Differences Greenplum cannot produce (a dbid outside the pair promoted, a content vanished)
+ * are refused with `UnexplainedConfiguration` instead of being written down as facts.
  */
 export function reconcile(state: ClusterState, observation: Observation): NewEvent[] {
   const seenPairs = new Map(pairsOf(observation.segments).map((p) => [p.content, p]));

@@ -81,7 +81,7 @@ export const syncResultSchema = z.object({
   at,
   since: at,
   polls: z.number().int(),
-  next: z.enum(['wait', 'rebalance', 'finish']),
+  next: z.enum(['wait', 'replan', 'rebalance', 'finish']),
   rule: z.string(),
   unsynchronized: contents,
   walRemainingBytes: z.number().nonnegative(),

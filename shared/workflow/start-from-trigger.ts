@@ -4,7 +4,9 @@ import type { EventStore } from '#store/event-store.ts';
 import { decideTrigger, type InstanceTags } from '#workflow/triggers.ts';
 import type { StartedExecution, WorkflowStarter } from '#workflow/starter.ts';
 
-export type TriggerResult = ({ started: true } & StartedExecution & { clusterId: string; incidentId: string }) | { started: false; reason: string };
+export type TriggerResult =
+  | ({ started: true } & StartedExecution & { clusterId: string; incidentId: string })
+  | { started: false; reason: string };
 
 /**
  * An EventBridge event in, at most one execution out. Events that name no registered cluster
@@ -23,7 +25,8 @@ export async function startFromTrigger(
   });
   if (!decision.start) return { started: false, reason: decision.reason };
   const head = await deps.events.readHead(decision.clusterId);
-  if (head.lastSeq === 0) return { started: false, reason: `cluster ${decision.clusterId} is not registered` };
+  if (head.lastSeq === 0)
+    return { started: false, reason: `cluster ${decision.clusterId} is not registered` };
   const input = parseOrThrow(workflowInputSchema, {
     clusterId: decision.clusterId,
     incidentId: decision.incidentId,
@@ -32,5 +35,10 @@ export async function startFromTrigger(
     failedHosts: decision.failedHosts,
   });
   const started = await deps.starter.start(input);
-  return { started: true, clusterId: decision.clusterId, incidentId: decision.incidentId, ...started };
+  return {
+    started: true,
+    clusterId: decision.clusterId,
+    incidentId: decision.incidentId,
+    ...started,
+  };
 }

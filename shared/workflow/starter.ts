@@ -42,10 +42,21 @@ export class SfnWorkflowStarter implements WorkflowStarter {
     const name = executionName(input.clusterId, input.incidentId);
     const executionArn = `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
     try {
-      const started = await this.sfn.send(new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name, input: JSON.stringify(input) }));
-      return { executionName: name, executionArn: started.executionArn ?? executionArn, alreadyStarted: false };
+      const started = await this.sfn.send(
+        new StartExecutionCommand({
+          stateMachineArn: this.stateMachineArn,
+          name,
+          input: JSON.stringify(input),
+        }),
+      );
+      return {
+        executionName: name,
+        executionArn: started.executionArn ?? executionArn,
+        alreadyStarted: false,
+      };
     } catch (error) {
-      if (error instanceof ExecutionAlreadyExists) return { executionName: name, executionArn, alreadyStarted: true };
+      if (error instanceof ExecutionAlreadyExists)
+        return { executionName: name, executionArn, alreadyStarted: true };
       throw error;
     }
   }

@@ -10,6 +10,7 @@ import {
 import { configurationOf, pairsOfState, type ClusterState } from '#domain/evolve.ts';
 import type { NewEvent, Phase, PlanItem } from '#domain/events.ts';
 import {
+  MAX_PLANS_PER_INCIDENT,
   decideAfterRecoveryPoll,
   decideAfterSyncCheck,
   decidePromotion,
@@ -85,6 +86,9 @@ async function record(
     }
   }
 }
+
+const doubleFaultedPairs = (state: ClusterState) =>
+  pairsOfState(state).filter((p) => state.doubleFaults.includes(p.content));
 
 /** Reads the cluster (after an FTS probe) and writes down what changed since the log's view. */
 async function observe(deps: StepDeps, event: TaskEvent, step: string) {
@@ -280,7 +284,10 @@ export async function checkRecovery(
     recovered: status.recovered,
     failed: status.failures.map((f) => f.dbid),
   };
+  const doubleFaulted = doubleFaultedPairs(state);
   if (previous.kind === 'rebalance') {
+    if (doubleFaulted.length > 0)
+      throw new DoubleFault(doubleFaulted.map(doubleFaultMessage).join('; '));
     if (status.done && status.failures.length > 0)
       throw new RebalanceFailed(
         status.failures.map((f) => `dbid ${f.dbid}: ${f.reason}`).join('; ') +
@@ -297,7 +304,11 @@ export async function checkRecovery(
     failures: status.failures,
     forced: options.type !== 'auto',
     escalated: event.input.plan?.escalated ?? [],
+    doubleFaulted,
+    plans: state.recovery?.plans ?? 0,
   });
+  if (then === 'double-fault')
+    throw new DoubleFault(doubleFaulted.map(doubleFaultMessage).join('; '));
   if (then === 'fail')
     throw new IncrementalRecoveryFailed(
       status.failures
@@ -334,13 +345,27 @@ export async function checkSync(
   const replication = await deps.cluster(clusterId).readReplication();
   const pairs = pairsOfState(state);
   const lags = replication.map((r) => r.replayLagBytes).filter((b): b is number => b !== undefined);
+  const doubleFaulted = doubleFaultedPairs(state);
   const { rule, then } = decideAfterSyncCheck({
     pairs,
+    doubleFaulted,
+    plans: state.recovery?.plans ?? 0,
     rebalanceRequested: options.rebalance,
     rebalanceDone,
     maxReplayLagBytes: lags.length === 0 ? undefined : Math.max(...lags),
     replayLagLimitBytes: options.replayLagGb * GB,
   });
+  if (then === 'double-fault')
+    throw new DoubleFault(doubleFaulted.map(doubleFaultMessage).join('; '));
+  if (then === 'fail')
+    throw new IncrementalRecoveryFailed(
+      `${pairs
+        .filter((p) => p.mirror?.status === 'd')
+        .map((p) => `dbid ${p.mirror!.dbid} (content ${p.content})`)
+        .join(
+          ', ',
+        )} failed again after ${MAX_PLANS_PER_INCIDENT} recovery plans in this incident; investigate the host before recovering again`,
+    );
   const unsynchronized = pairs.filter((p) => p.mirror && !isSynchronized(p)).map((p) => p.content);
   const walRemainingBytes = replication
     .filter((r) => unsynchronized.includes(r.content))

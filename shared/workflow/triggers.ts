@@ -29,7 +29,14 @@ const DOWN_STATES = ['stopped', 'stopping', 'terminated', 'shutting-down'];
 const INCIDENT_WINDOW_MINUTES = 10;
 
 export type TriggerDecision =
-  | { start: true; clusterId: string; incidentId: string; failedHosts: string[]; source: 'alarm' | 'ec2'; detail: string }
+  | {
+      start: true;
+      clusterId: string;
+      incidentId: string;
+      failedHosts: string[];
+      source: 'alarm' | 'ec2';
+      detail: string;
+    }
   | { start: false; reason: string };
 
 export interface InstanceTags {
@@ -39,28 +46,49 @@ export interface InstanceTags {
 
 function incidentWindow(time: string): string {
   const at = new Date(time);
-  const minutes = Math.floor(at.getUTCMinutes() / INCIDENT_WINDOW_MINUTES) * INCIDENT_WINDOW_MINUTES;
+  const minutes =
+    Math.floor(at.getUTCMinutes() / INCIDENT_WINDOW_MINUTES) * INCIDENT_WINDOW_MINUTES;
   at.setUTCMinutes(minutes, 0, 0);
-  return at.toISOString().replace(/[^0-9]/g, '').slice(0, 12);
+  return at
+    .toISOString()
+    .replace(/[^0-9]/g, '')
+    .slice(0, 12);
 }
 
 /** Which cluster an EventBridge event concerns and which incident it belongs to, or why it is ignored. */
-export async function decideTrigger(event: unknown, tagsOf: InstanceTags): Promise<TriggerDecision> {
+export async function decideTrigger(
+  event: unknown,
+  tagsOf: InstanceTags,
+): Promise<TriggerDecision> {
   const alarm = alarmEventSchema.safeParse(event);
   if (alarm.success) {
     const { alarmName, state } = alarm.data.detail;
-    if (state.value !== 'ALARM') return { start: false, reason: `alarm ${alarmName} is ${state.value}, not ALARM` };
+    if (state.value !== 'ALARM')
+      return { start: false, reason: `alarm ${alarmName} is ${state.value}, not ALARM` };
     const clusterId = ALARM_NAME.exec(alarmName)?.[1];
-    if (!clusterId) return { start: false, reason: `alarm ${alarmName} does not name a cluster (recoverseg/<clusterId>/...)` };
-    return { start: true, clusterId, incidentId: `alarm-${incidentWindow(alarm.data.time)}`, failedHosts: [], source: 'alarm', detail: `alarm ${alarmName}` };
+    if (!clusterId)
+      return {
+        start: false,
+        reason: `alarm ${alarmName} does not name a cluster (recoverseg/<clusterId>/...)`,
+      };
+    return {
+      start: true,
+      clusterId,
+      incidentId: `alarm-${incidentWindow(alarm.data.time)}`,
+      failedHosts: [],
+      source: 'alarm',
+      detail: `alarm ${alarmName}`,
+    };
   }
   const ec2 = ec2EventSchema.safeParse(event);
   if (ec2.success) {
     const { 'instance-id': instanceId, state } = ec2.data.detail;
-    if (!DOWN_STATES.includes(state)) return { start: false, reason: `instance ${instanceId} is ${state}` };
+    if (!DOWN_STATES.includes(state))
+      return { start: false, reason: `instance ${instanceId} is ${state}` };
     const tags = await tagsOf(instanceId);
     const clusterId = clusterIdSchema.safeParse(tags?.[CLUSTER_TAG]);
-    if (!clusterId.success) return { start: false, reason: `instance ${instanceId} has no valid ${CLUSTER_TAG} tag` };
+    if (!clusterId.success)
+      return { start: false, reason: `instance ${instanceId} has no valid ${CLUSTER_TAG} tag` };
     const host = hostnameSchema.safeParse(tags?.[HOST_TAG]);
     return {
       start: true,
@@ -71,5 +99,8 @@ export async function decideTrigger(event: unknown, tagsOf: InstanceTags): Promi
       detail: `instance ${instanceId} ${state}${host.success ? ` (host ${host.data})` : ''}`,
     };
   }
-  return { start: false, reason: 'not a CloudWatch alarm state change or an EC2 instance state change' };
+  return {
+    start: false,
+    reason: 'not a CloudWatch alarm state change or an EC2 instance state change',
+  };
 }
