@@ -34,6 +34,8 @@ describe('recoverseg scenario', () => {
       'scenario',
       `${SHARED_DIR}fixtures/scenarios/seed-host-failure.json`,
       '--json',
+      '--poll-seconds',
+      '0',
     );
     expect(code, stderr).toBe(0);
     const report = JSON.parse(stdout);
