@@ -19,6 +19,11 @@ const TRANSIENT = [
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
   'Lambda.TooManyRequestsException',
+  'Lambda.Unknown',
+  // A handler that timed out or crashed: every step is safe to run again.
+  'Sandbox.Timedout',
+  'Runtime.ExitError',
+  'Runtime.Unknown',
   'ProvisionedThroughputExceededException',
   'ThrottlingException',
 ];

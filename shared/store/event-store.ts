@@ -1,6 +1,7 @@
 import {
   GetCommand,
   QueryCommand,
+  type QueryCommandOutput,
   TransactWriteCommand,
   type DynamoDBDocumentClient,
   type TransactWriteCommandInput,
@@ -367,9 +368,8 @@ export class EventStore {
     const committed = (await this.readHead(clusterId)).lastSeq;
     const toSeq = Math.min(range.toSeq ?? committed, committed);
     if (toSeq <= afterSeq) return;
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
+    const query = (ExclusiveStartKey?: Record<string, unknown>): Promise<QueryCommandOutput> =>
+      this.doc.send(
         new QueryCommand({
           TableName: this.tables.eventLog,
           KeyConditionExpression: 'clusterId = :c AND seq BETWEEN :from AND :to',
@@ -378,9 +378,19 @@ export class EventStore {
           ExclusiveStartKey,
         }),
       );
-      ExclusiveStartKey = page.LastEvaluatedKey;
-      if (page.Items && page.Items.length > 0) yield page.Items.map(recordedEventOf);
-    } while (ExclusiveStartKey);
+    // The next page is requested before the caller folds this one, so a long read costs the
+    // Query round trips and not Query plus fold.
+    let next: Promise<QueryCommandOutput> | undefined = query();
+    try {
+      while (next) {
+        const page: QueryCommandOutput = await next;
+        next = page.LastEvaluatedKey ? query(page.LastEvaluatedKey) : undefined;
+        if (page.Items && page.Items.length > 0) yield page.Items.map(recordedEventOf);
+      }
+    } finally {
+      // A caller that stops early (a fold that throws) leaves a prefetch nobody awaits.
+      next?.catch(() => {});
+    }
   }
 
   async read(

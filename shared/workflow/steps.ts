@@ -394,9 +394,12 @@ export async function rebalanceSegments(
   event: TaskEvent,
 ): Promise<Result<typeof operationResultSchema>> {
   const { clusterId, options } = event.input;
+  // A run may rebalance again after re-planning a segment that failed meanwhile; the log's
+  // seq tells those apart, and stays put when this step is merely retried.
+  const { seq } = await loadRegistered(deps, clusterId);
   const handle = await deps
     .cluster(clusterId)
-    .startRebalance({ replayLagGb: options.replayLagGb }, `${event.executionId}#rebalance`);
+    .startRebalance({ replayLagGb: options.replayLagGb }, `${event.executionId}#rebalance@${seq}`);
   return {
     at: deps.now().toISOString(),
     ...handle,
