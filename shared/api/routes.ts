@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { configurationOf } from '#domain/evolve.ts';
 import { clusterIdSchema, incidentIdSchema, recoveryOptionsSchema } from '#domain/events.ts';
 import { UnknownCluster, ValidationError } from '#domain/errors.ts';

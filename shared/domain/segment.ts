@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * One row of gp_segment_configuration (Greenplum 6/7, Cloudberry). Host names and data

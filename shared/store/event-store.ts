@@ -18,7 +18,7 @@ import {
 } from '#domain/events.ts';
 import { fromDocument, toDocument, type StateDocument } from '#domain/snapshot.ts';
 import { parseOrThrow } from '#domain/validation.ts';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AppendRejected, ConcurrencyError } from '#store/errors.ts';
 import type { TableNames } from '#store/tables.ts';
 

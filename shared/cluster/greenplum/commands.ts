@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '#domain/errors.ts';
 import { planItemSchema, type PlanItem, type RecoveryType } from '#domain/events.ts';
 import { datadirSchema, hostnameSchema, type SegmentRow } from '#domain/segment.ts';
