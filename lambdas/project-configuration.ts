@@ -10,6 +10,9 @@ export const handler = middy<DynamoDBStreamEvent, DynamoDBBatchResponse>()
   .use(injectLambdaContext(logger))
   .handler(async (event) =>
     projectStreamRecords(event.Records ?? [], stores().projector, (clusterId, error) =>
-      logger.error('projection failed; the stream will retry', { clusterId, error: error as Error }),
+      logger.error('projection failed; the stream will retry', {
+        clusterId,
+        error: error as Error,
+      }),
     ),
   );

@@ -17,7 +17,10 @@ function apiDeps(): ApiDeps {
     deps = {
       stores: shared,
       starter: new SfnWorkflowStarter(new SFNClient({}), process.env.STATE_MACHINE_ARN ?? ''),
-      simulator: (process.env.CLUSTER_BACKEND ?? 'simulated') === 'simulated' ? simulatorFor(shared.doc, shared.tables) : undefined,
+      simulator:
+        (process.env.CLUSTER_BACKEND ?? 'simulated') === 'simulated'
+          ? simulatorFor(shared.doc, shared.tables)
+          : undefined,
       now: () => new Date(),
     };
   }

@@ -11,7 +11,9 @@ const ec2 = new EC2Client({});
 const starter = new SfnWorkflowStarter(new SFNClient({}), process.env.STATE_MACHINE_ARN ?? '');
 
 async function tagsOf(instanceId: string): Promise<Record<string, string> | undefined> {
-  const { Tags = [] } = await ec2.send(new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: [instanceId] }] }));
+  const { Tags = [] } = await ec2.send(
+    new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: [instanceId] }] }),
+  );
   return Object.fromEntries(Tags.map((t) => [t.Key ?? '', t.Value ?? '']));
 }
 

@@ -34,13 +34,20 @@ export function workflowDeps(): StepDeps {
  * A workflow Task as a Lambda: validate the payload Step Functions sends, run one step, and
  * return its small result. Errors keep their `name`, which is what Retry and Catch match.
  */
-export function workflowTask<R>(name: string, step: (deps: StepDeps, event: TaskEvent) => Promise<R>) {
+export function workflowTask<R>(
+  name: string,
+  step: (deps: StepDeps, event: TaskEvent) => Promise<R>,
+) {
   return middy<unknown, R>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics))
     .handler(async (raw) => {
       const event = parseOrThrow(taskEventSchema, raw);
-      logger.appendKeys({ clusterId: event.input.clusterId, incidentId: event.input.incidentId, task: name });
+      logger.appendKeys({
+        clusterId: event.input.clusterId,
+        incidentId: event.input.incidentId,
+        task: name,
+      });
       const result = await step(workflowDeps(), event);
       metrics.addMetric(`${name}Succeeded`, MetricUnit.Count, 1);
       return result;
