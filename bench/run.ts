@@ -19,6 +19,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { build } from 'esbuild';
+import { groupMirroredCluster } from '#test/fixtures/clusters.ts';
 import { emptyState, evolve, fold } from '#domain/evolve.ts';
 import type { NewEvent, RecordedEvent } from '#domain/events.ts';
 import { registrationEvents } from '#domain/registration.ts';
@@ -44,57 +45,6 @@ async function time<T>(f: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const t = performance.now();
   const value = await f();
   return { ms: performance.now() - t, value };
-}
-
-/** A group-mirrored cluster: `hosts` hosts with `perHost` primaries, mirrors on the next host. */
-function groupCluster(hosts: number, perHost: number): SegmentRow[] {
-  const contents = hosts * perHost;
-  const rows: SegmentRow[] = [
-    {
-      dbid: 1,
-      content: -1,
-      role: 'p',
-      preferred_role: 'p',
-      mode: 'n',
-      status: 'u',
-      port: 5432,
-      hostname: 'cdw',
-      address: 'cdw',
-      datadir: '/data/coordinator/gpseg-1',
-    },
-  ];
-  for (let c = 0; c < contents; c++) {
-    const h = Math.floor(c / perHost);
-    const slot = c % perHost;
-    const [ph, mh] = [`sdw${h + 1}`, `sdw${((h + 1) % hosts) + 1}`];
-    rows.push(
-      {
-        dbid: 2 + c,
-        content: c,
-        role: 'p',
-        preferred_role: 'p',
-        mode: 's',
-        status: 'u',
-        port: 6000 + slot,
-        hostname: ph,
-        address: ph,
-        datadir: `/data/primary/gpseg${c}`,
-      },
-      {
-        dbid: 2 + contents + c,
-        content: c,
-        role: 'm',
-        preferred_role: 'm',
-        mode: 's',
-        status: 'u',
-        port: 7000 + slot,
-        hostname: mh,
-        address: mh,
-        datadir: `/data/mirror/gpseg${c}`,
-      },
-    );
-  }
-  return rows;
 }
 
 /** Events that fold forever on `groupCluster`: a mirror goes down, is recovered, resynchronizes. */
@@ -230,7 +180,7 @@ async function main() {
     const scale: Record<string, number>[] = [];
     for (const affected of QUICK ? [8, 64, 512] : [8, 64, 512, 1024]) {
       const perHost = affected / 2;
-      const segments = groupCluster(4, perHost);
+      const segments = groupMirroredCluster(4, perHost);
       const clusterId = `scale-${affected}`;
       await runtime.stores.events.append(clusterId, registrationEvents(segments), {
         expectedSeq: 0,
@@ -282,7 +232,7 @@ async function main() {
       const singles = QUICK ? 150 : 1000;
       const at = new Date().toISOString();
       const batch = churn(8, 98);
-      const segments = groupCluster(2, 4);
+      const segments = groupMirroredCluster(2, 4);
       await store.append('batched', registrationEvents(segments), {
         expectedSeq: 0,
         idempotencyKey: 'r',
@@ -378,7 +328,7 @@ async function main() {
       const contents = 16;
       const clusterId = 'rebuild';
       const at = new Date().toISOString();
-      await stores.events.append(clusterId, registrationEvents(groupCluster(4, 4)), {
+      await stores.events.append(clusterId, registrationEvents(groupMirroredCluster(4, 4)), {
         expectedSeq: 0,
         idempotencyKey: 'r',
         at,
@@ -442,12 +392,12 @@ async function main() {
     /* ---------- fold: in-memory evolve ---------- */
     {
       const n = QUICK ? 1_000_000 : 3_000_000;
-      const small = [...registrationEvents(groupCluster(4, 4)), ...churn(16, n)];
+      const small = [...registrationEvents(groupMirroredCluster(4, 4)), ...churn(16, n)];
       fold(small.slice(0, 100_000));
       const folded = await time(async () => fold(small));
       const steps = small.slice(0, 200_000);
       const stepped = await time(async () => steps.reduce((s, e) => evolve(s, e), emptyState()));
-      const large = [...registrationEvents(groupCluster(8, 128)), ...churn(1024, 200_000)];
+      const large = [...registrationEvents(groupMirroredCluster(8, 128)), ...churn(1024, 200_000)];
       const foldedLarge = await time(async () => fold(large));
       results.fold = {
         eventsPerSecond: round(n / (folded.ms / 1000)),

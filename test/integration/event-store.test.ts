@@ -8,6 +8,7 @@ import type { NewEvent } from '#domain/events.ts';
 import type { SegmentRow } from '#domain/segment.ts';
 import { localDynamo, type LocalDynamo } from '#test/support.ts';
 import { seedIncidentPhases } from '#test/fixtures/seed.ts';
+import { groupMirroredCluster } from '#test/fixtures/clusters.ts';
 
 const at = '2024-12-23T12:00:00.000Z';
 const [registration, failure, recovery, rebalance] = seedIncidentPhases();
@@ -140,7 +141,7 @@ describe('EventStore on DynamoDB Local', () => {
 
   it('appends a batch larger than one transaction atomically and in a handful of calls', async () => {
     const id = cluster();
-    const segments = bigCluster(600);
+    const segments = groupMirroredCluster(75, 8);
     const parts: NewEvent[] = [];
     for (let i = 0; i < segments.length; i += 100)
       parts.push({
@@ -329,7 +330,7 @@ describe('EventStore refuses bad appends before writing anything', () => {
         {
           type: 'ClusterRegistered',
           data: {
-            segments: bigCluster(499).map((r) => ({
+            segments: groupMirroredCluster(62, 8).map((r) => ({
               ...r,
               datadir: `${r.datadir}/${'d'.repeat(900)}`,
             })),
@@ -394,50 +395,3 @@ describe('EventStore refuses bad appends before writing anything', () => {
     expect(Items.filter((i) => String(i.pk).startsWith('idem#x'))).toEqual([]);
   });
 });
-
-export function bigCluster(contents: number): SegmentRow[] {
-  const rows: SegmentRow[] = [
-    {
-      dbid: 1,
-      content: -1,
-      role: 'p',
-      preferred_role: 'p',
-      mode: 'n',
-      status: 'u',
-      port: 5432,
-      hostname: 'cdw',
-      address: 'cdw',
-      datadir: '/data/coordinator/gpseg-1',
-    },
-  ];
-  for (let c = 0; c < contents; c++) {
-    const host = Math.floor(c / 8);
-    rows.push(
-      {
-        dbid: 2 + c,
-        content: c,
-        role: 'p',
-        preferred_role: 'p',
-        mode: 's',
-        status: 'u',
-        port: 6000 + (c % 8),
-        hostname: `sdw${host}`,
-        address: `sdw${host}`,
-        datadir: `/data/primary/gpseg${c}`,
-      },
-      {
-        dbid: 2 + contents + c,
-        content: c,
-        role: 'm',
-        preferred_role: 'm',
-        mode: 's',
-        status: 'u',
-        port: 7000 + (c % 8),
-        hostname: `sdw${host + 1}`,
-        address: `sdw${host + 1}`,
-        datadir: `/data/mirror/gpseg${c}`,
-      },
-    );
-  }
-  return rows;
-}
