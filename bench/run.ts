@@ -23,7 +23,6 @@ import { groupMirroredCluster } from '#test/fixtures/clusters.ts';
 import { emptyState, evolve, fold } from '#domain/evolve.ts';
 import type { NewEvent, RecordedEvent } from '#domain/events.ts';
 import { registrationEvents } from '#domain/registration.ts';
-import type { SegmentRow } from '#domain/segment.ts';
 import { SERVICE_FUNCTIONS, WORKFLOW_TASKS } from '#infra/tasks.ts';
 import { workflowDefinition } from '#infra/workflow-definition.ts';
 import { createIsolatedTables, startDynamoDbLocal } from '#local/dynamodb-local.ts';

@@ -1,27 +1,22 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { workflowDefinition } from '#infra/workflow-definition.ts';
-import { startLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
-import { PhaseRecorder, parseScenario, runScenario, type ScenarioReport } from '#local/scenario.ts';
-import { createIsolatedTables } from '#local/dynamodb-local.ts';
-import { createDynamoClient } from '#store/clients.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalRuntime } from '#local/runtime.ts';
+import {
+  type PhaseRecorder,
+  parseScenario,
+  runScenario,
+  type ScenarioReport,
+} from '#local/scenario.ts';
 import { configurationProblems } from '#domain/invariants.ts';
 import { pairsOf, isInPreferredRoles, isSynchronized, type SegmentRow } from '#domain/segment.ts';
 import { seedScenario } from '#test/fixtures/seed.ts';
+import { localWorkflowRuntime } from '#test/support.ts';
 
 let runtime: LocalRuntime;
-const recorder = new PhaseRecorder();
+let recorder: PhaseRecorder;
 let n = 0;
 
 beforeAll(async () => {
-  const endpoint = inject('dynamodbEndpoint');
-  const tables = await createIsolatedTables(createDynamoClient(endpoint), 'scenarios');
-  runtime = await startLocalRuntime({
-    endpoint,
-    tables,
-    definition: workflowDefinition(),
-    observer: recorder,
-  });
-  recorder.attach(runtime);
+  ({ runtime, recorder } = await localWorkflowRuntime('scenarios'));
 });
 afterAll(async () => runtime.stop());
 

@@ -1,27 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { inject } from 'vitest';
-import { workflowDefinition } from '#infra/workflow-definition.ts';
-import { startLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
-import { PhaseRecorder, parseScenario, runScenario } from '#local/scenario.ts';
+import type { LocalRuntime } from '#local/runtime.ts';
+import { type PhaseRecorder, parseScenario, runScenario } from '#local/scenario.ts';
 import { renderConfigurationTable } from '#domain/render.ts';
-import { createIsolatedTables } from '#local/dynamodb-local.ts';
-import { createDynamoClient } from '#store/clients.ts';
 import { SHARED_DIR, seedTables } from '#test/fixtures/seed.ts';
+import { localWorkflowRuntime } from '#test/support.ts';
 
 let runtime: LocalRuntime;
-const recorder = new PhaseRecorder();
+let recorder: PhaseRecorder;
 
 beforeAll(async () => {
-  const endpoint = inject('dynamodbEndpoint');
-  const tables = await createIsolatedTables(createDynamoClient(endpoint), 'e2e');
-  runtime = await startLocalRuntime({
-    endpoint,
-    tables,
-    definition: workflowDefinition(),
-    observer: recorder,
-  });
-  recorder.attach(runtime);
+  ({ runtime, recorder } = await localWorkflowRuntime('e2e'));
 });
 afterAll(async () => runtime.stop());
 

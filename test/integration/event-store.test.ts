@@ -5,7 +5,6 @@ import { ConcurrencyError, AppendRejected } from '#store/errors.ts';
 import { ValidationError, InvalidTransition } from '#domain/errors.ts';
 import { configurationOf, fold } from '#domain/evolve.ts';
 import type { NewEvent } from '#domain/events.ts';
-import type { SegmentRow } from '#domain/segment.ts';
 import { localDynamo, type LocalDynamo } from '#test/support.ts';
 import { seedIncidentPhases } from '#test/fixtures/seed.ts';
 import { groupMirroredCluster } from '#test/fixtures/clusters.ts';
