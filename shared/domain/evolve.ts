@@ -74,11 +74,29 @@ function segment(draft: Draft, dbid: number): SegmentRow {
   return draft.segments.get(dbid) ?? fail(`dbid ${dbid} is not in the configuration`);
 }
 
+/**
+ * dbids per content. Which dbids make up a content changes only at registration, so a fold
+ * (one segments map, changed in place) builds this once instead of scanning every segment
+ * for every event.
+ */
+const membersByContent = new WeakMap<ReadonlyMap<number, SegmentRow>, Map<number, number[]>>();
+
+function membersOf(segments: ReadonlyMap<number, SegmentRow>, content: number): number[] {
+  let index = membersByContent.get(segments);
+  if (!index) {
+    index = new Map();
+    for (const row of segments.values())
+      index.set(row.content, [...(index.get(row.content) ?? []), row.dbid]);
+    membersByContent.set(segments, index);
+  }
+  return index.get(content) ?? [];
+}
+
 function pairOf(draft: Draft, content: number): Pair {
   let primary: SegmentRow | undefined;
   let mirror: SegmentRow | undefined;
-  for (const row of draft.segments.values()) {
-    if (row.content !== content) continue;
+  for (const dbid of membersOf(draft.segments, content)) {
+    const row = draft.segments.get(dbid)!;
     if (row.role === 'p') primary = row;
     else mirror = row;
   }
@@ -119,6 +137,7 @@ const RULES: { [T in EventType]: Rule<T> } = {
       if (draft.segments.has(row.dbid)) fail(`dbid ${row.dbid} appears twice`);
       draft.segments.set(row.dbid, row);
     }
+    membersByContent.delete(draft.segments);
     draft.registration = part === parts ? undefined : { parts, received: part };
     if (part === parts) {
       const problems = configurationProblems([...draft.segments.values()]);
