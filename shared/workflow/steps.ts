@@ -31,7 +31,7 @@ import type {
   startResultSchema,
   syncResultSchema,
 } from '#domain/workflow.ts';
-import type { ClusterOperations } from '#cluster/port.ts';
+import type { ClusterOperations, OperationHandle } from '#cluster/port.ts';
 import { ConcurrencyError } from '#store/errors.ts';
 import type { Stores } from '#store/stores.ts';
 import type { Notifier } from '#workflow/notifier.ts';
@@ -202,6 +202,20 @@ export async function planRecoveryStep(
   };
 }
 
+/** The first poll-loop result of a gprecoverseg (or `-r`) run just started. */
+const operationStarted = (
+  deps: StepDeps,
+  handle: OperationHandle,
+): Result<typeof operationResultSchema> => ({
+  at: deps.now().toISOString(),
+  ...handle,
+  polls: 0,
+  next: 'wait',
+  percent: 0,
+  recovered: [],
+  failed: [],
+});
+
 export async function recoverSegments(
   deps: StepDeps,
   event: TaskEvent,
@@ -225,15 +239,7 @@ export async function recoverSegments(
         data: { incidentId, dbid: item.dbid, type: item.type },
       })),
   );
-  return {
-    at: deps.now().toISOString(),
-    ...handle,
-    polls: 0,
-    next: 'wait',
-    percent: 0,
-    recovered: [],
-    failed: [],
-  };
+  return operationStarted(deps, handle);
 }
 
 /** Distinguishes the plans of one incident (the first, then an escalation to full). */
@@ -400,15 +406,7 @@ export async function rebalanceSegments(
   const handle = await deps
     .cluster(clusterId)
     .startRebalance({ replayLagGb: options.replayLagGb }, `${event.executionId}#rebalance@${seq}`);
-  return {
-    at: deps.now().toISOString(),
-    ...handle,
-    polls: 0,
-    next: 'wait',
-    percent: 0,
-    recovered: [],
-    failed: [],
-  };
+  return operationStarted(deps, handle);
 }
 
 export async function finishRecovery(deps: StepDeps, event: TaskEvent) {
