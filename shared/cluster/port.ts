@@ -1,12 +1,18 @@
 import type { PlanItem, RecoveryType } from '#domain/events.ts';
 import type { SegmentRow } from '#domain/segment.ts';
+import type { DoubleFault } from '#domain/observation.ts';
+
+export type { DoubleFault } from '#domain/observation.ts';
 
 /**
  * All the workflow knows about a cluster. Long operations are start-then-poll: a full
  * recovery can run for hours, a Lambda for 15 minutes.
  */
 export interface ClusterOperations {
-  /** gp_segment_configuration now, plus the contents FTS reported as double faults. */
+  /**
+   * gp_segment_configuration now, and which acting primaries answer a connection: the only
+   * way to see a double fault (see `observedDoubleFaults`).
+   */
   readConfiguration(): Promise<ClusterObservation>;
   /** gp_stat_replication per content with a mirror. */
   readReplication(): Promise<ReplicationState[]>;
@@ -21,14 +27,10 @@ export interface ClusterOperations {
 
 export interface ClusterObservation {
   segments: SegmentRow[];
-  /** Contents FTS found with a failed primary and a mirror not in sync (the catalog does not show it). */
+  /** Acting primaries (dbids, content >= 0) that did not answer a connection when read. */
+  unresponsive: number[];
+  /** `observedDoubleFaults(segments, unresponsive)`: contents with no live copy. */
   doubleFaults: DoubleFault[];
-}
-
-export interface DoubleFault {
-  content: number;
-  primaryDbid: number;
-  mirrorDbid: number;
 }
 
 export type WalSenderState = 'startup' | 'backup' | 'catchup' | 'streaming';
