@@ -13,7 +13,6 @@ import {
   ftsProbeScript,
   gpstateScript,
   operationIdFor,
-  pollScript,
   prepareRecovery,
   readConfigurationScript,
   readReplicationScript,
@@ -24,6 +23,7 @@ import {
   type CoordinatorEnvironment,
 } from '#cluster/greenplum/commands.ts';
 import { MalformedOutput } from '#cluster/greenplum/errors.ts';
+import { pollScript } from '#cluster/greenplum/poll.ts';
 import { section, splitSections } from '#cluster/greenplum/framing.ts';
 import { parseOperationOutput, parseStartOutput } from '#cluster/greenplum/gprecoverseg.ts';
 import {

@@ -1,3 +1,4 @@
+import { pollScript } from '#cluster/greenplum/poll.ts';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -6,7 +7,6 @@ import type { OperationHandle } from '#cluster/port.ts';
 import {
   coordinatorCommand,
   operationIdFor,
-  pollScript,
   prepareRecovery,
   startRebalanceScript,
   startRecoveryScript,
