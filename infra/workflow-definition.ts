@@ -59,6 +59,19 @@ function task(
   };
 }
 
+/**
+ * Another gprecoverseg (an operator's, say) holds gprecoverseg.lock and its PID lives: wait
+ * for it, as a DBA would, for up to about a day (a full recovery of a large segment takes
+ * hours). A lock whose holder is dead is a different error, for a human.
+ */
+const lockHolderRetry = {
+  ErrorEquals: ['GprecoversegLocked'],
+  IntervalSeconds: 60,
+  BackoffRate: 1.5,
+  MaxAttempts: 100,
+  MaxDelaySeconds: 900,
+};
+
 const wait = (next: string) => ({ Type: 'Wait', SecondsPath: '$.waits.pollSeconds', Next: next });
 
 export function workflowDefinition(): Record<string, unknown> {
@@ -83,14 +96,16 @@ export function workflowDefinition(): Record<string, unknown> {
       }),
       DetectFailures: task('DetectFailures', 'detect', 'CheckPromotion', '$.detect'),
       CheckPromotion: task('CheckPromotion', 'promote', 'PlanRecovery', '$.promote', {
+        // Each attempt requests an FTS probe. No jitter: one execution per cluster, and the
+        // attempts must outlast gp_fts_mark_mirror_down_grace_period (30 s) plus FTS's own
+        // probe retries (about 2 minutes) for certain: 10 s growing to 60 s, 9.2 minutes in all.
         Retry: [
           {
             ErrorEquals: ['PromotionPending'],
-            IntervalSeconds: 5,
-            BackoffRate: 2,
-            MaxAttempts: 8,
-            MaxDelaySeconds: 120,
-            JitterStrategy: 'FULL',
+            IntervalSeconds: 10,
+            BackoffRate: 1.5,
+            MaxAttempts: 12,
+            MaxDelaySeconds: 60,
           },
         ],
       }),
@@ -103,7 +118,9 @@ export function workflowDefinition(): Record<string, unknown> {
         ],
         Default: 'RecoverSegments',
       },
-      RecoverSegments: task('RecoverSegments', 'recover', 'WaitForRecovery', '$.operation'),
+      RecoverSegments: task('RecoverSegments', 'recover', 'WaitForRecovery', '$.operation', {
+        Retry: [lockHolderRetry],
+      }),
       WaitForRecovery: wait('CheckRecovery'),
       CheckRecovery: task('CheckRecovery', 'recover', 'AfterRecoveryCheck', '$.operation'),
       AfterRecoveryCheck: {
@@ -125,7 +142,9 @@ export function workflowDefinition(): Record<string, unknown> {
         ],
         Default: 'FinishRecovery',
       },
-      RebalanceSegments: task('RebalanceSegments', 'rebalance', 'WaitForRecovery', '$.operation'),
+      RebalanceSegments: task('RebalanceSegments', 'rebalance', 'WaitForRecovery', '$.operation', {
+        Retry: [lockHolderRetry],
+      }),
       FinishRecovery: task('FinishRecovery', 'finish', undefined, '$.result'),
       RecordFailure: task('RecordFailure', 'finish', 'RecoveryFailed', '$.failure'),
       RecoveryFailed: { Type: 'Fail', ErrorPath: '$.failure.error', CausePath: '$.failure.cause' },

@@ -121,9 +121,20 @@ export function planRecovery(
   return items;
 }
 
-export const doubleFaultMessage = (pair: Pair): string =>
-  `content ${pair.content}: double fault (primary dbid ${pair.primary.dbid} down, mirror dbid ${pair.mirror?.dbid ?? '?'} not in sync); ` +
-  `bring the primary back, or accept data loss by hand; recoverseg never promotes a stale mirror`;
+/**
+ * What the operator reads when a content has no live copy, with the way out that worked on a
+ * real 6.24.3 cluster (captures 83-88): a restart brings up what can come up, then recovery.
+ */
+export const doubleFaultMessage = (pair: Pair): string => {
+  const mirror = pair.mirror
+    ? `mirror dbid ${pair.mirror.dbid} ${pair.mirror.status === 'd' ? 'down' : 'not in sync'}`
+    : 'no mirror';
+  return (
+    `content ${pair.content}: double fault (acting primary dbid ${pair.primary.dbid} on ${pair.primary.hostname}:${pair.primary.port} does not answer, ${mirror}); ` +
+    `run gpstop -a -M fast, then gpstart -a, then start a recovery again (gprecoverseg -a, then gprecoverseg -ar); ` +
+    `recoverseg never recovers from a dead or stale copy`
+  );
+};
 
 /* ---------- Did FTS promote every mirror it had to? ---------- */
 
@@ -133,6 +144,11 @@ export interface PromotionContext {
   doubleFaulted: Pair[];
   /** Acting primaries on hosts known to be down that FTS has not yet failed over. */
   awaitingFailover: SegmentRow[];
+  /**
+   * Pairs the catalog shows in sync with no streaming walsender: a member is gone and FTS has
+   * not said so yet (for 30 s after a mirror dies it stays `u` and its pair `s`: captures 22-29).
+   */
+  awaitingMarkDown: Pair[];
 }
 
 export const PROMOTION_RULES: readonly Rule<PromotionContext, PromotionVerdict>[] = [
@@ -146,15 +162,27 @@ export const PROMOTION_RULES: readonly Rule<PromotionContext, PromotionVerdict>[
     when: (c) => c.awaitingFailover.length > 0,
     then: 'pending',
   },
+  {
+    rule: 'a pair shown in sync does not stream: wait until FTS marks the dead segment down, so one recovery covers every dead segment',
+    when: (c) => c.awaitingMarkDown.length > 0,
+    then: 'pending',
+  },
   { rule: 'every content has a running acting primary', when: () => true, then: 'promoted' },
 ];
 
+/** A pair counts as synchronized only when the catalog says so and its walsender streams. */
+export const isStreamingInSync = (pair: Pair, streaming: readonly number[]): boolean =>
+  isSynchronized(pair) && streaming.includes(pair.content);
+
+/** `streaming`: the contents whose acting primary has a walsender in state `streaming`. */
 export function promotionContext(
   state: ClusterState,
   failedHosts: readonly string[],
+  streaming: readonly number[],
 ): PromotionContext {
   const pairs = pairsOf(state.segments.values());
   return {
+    awaitingMarkDown: pairs.filter((p) => isSynchronized(p) && !streaming.includes(p.content)),
     doubleFaulted: pairs.filter((p) => state.doubleFaults.includes(p.content)),
     awaitingFailover: pairs
       .filter(
@@ -215,6 +243,8 @@ export type SyncNext = 'wait' | 'replan' | 'rebalance' | 'finish' | 'double-faul
 
 export interface SyncContext {
   pairs: Pair[];
+  /** Contents whose acting primary has a walsender in state `streaming`. */
+  streaming: readonly number[];
   doubleFaulted: readonly Pair[];
   rebalanceRequested: boolean;
   rebalanceDone: boolean;
@@ -224,7 +254,8 @@ export interface SyncContext {
   plans: number;
 }
 
-const allSynchronized = (c: SyncContext) => c.pairs.every((p) => !p.mirror || isSynchronized(p));
+const allSynchronized = (c: SyncContext) =>
+  c.pairs.every((p) => !p.mirror || isStreamingInSync(p, c.streaming));
 const outOfPreferredRoles = (c: SyncContext) => c.pairs.some((p) => !isInPreferredRoles(p));
 const mirrorDown = (c: SyncContext) => c.pairs.some((p) => p.mirror?.status === 'd');
 
@@ -245,7 +276,7 @@ export const SYNC_RULES: readonly Rule<SyncContext, SyncNext>[] = [
     then: 'fail',
   },
   {
-    rule: 'some pair is not synchronized yet: wait',
+    rule: 'some pair is not synchronized yet (catalog not s, or no streaming walsender): wait',
     when: (c) => !allSynchronized(c),
     then: 'wait',
   },

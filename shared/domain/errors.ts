@@ -38,14 +38,19 @@ export class UnknownCluster extends DomainError {
   }
 }
 
-/** FTS has not yet failed over a primary on a host known to be down: retried with backoff. */
+/** FTS has not yet failed over a dead primary or marked a dead mirror down: retried with backoff. */
 export class PromotionPending extends DomainError {
   override name = 'PromotionPending';
 }
 
-/** A content lost its primary while its mirror was not in sync: never promote, stop. */
+/** A content has no live copy (acting primary does not answer, mirror down or not in sync): stop. */
 export class DoubleFault extends DomainError {
   override name = 'DoubleFault';
+}
+
+/** A planned recovery's source is no longer the content's answering acting primary: never copy from it. */
+export class SourceUnavailable extends DomainError {
+  override name = 'SourceUnavailable';
 }
 
 /** Segments gprecoverseg could not bring back, and the policy allows no further attempt. */

@@ -85,6 +85,11 @@ export const eventDataSchemas = {
     primaryDbid: dbidSchema,
     mirrorDbid: dbidSchema,
   }),
+  /** The content's acting primary answers again (an operator restarted the cluster). */
+  DoubleFaultCleared: z.strictObject({
+    content: contentSchema,
+    primaryDbid: dbidSchema,
+  }),
   RecoveryRequested: z.strictObject({
     incidentId: incidentIdSchema,
     trigger: z.strictObject({

@@ -186,6 +186,17 @@ const RULES: { [T in EventType]: Rule<T> } = {
       draft.doubleFaults = [...draft.doubleFaults, content].sort((a, b) => a - b);
   },
 
+  DoubleFaultCleared(draft, { content, primaryDbid }) {
+    const { primary } = mirrorPair(draft, content);
+    if (primary.dbid !== primaryDbid)
+      fail(
+        `content ${content}: double fault cleared for acting primary dbid ${primaryDbid}, but the acting primary is dbid ${primary.dbid}`,
+      );
+    if (!draft.doubleFaults.includes(content))
+      fail(`content ${content}: no double fault on record to clear`);
+    draft.doubleFaults = draft.doubleFaults.filter((c) => c !== content);
+  },
+
   RecoveryRequested(draft, { incidentId, trigger, options }, at) {
     if (draft.recovery)
       fail(

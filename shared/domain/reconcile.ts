@@ -1,12 +1,13 @@
 import { InvalidTransition } from '#domain/errors.ts';
 import { evolve, type ClusterState } from '#domain/evolve.ts';
 import type { NewEvent } from '#domain/events.ts';
+import type { DoubleFault } from '#domain/observation.ts';
 import { pairsOf, type Pair, type SegmentRow } from '#domain/segment.ts';
 
-/** What the cluster showed when it was read: its catalog and FTS's double-fault reports. */
+/** What the cluster showed when it was read: its catalog and the contents with no live copy. */
 export interface Observation {
   segments: readonly SegmentRow[];
-  doubleFaults: readonly { content: number; primaryDbid: number; mirrorDbid: number }[];
+  doubleFaults: readonly DoubleFault[];
 }
 
 /** The catalog changed in a way no sequence of Greenplum events can explain. */
@@ -43,7 +44,7 @@ const recoveredEvent = (logged: SegmentRow, seen: SegmentRow): NewEvent => ({
 function pairEvents(
   logged: Pair,
   seen: Pair,
-  doubleFault: Observation['doubleFaults'][number] | undefined,
+  doubleFault: DoubleFault | undefined,
   faulted: boolean,
 ): NewEvent[] {
   const events: NewEvent[] = [];
@@ -95,6 +96,13 @@ function pairEvents(
     events.push({ type: 'PairSynchronized', data: { content: seen.content } });
 
   if (doubleFault && !faulted) events.push({ type: 'DoubleFaultDetected', data: doubleFault });
+  // Only an operator brings a double-faulted content back (gpstop -M fast, gpstart: captures
+  // 83-85); its acting primary answering again is the evidence.
+  if (!doubleFault && faulted)
+    events.push({
+      type: 'DoubleFaultCleared',
+      data: { content: seen.content, primaryDbid: primary.dbid },
+    });
   return events;
 }
 

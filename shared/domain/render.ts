@@ -19,13 +19,9 @@ export function historyLines(
   before: ReadonlyMap<number, SegmentRow>,
   after: ReadonlyMap<number, SegmentRow>,
 ): { dbid: number; desc: string }[] {
+  // A double fault writes nothing to gp_configuration_history (real capture 80i): only the
+  // role swap FTS makes on the catalog's word shows, as an ordinary update.
   const lines: { dbid: number; desc: string }[] = [];
-  if (event.type === 'DoubleFaultDetected') {
-    lines.push({
-      dbid: event.data.primaryDbid,
-      desc: `FTS: double fault detected for content id ${event.data.content}`,
-    });
-  }
   if (event.type === 'ClusterRegistered') {
     for (const row of event.data.segments)
       lines.push({
@@ -65,6 +61,7 @@ function table(headers: string[], rows: string[][]): string[] {
 
 const SEPARATOR_M = '-'.repeat(61);
 const SEPARATOR_E = '-'.repeat(52);
+const BANNER = '*'.repeat(53);
 
 /** `Group` when every primary host keeps all of its mirrors on a single other host. */
 export function mirroringType(rows: Iterable<SegmentRow>): 'Group' | 'Spread' {
@@ -152,29 +149,25 @@ export function renderGpstateErrors(
       ),
     ]);
 
-  const downed = sortRows(rows.filter((r) => !isCoordinator(r) && r.status === 'd'));
+  // A double-faulted acting primary is `u` in the catalog but its process is gone; gpstate
+  // lists it among the downed segments as it could not query it (real capture 80d).
+  const unavailable = pairs
+    .filter((p) => state.doubleFaults.includes(p.content))
+    .map((p) => p.primary);
+  const downed = sortRows([
+    ...rows.filter((r) => !isCoordinator(r) && r.status === 'd'),
+    ...unavailable,
+  ]);
   if (downed.length > 0)
     sections.push([
-      'Downed Segments',
+      'Downed Segments (may include segments where status could not be retrieved)',
       ...table(
         ['Segment', 'Port', 'Config status', 'Status'],
-        downed.map((r) => [r.address, String(r.port), 'Down', 'Down in configuration']),
-      ),
-    ]);
-
-  if (state.doubleFaults.length > 0)
-    sections.push([
-      'Unavailable Contents (double fault)',
-      ...table(
-        ['Content', 'Primary', 'Mirror'],
-        state.doubleFaults.map((content) => {
-          const pair = pairs.find((p) => p.content === content);
-          return [
-            String(content),
-            `dbid ${pair?.primary.dbid ?? '?'}`,
-            `dbid ${pair?.mirror?.dbid ?? '?'}`,
-          ];
-        }),
+        downed.map((r) =>
+          r.status === 'd'
+            ? [r.address, String(r.port), 'Down', 'Down in configuration']
+            : [r.address, String(r.port), 'Up', 'Process error -- database process may be down'],
+        ),
       ),
     ]);
 
@@ -212,6 +205,13 @@ export function renderGpstateErrors(
     if (i > 0) out.push(SEPARATOR_E);
     out.push(...section);
   }
+  if (unavailable.length > 0)
+    out.push(
+      BANNER,
+      'DATABASE IS PROBABLY UNAVAILABLE',
+      'Review Instance Status in log file or screen output for more information',
+      BANNER,
+    );
   return out;
 }
 

@@ -4,6 +4,7 @@ import {
   PromotionPending,
   RebalanceFailed,
   RecoveryTimeout,
+  SourceUnavailable,
   SyncTimeout,
   UnknownCluster,
 } from '#domain/errors.ts';
@@ -15,12 +16,12 @@ import {
   decideAfterSyncCheck,
   decidePromotion,
   doubleFaultMessage,
+  isStreamingInSync,
   planRecovery,
   promotionContext,
 } from '#domain/decisions.ts';
 import { reconcile } from '#domain/reconcile.ts';
 import { incidentTimings } from '#domain/timings.ts';
-import { isSynchronized } from '#domain/segment.ts';
 import type { z } from 'zod';
 import type {
   TaskEvent,
@@ -95,8 +96,18 @@ async function observe(deps: StepDeps, event: TaskEvent, step: string) {
   const cluster = deps.cluster(event.input.clusterId);
   await cluster.requestFtsProbe();
   const observation = await cluster.readConfiguration();
-  return record(deps, event, step, (state) => reconcile(state, observation));
+  const recorded = await record(deps, event, step, (state) => reconcile(state, observation));
+  return { ...recorded, observation };
 }
+
+/** Contents whose acting primary streams WAL to its mirror: the other half of "in sync". */
+async function streamingContents(deps: StepDeps, clusterId: string): Promise<number[]> {
+  const replication = await deps.cluster(clusterId).readReplication();
+  return replication.filter((r) => r.state === 'streaming').map((r) => r.content);
+}
+
+const doubleFaultError = (state: ClusterState): DoubleFault =>
+  new DoubleFault(doubleFaultedPairs(state).map(doubleFaultMessage).join('; '));
 
 export async function startRecovery(
   deps: StepDeps,
@@ -154,13 +165,26 @@ export async function checkPromotion(
   event: TaskEvent,
 ): Promise<Result<typeof promoteResultSchema>> {
   const { state } = await observe(deps, event, 'CheckPromotion');
-  const context = promotionContext(state, event.input.failedHosts);
+  // A double-faulted content makes gp_stat_replication fail (capture 80h): decide on it first.
+  if (state.doubleFaults.length > 0) throw doubleFaultError(state);
+  const context = promotionContext(
+    state,
+    event.input.failedHosts,
+    await streamingContents(deps, event.input.clusterId),
+  );
   const { rule, then } = decidePromotion(context);
-  if (then === 'double-fault')
-    throw new DoubleFault(context.doubleFaulted.map(doubleFaultMessage).join('; '));
+  if (then === 'double-fault') throw doubleFaultError(state);
   if (then === 'pending')
     throw new PromotionPending(
-      `FTS has not yet promoted the mirrors of ${context.awaitingFailover.map((r) => `dbid ${r.dbid} (content ${r.content}, ${r.hostname})`).join(', ')}; probing again`,
+      [
+        ...context.awaitingFailover.map(
+          (r) => `FTS has not yet failed over dbid ${r.dbid} (content ${r.content}, ${r.hostname})`,
+        ),
+        ...context.awaitingMarkDown.map(
+          (p) =>
+            `content ${p.content} shows in sync but does not stream (primary dbid ${p.primary.dbid}, mirror dbid ${p.mirror!.dbid}): waiting for FTS to mark the dead segment down (gp_fts_mark_mirror_down_grace_period)`,
+        ),
+      ].join('; ') + '; probing again',
     );
   return { at: deps.now().toISOString(), verdict: then, rule };
 }
@@ -221,12 +245,16 @@ export async function recoverSegments(
   event: TaskEvent,
 ): Promise<Result<typeof operationResultSchema>> {
   const { clusterId, incidentId } = event.input;
-  const state = await loadRegistered(deps, clusterId);
+  // Look again right before gprecoverseg runs: it must never copy from a dead or stale source.
+  const { state, observation } = await observe(deps, event, 'CheckSources');
   const plan = state.recovery?.incidentId === incidentId ? state.recovery.plan : undefined;
   if (!plan || plan.length === 0)
     throw new IncrementalRecoveryFailed(
       `incident ${incidentId}: no recovery plan on record; plan before recovering`,
     );
+  if (state.doubleFaults.length > 0) throw doubleFaultError(state);
+  const unusable = unusableSources(state, observation.unresponsive, plan);
+  if (unusable.length > 0) throw new SourceUnavailable(unusable.join('; '));
   // One operation per plan: a retried start finds the one already running.
   const handle = await deps
     .cluster(clusterId)
@@ -240,6 +268,27 @@ export async function recoverSegments(
       })),
   );
   return operationStarted(deps, handle);
+}
+
+/** Plan items whose source is no longer the content's answering, running acting primary. */
+function unusableSources(
+  state: ClusterState,
+  unresponsive: readonly number[],
+  plan: readonly PlanItem[],
+): string[] {
+  const pairs = new Map(pairsOfState(state).map((p) => [p.content, p]));
+  return plan.flatMap((item) => {
+    const primary = pairs.get(item.content)?.primary;
+    if (primary?.dbid !== item.sourceDbid)
+      return [
+        `content ${item.content}: the plan copies dbid ${item.dbid} from dbid ${item.sourceDbid}, but the acting primary is now dbid ${primary?.dbid ?? '?'}; plan again`,
+      ];
+    if (unresponsive.includes(primary.dbid))
+      return [
+        `content ${item.content}: source dbid ${primary.dbid} (${primary.hostname}:${primary.port}) does not answer; recoverseg does not copy from it`,
+      ];
+    return [];
+  });
 }
 
 /** Distinguishes the plans of one incident (the first, then an escalation to full). */
@@ -292,8 +341,7 @@ export async function checkRecovery(
   };
   const doubleFaulted = doubleFaultedPairs(state);
   if (previous.kind === 'rebalance') {
-    if (doubleFaulted.length > 0)
-      throw new DoubleFault(doubleFaulted.map(doubleFaultMessage).join('; '));
+    if (state.doubleFaults.length > 0) throw doubleFaultError(state);
     if (status.done && status.failures.length > 0)
       throw new RebalanceFailed(
         status.failures.map((f) => `dbid ${f.dbid}: ${f.reason}`).join('; ') +
@@ -313,8 +361,7 @@ export async function checkRecovery(
     doubleFaulted,
     plans: state.recovery?.plans ?? 0,
   });
-  if (then === 'double-fault')
-    throw new DoubleFault(doubleFaulted.map(doubleFaultMessage).join('; '));
+  if (then === 'double-fault') throw doubleFaultError(state);
   if (then === 'fail')
     throw new IncrementalRecoveryFailed(
       status.failures
@@ -348,21 +395,22 @@ export async function checkSync(
   const since = freshLoop ? now.toISOString() : previous.since;
   const polls = freshLoop ? 1 : previous.polls + 1;
   const { state } = await observe(deps, event, 'CheckSync');
+  if (state.doubleFaults.length > 0) throw doubleFaultError(state);
   const replication = await deps.cluster(clusterId).readReplication();
   const pairs = pairsOfState(state);
   const lags = replication.map((r) => r.replayLagBytes).filter((b): b is number => b !== undefined);
-  const doubleFaulted = doubleFaultedPairs(state);
+  const streaming = replication.filter((r) => r.state === 'streaming').map((r) => r.content);
   const { rule, then } = decideAfterSyncCheck({
     pairs,
-    doubleFaulted,
+    streaming,
+    doubleFaulted: doubleFaultedPairs(state),
     plans: state.recovery?.plans ?? 0,
     rebalanceRequested: options.rebalance,
     rebalanceDone,
     maxReplayLagBytes: lags.length === 0 ? undefined : Math.max(...lags),
     replayLagLimitBytes: options.replayLagGb * GB,
   });
-  if (then === 'double-fault')
-    throw new DoubleFault(doubleFaulted.map(doubleFaultMessage).join('; '));
+  if (then === 'double-fault') throw doubleFaultError(state);
   if (then === 'fail')
     throw new IncrementalRecoveryFailed(
       `${pairs
@@ -372,7 +420,9 @@ export async function checkSync(
           ', ',
         )} failed again after ${MAX_PLANS_PER_INCIDENT} recovery plans in this incident; investigate the host before recovering again`,
     );
-  const unsynchronized = pairs.filter((p) => p.mirror && !isSynchronized(p)).map((p) => p.content);
+  const unsynchronized = pairs
+    .filter((p) => p.mirror && !isStreamingInSync(p, streaming))
+    .map((p) => p.content);
   const walRemainingBytes = replication
     .filter((r) => unsynchronized.includes(r.content))
     .reduce((a, r) => a + (r.walRemainingBytes ?? 0), 0);

@@ -178,7 +178,7 @@ describe('CheckPromotion never promotes a stale mirror', () => {
     await expect(check).rejects.toMatchObject({
       name: 'DoubleFault',
       message: expect.stringMatching(
-        /content 1: double fault \(primary dbid 3 down, mirror dbid 7 not in sync\)/,
+        /content 1: double fault \(acting primary dbid 3 on segment-1:\d+ does not answer, mirror dbid 7 down\); run gpstop -a -M fast, then gpstart -a/,
       ),
     });
     const log = await facts(id);
@@ -205,7 +205,7 @@ describe('CheckPromotion never promotes a stale mirror', () => {
     await expect(check).rejects.toMatchObject({
       name: 'PromotionPending',
       message: expect.stringMatching(
-        /dbid 2 \(content 0, segment-1\), dbid 3 \(content 1, segment-1\)/,
+        /failed over dbid 2 \(content 0, segment-1\); FTS has not yet failed over dbid 3 \(content 1, segment-1\)/,
       ),
     });
     expect(await h.stores.events.readHead(id)).toEqual(before);
