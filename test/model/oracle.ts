@@ -1,6 +1,7 @@
-import type { SimulatedClusterState } from '#cluster/simulated/model.ts';
+import { unresponsivePrimaries, type SimulatedClusterState } from '#cluster/simulated/model.ts';
 import { probe } from '#cluster/simulated/timeline.ts';
 import type { Phase, RecoveryOptions, RecoveryType } from '#domain/events.ts';
+import { observedDoubleFaults } from '#domain/observation.ts';
 import { isInPreferredRoles, pairsOf } from '#domain/segment.ts';
 
 export type Prediction =
@@ -27,12 +28,13 @@ export function predictRun(
 ): Prediction {
   // Detect: one FTS probe at the start of the run.
   const probed = probe(sim, sim.now);
-  if (probed.doubleFaults.length > 0)
+  const doubleFaults = observedDoubleFaults(probed.catalog, unresponsivePrimaries(probed));
+  if (doubleFaults.length > 0)
     return {
       status: 'failed',
       phase: 'promote',
       error: 'DoubleFault',
-      why: `double fault of content ${probed.doubleFaults.map((f) => f.content).join(', ')}`,
+      why: `double fault of content ${doubleFaults.map((f) => f.content).join(', ')}`,
     };
   const pairs = pairsOf(probed.catalog);
   const stuck = pairs.filter((p) => failedHosts.includes(p.primary.hostname));

@@ -43,6 +43,36 @@ export class GprecoversegLocked extends DomainError {
   }
 }
 
+/**
+ * gprecoverseg stopped before changing anything and exited 2 with `[CRITICAL]:-gprecoverseg
+ * failed. (Reason=...)`, e.g. because an acting primary does not answer (capture 82).
+ */
+export class GprecoversegFailed extends DomainError {
+  override name = 'GprecoversegFailed';
+  constructor(
+    readonly operationId: string,
+    readonly reason: string,
+  ) {
+    super(
+      `${operationId}: gprecoverseg exited 2 without changing anything: ${reason}; bring every acting primary back first (gpstop -a -M fast, gpstart -a), then recover`,
+    );
+  }
+}
+
+/** `gprecoverseg -r` refused the whole rebalance: a mirror replays too far behind its primary. */
+export class RebalanceReplayLagExceeded extends DomainError {
+  override name = 'RebalanceReplayLagExceeded';
+  constructor(
+    /** The acting primary gprecoverseg names. */
+    readonly dbid: number,
+    readonly replayLagBytes: number,
+  ) {
+    super(
+      `gprecoverseg -r refused, nothing was stopped: ${replayLagBytes} bytes of WAL still to be replayed on the mirror of the pair with dbid ${dbid}; wait for it to catch up, then rebalance again`,
+    );
+  }
+}
+
 export class UnknownOperation extends DomainError {
   override name = 'UnknownOperation';
   constructor(readonly operationId: string) {

@@ -1,4 +1,3 @@
-import type { DoubleFault } from '#cluster/port.ts';
 import { InvalidTopology, InvalidTransition, ValidationError } from '#domain/errors.ts';
 import type { z } from 'zod';
 import type { RecoveryType } from '#domain/events.ts';
@@ -34,8 +33,11 @@ export interface SimulatedClusterState {
   downHosts: Record<string, number | null>;
   /** WAL position of each content's mirror (keys are contents). */
   wal: Record<string, WalPosition>;
-  /** Contents FTS last found with a failed primary and no in-sync mirror. */
-  doubleFaults: DoubleFault[];
+  /**
+   * Clock time FTS first found each mirror (keys are dbids) unreachable while the catalog
+   * still showed it up: it is marked down once the mirror-down grace period has passed.
+   */
+  unreachableMirrors: Record<string, number>;
   /** Running and recent gprecoverseg runs, oldest first. */
   operations: SimulatedOperation[];
   operationCount: number;
@@ -92,6 +94,15 @@ export interface SimulatedOperation {
   skipped: { content: number; reason: string }[];
   /** gprecoverseg's closing lines. */
   messages: string[];
+  /** gprecoverseg stopped before changing anything (exit 2). */
+  refusal?: Refusal;
+}
+
+export interface Refusal {
+  /** Its `[CRITICAL]` reason. */
+  reason: string;
+  /** A rebalance refused for replay lag: the acting primary gprecoverseg names, and the lag. */
+  replayLag?: { dbid: number; bytes: number };
 }
 
 const LOG_LINES_KEPT = 1000;
@@ -133,7 +144,7 @@ export function createState(
     processes,
     downHosts: {},
     wal,
-    doubleFaults: [],
+    unreachableMirrors: {},
     operations: [],
     operationCount: 0,
     log: [],
@@ -192,6 +203,17 @@ export function isReplicating(state: SimulatedClusterState, pair: Pair): boolean
     processOf(state, pair.primary.dbid).running &&
     processOf(state, pair.mirror.dbid).running
   );
+}
+
+/**
+ * Acting primaries (content >= 0) whose postmaster does not run: what a connection from the
+ * coordinator finds (pg_isready "no response", capture 102), whatever the catalog says.
+ */
+export function unresponsivePrimaries(state: SimulatedClusterState): number[] {
+  return state.catalog
+    .filter((row) => row.content >= 0 && row.role === 'p' && !processOf(state, row.dbid).running)
+    .map((row) => row.dbid)
+    .sort((a, b) => a - b);
 }
 
 /** Bytes of WAL the content's mirror still lacks at clock time `at`. */

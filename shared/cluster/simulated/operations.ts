@@ -1,7 +1,9 @@
 import type { OperationHandle, OperationStatus } from '#cluster/port.ts';
 import {
+  GprecoversegFailed,
   GprecoversegLocked,
   InvalidRecoveryPlan,
+  RebalanceReplayLagExceeded,
   UnknownOperation,
   UnknownSegment,
 } from '#cluster/simulated/errors.ts';
@@ -14,16 +16,16 @@ import {
   durationMs,
   indexOf,
   isHostDown,
-  isReplicating,
   locationOf,
   log,
   processOf,
   runningOperation,
   setRunning,
-  walBehind,
+  unresponsivePrimaries,
   type Index,
   type OperationItem,
   type OperationKind,
+  type Refusal,
   type SimulatedClusterState,
   type SimulatedOperation,
 } from '#cluster/simulated/model.ts';
@@ -33,6 +35,7 @@ import { planItemSchema, type PlanItem, type RecoveryType } from '#domain/events
 import {
   describeLocation,
   isInPreferredRoles,
+  type Pair,
   type SegmentLocation,
   type SegmentRow,
 } from '#domain/segment.ts';
@@ -100,10 +103,6 @@ function planProblems(
     if (pair && item.sourceDbid !== pair.primary.dbid)
       problems.push(
         `source dbid ${item.sourceDbid} is not the acting primary of content ${row.content} (dbid ${pair.primary.dbid} is)`,
-      );
-    else if (pair && !processOf(state, pair.primary.dbid).running)
-      problems.push(
-        `source dbid ${item.sourceDbid}, the acting primary of content ${row.content}, is not running${state.doubleFaults.some((f) => f.content === row.content) ? ' (double fault)' : ''}: there is no copy to recover from`,
       );
     if (item.target && !sameLocation(item.target, locationOf(row))) {
       if (item.type !== 'full')
@@ -232,9 +231,90 @@ function lockedDraft(state: SimulatedClusterState, now: number): SimulatedCluste
 }
 
 /**
- * `gprecoverseg -a` for `plan`: every item is checked before anything changes; then stray
- * postmasters are stopped, relocated rows are moved in the catalog (with a backout), and the
- * copies run in parallel. Segments whose copy cannot work fail; the others still come up.
+ * gprecoverseg's `[CRITICAL]` exit (2) when an acting primary does not answer: its first
+ * statement is dispatched to every segment and fails (capture 82, a double fault).
+ */
+function unreachablePrimaryRefusal(state: SimulatedClusterState): Refusal | undefined {
+  const [dbid] = unresponsivePrimaries(state);
+  const row = state.catalog.find((r) => r.dbid === dbid);
+  if (!row) return undefined;
+  return {
+    reason:
+      `gprecoverseg failed. (Reason='error 'ERROR:  failed to acquire resources on one or more segments\n` +
+      `DETAIL:  could not connect to server: Connection refused\n` +
+      `\tIs the server running on host "${row.address}" and accepting\n` +
+      `\tTCP/IP connections on port ${row.port}?\n` +
+      ` (seg${row.content} ${row.address}:${row.port})\n` +
+      `' in 'SET CLIENT_MIN_MESSAGES='ERROR''') exiting...`,
+  };
+}
+
+/** gprecoverseg stopped before changing anything: the run ends at once, every segment of it failed. */
+function refuse(
+  op: SimulatedOperation,
+  refusal: Refusal,
+  items: readonly ItemRequest[],
+  at: number,
+) {
+  op.refusal = refusal;
+  op.messages.push(refusal.reason);
+  op.items.push(
+    ...items.map(({ row, sourceDbid, type }): OperationItem => ({
+      dbid: row.dbid,
+      content: row.content,
+      sourceDbid,
+      type,
+      totalKb: 0,
+      startedAt: at,
+      completeAt: at,
+      outcome: 'failed',
+      resolvedAt: at,
+      completedKb: 0,
+      failure: { reason: refusal.reason, needsFull: false },
+    })),
+  );
+}
+
+interface ItemRequest {
+  row: SegmentRow;
+  sourceDbid: number;
+  type: RecoveryType;
+  target?: SegmentLocation;
+}
+
+/**
+ * What `gprecoverseg -a` does once its input is accepted: refuse when an acting primary does
+ * not answer; otherwise stop stray postmasters, move relocated rows in the catalog (with a
+ * backout), and copy in parallel. Segments whose copy cannot work fail; the others come up.
+ */
+function recover(
+  state: SimulatedClusterState,
+  index: Index,
+  op: SimulatedOperation,
+  items: readonly ItemRequest[],
+  at: number,
+): void {
+  const refusal = unreachablePrimaryRefusal(state);
+  if (refusal) return refuse(op, refusal, items, at);
+  for (const { row, sourceDbid, type, target } of items) {
+    if (processOf(state, row.dbid).running) setRunning(state, index, row.dbid, false, at);
+    let backout: SegmentLocation | undefined;
+    if (target && !sameLocation(target, locationOf(row))) {
+      backout = locationOf(row);
+      Object.assign(row, target);
+      log(
+        state,
+        at,
+        `gprecoverseg: segment config for content ${row.content} moved from ${describeLocation(backout)} to ${describeLocation(row)}`,
+      );
+    }
+    op.items.push(startCopy(state, row, sourceDbid, type, at, backout));
+  }
+}
+
+/**
+ * `gprecoverseg -a` for `plan`: every item is checked before anything changes (a plan the
+ * workflow should never make is refused with InvalidRecoveryPlan), then the run starts.
  */
 export function startRecovery(
   state: SimulatedClusterState,
@@ -265,30 +345,30 @@ export function startRecovery(
 
   const op = newOperation(draft, 'recovery', operationKey, at);
   if (plan.length === 0) op.messages.push(NOTHING_TO_RECOVER);
-  for (const item of plan) {
-    const row = index.byDbid.get(item.dbid) as SegmentRow;
-    if (processOf(draft, row.dbid).running) setRunning(draft, index, row.dbid, false, at);
-    let backout: SegmentLocation | undefined;
-    if (item.target && !sameLocation(item.target, locationOf(row))) {
-      backout = locationOf(row);
-      Object.assign(row, item.target);
-      log(
-        draft,
-        at,
-        `gprecoverseg: segment config for content ${row.content} moved from ${describeLocation(backout)} to ${describeLocation(row)}`,
-      );
-    }
-    op.items.push(startCopy(draft, row, item.sourceDbid, item.type, at, backout));
-  }
+  recover(
+    draft,
+    index,
+    op,
+    plan.map((item) => ({
+      row: index.byDbid.get(item.dbid) as SegmentRow,
+      sourceDbid: item.sourceDbid,
+      type: item.type,
+      ...(item.target ? { target: item.target } : {}),
+    })),
+    at,
+  );
   advanceInPlace(draft, at);
   assertCatalogValid(draft, `startRecovery(${op.operationId})`);
   return { state: draft, handle: handleOf(op) };
 }
 
 /**
- * `gprecoverseg -ar --replay-lag N`: for each pair out of its preferred roles that is up,
- * streaming, synchronized and under the lag limit, stop the acting primary, let FTS promote the
- * preferred primary (its in-sync mirror), then recover the stopped one incrementally.
+ * `gprecoverseg -ar --replay-lag N` as GpSegmentRebalanceOperation does it (capture 40): pairs
+ * out of their preferred roles that are up, reachable and synchronized in the catalog are
+ * rebalanced, the others skipped with a warning; one mirror at or over the replay-lag limit
+ * refuses the whole run before anything stops. The non-preferred acting primaries are stopped,
+ * FTS promotes the preferred ones (their mirrors), and a nested `gprecoverseg -a` recovers
+ * every segment marked down in the cluster, incrementally.
  */
 export function startRebalance(
   state: SimulatedClusterState,
@@ -302,44 +382,80 @@ export function startRebalance(
   const at = draft.now;
   const index = indexOf(draft);
   const op = newOperation(draft, 'rebalance', operationKey, at);
+  const refusal = unreachablePrimaryRefusal(draft) ?? replayLagRefusal(draft, index, replayLagGb);
   const outOfRole = index.pairs.filter((pair) => pair.mirror && !isInPreferredRoles(pair));
-  if (outOfRole.length === 0) op.messages.push(NOTHING_TO_REBALANCE);
-
-  const stopped: { dbid: number; sourceDbid: number }[] = [];
-  for (const pair of outOfRole) {
-    const { primary, mirror } = pair as typeof pair & { mirror: SegmentRow };
-    const healthy =
-      primary.status === 'u' &&
-      mirror.status === 'u' &&
-      primary.mode === 's' &&
-      isReplicating(draft, pair) &&
-      walBehind(draft, pair, at) === 0;
-    const lagBytes = draft.options.replayLag.find((l) => l.content === pair.content)?.bytes ?? 0;
-    const who = `Not rebalancing primary segment dbid ${primary.dbid} with its mirror dbid ${mirror.dbid}`;
-    if (!healthy)
-      op.skipped.push({
-        content: pair.content,
-        reason: `${who} because one is either down, unreachable, or not synchronized`,
-      });
-    else if (lagBytes >= replayLagGb * GB)
-      op.skipped.push({
-        content: pair.content,
-        reason: `${who} because the mirror's replay lag (${(lagBytes / GB).toFixed(1)} GB) is at or over the allowed ${replayLagGb} GB`,
-      });
-    else stopped.push({ dbid: primary.dbid, sourceDbid: mirror.dbid });
+  if (refusal) refuse(op, refusal, [], at);
+  else if (outOfRole.length === 0) op.messages.push(NOTHING_TO_REBALANCE);
+  else {
+    const stopped: number[] = [];
+    for (const pair of outOfRole) {
+      const { primary, mirror } = pair as typeof pair & { mirror: SegmentRow };
+      if (rebalanceable(draft, pair)) stopped.push(primary.dbid);
+      else
+        op.skipped.push({
+          content: pair.content,
+          reason: `Not rebalancing primary segment dbid ${primary.dbid} with its mirror dbid ${mirror.dbid} because one is either down, unreachable, or not synchronized`,
+        });
+    }
+    if (stopped.length > 0) {
+      for (const dbid of stopped) setRunning(draft, index, dbid, false, at);
+      probeInPlace(draft, at);
+      const promoted = indexOf(draft);
+      recover(
+        draft,
+        promoted,
+        op,
+        promoted.pairs.flatMap((pair) =>
+          pair.mirror?.status === 'd'
+            ? [{ row: pair.mirror, sourceDbid: pair.primary.dbid, type: 'incremental' as const }]
+            : [],
+        ),
+        at,
+      );
+    }
   }
-  for (const { dbid } of stopped) setRunning(draft, index, dbid, false, at);
-  if (stopped.length > 0) probeInPlace(draft, at);
-  for (const { dbid, sourceDbid } of stopped)
-    op.items.push(
-      startCopy(draft, index.byDbid.get(dbid) as SegmentRow, sourceDbid, 'incremental', at),
-    );
   advanceInPlace(draft, at);
   assertCatalogValid(draft, `startRebalance(${op.operationId})`);
   return { state: draft, handle: handleOf(op) };
 }
 
-/** gprecoverseg's progress lines and outcome for one run, as of clock time `now`. */
+/** gprecoverseg -r trusts the catalog: both up and `s`, both hosts reachable. */
+function rebalanceable(state: SimulatedClusterState, pair: Pair): boolean {
+  const { primary, mirror } = pair;
+  return (
+    mirror !== undefined &&
+    primary.status === 'u' &&
+    mirror.status === 'u' &&
+    primary.mode === 's' &&
+    !isHostDown(state, primary.hostname) &&
+    !isHostDown(state, mirror.hostname)
+  );
+}
+
+/** The first pair to rebalance whose mirror replays at or over the limit refuses the whole run. */
+function replayLagRefusal(
+  state: SimulatedClusterState,
+  index: Index,
+  replayLagGb: number,
+): Refusal | undefined {
+  for (const pair of index.pairs) {
+    if (!pair.mirror || isInPreferredRoles(pair) || !rebalanceable(state, pair)) continue;
+    const bytes = state.options.replayLag.find((l) => l.content === pair.content)?.bytes ?? 0;
+    if (bytes < replayLagGb * GB) continue;
+    const dbid = pair.primary.dbid;
+    return {
+      reason: `gprecoverseg failed. (Reason='${bytes} bytes of wal is still to be replayed on mirror with dbid ${dbid}, let mirror catchup on replay then trigger rebalance. Use --replay-lag to configure the allowed replay lag limit or --disable-replay-lag to disable the check completely if you wish to continue with rebalance anyway') exiting...`,
+      replayLag: { dbid, bytes },
+    };
+  }
+  return undefined;
+}
+
+/**
+ * gprecoverseg's progress lines and outcome for one run, as of clock time `now`, as the real
+ * adapter reads them: a refused recovery lists every segment as failed with gprecoverseg's
+ * reason; a refused rebalance is an error (it names no segment).
+ */
 export function pollOperation(
   state: SimulatedClusterState,
   now: number,
@@ -349,20 +465,27 @@ export function pollOperation(
   advanceInPlace(draft, now);
   const op = draft.operations.find((o) => o.operationId === operationId);
   if (!op) throw new UnknownOperation(operationId);
+  if (op.kind === 'rebalance' && op.refusal?.replayLag)
+    throw new RebalanceReplayLagExceeded(op.refusal.replayLag.dbid, op.refusal.replayLag.bytes);
+  if (op.kind === 'rebalance' && op.refusal)
+    throw new GprecoversegFailed(op.operationId, op.refusal.reason);
   return {
     operationId: op.operationId,
     kind: op.kind,
     done: op.finishedAt !== undefined,
-    progress: op.items.map((item) => {
-      const completedKb = copiedKb(item, draft.now);
-      return {
-        dbid: item.dbid,
-        type: item.type,
-        completedKb,
-        totalKb: item.totalKb,
-        percent: Math.floor((completedKb * 100) / item.totalKb),
-      };
-    }),
+    // A segment shows progress once its copy printed a line: not when it failed before copying.
+    progress: op.items
+      .filter((item) => item.outcome !== 'failed' || (item.completedKb ?? 0) > 0)
+      .map((item) => {
+        const completedKb = copiedKb(item, draft.now);
+        return {
+          dbid: item.dbid,
+          type: item.type,
+          completedKb,
+          totalKb: item.totalKb,
+          percent: Math.floor((completedKb * 100) / item.totalKb),
+        };
+      }),
     recovered: op.items.filter((i) => i.outcome === 'recovered').map((i) => i.dbid),
     failures: op.items.flatMap((i) =>
       i.failure

@@ -34,6 +34,12 @@ export const simulationOptionsSchema = z.strictObject({
   replayLag: z
     .array(z.strictObject({ content: contentSchema, bytes: z.number().int().min(0) }))
     .default([]),
+  /**
+   * `gp_fts_mark_mirror_down_grace_period`: simulated seconds FTS keeps a mirror it cannot
+   * reach marked up (its pair still `s`), counted from the probe that first found it gone
+   * (real captures 22-30 and 51*: the mirrors of a dead host stayed `u` for 30 s).
+   */
+  mirrorDownGracePeriodSeconds: z.number().min(0).default(30),
   /** Simulated seconds per clock second; 0 is zero-time mode: every copy and catch-up finishes as it starts. */
   timeScale: z.number().min(0).default(1),
 });

@@ -2,21 +2,29 @@ import type { ClusterObservation, ReplicationState } from '#cluster/port.ts';
 import {
   indexOf,
   isReplicating,
+  unresponsivePrimaries,
   walBehind,
   type SimulatedClusterState,
 } from '#cluster/simulated/model.ts';
 import { advance } from '#cluster/simulated/timeline.ts';
+import { observedDoubleFaults } from '#domain/observation.ts';
 import { sortRows } from '#domain/segment.ts';
 
-/** gp_segment_configuration at clock time `now`, in the seed's row order, and FTS's double faults. */
+/**
+ * gp_segment_configuration at clock time `now`, in the seed's row order, and which acting
+ * primaries do not answer: the catalog alone never shows a double fault (capture 80c).
+ */
 export function readConfiguration(state: SimulatedClusterState, now: number): ClusterObservation {
   const current = advance(state, now);
-  return { segments: sortRows(current.catalog), doubleFaults: current.doubleFaults };
+  const segments = sortRows(current.catalog);
+  const unresponsive = unresponsivePrimaries(current);
+  return { segments, unresponsive, doubleFaults: observedDoubleFaults(segments, unresponsive) };
 }
 
 /**
- * gp_stat_replication per content with a mirror. Without a walsender (either side stopped)
- * nothing is known, as gpstate's `Unknown`. PostgreSQL counts a standby as `sync` only once it
+ * gp_stat_replication per content with a mirror. Without a walsender (either side stopped,
+ * even while the catalog still shows the pair in sync: captures 26, 51h) nothing is known, as
+ * gpstate's `Unknown`. PostgreSQL counts a standby as `sync` only once it
  * streams; while it catches up it is a `potential` one.
  */
 export function readReplication(state: SimulatedClusterState, now: number): ReplicationState[] {

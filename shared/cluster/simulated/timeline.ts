@@ -46,6 +46,18 @@ function completeCopy(state: SimulatedClusterState, item: OperationItem, at: num
   state.wal[item.content] = { behindBytes: state.options.walBytesBehind, since: at };
 }
 
+/**
+ * What gprecoverseg prints at the end of a run it did not refuse; a rebalance prints its nested
+ * recovery's line, then its own (capture 40).
+ */
+function closingLines(op: SimulatedOperation): string[] {
+  if (op.refusal || op.items.length === 0) return [];
+  const failed = op.items.filter((item) => item.outcome === 'failed');
+  if (failed.some((item) => item.type === 'incremental')) return [INCREMENTAL_FAILURES_MESSAGE];
+  if (failed.length > 0) return [];
+  return op.kind === 'rebalance' ? [RECOVERED_MESSAGE, REBALANCED_MESSAGE] : [RECOVERED_MESSAGE];
+}
+
 /** The run ends: failed relocations are backed out, FTS is asked to probe, the lock is released. */
 function finishOperation(state: SimulatedClusterState, op: SimulatedOperation, at: number): void {
   const { byDbid } = indexOf(state);
@@ -54,12 +66,9 @@ function finishOperation(state: SimulatedClusterState, op: SimulatedOperation, a
     if (item.outcome === 'failed' && item.backout && row) Object.assign(row, item.backout);
   }
   op.finishedAt = at;
+  // gprecoverseg triggers a probe at its end; a refused run's failed dispatch triggers one too.
   probeInPlace(state, at);
-  const failed = op.items.filter((item) => item.outcome === 'failed');
-  if (failed.some((item) => item.type === 'incremental'))
-    op.messages.push(INCREMENTAL_FAILURES_MESSAGE);
-  else if (failed.length === 0 && op.items.length > 0)
-    op.messages.push(op.kind === 'rebalance' ? REBALANCED_MESSAGE : RECOVERED_MESSAGE);
+  op.messages.push(...closingLines(op));
   for (const message of op.messages) log(state, at, `gprecoverseg: ${message}`);
   forgetOldOperations(state);
 }

@@ -61,17 +61,38 @@ describe('SimulatedCluster on DynamoDB Local', () => {
     await workflow.requestFtsProbe();
     const table = async () =>
       renderConfigurationTable((await operator.readConfiguration()).segments);
+    // Inside FTS's mirror-down grace period (captures 23, 26): segment-2's mirrors still show
+    // u and their pairs s, but no pair has a walsender.
+    const inGrace = (await operator.readConfiguration()).segments.filter((r) => r.content <= 1);
+    expect(
+      inGrace.filter((r) => r.content >= 0).map((r) => `${r.dbid}:${r.status}${r.mode}`),
+    ).toEqual(['2:us', '6:us', '3:us', '7:us']);
+    expect((await operator.readReplication()).map((r) => r.state)).toEqual(
+      Array(4).fill(undefined),
+    );
+    clock.now = 30_999;
+    await workflow.requestFtsProbe();
+    expect((await operator.readConfiguration()).segments.find((r) => r.dbid === 6)?.status).toBe(
+      'u',
+    );
+    // After it (captures 30b, 30f): marked down, the seed's table 1.
+    clock.now = 31_000;
+    await workflow.requestFtsProbe();
     expect(await table()).toBe(SEED_TABLES.promoted);
+    expect(await operator.readConfiguration()).toMatchObject({
+      unresponsive: [],
+      doubleFaults: [],
+    });
 
     const plan = planFor({ catalog: (await workflow.readConfiguration()).segments });
     const handle = await workflow.startRecovery(plan, 'incident-1/recover');
     expect(await operator.startRecovery(plan, 'incident-1/recover')).toEqual(handle);
-    clock.now = 2_000;
+    clock.now = 32_000;
     const status = await operator.pollOperation(handle);
     expect(status).toMatchObject({ done: true, recovered: [6, 7, 4, 5], failures: [] });
     expect((await workflow.readReplication()).every((r) => r.state === 'catchup')).toBe(true);
 
-    clock.now = 5_000;
+    clock.now = 35_000;
     expect((await workflow.readReplication()).map((r) => r.walRemainingBytes)).toEqual([
       0, 0, 0, 0,
     ]);
@@ -79,12 +100,12 @@ describe('SimulatedCluster on DynamoDB Local', () => {
     expect(await table()).toBe(SEED_TABLES.synchronized);
 
     const rebalance = await workflow.startRebalance({ replayLagGb: 10 }, 'incident-1/rebalance');
-    clock.now = 7_000;
+    clock.now = 37_000;
     expect(await operator.pollOperation(rebalance)).toMatchObject({
       done: true,
       recovered: [8, 9],
     });
-    clock.now = 10_000;
+    clock.now = 40_000;
     await operator.requestFtsProbe();
     expect(await table()).toBe(SEED_TABLES.rebalanced);
   });
@@ -98,6 +119,37 @@ describe('SimulatedCluster on DynamoDB Local', () => {
     await instance().create(seedCluster());
     await expect(instance().create(seedCluster())).rejects.toThrow(SimulatedClusterExists);
     await expect(instance().failHost('segment-9')).rejects.toThrow(UnknownHost);
+  });
+
+  it('refuses faults on unknown objects and malformed options by name, writing nothing', async () => {
+    const { clusterId, instance } = cluster();
+    await expect(
+      instance().create(seedCluster(), { mirrorDownGracePeriodSeconds: -1 }),
+    ).rejects.toThrow(
+      expect.objectContaining({
+        name: 'ValidationError',
+        path: 'simulation.mirrorDownGracePeriodSeconds',
+      }),
+    );
+    expect(await storedItems(clusterId)).toEqual([]);
+    await instance().create(seedCluster());
+    const before = await storedItems(clusterId);
+    await expect(instance().failHost('segment-9')).rejects.toThrow(
+      expect.objectContaining({
+        name: 'UnknownHost',
+        message: expect.stringContaining('segment-9'),
+      }),
+    );
+    await expect(instance().crashSegment(42)).rejects.toThrow(
+      expect.objectContaining({
+        name: 'UnknownSegment',
+        message: expect.stringContaining('dbid 42'),
+      }),
+    );
+    await expect(instance().loseDataDirectory(1)).rejects.toThrow(
+      expect.objectContaining({ name: 'UnsupportedFault' }),
+    );
+    expect(await storedItems(clusterId)).toEqual(before);
   });
 
   it('loses no update when many instances change the cluster at once', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   GprecoversegLocked,
-  InvalidRecoveryPlan,
+  RebalanceReplayLagExceeded,
   UnknownHost,
   UnknownOperation,
   UnknownSegment,
@@ -16,68 +16,144 @@ import {
 import { createState, type SimulatedClusterState } from '#cluster/simulated/model.ts';
 import { pollOperation, startRebalance, startRecovery } from '#cluster/simulated/operations.ts';
 import { readConfiguration, readReplication } from '#cluster/simulated/reads.ts';
-import { advance, INCREMENTAL_FAILURES_MESSAGE, probe } from '#cluster/simulated/timeline.ts';
+import {
+  advance,
+  INCREMENTAL_FAILURES_MESSAGE,
+  probe,
+  REBALANCED_MESSAGE,
+  RECOVERED_MESSAGE,
+} from '#cluster/simulated/timeline.ts';
 import { InvalidTopology, ValidationError } from '#domain/errors.ts';
 import type { PlanItem } from '#domain/events.ts';
 import type { SimulationOptionsInput } from '#cluster/simulated/options.ts';
+import { renderConfigurationTable } from '#domain/render.ts';
 import { expectValid, modesOf, planFor, pollUntilDone } from './helpers.ts';
-import { seedCluster } from './clusters.ts';
+import { SEED_TABLES, seedCluster } from './clusters.ts';
 
+/** FTS marks an unreachable mirror down at its first probe here; the grace period has its own tests. */
 const seed = (options: SimulationOptionsInput = {}): SimulatedClusterState =>
+  createState(seedCluster(), { seed: 7, mirrorDownGracePeriodSeconds: 0, ...options }, 0);
+/** The seed cluster with FTS's defaults: a 30 s mirror-down grace period, one clock second per second. */
+const realTime = (options: SimulationOptionsInput = {}): SimulatedClusterState =>
   createState(seedCluster(), { seed: 7, ...options }, 0);
 const rows = (state: SimulatedClusterState, at = state.now) =>
   readConfiguration(state, at).segments;
 const row = (state: SimulatedClusterState, dbid: number) =>
   rows(state).find((r) => r.dbid === dbid);
+const history = (state: SimulatedClusterState) =>
+  state.log.map((l) => l.message).filter((m) => m.startsWith('FTS: '));
+const walsenders = (state: SimulatedClusterState, at: number) =>
+  readReplication(state, at).map((r) => `${r.content}:${r.state ?? '-'}`);
 
-describe('FTS', () => {
-  it('marks a stopped mirror down and its pair not in sync; gp_stat_replication loses the walsender', () => {
-    let state = crashSegment(seed(), 100, 6);
-    state = probe(state, 200);
+describe('FTS and the mirror-down grace period', () => {
+  it('fails the primaries of a dead host over at once but keeps its mirrors up for 30 s (captures 21, 23, 26, 30b, 30c)', () => {
+    let state = failHost(realTime(), 1_000, 'segment-2');
+    // Capture 21: before any probe the catalog still shows everything up and in sync.
+    expect(modesOf(rows(state, 1_000))).toBe('2:pus 6:mus 3:pus 7:mus 4:pus 8:mus 5:pus 9:mus');
+
+    state = probe(state, 2_000);
     expectValid(state);
-    expect(modesOf(rows(state))).toBe('2:pun 6:mdn 3:pus 7:mus 4:pus 8:mus 5:pus 9:mus');
-    expect(readReplication(state, 200)[0]).toMatchObject({
-      content: 0,
-      primaryDbid: 2,
-      state: undefined,
-      walRemainingBytes: undefined,
-    });
-    expect(readReplication(state, 200)[1]).toMatchObject({
-      state: 'streaming',
-      syncState: 'sync',
-      walRemainingBytes: 0,
-    });
+    // Capture 23: contents 2 and 3 failed over; the dead mirrors 6 and 7 are still u, their pairs s.
+    expect(modesOf(rows(state))).toBe('2:pus 6:mus 3:pus 7:mus 8:pun 4:mdn 9:pun 5:mdn');
+    // Capture 26: no pair has a walsender, whatever the catalog says.
+    expect(walsenders(state, 2_000)).toEqual(['0:-', '1:-', '2:-', '3:-']);
+    expect(readConfiguration(state, 2_000)).toMatchObject({ unresponsive: [], doubleFaults: [] });
+
+    // Still inside the grace period, counted from the probe that first found them unreachable.
+    state = probe(state, 31_999);
+    expect(modesOf(rows(state))).toBe('2:pus 6:mus 3:pus 7:mus 8:pun 4:mdn 9:pun 5:mdn');
+
+    // Captures 30b, 30c: the probe after the grace period marks them down, primary line first.
+    state = probe(state, 32_000);
+    expectValid(state);
+    expect(renderConfigurationTable(rows(state))).toBe(SEED_TABLES.promoted);
+    expect(history(state).slice(-4)).toEqual([
+      'FTS: update role, status, and mode for dbid 2 with contentid 0 to p, u, and n',
+      'FTS: update role, status, and mode for dbid 6 with contentid 0 to m, d, and n',
+      'FTS: update role, status, and mode for dbid 3 with contentid 1 to p, u, and n',
+      'FTS: update role, status, and mode for dbid 7 with contentid 1 to m, d, and n',
+    ]);
   });
 
-  it('reports a double fault and changes nothing when the mirror died before the primary', () => {
-    let state = crashSegment(seed(), 100, 7);
-    state = crashSegment(state, 150, 3);
-    const before = rows(state);
-    state = probe(state, 200);
+  it('keeps a killed mirror up, with no walsender, for the grace period (captures 51a, 51b, 51d, 51e, 51h)', () => {
+    let state = probe(crashSegment(realTime(), 100, 6), 200);
+    expect(modesOf(rows(state))).toBe('2:pus 6:mus 3:pus 7:mus 4:pus 8:mus 5:pus 9:mus');
+    expect(walsenders(state, 200)).toEqual(['0:-', '1:streaming', '2:streaming', '3:streaming']);
+    // Nothing to recover yet: gprecoverseg would say "No segments to recover".
+    expect(planFor(state)).toEqual([]);
+    state = probe(state, 30_200);
+    expect(modesOf(rows(state))).toBe('2:pun 6:mdn 3:pus 7:mus 4:pus 8:mus 5:pus 9:mus');
+    expect(planFor(state).map((i) => i.dbid)).toEqual([6]);
+  });
+
+  it('scales the grace period with timeScale, and has none in zero-time mode', () => {
+    const scaled = probe(crashSegment(realTime({ timeScale: 10 }), 100, 6), 200);
+    expect(row(probe(scaled, 3_199), 6)?.status).toBe('u');
+    expect(row(probe(scaled, 3_200), 6)?.status).toBe('d');
+    expect(row(probe(crashSegment(realTime({ timeScale: 0 }), 0, 6), 0), 6)?.status).toBe('d');
+  });
+
+  it("promotes a dead mirror on the catalog's word when primary and mirror die together (captures 80c, 80i, 81a)", () => {
+    let state = crashSegment(crashSegment(realTime(), 100, 5), 100, 9);
+    // Before the probe the pair still shows in sync: its dead primary is not yet a double fault.
+    expect(readConfiguration(state, 100)).toMatchObject({ unresponsive: [5], doubleFaults: [] });
+    state = probe(state, 5_000);
     expectValid(state);
+    expect(modesOf(rows(state))).toBe('2:pus 6:mus 3:pus 7:mus 4:pus 8:mus 9:pun 5:mdn');
+    expect(history(state)).toEqual([
+      'FTS: update role, status, and mode for dbid 5 with contentid 3 to m, d, and n',
+      'FTS: update role, status, and mode for dbid 9 with contentid 3 to p, u, and n',
+    ]);
+    expect(readConfiguration(state, 5_000)).toMatchObject({
+      unresponsive: [9],
+      doubleFaults: [{ content: 3, primaryDbid: 9, mirrorDbid: 5 }],
+    });
+    // Capture 81a: after the grace period FTS changes nothing more.
+    const later = probe(state, 60_000);
+    expect(rows(later)).toEqual(rows(state));
+    expect(history(later)).toHaveLength(2);
+  });
+
+  it('changes nothing when the primary dies after its mirror was marked down: a double fault only observation shows', () => {
+    let state = probe(crashSegment(seed(), 100, 7), 150);
+    const before = rows(state);
+    state = probe(crashSegment(state, 200, 3), 300);
     expect(rows(state)).toEqual(before);
-    expect(readConfiguration(state, 200).doubleFaults).toEqual([
+    expect(modesOf(rows(state)).split(' ').slice(2, 4)).toEqual(['3:pun', '7:mdn']);
+    expect(readConfiguration(state, 300).doubleFaults).toEqual([
       { content: 1, primaryDbid: 3, mirrorDbid: 7 },
     ]);
-    expect(state.log.map((l) => l.message)).toContain(
-      'FTS double fault detected (content=1) primary dbid=3, mirror dbid=7',
-    );
-    // The stale mirror is never promoted, and nothing can be recovered from the dead primary.
-    expect(() =>
-      startRecovery(state, 300, [{ dbid: 7, content: 1, sourceDbid: 3, type: 'full' }], 'k'),
-    ).toThrow(InvalidRecoveryPlan);
-  });
-
-  it('reports a double fault when the mirror was already marked down', () => {
-    let state = probe(crashSegment(seed(), 100, 7), 150);
-    state = probe(crashSegment(state, 200, 3), 300);
-    expect(modesOf(rows(state)).split(' ').slice(2, 4)).toEqual(['3:pun', '7:mdn']);
-    expect(state.doubleFaults).toEqual([{ content: 1, primaryDbid: 3, mirrorDbid: 7 }]);
+    // The server log's "FTS double fault detected" is nowhere a tool can read.
+    expect(state.log.some((l) => /double fault/i.test(l.message))).toBe(false);
   });
 
   it('never probes the coordinator and refuses coordinator faults', () => {
     expect(() => crashSegment(seed(), 0, 1)).toThrow(UnsupportedFault);
     expect(() => failHost(seed(), 0, 'master')).toThrow(UnsupportedFault);
+  });
+});
+
+describe('gprecoverseg during a double fault (captures 82, 83-88)', () => {
+  const doubleFault = () => probe(crashSegment(crashSegment(seed(), 100, 5), 100, 9), 200);
+
+  it('exits 2 [CRITICAL] naming the dead acting primary, and changes nothing', () => {
+    let state = probe(crashSegment(doubleFault(), 300, 6), 400);
+    const before = structuredClone(state.processes);
+    const run = startRecovery(state, 500, planFor(state), 'k');
+    const status = pollOperation(run.state, 500, run.handle.operationId);
+    const reason = status.messages[0] ?? '';
+    expect(reason).toMatch(
+      /^gprecoverseg failed\. \(Reason='error 'ERROR: {2}failed to acquire resources on one or more segments\n/,
+    );
+    expect(reason).toContain('TCP/IP connections on port 10501?\n (seg3 segment-1:10501)');
+    expect(status).toMatchObject({ done: true, recovered: [], progress: [], skipped: [] });
+    // Every segment of the plan fails with gprecoverseg's words: no copy from a dead source.
+    expect(status.failures).toEqual(
+      planFor(state).map((i) => ({ dbid: i.dbid, type: 'incremental', reason, needsFull: false })),
+    );
+    state = advance(run.state, 500);
+    expect(state.processes).toEqual(before);
+    expect(modesOf(rows(state))).toBe('2:pun 6:mdn 3:pus 7:mus 4:pus 8:mus 9:pun 5:mdn');
   });
 });
 
@@ -104,6 +180,12 @@ describe('faults on objects that do not exist', () => {
       expect.objectContaining({ name: 'ValidationError', path: 'simulation.syncBytesPerSecond' }),
     );
     expect(() => createState(seedCluster(), { walBytes: 1 } as never)).toThrow(ValidationError);
+    expect(() => createState(seedCluster(), { mirrorDownGracePeriodSeconds: -1 })).toThrow(
+      expect.objectContaining({
+        name: 'ValidationError',
+        path: 'simulation.mirrorDownGracePeriodSeconds',
+      }),
+    );
   });
 });
 
@@ -346,13 +428,58 @@ describe('refused input changes nothing', () => {
 });
 
 describe('rebalance', () => {
-  it('skips pairs that are not synchronized or lag too far, naming them', () => {
-    let state = probe(
-      failHost(seed({ replayLag: [{ content: 3, bytes: 11 * 1024 ** 3 }] }), 0, 'segment-2'),
-      100,
+  /** Contents 2 and 3 act on segment-1 after the seed incident, every pair back in sync. */
+  const switched = (options: SimulationOptionsInput = {}) => {
+    const state = probe(failHost(seed({ timeScale: 0, ...options }), 0, 'segment-2'), 0);
+    return startRecovery(state, 0, planFor(state), 'r').state;
+  };
+
+  it('stops the non-preferred acting primaries, lets FTS promote the preferred, and recovers every down segment (captures 40, 41, 45)', () => {
+    // A mirror of a balanced pair is down too: the nested gprecoverseg -a recovers it as well.
+    let state = probe(crashSegment(switched(), 10, 6), 10);
+    expect(modesOf(rows(state))).toBe('2:pun 6:mdn 3:pus 7:mus 8:pus 4:mus 9:pus 5:mus');
+    const run = startRebalance(state, 20, { replayLagGb: 10 }, 'b');
+    expect(run.state.operations.at(-1)?.items.map((i) => [i.dbid, i.sourceDbid, i.type])).toEqual([
+      [6, 2, 'incremental'],
+      [8, 4, 'incremental'],
+      [9, 5, 'incremental'],
+    ]);
+    const status = pollOperation(run.state, 20, run.handle.operationId);
+    expect(status).toMatchObject({ done: true, recovered: [6, 8, 9], failures: [], skipped: [] });
+    expect(status.messages).toEqual([RECOVERED_MESSAGE, REBALANCED_MESSAGE]);
+    state = advance(run.state, 20);
+    expect(renderConfigurationTable(rows(state))).toBe(SEED_TABLES.rebalanced);
+    // Capture 45: FTS wrote the promotions (stopped primary first), then the resync.
+    expect(history(state).join('\n')).toContain(
+      [
+        'FTS: update role, status, and mode for dbid 8 with contentid 2 to m, d, and n',
+        'FTS: update role, status, and mode for dbid 4 with contentid 2 to p, u, and n',
+        'FTS: update role, status, and mode for dbid 9 with contentid 3 to m, d, and n',
+        'FTS: update role, status, and mode for dbid 5 with contentid 3 to p, u, and n',
+      ].join('\n'),
     );
+  });
+
+  it('refuses the whole rebalance, stopping nothing, when one mirror replays at or over the limit (gprecoverseg 7.x; adapter-runs-2919f23.jsonl)', () => {
+    const state = switched({ replayLag: [{ content: 3, bytes: 10 * 1024 ** 3 }] });
+    const run = startRebalance(state, 10, { replayLagGb: 10 }, 'b');
+    expect(run.state.processes).toEqual(state.processes);
+    expect(rows(run.state)).toEqual(rows(state));
+    expect(run.state.operations.at(-1)?.messages).toEqual([
+      "gprecoverseg failed. (Reason='10737418240 bytes of wal is still to be replayed on mirror with dbid 9, let mirror catchup on replay then trigger rebalance. Use --replay-lag to configure the allowed replay lag limit or --disable-replay-lag to disable the check completely if you wish to continue with rebalance anyway') exiting...",
+    ]);
+    expect(() => pollOperation(run.state, 10, run.handle.operationId)).toThrow(
+      new RebalanceReplayLagExceeded(9, 10 * 1024 ** 3),
+    );
+    // Under the limit it goes ahead.
+    const allowed = startRebalance(state, 10, { replayLagGb: 11 }, 'b2');
+    expect(renderConfigurationTable(rows(allowed.state))).toBe(SEED_TABLES.rebalanced);
+  });
+
+  it('skips pairs that are down, unreachable or not synchronized in the catalog, naming them', () => {
+    let state = probe(failHost(seed({ hostRestartSeconds: null }), 0, 'segment-2'), 100);
     const recovered = startRecovery(
-      state,
+      restoreHost(state, 150, 'segment-2'),
       200,
       planFor(state).filter((i) => i.dbid !== 4),
       'r',
@@ -362,21 +489,36 @@ describe('rebalance', () => {
       pollUntilDone(recovered.state, recovered.handle, 200).at + 10_000,
     );
     const run = startRebalance(state, state.now, { replayLagGb: 10 }, 'b');
-    const status = pollOperation(run.state, run.state.now, run.handle.operationId);
-    expect(status).toMatchObject({ done: true, recovered: [], progress: [] });
+    const { status } = pollUntilDone(run.state, run.handle, state.now);
     expect(status.skipped).toEqual([
       {
         content: 2,
         reason:
           'Not rebalancing primary segment dbid 8 with its mirror dbid 4 because one is either down, unreachable, or not synchronized',
       },
-      {
-        content: 3,
-        reason:
-          "Not rebalancing primary segment dbid 9 with its mirror dbid 5 because the mirror's replay lag (11.0 GB) is at or over the allowed 10 GB",
-      },
     ]);
-    expect(rows(run.state)).toEqual(rows(state));
+    // Content 3 was rebalanced, and the nested recovery brought dbid 4 back as well.
+    expect(status).toMatchObject({ done: true, recovered: [4, 9], failures: [] });
+  });
+
+  it('trusts the catalog: a mirror dead within its grace period is "promoted" and the content is lost (captures 51b, 80c)', () => {
+    // Content 3 acts in switched roles and in sync, with FTS's real grace period.
+    const swapped = seedCluster().map((r) =>
+      r.content === 3 ? { ...r, role: r.role === 'p' ? ('m' as const) : ('p' as const) } : r,
+    );
+    let state = createState(swapped, { seed: 7 }, 0);
+    state = probe(crashSegment(state, 100, 5), 200);
+    expect(modesOf(rows(state)).split(' ').slice(6)).toEqual(['9:pus', '5:mus']);
+    const run = startRebalance(state, 300, { replayLagGb: 10 }, 'b');
+    expect(readConfiguration(run.state, 300).doubleFaults).toEqual([
+      { content: 3, primaryDbid: 5, mirrorDbid: 9 },
+    ]);
+    expect(() => pollOperation(run.state, 300, run.handle.operationId)).toThrow(
+      expect.objectContaining({
+        name: 'GprecoversegFailed',
+        message: expect.stringContaining('(seg3 segment-2:10001)'),
+      }),
+    );
   });
 });
 
