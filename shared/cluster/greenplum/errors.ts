@@ -7,18 +7,33 @@ export class ClusterError extends Error {
   override name = 'ClusterError';
 }
 
+const EXCERPT_LINES = 5;
+const EXCERPT_WIDTH = 200;
+
 /** A command printed something its parser does not understand; never guess at cluster state. */
 export class MalformedOutput extends ClusterError {
   override name = 'MalformedOutput';
+  /** The first lines of the whole output (each cut short), to see what the command printed. */
+  readonly firstLines: string[];
   constructor(
     readonly command: string,
     readonly lineNumber: number,
     readonly line: string,
     readonly problem: string,
+    output?: string,
   ) {
+    const firstLines = (output ?? '')
+      .split('\n')
+      .slice(0, EXCERPT_LINES)
+      .map((text) => text.slice(0, EXCERPT_WIDTH));
+    if (firstLines.at(-1) === '') firstLines.pop();
     super(
-      `${command}: ${problem} at output line ${lineNumber}: ${JSON.stringify(line.slice(0, 200))}`,
+      `${command}: ${problem} at output line ${lineNumber}: ${JSON.stringify(line.slice(0, EXCERPT_WIDTH))}` +
+        (firstLines.length > 0
+          ? `; the output began ${firstLines.map((text) => JSON.stringify(text)).join(' | ')}`
+          : ''),
     );
+    this.firstLines = firstLines;
   }
 }
 
@@ -45,25 +60,53 @@ export class GprecoversegFlagConflict extends ClusterError {
   }
 }
 
-/** Another gprecoverseg holds `gprecoverseg.lock` in the coordinator data directory. */
+/**
+ * Another gprecoverseg holds `gprecoverseg.lock` in the coordinator data directory. gprecoverseg
+ * reports this with exit status 0 (real capture 63), and never checks whether the holder lives.
+ */
 export class GprecoversegLocked extends ClusterError {
   override name = 'GprecoversegLocked';
-  constructor(readonly holderPid: number | undefined) {
+  constructor(
+    readonly holderPid: number | undefined,
+    /** The lock directory gprecoverseg names, when it names one. */
+    readonly lockDirectory: string | undefined,
+  ) {
+    const lock = lockDirectory ?? 'gprecoverseg.lock in the coordinator data directory';
+    const holder =
+      holderPid === undefined ? 'another gprecoverseg' : `gprecoverseg pid ${holderPid}`;
     super(
-      `another gprecoverseg holds gprecoverseg.lock in the coordinator data directory${holderPid === undefined ? '' : ` (pid ${holderPid})`}; wait for it to finish, then retry`,
+      `${lock} is held by ${holder}: recoverseg waits while that process lives. ` +
+        `Greenplum never checks whether it does: if ${holderPid === undefined ? 'no gprecoverseg runs' : `pid ${holderPid} is dead`} on the coordinator, remove the directory ${lock}, then retry`,
     );
   }
 }
 
-/** gprecoverseg failed for a reason it did not attribute to a segment. */
+/** A segment a Greenplum error names, e.g. `(seg3 127.0.0.1:7003)`. */
+export interface NamedSegment {
+  content: number;
+  address: string;
+  port: number;
+}
+
+/** gprecoverseg failed for a reason it did not attribute to a recovered segment. */
 export class GprecoversegFailed extends ClusterError {
   override name = 'GprecoversegFailed';
   constructor(
     readonly exitCode: number,
+    /** Greenplum's words, every line of the message kept. */
     readonly detail: string,
+    /** Segments the message names as not answering. */
+    readonly segments: readonly NamedSegment[] = [],
   ) {
+    const unanswered = segments.map(
+      (segment) => `content ${segment.content} (${segment.address}:${segment.port})`,
+    );
     super(
-      `gprecoverseg exited ${exitCode}: ${detail}; read the gprecoverseg log in ~gpadmin/gpAdminLogs`,
+      `gprecoverseg exited ${exitCode}: ${detail}; ` +
+        (unanswered.length > 0
+          ? `${unanswered.join(', ')} did not answer: if its mirror is down too, that content has no live copy (a double fault); ` +
+            'the way out is gpstop -a -M fast, gpstart -a, gprecoverseg -a, then gprecoverseg -ar'
+          : 'read the gprecoverseg log in ~gpadmin/gpAdminLogs'),
     );
   }
 }

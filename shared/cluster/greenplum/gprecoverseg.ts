@@ -13,9 +13,11 @@ import {
   MalformedOutput,
   OperationNotFound,
   RebalanceReplayLagExceeded,
+  type NamedSegment,
 } from './errors.ts';
 import { section, splitSections, type OutputLine } from './framing.ts';
-import { gpLogMessage } from './gplog.ts';
+import { gpLogMessage, terminalText } from './gplog.ts';
+import { CONTINUATION_MARKER } from './poll.ts';
 
 /** Parses what `pollScript` sends back about a background gprecoverseg run. */
 
@@ -25,12 +27,11 @@ interface PlannedSegment {
   type: RecoveryType;
   host: string;
   port: number;
+  /** The runner phase that recovers it: its type, or `relocate` for a 6.x `-p` run. */
+  phase: string;
 }
 
 type RunState = { kind: 'running' } | { kind: 'exited'; code: number };
-
-const ANSI_ESCAPE = /\x1B\[[0-9;]*[A-Za-z]/g;
-const stripAnsi = (text: string): string => text.replace(ANSI_ESCAPE, '');
 
 function parseRunState(
   command: string,
@@ -60,14 +61,14 @@ function parseRunState(
 
 function parsePlan(command: string, lines: readonly OutputLine[]): PlannedSegment[] {
   return lines.map((line) => {
-    const match = /^(\d+)\|(\d+)\|([a-z]+)\|([^|]+)\|(\d+)$/.exec(line.text);
+    const match = /^(\d+)\|(\d+)\|([a-z]+)\|([^|]+)\|(\d+)(?:\|([a-z]+))?$/.exec(line.text);
     const type = recoveryTypeSchema.safeParse(match?.[3]);
     if (!match || !type.success)
       throw new MalformedOutput(
         command,
         line.number,
         line.text,
-        'expected dbid|content|type|host|port',
+        'expected dbid|content|type|host|port[|phase]',
       );
     return {
       dbid: Number(match[1]),
@@ -75,6 +76,7 @@ function parsePlan(command: string, lines: readonly OutputLine[]): PlannedSegmen
       type: type.data,
       host: match[4]!,
       port: Number(match[5]),
+      phase: match[6] ?? type.data,
     };
   });
 }
@@ -83,97 +85,163 @@ const KB_PROGRESS = /(\d+)\/(\d+) (kB|mB) \((\d+)%\)/;
 // rsync --info=progress2 during a differential recovery: bytes so far and percent, no total.
 const RSYNC_PROGRESS = /^\s*([\d,]+)\s+(\d+)%/;
 
-function parseProgress(
+interface SegmentLines {
+  progress: SegmentProgress[];
+  /** Every dbid gprecoverseg printed a `host (dbid N): …` line for. */
+  named: Set<number>;
+  /** Per dbid, its last line when that is not progress: "Done!", "Failure, exiting", … */
+  lastWords: Map<number, string>;
+}
+
+function parseSegmentLines(
   command: string,
   lines: readonly OutputLine[],
   typeOf: (dbid: number) => RecoveryType | undefined,
-): SegmentProgress[] {
-  const progress: SegmentProgress[] = [];
+): SegmentLines {
+  const result: SegmentLines = { progress: [], named: new Set(), lastWords: new Map() };
   for (const line of lines) {
-    const match = /^\S+ \(dbid (\d+)\): (.*)$/.exec(stripAnsi(line.text).trim());
+    const match = /^\S+ \(dbid (\d+)\): (.*)$/.exec(terminalText(line.text).trim());
     if (!match)
       throw new MalformedOutput(command, line.number, line.text, 'expected "host (dbid N): …"');
     const dbid = Number(match[1]);
+    const text = match[2]!.trim();
+    result.named.add(dbid);
     const type = typeOf(dbid);
-    if (!type) continue;
-    const kb = KB_PROGRESS.exec(match[2]!);
-    if (kb) {
+    const kb = KB_PROGRESS.exec(text);
+    const rsync = kb ? undefined : RSYNC_PROGRESS.exec(text);
+    if (kb && type) {
       const unit = kb[3] === 'mB' ? 1024 : 1;
-      progress.push({
+      result.progress.push({
         dbid,
         type,
         completedKb: Number(kb[1]) * unit,
         totalKb: Number(kb[2]) * unit,
         percent: Number(kb[4]),
       });
-      continue;
-    }
-    const rsync = RSYNC_PROGRESS.exec(match[2]!);
-    if (rsync) {
+    } else if (rsync && type) {
       const completedKb = Math.floor(Number(rsync[1]!.replaceAll(',', '')) / 1024);
       const percent = Number(rsync[2]);
-      progress.push({
+      result.progress.push({
         dbid,
         type,
         completedKb,
         totalKb: percent > 0 ? Math.round((completedKb * 100) / percent) : 0,
         percent,
       });
-    }
-    // Anything else ("pg_rewind: Done!", "skipping pg_rewind …") is narration, not progress.
+    } else if (!kb && !rsync) result.lastWords.set(dbid, text);
   }
-  return progress;
+  return result;
 }
+
+/** One message: a line of gprecoverseg's output and the lines continuing it. */
+interface Message {
+  line: OutputLine;
+  level: string | undefined;
+  text: string;
+}
+
+function messagesOf(command: string, lines: readonly OutputLine[]): Message[] {
+  const messages: Message[] = [];
+  for (const line of lines) {
+    const clean = terminalText(line.text);
+    if (clean.startsWith(CONTINUATION_MARKER)) {
+      const previous = messages.at(-1);
+      const more = clean.slice(CONTINUATION_MARKER.length).trim();
+      if (!previous || previous.text.startsWith('@@recoverseg:'))
+        throw new MalformedOutput(command, line.number, line.text, 'continuation of no message');
+      if (more !== '') previous.text = `${previous.text} ${more}`;
+      continue;
+    }
+    const { level, message } = gpLogMessage(clean);
+    messages.push({ line, level, text: message });
+  }
+  return messages;
+}
+
+type Listing = 'copy' | 'start' | 'setup' | 'update' | undefined;
 
 interface Phase {
   name: string;
   exitCode: number | undefined;
   failures: Map<number, SegmentFailure>;
-  lastError: string | undefined;
+  /** `Segments successfully recovered.` or `The rebalance operation has completed successfully.` */
+  succeeded: boolean;
+  /** `No segments to recover`, or a rebalance with nothing to rebalance. */
+  nothingToDo: string | undefined;
+  /** Planned segments gprecoverseg said it would not recover, and why (exit status 0). */
+  skippedDbids: Map<number, string>;
+  skippedContents: Map<number, string>;
+  skippedPairs: { content: number; reason: string }[];
+  critical: boolean;
+  /** ERROR, CRITICAL and FATAL messages, and lines printed without the log prefix. */
+  errors: string[];
+  rebalanceWarning: string | undefined;
+  refused: string | undefined;
 }
 
 const FAILURE_LINE =
   /hostname: (\S+); port: (\d+); logfile: (\S+); recoverytype: (\w+)(?:; error: (.*))?$/;
 const START_FAILURE_LINE = /hostname: (\S+); port: (\d+); datadir: (\S+)(?:; error: (.*))?$/;
 const SETUP_FAILURE_LINE = /hostname: (\S+); port: (\d+); error: (.*)$/;
-
-interface Scan {
-  phases: Phase[];
-  unreachableHosts: Set<string>;
-  skipped: { content: number; reason: string }[];
-}
+const COPY_TOOL: Record<string, string> = {
+  incremental: 'pg_rewind',
+  differential: 'rsync',
+  full: 'pg_basebackup',
+};
 
 function scanMessages(
   command: string,
   lines: readonly OutputLine[],
   plan: readonly PlannedSegment[],
-): Scan {
+  lastWords: ReadonlyMap<number, string>,
+): Phase[] {
   const phases: Phase[] = [];
-  const newPhase = (name: string): Phase => {
-    const phase: Phase = {
-      name,
-      exitCode: undefined,
-      failures: new Map(),
-      lastError: undefined,
-    };
-    phases.push(phase);
-    return phase;
-  };
-  const unreachableHosts = new Set<string>();
-  const skipped: { content: number; reason: string }[] = [];
   let phase: Phase | undefined;
+  let listing: Listing;
   const dbidAt = (host: string, port: number) =>
     plan.find((segment) => segment.host === host && segment.port === port)?.dbid;
+  const unknownSegment = (message: Message): never => {
+    throw new MalformedOutput(
+      command,
+      message.line.number,
+      message.line.text,
+      'segment failure names no planned segment',
+    );
+  };
 
-  for (const line of lines) {
-    const marker = /^@@recoverseg:phase (\w+)@@$/.exec(line.text);
+  for (const message of messagesOf(command, lines)) {
+    const { line, level, text } = message;
+    const marker = /^@@recoverseg:phase (\w+)@@$/.exec(text);
     if (marker) {
-      phase = newPhase(marker[1]!);
+      phase = {
+        name: marker[1]!,
+        exitCode: undefined,
+        failures: new Map(),
+        succeeded: false,
+        nothingToDo: undefined,
+        skippedDbids: new Map(),
+        skippedContents: new Map(),
+        skippedPairs: [],
+        critical: false,
+        errors: [],
+        rebalanceWarning: undefined,
+        refused: undefined,
+      };
+      phases.push(phase);
+      listing = undefined;
       continue;
     }
-    const exit = /^@@recoverseg:phase-exit (\w+) (\d+)@@$/.exec(line.text);
+    // The runner's own refusal to run a phase (a 6.x -p preview that differs from the plan).
+    const refusedPhase = /^@@recoverseg:refused (\w+) (.*)@@$/.exec(text);
+    if (refusedPhase) {
+      if (!phase || phase.name !== refusedPhase[1])
+        throw new MalformedOutput(command, line.number, line.text, 'refusal outside its phase');
+      phase.refused = `recoverseg did not run gprecoverseg: ${refusedPhase[2]}`;
+      continue;
+    }
+    const exit = /^@@recoverseg:phase-exit (\w+) (\d+)@@$/.exec(text);
     if (exit) {
-      if (!phase || phase.name !== exit[1])
+      if (!phase || phase.name !== exit[1] || phase.exitCode !== undefined)
         throw new MalformedOutput(command, line.number, line.text, 'phase exit without its phase');
       phase.exitCode = Number(exit[2]);
       continue;
@@ -185,92 +253,109 @@ function scanMessages(
         line.text,
         'gprecoverseg output before any phase',
       );
-    const { level, message } = gpLogMessage(line.text);
 
-    // Argument refusals, e.g. "Only one of -p, -r and --differential may be specified",
-    // "-F option is not supported with -r option", optparse's "no such option: --replay-lag".
-    const flag =
-      /(Only one of [^']* may be specified|\S+ option is not supported with \S+ option|no such option: \S+|Invalid [^']* provided[^']*)/.exec(
-        message,
+    const lock =
+      /Lockfile (\S+) indicates that an instance of gprecoverseg is already running with PID (\d+)/.exec(
+        text,
       );
-    if (flag) throw new GprecoversegFlagConflict(flag[1]!);
+    if (lock) throw new GprecoversegLocked(Number(lock[2]), lock[1]);
+    if (/^If this is not the case, remove the lockfile directory/.test(text)) continue;
 
-    if (/gprecoverseg\.lock|gprecoverseg is already running|another instance/i.test(message)) {
-      const pid = /pid[ :=]+(\d+)/i.exec(message);
-      throw new GprecoversegLocked(pid ? Number(pid[1]) : undefined);
-    }
+    // gppylib's and optparse's refusal of the arguments (exit 2), e.g. "no such option: --replay-lag".
+    const refused = /gprecoverseg: error: (.*)$/.exec(text);
+    if (refused) throw new GprecoversegFlagConflict(refused[1]!.trim());
 
-    const lag = /(\d+) bytes of wal is still to be replayed on mirror with dbid (\d+)/.exec(
-      message,
-    );
+    // Greenplum 7 and Cloudberry: `--replay-lag` refuses the whole rebalance.
+    const lag = /(\d+) bytes of wal is still to be replayed on mirror with dbid (\d+)/.exec(text);
     if (lag) throw new RebalanceReplayLagExceeded(Number(lag[2]), Number(lag[1]));
 
-    const cannot = /The following recovery target hosts are unreachable: (.*)$/.exec(message);
-    if (cannot)
+    const targets = /The following recovery target hosts are unreachable: (.*)$/.exec(text);
+    if (targets)
       throw new HostUnreachable(
-        [...cannot[1]!.matchAll(/[A-Za-z0-9._-]+/g)].map((m) => m[0]),
+        [...targets[1]!.matchAll(/[A-Za-z0-9._-]+/g)].map((m) => m[0]),
         'gprecoverseg cannot reach the recovery target hosts; bring them up or choose other hosts',
       );
     const endpoint =
-      /The recovery (source|target) segment (\S+) \(content (\d+)\) is unreachable/.exec(message);
+      /The recovery (source|target) segment (\S+) \(content (\d+)\) is unreachable/.exec(text);
     if (endpoint)
       throw new HostUnreachable(
         [endpoint[2]!],
         `the recovery ${endpoint[1]} of content ${endpoint[3]} cannot be reached over ssh`,
       );
 
-    const host = /Host (\S+) is unreachable/.exec(message);
-    if (host) unreachableHosts.add(host[1]!);
-
-    const failure = FAILURE_LINE.exec(message);
-    if (failure) {
-      const type = recoveryTypeSchema.safeParse(failure[4]);
-      // The progress file name carries the dbid; older releases' lines may not, so fall back to where it was rebuilt.
-      const fromLogfile = /dbid(\d+)\.out$/.exec(failure[3]!)?.[1];
-      const dbid = fromLogfile ? Number(fromLogfile) : dbidAt(failure[1]!, Number(failure[2]));
-      if (!type.success || dbid === undefined)
-        throw new MalformedOutput(
-          command,
-          line.number,
-          line.text,
-          'segment failure names no planned segment',
-        );
-      const reason =
-        failure[5] && failure[5] !== 'None'
-          ? failure[5]
-          : `${type.data} recovery failed; see ${failure[3]}`;
-      phase.failures.set(dbid, { dbid, type: type.data, reason, needsFull: type.data !== 'full' });
+    const notRecovering = /Not recovering segment (\d+) because (\S+) is unreachable/.exec(text);
+    if (notRecovering) {
+      phase.skippedDbids.set(Number(notRecovering[1]), text.trim());
       continue;
     }
-    const started = START_FAILURE_LINE.exec(message);
-    const setup = started ? undefined : SETUP_FAILURE_LINE.exec(message);
+    const copying =
+      /Found pg_basebackup running for segments with contentIds \[([\d, ]*)\], skipping recovery/.exec(
+        text,
+      );
+    if (copying) {
+      for (const content of copying[1]!.match(/\d+/g) ?? [])
+        phase.skippedContents.set(Number(content), text.trim());
+      continue;
+    }
+
+    if (/^Failed to start the following segments/.test(text)) listing = 'start';
+    else if (/^Failed to setup recovery for the following segments/.test(text)) listing = 'setup';
+    else if (/^Failed to \w+ the following segments/.test(text)) listing = 'copy';
+    else if (/^Did not start the following segments/.test(text)) listing = 'update';
+
+    const failure = FAILURE_LINE.exec(text);
+    if (failure) {
+      const recoveryType = recoveryTypeSchema.safeParse(failure[4]);
+      // The progress file name carries the dbid; older releases' lines may not.
+      const fromLogfile = /dbid(\d+)\.out$/.exec(failure[3]!)?.[1];
+      const dbid = fromLogfile ? Number(fromLogfile) : dbidAt(failure[1]!, Number(failure[2]));
+      if (!recoveryType.success || dbid === undefined) unknownSegment(message);
+      const type = recoveryType.data!;
+      const said = failure[5] && failure[5] !== 'None' ? failure[5] : lastWords.get(dbid!);
+      phase.failures.set(dbid!, {
+        dbid: dbid!,
+        type,
+        reason: `${COPY_TOOL[type]} failed${said ? `: ${said}` : ''} (its log: ${failure[1]}:${failure[3]})`,
+        needsFull: type !== 'full',
+      });
+      continue;
+    }
+    const started = START_FAILURE_LINE.exec(text);
+    const setup = started ? undefined : SETUP_FAILURE_LINE.exec(text);
     const other = started ?? setup;
     if (other) {
-      const dbid = dbidAt(other[1]!, Number(other[2]));
-      const planned = plan.find((segment) => segment.dbid === dbid);
-      if (!planned)
-        throw new MalformedOutput(
-          command,
-          line.number,
-          line.text,
-          'segment failure names no planned segment',
-        );
-      const detail = started ? started[4] : setup![3];
-      const reason = started
-        ? `segment failed to start after recovery${detail && detail !== 'None' ? `: ${detail}` : `; see the log in ${started[3]}`}`
-        : `recovery setup failed: ${detail}`;
-      phase.failures.set(planned.dbid, {
-        dbid: planned.dbid,
-        type: planned.type,
+      const planned = plan.find((segment) => segment.dbid === dbidAt(other[1]!, Number(other[2])));
+      if (!planned) unknownSegment(message);
+      const where = `${other[1]}:${other[2]}`;
+      const reason = setup
+        ? `recovery setup failed on ${where}: ${setup[3]}`
+        : listing === 'update'
+          ? `not started: updating its port in ${started![3]}/postgresql.conf on ${other[1]} failed`
+          : `failed to start after recovery${started![4] && started![4] !== 'None' ? `: ${started![4]}` : ''}; see the latest log in ${started![3]} on ${other[1]}`;
+      phase.failures.set(planned!.dbid, {
+        dbid: planned!.dbid,
+        type: planned!.type,
         reason,
         needsFull: false,
       });
       continue;
     }
 
+    if (/Segments successfully recovered/.test(text)) phase.succeeded = true;
+    else if (/The rebalance operation has completed successfully/.test(text))
+      phase.succeeded = true;
+    else if (/The rebalance operation has completed with WARNINGS/.test(text))
+      phase.rebalanceWarning = text.trim();
+    else if (
+      /^(No segments to recover|No segments to rebalance|No segments are running in their non-preferred role)/.test(
+        text,
+      )
+    )
+      phase.nothingToDo = text.trim();
+
     const notRebalanced =
       /Not rebalancing primary segment dbid (\d+) with its mirror dbid \d+ because (.*)$/.exec(
-        message,
+        text,
       );
     if (notRebalanced) {
       const primary = plan.find((segment) => segment.dbid === Number(notRebalanced[1]));
@@ -281,74 +366,140 @@ function scanMessages(
           line.text,
           'skipped pair names an unknown dbid',
         );
-      skipped.push({ content: primary.content, reason: notRebalanced[2]! });
+      phase.skippedPairs.push({ content: primary.content, reason: notRebalanced[2]! });
       continue;
     }
-    if (
-      level === 'ERROR' ||
-      level === 'CRITICAL' ||
-      level === 'FATAL' ||
-      /pg_rewind: (fatal|error)/.test(message)
-    )
-      phase.lastError = message.trim();
+    if (level === 'CRITICAL' || level === 'FATAL') phase.critical = true;
+    if (level === 'ERROR' || level === 'CRITICAL' || level === 'FATAL' || level === undefined)
+      phase.errors.push(text.trim());
   }
-  return { phases, unreachableHosts, skipped };
+  return phases;
+}
+
+/** Segments a Greenplum error names as `(seg3 127.0.0.1:7003)`. */
+function namedSegments(text: string): NamedSegment[] {
+  return [...text.matchAll(/\(seg(\d+) ([^\s:()]+):(\d+)\)/g)].map((match) => ({
+    content: Number(match[1]),
+    address: match[2]!,
+    port: Number(match[3]),
+  }));
+}
+
+/** A finished phase that failed as a whole: no segment to blame, so the run fails. */
+function phaseFailed(phase: Phase, fallback: string): GprecoversegFailed {
+  const detail = phase.errors.length > 0 ? phase.errors.join(' ') : fallback;
+  return new GprecoversegFailed(phase.exitCode ?? -1, detail, namedSegments(detail));
+}
+
+/** Why a planned segment was not recovered though gprecoverseg may have exited 0. */
+function skipReason(phase: Phase, segment: PlannedSegment): string | undefined {
+  const said = phase.skippedDbids.get(segment.dbid) ?? phase.skippedContents.get(segment.content);
+  return said && `gprecoverseg skipped dbid ${segment.dbid}: ${said}`;
 }
 
 export function parseOperationOutput(handle: OperationHandle, output: string): OperationStatus {
+  try {
+    return parseOperation(handle, output);
+  } catch (error) {
+    throw withFirstLines(error, output);
+  }
+}
+
+/** A MalformedOutput raised on one line, given the first lines of the whole answer too. */
+function withFirstLines(error: unknown, output: string): unknown {
+  if (!(error instanceof MalformedOutput) || error.firstLines.length > 0) return error;
+  return new MalformedOutput(error.command, error.lineNumber, error.line, error.problem, output);
+}
+
+function parseOperation(handle: OperationHandle, output: string): OperationStatus {
   const command = `poll ${handle.operationId}`;
   const sections = splitSections(command, output);
   const state = parseRunState(command, handle.operationId, section(command, sections, 'operation'));
   const plan = parsePlan(command, section(command, sections, 'plan'));
   const planned = new Map(plan.map((segment) => [segment.dbid, segment]));
+  // A rebalance's plan is every segment: its nested recovery is always incremental.
   const typeOf = (dbid: number): RecoveryType | undefined =>
     handle.kind === 'rebalance'
       ? planned.has(dbid)
         ? 'incremental'
         : undefined
       : planned.get(dbid)?.type;
-  const progress = parseProgress(command, section(command, sections, 'progress'), typeOf);
-  const scan = scanMessages(command, section(command, sections, 'messages'), plan);
+  const segmentLines = parseSegmentLines(command, section(command, sections, 'progress'), typeOf);
+  const phases = scanMessages(
+    command,
+    section(command, sections, 'messages'),
+    plan,
+    segmentLines.lastWords,
+  );
 
   const recovered = new Set<number>();
   const failures = new Map<number, SegmentFailure>();
-  for (const phase of scan.phases) {
+  const skipped: { content: number; reason: string }[] = [];
+  for (const phase of phases) {
+    skipped.push(...phase.skippedPairs);
     if (phase.exitCode === undefined) continue;
-    // A rebalance recovers whichever segments it stopped: those it showed progress for.
-    const members =
-      handle.kind === 'rebalance'
-        ? progress.map((entry) => entry.dbid)
-        : plan.filter((segment) => segment.type === phase.name).map((segment) => segment.dbid);
+    if (phase.critical) throw phaseFailed(phase, 'gprecoverseg stopped on a critical error');
     for (const [dbid, failure] of phase.failures) failures.set(dbid, failure);
-    for (const dbid of members) {
-      const segment = planned.get(dbid);
-      if (failures.has(dbid) || !segment) continue;
-      if (scan.unreachableHosts.has(segment.host)) {
-        failures.set(dbid, {
-          dbid,
+    const listed = phase.failures.size > 0;
+
+    if (handle.kind === 'rebalance') {
+      if (phase.rebalanceWarning) throw phaseFailed(phase, phase.rebalanceWarning);
+      if (!listed && !phase.succeeded && !phase.nothingToDo)
+        throw phaseFailed(
+          phase,
+          `gprecoverseg -r exited ${phase.exitCode} without saying the rebalance completed`,
+        );
+      // The segments its nested recovery rebuilt are the ones it printed lines for.
+      for (const dbid of segmentLines.named) {
+        const segment = planned.get(dbid);
+        if (!segment || failures.has(dbid)) continue;
+        const skip = skipReason(phase, segment);
+        if (skip) failures.set(dbid, { dbid, type: 'incremental', reason: skip, needsFull: false });
+        else recovered.add(dbid);
+      }
+      continue;
+    }
+
+    const members = plan.filter((segment) => segment.phase === phase.name);
+    if (phase.refused) {
+      for (const segment of members)
+        failures.set(segment.dbid, {
+          dbid: segment.dbid,
           type: segment.type,
-          reason: `host ${segment.host} is unreachable; gprecoverseg skipped dbid ${dbid}`,
+          reason: phase.refused,
           needsFull: false,
         });
-        continue;
-      }
-      if (phase.exitCode === 0 || phase.failures.size > 0) {
-        recovered.add(dbid);
-        continue;
-      }
-      if (handle.kind === 'rebalance') continue;
-      failures.set(dbid, {
-        dbid,
-        type: segment.type,
-        reason: phase.lastError ?? `gprecoverseg exited ${phase.exitCode} without naming a segment`,
-        needsFull: false,
-      });
+      continue;
     }
-    if (handle.kind === 'rebalance' && phase.exitCode !== 0 && phase.failures.size === 0)
-      throw new GprecoversegFailed(
-        phase.exitCode,
-        phase.lastError ?? 'gprecoverseg -r failed without naming a segment',
+    const unexplained = members.filter(
+      (segment) => !phase.failures.has(segment.dbid) && !skipReason(phase, segment),
+    );
+    // Exit 0 alone never means recovered: gprecoverseg must say so, or list what failed (the
+    // segments it does not list then came up), or say it found nothing to do.
+    if (unexplained.length > 0 && !phase.succeeded && !listed && !phase.nothingToDo)
+      throw phaseFailed(
+        phase,
+        `gprecoverseg exited ${phase.exitCode} without saying "Segments successfully recovered." or naming a segment`,
       );
+    for (const segment of members) {
+      if (phase.failures.has(segment.dbid)) continue;
+      const skip = skipReason(phase, segment);
+      if (skip)
+        failures.set(segment.dbid, {
+          dbid: segment.dbid,
+          type: segment.type,
+          reason: skip,
+          needsFull: false,
+        });
+      else if (phase.succeeded || listed) recovered.add(segment.dbid);
+      else
+        failures.set(segment.dbid, {
+          dbid: segment.dbid,
+          type: segment.type,
+          reason: `gprecoverseg said "${phase.nothingToDo}": dbid ${segment.dbid} was not marked down when it looked, so this run did not recover it`,
+          needsFull: false,
+        });
+    }
   }
 
   const done = state.kind === 'exited';
@@ -367,10 +518,10 @@ export function parseOperationOutput(handle: OperationHandle, output: string): O
     operationId: handle.operationId,
     kind: handle.kind,
     done,
-    progress,
+    progress: segmentLines.progress,
     recovered: [...recovered].sort((a, b) => a - b),
     failures: [...failures.values()].sort((a, b) => a.dbid - b.dbid),
-    skipped: scan.skipped,
+    skipped,
   };
 }
 
@@ -390,7 +541,8 @@ export function parseStartOutput(command: string, output: string): StartOutcome 
       'expected started|existing|locked and a pid',
     );
   const pid = match[2] ? Number(match[2]) : undefined;
-  if (match[1] === 'locked') throw new GprecoversegLocked(pid);
+  // The start script reads the PID from the lock directory in the coordinator data directory.
+  if (match[1] === 'locked') throw new GprecoversegLocked(pid, undefined);
   if (pid === undefined)
     throw new MalformedOutput(command, line!.number, line!.text, 'no pid for the run');
   return { kind: match[1] as StartOutcome['kind'], pid };

@@ -1,112 +1,74 @@
-import { pollScript } from '#cluster/greenplum/poll.ts';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { PlanItem } from '#domain/events.ts';
-import type { OperationHandle } from '#cluster/port.ts';
-import {
-  coordinatorCommand,
-  operationIdFor,
-  prepareRecovery,
-  startRebalanceScript,
-  startRecoveryScript,
-} from '#cluster/greenplum/commands.ts';
+import { describe, expect, it } from 'vitest';
+import type { OperationHandle, OperationStatus } from '#cluster/port.ts';
 import {
   GprecoversegFailed,
   GprecoversegFlagConflict,
   GprecoversegLocked,
   MalformedOutput,
   OperationNotFound,
-  RebalanceReplayLagExceeded,
 } from '#cluster/greenplum/errors.ts';
 import { parseOperationOutput, parseStartOutput } from '#cluster/greenplum/gprecoverseg.ts';
-import { parseSegmentRows } from '#cluster/greenplum/psql.ts';
-import { CoordinatorStub, readFixture, SEED_HOST_DOWN_ROWS } from './coordinator-stub.ts';
+import { adapterRun, pollOutput, readCapture, type Capture } from './captures.ts';
 
-const SEED = parseSegmentRows(
-  'psql',
-  SEED_HOST_DOWN_ROWS.split('\n').map((text, i) => ({ number: i + 1, text })),
-);
+const recovery: OperationHandle = {
+  operationId: 'recovery-incident-0123456789ab',
+  kind: 'recovery',
+};
+const rebalance: OperationHandle = {
+  operationId: 'rebalance-incident-0123456789ab',
+  kind: 'rebalance',
+};
 
-const inPlace = (type: PlanItem['type']): PlanItem[] => [
-  { dbid: 6, content: 0, sourceDbid: 2, type },
-  { dbid: 7, content: 1, sourceDbid: 3, type },
-  { dbid: 4, content: 2, sourceDbid: 8, type },
-  { dbid: 5, content: 3, sourceDbid: 9, type },
+/** Every segment of the captured cluster, as the rebalance start script writes its plan. */
+const REBALANCE_PLAN = [
+  '2|0|incremental|sdw1|6000',
+  '3|1|incremental|sdw1|6001',
+  '4|2|incremental|sdw2|6002',
+  '5|3|incremental|sdw2|6003',
+  '6|0|incremental|sdw2|7000',
+  '7|1|incremental|sdw2|7001',
+  '8|2|incremental|sdw1|7002',
+  '9|3|incremental|sdw1|7003',
 ];
 
-let stub: CoordinatorStub;
-beforeEach(async () => {
-  stub = await CoordinatorStub.create();
-});
-afterEach(() => stub.dispose());
-
-const env = () => ({
-  gphome: stub.gphome,
-  coordinatorDataDirectory: stub.coordinatorDataDirectory,
-});
-
-async function startRecovery(plan: PlanItem[], key = 'incident-1') {
-  const handle: OperationHandle = {
-    operationId: operationIdFor('recovery', key),
-    kind: 'recovery',
-  };
-  const output = await stub.output(
-    coordinatorCommand(env(), startRecoveryScript(handle.operationId, prepareRecovery(plan, SEED))),
-  );
-  return { handle, outcome: parseStartOutput('start', output) };
-}
-
-async function startRebalance(key = 'incident-1') {
-  const handle: OperationHandle = {
-    operationId: operationIdFor('rebalance', key),
-    kind: 'rebalance',
-  };
-  const output = await stub.output(
-    coordinatorCommand(env(), startRebalanceScript(handle.operationId, 10)),
-  );
-  return { handle, outcome: parseStartOutput('start', output) };
-}
-
-async function poll(handle: OperationHandle) {
+/** Polls a run whose one gprecoverseg printed `name`, as production would, and parses the answer. */
+async function pollCapture(
+  name: string,
+  plan: string[],
+  handle: OperationHandle = recovery,
+  phase = handle.kind === 'rebalance' ? 'rebalance' : plan[0]!.split('|')[2]!,
+): Promise<OperationStatus> {
+  const capture = await readCapture(name);
   return parseOperationOutput(
     handle,
-    await stub.output(coordinatorCommand(env(), pollScript(handle))),
+    await pollOutput(handle, { phases: [{ phase, capture }], plan }),
   );
 }
 
-async function finished(handle: OperationHandle) {
-  await stub.waitForExit(handle.operationId);
-  return poll(handle);
-}
+const parseError = async (promise: Promise<unknown>): Promise<Error> => {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected the poll to fail');
+};
 
-describe('incremental recovery of the seed host', () => {
-  it('starts gprecoverseg in the background with the -i file and reports every segment recovered', async () => {
-    await stub.gprecovesegRun(1, await readFixture('gprecoverseg-incremental-success.log'), 0);
-    const { handle, outcome } = await startRecovery(inPlace('incremental'));
-    expect(outcome.kind).toBe('started');
-    const status = await finished(handle);
-
-    const conf = `${stub.home}/gpAdminLogs/recoverseg/${handle.operationId}.incremental.conf`;
-    expect(await stub.calls('gprecoverseg')).toEqual([`-a -i ${conf}`]);
-    expect(await stub.stateFile(handle.operationId, 'incremental.conf')).toBe(
-      [
-        'segment-2|10500|/data1/mirror/gpseg0',
-        'segment-2|10501|/data1/mirror/gpseg1',
-        'segment-2|10000|/data1/primary/gpseg2',
-        'segment-2|10001|/data1/primary/gpseg3',
-        '',
-      ].join('\n'),
-    );
+describe('gprecoverseg runs of a real Greenplum 6.24.3 cluster, fed through pollScript', () => {
+  it('32_gprecoverseg_a.txt: incremental recovery of the four segments of sdw2', async () => {
+    const status = await pollCapture('32_gprecoverseg_a.txt', [
+      '4|2|incremental|sdw2|6002',
+      '5|3|incremental|sdw2|6003',
+      '6|0|incremental|sdw2|7000',
+      '7|1|incremental|sdw2|7001',
+    ]);
     expect(status).toEqual({
-      operationId: handle.operationId,
+      operationId: recovery.operationId,
       kind: 'recovery',
       done: true,
       progress: [
-        { dbid: 4, type: 'incremental', completedKb: 685857, totalKb: 1371715, percent: 50 },
-        { dbid: 5, type: 'incremental', completedKb: 1164848, totalKb: 1371875, percent: 84 },
-        { dbid: 6, type: 'incremental', completedKb: 1371715, totalKb: 1371715, percent: 100 },
-        { dbid: 7, type: 'incremental', completedKb: 20480, totalKb: 1371875, percent: 1 },
+        { dbid: 4, type: 'incremental', completedKb: 105366, totalKb: 220671, percent: 47 },
+        { dbid: 5, type: 'incremental', completedKb: 162113, totalKb: 220671, percent: 73 },
       ],
       recovered: [4, 5, 6, 7],
       failures: [],
@@ -114,228 +76,260 @@ describe('incremental recovery of the seed host', () => {
     });
   });
 
-  it('finds the first run when the start is retried with the same operation key', async () => {
-    await stub.gprecovesegRun(1, await readFixture('gprecoverseg-incremental-success.log'), 0);
-    const first = await startRecovery(inPlace('incremental'));
-    await stub.waitForExit(first.handle.operationId);
-    const retry = await startRecovery(inPlace('incremental'));
-    expect(retry.handle).toEqual(first.handle);
-    expect(retry.outcome).toEqual({ kind: 'existing', pid: first.outcome.pid });
-    expect(await stub.calls('gprecoverseg')).toHaveLength(1);
+  it('32_gprecoverseg_a.txt: while it runs, progress and no outcome', async () => {
+    const capture = await readCapture('32_gprecoverseg_a.txt');
+    const running: Capture = {
+      ...capture,
+      // The log up to the last progress line, as a poll in the middle of the run reads it.
+      body: capture.body.slice(0, capture.body.indexOf('sdw2 (dbid 4): Done!')),
+    };
+    const output = await pollOutput(recovery, {
+      phases: [{ phase: 'incremental', capture: running }],
+      plan: ['4|2|incremental|sdw2|6002', '5|3|incremental|sdw2|6003'],
+      finished: false,
+    });
+    // The runner has not written its phase-exit marker yet either.
+    const status = parseOperationOutput(
+      recovery,
+      output.replace(/@@recoverseg:phase-exit incremental 0@@\n/, ''),
+    );
+    expect(status).toMatchObject({ done: false, recovered: [], failures: [] });
+    expect(status.progress.map((p) => [p.dbid, p.percent])).toEqual([
+      [4, 47],
+      [5, 73],
+    ]);
   });
 
-  it('reports progress and not done while gprecoverseg is still running', async () => {
-    await stub.gprecovesegRun(1, await readFixture('gprecoverseg-incremental-success.log'), 0);
-    await stub.hold();
-    const { handle } = await startRecovery(inPlace('incremental'));
-    let status = await poll(handle);
-    for (let i = 0; i < 100 && status.progress.length < 4; i++) status = await poll(handle);
-    expect(status.done).toBe(false);
-    expect(status.recovered).toEqual([]);
-    expect(status.progress.map((p) => p.percent)).toEqual([50, 84, 100, 1]);
-    await stub.release();
-    expect((await finished(handle)).recovered).toEqual([4, 5, 6, 7]);
+  it.each([
+    ['52_mirror_only_gprecoverseg_a.txt', '6|0|incremental|sdw2|7000', []],
+    ['61_full_gprecoverseg_aF.txt', '7|1|full|sdw2|7001', [[7, 48]]],
+    ['72_nodir_gprecoverseg_aF.txt', '8|2|full|sdw1|7002', [[8, 2]]],
+    ['86_double_fault_gprecoverseg_a_after_restart.txt', '5|3|incremental|sdw2|6003', [[5, 53]]],
+    ['91_i_gprecoverseg_a_i_inplace.txt', '6|0|incremental|sdw2|7000', []],
+    ['95a_i_gprecoverseg_a_i_relocate_to_sdw3.txt', '7|1|full|sdw3|7101', []],
+    // Run on a terminal: \r, ESC[1A and ESC[K around the progress lines.
+    ['97_move_back_gprecoverseg_a_i_TTY_via_script.txt', '7|1|full|sdw2|7001', [[7, 63]]],
+  ])('%s: the planned segment is recovered', async (name, planLine, progress) => {
+    const status = await pollCapture(name, [planLine]);
+    const dbid = Number(planLine.split('|')[0]);
+    expect(status).toMatchObject({ done: true, recovered: [dbid], failures: [], skipped: [] });
+    expect(status.progress.map((p) => [p.dbid, p.percent])).toEqual(progress);
   });
 
-  it('reports the segment pg_rewind could not rewind as needing a full recovery; the others come up', async () => {
-    await stub.gprecovesegRun(1, await readFixture('gprecoverseg-incremental-failed.log'), 1);
-    const { handle } = await startRecovery(inPlace('incremental'));
-    const status = await finished(handle);
-    expect(status.recovered).toEqual([5, 6, 7]);
+  it('71_nodir_gprecoverseg_a_incremental_fails.txt: a failed incremental needs a full recovery', async () => {
+    const status = await pollCapture('71_nodir_gprecoverseg_a_incremental_fails.txt', [
+      '8|2|incremental|sdw1|7002',
+    ]);
+    expect(status).toMatchObject({ done: true, recovered: [] });
     expect(status.failures).toEqual([
       {
-        dbid: 4,
+        dbid: 8,
         type: 'incremental',
-        reason: 'pg_rewind: fatal: could not find previous WAL record at 0/C000028',
+        reason:
+          'pg_rewind failed: Failure, exiting (its log: sdw1:/home/gpadmin/gpAdminLogs/pg_rewind.20261202_133625.dbid8.out)',
         needsFull: true,
       },
     ]);
   });
 
-  it('reports segments on a host gprecoverseg could not reach', async () => {
-    await stub.gprecovesegRun(1, await readFixture('gprecoverseg-host-unreachable.log'), 0);
-    const { handle } = await startRecovery(inPlace('incremental'));
-    const status = await finished(handle);
-    expect(status.recovered).toEqual([]);
-    expect(status.failures.map((f) => [f.dbid, f.needsFull, f.reason])).toEqual([
-      [4, false, 'host segment-2 is unreachable; gprecoverseg skipped dbid 4'],
-      [5, false, 'host segment-2 is unreachable; gprecoverseg skipped dbid 5'],
-      [6, false, 'host segment-2 is unreachable; gprecoverseg skipped dbid 6'],
-      [7, false, 'host segment-2 is unreachable; gprecoverseg skipped dbid 7'],
+  it('71 then 72: the other segments of a run with a failed incremental still come up', async () => {
+    const [failed, full] = await Promise.all([
+      readCapture('71_nodir_gprecoverseg_a_incremental_fails.txt'),
+      readCapture('72_nodir_gprecoverseg_aF.txt'),
+    ]);
+    const status = parseOperationOutput(
+      recovery,
+      await pollOutput(recovery, {
+        phases: [
+          { phase: 'incremental', capture: failed },
+          { phase: 'full', capture: full },
+        ],
+        plan: ['8|2|incremental|sdw1|7002', '7|1|full|sdw1|7002'],
+      }),
+    );
+    // 72 rebuilt a segment at sdw1:7002; the plan names it dbid 7 so the phases stay apart.
+    expect(status.recovered).toEqual([7]);
+    expect(status.failures.map((f) => [f.dbid, f.needsFull])).toEqual([[8, true]]);
+  });
+
+  it('94_p_gprecoverseg_a_p_sdw3.txt: a segment that "Failed to start" is a failure, not recovered', async () => {
+    const status = await pollCapture('94_p_gprecoverseg_a_p_sdw3.txt', ['7|1|full|sdw3|6000']);
+    expect(status).toMatchObject({ done: true, recovered: [] });
+    expect(status.failures).toEqual([
+      {
+        dbid: 7,
+        type: 'full',
+        reason:
+          'failed to start after recovery; see the latest log in /data1/gpdb/sdw2/mirror/gpseg1 on sdw3',
+        needsFull: false,
+      },
     ]);
   });
-});
 
-describe('a plan with several recovery types', () => {
-  it('runs incremental then full, each with its own -i file, and attributes a start failure', async () => {
-    const plan: PlanItem[] = [
-      ...inPlace('incremental').filter((item) => item.dbid !== 6),
+  it('94_p_gprecoverseg_a_p_sdw3.txt in a 6.x relocate phase (plan line with its phase)', async () => {
+    const status = await pollCapture(
+      '94_p_gprecoverseg_a_p_sdw3.txt',
+      ['7|1|full|sdw3|6000|relocate'],
+      recovery,
+      'relocate',
+    );
+    expect(status.failures.map((f) => f.dbid)).toEqual([7]);
+  });
+
+  it('50_gprecoverseg_a_nothing_down.txt: "No segments to recover" (exit 0) recovers nothing', async () => {
+    const status = await pollCapture('50_gprecoverseg_a_nothing_down.txt', [
+      '6|0|incremental|sdw2|7000',
+    ]);
+    expect(status.recovered).toEqual([]);
+    expect(status.failures).toEqual([
       {
         dbid: 6,
-        content: 0,
-        sourceDbid: 2,
-        type: 'full',
-        target: {
-          hostname: 'segment-3',
-          address: 'segment-3',
-          port: 10500,
-          datadir: '/data1/mirror/gpseg0',
-        },
+        type: 'incremental',
+        reason:
+          'gprecoverseg said "No segments to recover": dbid 6 was not marked down when it looked, so this run did not recover it',
+        needsFull: false,
       },
-    ];
-    await stub.gprecovesegRun(1, await readFixture('gprecoverseg-incremental-success.log'), 0);
-    await stub.gprecovesegRun(2, await readFixture('gprecoverseg-full-start-failed.log'), 1);
-    const { handle } = await startRecovery(plan);
-    const status = await finished(handle);
-
-    const base = `${stub.home}/gpAdminLogs/recoverseg/${handle.operationId}`;
-    expect(await stub.calls('gprecoverseg')).toEqual([
-      `-a -i ${base}.incremental.conf`,
-      `-a -F -i ${base}.full.conf`,
     ]);
-    expect(await stub.stateFile(handle.operationId, 'full.conf')).toBe(
-      'segment-2|10500|/data1/mirror/gpseg0 segment-3|10500|/data1/mirror/gpseg0\n',
-    );
-    expect(status.recovered).toEqual([4, 5, 7]);
-    expect(status.failures).toHaveLength(1);
-    expect(status.failures[0]).toMatchObject({ dbid: 6, type: 'full', needsFull: false });
-    expect(status.failures[0]!.reason).toMatch(
-      /^segment failed to start after recovery: .*could not bind IPv4 address/,
-    );
-    expect(status.progress).toContainEqual({
-      dbid: 6,
-      type: 'full',
-      completedKb: 1164848,
-      totalKb: 1371715,
-      percent: 84,
-    });
   });
+
+  it.each(['63_concurrent_second_gprecoverseg_a.txt', '63b_concurrent_second_gprecoverseg_o.txt'])(
+    '%s: the Lockfile ERROR with exit 0 is GprecoversegLocked, naming the holder and the lock',
+    async (name) => {
+      const error = await parseError(pollCapture(name, ['7|1|full|sdw2|7001']));
+      expect(error).toBeInstanceOf(GprecoversegLocked);
+      expect(error).toMatchObject({
+        holderPid: 22336,
+        lockDirectory: '/data1/gpdb/master/gpseg-1/gprecoverseg.lock',
+      });
+      expect(error.message).toBe(
+        '/data1/gpdb/master/gpseg-1/gprecoverseg.lock is held by gprecoverseg pid 22336: recoverseg waits while that process lives. ' +
+          'Greenplum never checks whether it does: if pid 22336 is dead on the coordinator, remove the directory /data1/gpdb/master/gpseg-1/gprecoverseg.lock, then retry',
+      );
+    },
+  );
+
+  it('82_double_fault_gprecoverseg_a.txt: the CRITICAL exit 2 keeps every line, the segment named', async () => {
+    const error = await parseError(
+      pollCapture('82_double_fault_gprecoverseg_a.txt', ['5|3|incremental|sdw2|6003']),
+    );
+    expect(error).toBeInstanceOf(GprecoversegFailed);
+    expect(error).toMatchObject({
+      exitCode: 2,
+      segments: [{ content: 3, address: '127.0.0.1', port: 7003 }],
+    });
+    expect((error as GprecoversegFailed).detail).toBe(
+      "gprecoverseg failed. (Reason='error 'ERROR:  failed to acquire resources on one or more segments " +
+        'DETAIL:  could not connect to server: Connection refused ' +
+        'Is the server running on host "127.0.0.1" and accepting ' +
+        'TCP/IP connections on port 7003? ' +
+        '(seg3 127.0.0.1:7003) ' +
+        "' in 'SET CLIENT_MIN_MESSAGES='ERROR''') exiting...",
+    );
+    expect(error.message).toMatch(/content 3 \(127\.0\.0\.1:7003\) did not answer/);
+    expect(error.message).toMatch(/gpstop -a -M fast, gpstart -a, gprecoverseg -a/);
+  });
+
+  it('99a_gprecoverseg_help.txt: help text with exit 0 says nothing was recovered, so the poll fails', async () => {
+    const error = await parseError(
+      pollCapture('99a_gprecoverseg_help.txt', ['6|0|incremental|sdw2|7000']),
+    );
+    expect(error).toBeInstanceOf(GprecoversegFailed);
+    expect(error.message).toMatch(/exited 0 without saying "Segments successfully recovered\."/);
+  });
+
+  it.each([
+    ['40_gprecoverseg_ar_rebalance.txt', [8, 9]],
+    ['87_double_fault_gprecoverseg_ar.txt', [9]],
+  ])(
+    '%s: a rebalance, its nested recovery rebuilding the demoted primaries',
+    async (name, rebuilt) => {
+      const status = await pollCapture(name, REBALANCE_PLAN, rebalance);
+      expect(status).toEqual({
+        operationId: rebalance.operationId,
+        kind: 'rebalance',
+        done: true,
+        progress: [],
+        recovered: rebuilt,
+        failures: [],
+        skipped: [],
+      });
+    },
+  );
 });
 
-describe('gprecoverseg refusals', () => {
-  it('maps an argument refusal to GprecoversegFlagConflict', async () => {
-    await stub.gprecovesegRun(1, await readFixture('gprecoverseg-flag-conflict.log'), 2);
-    const { handle } = await startRecovery(inPlace('incremental'));
-    await stub.waitForExit(handle.operationId);
-    await expect(poll(handle)).rejects.toThrow(GprecoversegFlagConflict);
-    await expect(poll(handle)).rejects.toThrow(
-      /Only one of -p, -r and --differential may be specified/,
-    );
-  });
-
-  it('maps a held gprecoverseg.lock found by gprecoverseg itself to GprecoversegLocked', async () => {
-    await stub.gprecovesegRun(1, await readFixture('gprecoverseg-locked.log'), 1);
-    const { handle } = await startRecovery(inPlace('incremental'));
-    await stub.waitForExit(handle.operationId);
-    await expect(poll(handle)).rejects.toMatchObject({
-      name: 'GprecoversegLocked',
-      holderPid: 201877,
-    });
-  });
-
-  it('does not start, and claims nothing, while a live process holds gprecoverseg.lock', async () => {
-    const lock = join(stub.coordinatorDataDirectory, 'gprecoverseg.lock');
-    await mkdir(lock);
-    await writeFile(join(lock, 'PID'), `${process.pid}\n`);
-    await expect(startRecovery(inPlace('incremental'))).rejects.toThrow(GprecoversegLocked);
-    await expect(startRecovery(inPlace('incremental'))).rejects.toThrow(`pid ${process.pid}`);
-    expect(await stub.calls('gprecoverseg')).toEqual([]);
-    await expect(stub.stateFile(operationIdFor('recovery', 'incident-1'), 'pid')).rejects.toThrow();
-  });
-
-  it('starts when the lock holder is gone', async () => {
-    const lock = join(stub.coordinatorDataDirectory, 'gprecoverseg.lock');
-    await mkdir(lock);
-    await writeFile(join(lock, 'PID'), '2147483646\n');
-    await stub.gprecovesegRun(1, await readFixture('gprecoverseg-incremental-success.log'), 0);
-    const { handle, outcome } = await startRecovery(inPlace('incremental'));
-    expect(outcome.kind).toBe('started');
-    expect(await stub.waitForExit(handle.operationId)).toBe('0');
-  });
-});
-
-describe('rebalance', () => {
-  const PLAN_ROWS = [
-    '2|0|incremental|segment-1|10000',
-    '3|1|incremental|segment-1|10001',
-    '4|2|incremental|segment-2|10000',
-    '5|3|incremental|segment-2|10001',
-    '6|0|incremental|segment-2|10500',
-    '7|1|incremental|segment-2|10501',
-    '8|2|incremental|segment-1|10500',
-    '9|3|incremental|segment-1|10501',
-  ].join('\n');
-
-  beforeEach(() => stub.answerSql('plan', `${PLAN_ROWS}\n`));
-
-  it('runs gprecoverseg -ar with the replay lag and reports nothing to do', async () => {
-    await stub.gprecovesegRun(1, await readFixture('gprecoverseg-rebalance-nothing.log'), 0);
-    const { handle } = await startRebalance();
-    const status = await finished(handle);
-    expect(await stub.calls('gprecoverseg')).toEqual(['-a -r --replay-lag 10']);
-    expect(status).toMatchObject({
+describe("the project's own adapter runs on that cluster (adapter-runs-2919f23.jsonl)", () => {
+  it('c0f343cf (what="recoverseg: poll rebalance-manual-rebalance-orig-…"): 6.x has no --replay-lag', async () => {
+    const run = await adapterRun('c0f343cf-ba56-48c4-b0ba-78922cb16b52');
+    const handle: OperationHandle = {
+      operationId: 'rebalance-manual-rebalance-orig-b7db72f8a948',
       kind: 'rebalance',
-      done: true,
-      recovered: [],
-      failures: [],
-      skipped: [],
-    });
-  });
-
-  it('reports a skipped pair by content and the demoted primary it recovered', async () => {
-    await stub.gprecovesegRun(1, await readFixture('gprecoverseg-rebalance-skip.log'), 0);
-    const { handle } = await startRebalance();
-    const status = await finished(handle);
-    expect(status.skipped).toEqual([
-      { content: 2, reason: 'one is either down, unreachable, or not synchronized' },
-    ]);
-    expect(status.recovered).toEqual([9]);
-  });
-
-  it('maps the replay lag refusal to RebalanceReplayLagExceeded', async () => {
-    await stub.gprecovesegRun(1, await readFixture('gprecoverseg-rebalance-replay-lag.log'), 1);
-    const { handle } = await startRebalance();
-    await stub.waitForExit(handle.operationId);
-    await expect(poll(handle)).rejects.toThrow(RebalanceReplayLagExceeded);
-    await expect(poll(handle)).rejects.toMatchObject({ dbid: 8, replayLagBytes: 12884901888 });
-  });
-
-  it('fails loudly when gprecoverseg -r fails without naming a segment', async () => {
-    await stub.gprecovesegRun(1, 'Traceback (most recent call last):\n', 1);
-    const { handle } = await startRebalance();
-    await stub.waitForExit(handle.operationId);
-    await expect(poll(handle)).rejects.toThrow(GprecoversegFailed);
-  });
-});
-
-describe('operations that went missing', () => {
-  it('OperationNotFound for an operation never started', async () => {
-    const handle: OperationHandle = {
-      operationId: operationIdFor('recovery', 'never'),
-      kind: 'recovery',
     };
-    await expect(poll(handle)).rejects.toThrow(OperationNotFound);
-  });
-
-  it('GprecoversegFailed for a run that died without an exit code', async () => {
-    const handle: OperationHandle = {
-      operationId: operationIdFor('recovery', 'killed'),
-      kind: 'recovery',
-    };
-    await mkdir(join(stub.home, 'gpAdminLogs', 'recoverseg'), { recursive: true });
-    await writeFile(
-      join(stub.home, 'gpAdminLogs', 'recoverseg', `${handle.operationId}.pid`),
-      '2147483646\n',
+    expect(() => parseOperationOutput(handle, run.decoded)).toThrow(GprecoversegFlagConflict);
+    expect(() => parseOperationOutput(handle, run.decoded)).toThrow(
+      'gprecoverseg refused its arguments: no such option: --replay-lag; fix the recovery plan or options',
     );
-    await expect(poll(handle)).rejects.toThrow(/stopped without recording an exit code/);
+  });
+
+  it('the refusal text of 2d779cfb, fed through pollScript, is refused the same way', async () => {
+    const run = await adapterRun('2d779cfb-8015-4142-b59f-76cf22682414');
+    const refusal = /^gprecoverseg: error: .*$/m.exec(run.decoded)![0];
+    const capture: Capture = {
+      name: run.id,
+      command: 'gprecoverseg -a -r --replay-lag 10',
+      body: `${refusal}\n`,
+      exitStatus: 2,
+    };
+    const output = await pollOutput(rebalance, {
+      phases: [{ phase: 'rebalance', capture }],
+      plan: REBALANCE_PLAN,
+    });
+    expect(() => parseOperationOutput(rebalance, output)).toThrow(/no such option: --replay-lag/);
+  });
+
+  it('a4837b24 (poll recovery-…5c670484e): recovered, with the last progress per dbid', async () => {
+    const run = await adapterRun('a4837b24-60da-4047-ac00-3f94faf9b74a');
+    const status = parseOperationOutput(
+      {
+        operationId:
+          'recovery-arn_aws_states_local_000000000000_execution_recoverseg_gp6local--5c670484e',
+        kind: 'recovery',
+      },
+      run.decoded,
+    );
+    expect(status).toMatchObject({ done: true, recovered: [4, 5], failures: [] });
+    expect(status.progress.map((p) => [p.dbid, p.percent])).toEqual([
+      [4, 41],
+      [5, 93],
+    ]);
+  });
+
+  it('b103eb34 (poll recovery-…41e87fd51): the double fault CRITICAL is GprecoversegFailed, exit 2', async () => {
+    const run = await adapterRun('b103eb34-07b0-4105-b006-d03ae9f9d2e3');
+    const poll = () =>
+      parseOperationOutput(
+        {
+          operationId:
+            'recovery-arn_aws_states_local_000000000000_execution_recoverseg_gp6local--41e87fd51',
+          kind: 'recovery',
+        },
+        run.decoded,
+      );
+    expect(poll).toThrow(GprecoversegFailed);
+    expect(poll).toThrow(
+      /^gprecoverseg exited 2: gprecoverseg failed\. \(Reason='error 'ERROR:  failed to acquire resources/,
+    );
+  });
+
+  it.each([
+    ['355c2caf-fa00-463a-8fce-33c4e05edbd1', { kind: 'started', pid: 8072 }],
+    ['806b5df4-805b-4622-86c1-95fc32c07012', { kind: 'existing', pid: 8072 }],
+  ])('%s: the start answer', async (id, outcome) => {
+    const run = await adapterRun(id);
+    expect(parseStartOutput('start', run.decoded)).toEqual(outcome);
   });
 });
 
-describe('malformed answers', () => {
-  const handle: OperationHandle = {
-    operationId: operationIdFor('recovery', 'k'),
-    kind: 'recovery',
-  };
+describe('bad poll answers', () => {
   const frame = (operation: string, plan = '', progress = '', messages = '', end = true) =>
     [
       '@@recoverseg:section operation@@',
@@ -354,12 +348,12 @@ describe('malformed answers', () => {
     ['an unknown state', frame('sleeping'), /unknown operation state/],
     [
       'a bad plan line',
-      frame('running', '4|2|incremental|segment-2'),
+      frame('running', '4|2|incremental|sdw2'),
       /expected dbid\|content\|type\|host\|port/,
     ],
     [
       'a bad progress line',
-      frame('running', '4|2|incremental|segment-2|10000', 'dbid 4 50%'),
+      frame('running', '4|2|incremental|sdw2|6002', 'dbid 4 50%'),
       /expected "host \(dbid N\)/,
     ],
     [
@@ -368,33 +362,90 @@ describe('malformed answers', () => {
       /before any phase/,
     ],
     [
+      'a continuation of nothing',
+      frame('running', '', '', '@@recoverseg:continued@@DETAIL: x'),
+      /continuation of no message/,
+    ],
+    [
+      'a phase exit twice',
+      frame(
+        'exit|0',
+        '',
+        '',
+        '@@recoverseg:phase full@@\n@@recoverseg:phase-exit full 0@@\n@@recoverseg:phase-exit full 0@@',
+      ),
+      /phase exit without its phase/,
+    ],
+    [
       'a failure naming no planned segment',
       frame(
         'exit|1',
-        '4|2|incremental|segment-2|10000',
+        '4|2|incremental|sdw2|6002',
         '',
-        '@@recoverseg:phase incremental@@\n hostname: segment-9; port: 1; logfile: /x.out; recoverytype: incremental\n@@recoverseg:phase-exit incremental 1@@',
+        '@@recoverseg:phase incremental@@\n hostname: sdw9; port: 1; logfile: /x.out; recoverytype: incremental\n@@recoverseg:phase-exit incremental 1@@',
       ),
       /names no planned segment/,
     ],
-  ])('refuses %s', (_, output, message) => {
-    expect(() => parseOperationOutput(handle, output)).toThrow(MalformedOutput);
-    expect(() => parseOperationOutput(handle, output)).toThrow(message);
+  ])('refuses %s with MalformedOutput', (_, output, message) => {
+    expect(() => parseOperationOutput(recovery, output)).toThrow(MalformedOutput);
+    expect(() => parseOperationOutput(recovery, output)).toThrow(message);
+  });
+
+  it('reads progress through hostile terminal bytes and refuses a hostile progress line', () => {
+    const plan = '7|1|full|sdw2|7001';
+    const hostile = `\x1b[1A\x1b[Ksdw2 (dbid 7): 1/2 kB (50%)\x1b[K\r`;
+    expect(parseOperationOutput(recovery, frame('running', plan, hostile)).progress).toEqual([
+      { dbid: 7, type: 'full', completedKb: 1, totalKb: 2, percent: 50 },
+    ]);
+    const long = 'x'.repeat(100_000);
+    const attempt = () => parseOperationOutput(recovery, frame('running', plan, `\x07${long}`));
+    expect(attempt).toThrow(MalformedOutput);
+    expect(attempt).toThrow(
+      /^poll recovery-incident-0123456789ab: expected "host \(dbid N\): …" at output line 6: "\\u0007x{199}"; the output began "@@recoverseg:section operation@@"/,
+    );
+  });
+
+  it('OperationNotFound and a vanished run', () => {
+    expect(() => parseOperationOutput(recovery, frame('missing'))).toThrow(OperationNotFound);
+    expect(() => parseOperationOutput(recovery, frame('vanished'))).toThrow(
+      /stopped without recording an exit code/,
+    );
   });
 
   it('refuses a finished recovery that says nothing about a planned segment', () => {
     const output = frame(
       'exit|0',
-      '4|2|incremental|segment-2|10000\n6|0|full|segment-3|10500',
+      '4|2|incremental|sdw2|6002\n6|0|full|sdw3|7000',
       '',
-      '@@recoverseg:phase incremental@@\n@@recoverseg:phase-exit incremental 0@@',
+      '@@recoverseg:phase incremental@@\n20261202:13:28:46:012165 gprecoverseg:vm:gpadmin-[INFO]:-Segments successfully recovered.\n@@recoverseg:phase-exit incremental 0@@',
     );
-    expect(() => parseOperationOutput(handle, output)).toThrow(/without an outcome for dbid 6/);
+    expect(() => parseOperationOutput(recovery, output)).toThrow(/without an outcome for dbid 6/);
+  });
+
+  it('a phase the runner refused fails its segments with the reason', () => {
+    const output = frame(
+      'exit|3',
+      '7|1|full|sdw3|6000|relocate',
+      '',
+      '@@recoverseg:phase relocate@@\n@@recoverseg:refused relocate gprecoverseg would recover a, not the planned b@@\n@@recoverseg:phase-exit relocate 3@@',
+    );
+    expect(parseOperationOutput(recovery, output).failures).toEqual([
+      {
+        dbid: 7,
+        type: 'full',
+        reason:
+          'recoverseg did not run gprecoverseg: gprecoverseg would recover a, not the planned b',
+        needsFull: false,
+      },
+    ]);
   });
 
   it('refuses a start answer it does not understand', () => {
     expect(() =>
       parseStartOutput('start', '@@recoverseg:section start@@\nmaybe\n@@recoverseg:end@@'),
     ).toThrow(MalformedOutput);
+    expect(() =>
+      parseStartOutput('start', '@@recoverseg:section start@@\nlocked|22336\n@@recoverseg:end@@'),
+    ).toThrow(GprecoversegLocked);
   });
 });
