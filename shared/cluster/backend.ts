@@ -2,7 +2,16 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ClusterOperations } from '#cluster/port.ts';
 import { SimulatedCluster } from '#cluster/simulated/simulated-cluster.ts';
-import { SsmClusterOperations } from '#cluster/ssm/ssm-cluster-operations.ts';
+import { ValidationError } from '#domain/errors.ts';
+import {
+  DEFAULT_SETTINGS,
+  validateSettings,
+  type CoordinatorSettings,
+} from '#cluster/greenplum/commands.ts';
+import { GreenplumClusterOperations } from '#cluster/greenplum/greenplum-cluster-operations.ts';
+import { LocalTransport } from '#cluster/transport/local.ts';
+import { SshTransport } from '#cluster/transport/ssh.ts';
+import { SsmTransport } from '#cluster/transport/ssm.ts';
 import type { TableNames } from '#store/tables.ts';
 import { simulationOptionsSchema } from '#cluster/simulated/options.ts';
 import { parseOrThrow } from '#domain/validation.ts';
@@ -15,16 +24,49 @@ export class ClusterNotServed extends Error {
 
 export type ClusterBackend = (clusterId: string) => ClusterOperations;
 
+/** The environment variable that sets each coordinator setting (CDK context -> Lambda env). */
+export const SETTINGS_ENV: Record<keyof CoordinatorSettings, string> = {
+  gphome: 'GPHOME',
+  coordinatorDataDirectory: 'COORDINATOR_DATA_DIRECTORY',
+  adminUser: 'GP_ADMIN_USER',
+  port: 'COORDINATOR_PORT',
+};
+
+/** The coordinator settings an environment sets, the seed's defaults for the rest; validated. */
+export function coordinatorSettingsFromEnv(env: NodeJS.ProcessEnv): CoordinatorSettings {
+  const text = (key: keyof CoordinatorSettings): string | undefined => {
+    const value = env[SETTINGS_ENV[key]];
+    return value === undefined || value === '' ? undefined : value;
+  };
+  const port = text('port');
+  if (port !== undefined && !/^\d{1,5}$/.test(port))
+    throw new ValidationError(
+      `${SETTINGS_ENV.port}: must be a port number, got ${JSON.stringify(port.slice(0, 40))}`,
+      SETTINGS_ENV.port,
+    );
+  return validateSettings(
+    {
+      gphome: text('gphome') ?? DEFAULT_SETTINGS.gphome,
+      coordinatorDataDirectory:
+        text('coordinatorDataDirectory') ?? DEFAULT_SETTINGS.coordinatorDataDirectory,
+      adminUser: text('adminUser') ?? DEFAULT_SETTINGS.adminUser,
+      port: port === undefined ? DEFAULT_SETTINGS.port : Number(port),
+    },
+    SETTINGS_ENV,
+  );
+}
+
 /**
  * The cluster behind the port, chosen by the deployment (CDK context -> environment):
  * `simulated` keeps each cluster's simulation in the Control table; `ssm` drives the one
- * coordinator this deployment was given.
+ * coordinator this deployment was given, through SSM Run Command.
  */
 export function clusterBackendFromEnv(
   doc: DynamoDBDocumentClient,
   tables: TableNames,
   env: NodeJS.ProcessEnv = process.env,
   clock: () => number = Date.now,
+  ssm: SSMClient = new SSMClient({}),
 ): ClusterBackend {
   if ((env.CLUSTER_BACKEND ?? 'simulated') === 'simulated')
     return (clusterId) => new SimulatedCluster({ doc, tables, clusterId, clock });
@@ -32,14 +74,9 @@ export function clusterBackendFromEnv(
   const served = env.CLUSTER_ID;
   if (!instanceId || !served)
     throw new ClusterNotServed('CLUSTER_BACKEND=ssm needs COORDINATOR_INSTANCE_ID and CLUSTER_ID');
-  const ssm = new SSMClient({});
-  const operations = new SsmClusterOperations({
-    ssm,
-    instanceId,
-    ...(env.GPHOME ? { gphome: env.GPHOME } : {}),
-    ...(env.COORDINATOR_DATA_DIRECTORY
-      ? { coordinatorDataDirectory: env.COORDINATOR_DATA_DIRECTORY }
-      : {}),
+  const operations = new GreenplumClusterOperations({
+    transport: new SsmTransport({ ssm, instanceId }),
+    settings: coordinatorSettingsFromEnv(env),
   });
   return (clusterId) => {
     if (clusterId !== served)
@@ -48,6 +85,41 @@ export function clusterBackendFromEnv(
       );
     return operations;
   };
+}
+
+export interface ShellBackendOptions {
+  /** `local`: recoverseg runs on the coordinator as the admin user; `ssh`: it reaches `coordinator`. */
+  transport: 'local' | 'ssh';
+  coordinator?: string;
+  settings?: Partial<CoordinatorSettings>;
+  /** Per script. */
+  timeoutMs?: number;
+}
+
+/**
+ * A real cluster without AWS (`recoverseg serve --cluster-backend greenplum --transport
+ * local|ssh [--coordinator HOST]`): the same scripts as over SSM, through a shell.
+ */
+export function greenplumOverShell(options: ShellBackendOptions): GreenplumClusterOperations {
+  const timeout = options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs };
+  if (options.transport === 'local' && options.coordinator !== undefined)
+    throw new ValidationError(
+      '--coordinator: only --transport ssh reaches another host; --transport local runs on this one',
+      '--coordinator',
+    );
+  if (options.transport === 'ssh' && options.coordinator === undefined)
+    throw new ValidationError(
+      '--coordinator: --transport ssh needs the coordinator host',
+      '--coordinator',
+    );
+  const transport =
+    options.transport === 'local'
+      ? new LocalTransport(timeout)
+      : new SshTransport({ coordinator: options.coordinator!, ...timeout });
+  return new GreenplumClusterOperations({
+    transport,
+    settings: validateSettings({ ...DEFAULT_SETTINGS, ...options.settings }),
+  });
 }
 
 /** Creation and fault injection for simulated clusters (the API's registration and `faults` routes). */

@@ -1,20 +1,67 @@
 import { execFile } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeOutput } from '#cluster/ssm/run-command.ts';
 
 /**
- * A fake coordinator: the generated Run Command text runs in a real bash, with `sudo`, `psql`,
- * `gprecoverseg` and `gpstate` replaced by stubs that record their arguments and answer from
- * files. Quoting, the background start and the poll pipeline are exercised for real.
+ * A fake coordinator: the generated scripts run in a real bash, with `sudo`, `ssh`, `psql`,
+ * `postgres`, `pg_isready`, `gprecoverseg` and `gpstate` replaced by stubs that record their
+ * arguments and answer with verbatim outputs of a real Greenplum 6.24.3 cluster
+ * (test/fixtures/greenplum-6.24.3). Quoting, the background start and the poll pipeline are
+ * exercised for real.
  */
 
-export const fixturePath = (name: string): string =>
-  fileURLToPath(new URL(`../../../fixtures/greenplum/${name}`, import.meta.url));
+export const capturePath = (name: string): string =>
+  fileURLToPath(new URL(`../../../fixtures/greenplum-6.24.3/${name}`, import.meta.url));
 
-export const readFixture = (name: string): Promise<string> => readFile(fixturePath(name), 'utf8');
+export interface Capture {
+  /** The tool's output as captured: without the harness' `# command:` and `# exit status:` lines. */
+  text: string;
+  exitCode: number;
+}
+
+export async function readCapture(name: string): Promise<Capture> {
+  const lines = (await readFile(capturePath(name), 'utf8')).split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  const status = /^# exit status: (\d+)$/.exec(lines.at(-1) ?? '');
+  if (!lines[0]?.startsWith('# command: ') || !status)
+    throw new Error(`${name} is not a capture (# command: … # exit status: N)`);
+  return { text: `${lines.slice(1, -1).join('\n')}\n`, exitCode: Number(status[1]) };
+}
+
+/** A capture file used as is (the `-o` files gprecoverseg wrote, e.g. recover_p_sdw3.conf). */
+export const readCaptureFile = (name: string): Promise<string> =>
+  readFile(capturePath(name), 'utf8');
+
+interface AdapterRun {
+  what: string;
+  started: string;
+  decoded: string;
+}
+
+/** What the project's own scripts printed on the real cluster (adapter-runs-2919f23.jsonl). */
+export async function adapterRuns(): Promise<AdapterRun[]> {
+  const text = await readFile(capturePath('adapter-runs-2919f23.jsonl'), 'utf8');
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as AdapterRun);
+}
+
+/** One section of a framed adapter answer, as the lines psql printed. */
+export function adapterSection(run: AdapterRun, name: string): string {
+  const lines = run.decoded.split('\n');
+  const start = lines.indexOf(`@@recoverseg:section ${name}@@`);
+  if (start < 0) throw new Error(`no section ${name} in ${run.what}`);
+  const rest = lines.slice(start + 1);
+  const end = rest.findIndex((line) => line.startsWith('@@recoverseg:'));
+  return rest
+    .slice(0, end)
+    .map((line) => `${line}\n`)
+    .join('');
+}
 
 const SUDO = `#!/bin/bash
 options=()
@@ -33,24 +80,45 @@ done
 printf '%s\\0' "$sql" >> "$STUB_DIR/psql.calls"
 case "$sql" in
   *gp_request_fts_probe_scan*) key=probe ;;
-  *gp_configuration_history*) key=double_faults ;;
   *"'incremental'"*) key=plan ;;
-  *gp_segment_configuration*) key=segments ;;
+  *"r.flush_location"*) key=replay_lag ;;
+  *gp_dist_random*) key=wal_lag ;;
   *gp_stat_replication*) key=replication ;;
-  *server_version_num*) key=version ;;
-  *pg_wal_lsn_diff*) key=wal_lag_7 ;;
-  *pg_xlog_location_diff*) key=wal_lag_6 ;;
+  *gp_segment_configuration*) key=segments ;;
   *) echo "psql stub: unexpected SQL: $sql" >&2; exit 3 ;;
 esac
 if [ -e "$STUB_DIR/psql/$key.error" ]; then cat "$STUB_DIR/psql/$key.error" >&2; exit 1; fi
 cat "$STUB_DIR/psql/$key" 2>/dev/null || true
 `;
 
-// The n-th call prints gprecoverseg/<n>.log and exits with gprecoverseg/<n>.exit; while
-// $STUB_DIR/hold exists it waits, so a test can poll a run that is still going.
+// capture 01a's answer unless a test names another release.
+const POSTGRES = `#!/bin/bash
+printf '%s\\n' "$*" >> "$STUB_DIR/postgres.calls"
+cat "$STUB_DIR/postgres-version"
+`;
+
+// Answers as capture 102 shows: "<host>:<port> - accepting connections" (0) or "- no response" (2).
+const PG_ISREADY = `#!/bin/bash
+host=""; port=""
+while [ "$#" -gt 0 ]; do
+  case "$1" in -h) host="$2"; shift ;; -p) port="$2"; shift ;; esac
+  shift
+done
+printf '%s:%s\\n' "$host" "$port" >> "$STUB_DIR/pg_isready.calls"
+if grep -qx "$port" "$STUB_DIR/dead-ports" 2>/dev/null; then echo "$host:$port - no response"; exit 2; fi
+echo "$host:$port - accepting connections"
+`;
+
+// The n-th call prints gprecoverseg/<n>.log and exits with gprecoverseg/<n>.exit; with -o it
+// writes gprecoverseg/<n>.preview to the named file. While $STUB_DIR/hold exists it waits, so
+// a test can poll a run that is still going.
 const GPRECOVERSEG = `#!/bin/bash
 printf '%s\\n' "$*" >> "$STUB_DIR/gprecoverseg.calls"
 n=$(wc -l < "$STUB_DIR/gprecoverseg.calls")
+while [ "$#" -gt 0 ]; do
+  if [ "$1" = -o ]; then cp "$STUB_DIR/gprecoverseg/$n.preview" "$2"; shift; fi
+  shift
+done
 cat "$STUB_DIR/gprecoverseg/$n.log" 2>/dev/null || true
 for _ in $(seq 1 400); do [ -e "$STUB_DIR/hold" ] || break; sleep 0.05; done
 exit "$(cat "$STUB_DIR/gprecoverseg/$n.exit" 2>/dev/null || echo 0)"
@@ -59,7 +127,7 @@ exit "$(cat "$STUB_DIR/gprecoverseg/$n.exit" 2>/dev/null || echo 0)"
 const GPSTATE = `#!/bin/bash
 printf '%s\\n' "$*" >> "$STUB_DIR/gpstate.calls"
 cat "$STUB_DIR/gpstate$1.txt"
-exit 1
+exit "$(cat "$STUB_DIR/gpstate$1.exit" 2>/dev/null || echo 0)"
 `;
 
 export interface RunResult {
@@ -68,7 +136,12 @@ export interface RunResult {
   stderr: string;
 }
 
+export type StubProgram = 'sudo' | 'ssh' | 'postgres' | 'pg_isready' | 'gprecoverseg' | 'gpstate';
+
 export class CoordinatorStub {
+  /** Scripts must run as the admin user; on the stub that is whoever runs the tests. */
+  readonly adminUser = userInfo().username;
+
   private constructor(
     readonly root: string,
     readonly gphome: string,
@@ -77,30 +150,54 @@ export class CoordinatorStub {
     readonly coordinatorDataDirectory: string,
   ) {}
 
-  static async create(): Promise<CoordinatorStub> {
+  get bin(): string {
+    return join(this.root, 'bin');
+  }
+
+  /** The settings that point the adapter at this stub. */
+  get settings() {
+    return {
+      gphome: this.gphome,
+      coordinatorDataDirectory: this.coordinatorDataDirectory,
+      adminUser: this.adminUser,
+      port: 5432,
+    };
+  }
+
+  static async create(
+    environmentScript: 'greenplum_path.sh' | 'cloudberry-env.sh' = 'greenplum_path.sh',
+  ): Promise<CoordinatorStub> {
     const root = await mkdtemp(join(tmpdir(), 'recoverseg-coordinator-'));
     const bin = join(root, 'bin');
     const gphome = join(root, 'gphome');
     const home = join(root, 'home');
     const stubDir = join(root, 'stub');
     const cdd = join(root, 'data1', 'master', 'gpseg-1');
-    for (const dir of [
-      bin,
-      gphome,
-      home,
-      stubDir,
-      cdd,
-      join(stubDir, 'psql'),
-      join(stubDir, 'gprecoverseg'),
-    ])
+    for (const dir of [bin, gphome, home, stubDir, cdd, join(stubDir, 'psql')])
       await mkdir(dir, { recursive: true });
-    const scripts = { sudo: SUDO, psql: PSQL, gprecoverseg: GPRECOVERSEG, gpstate: GPSTATE };
+    await mkdir(join(stubDir, 'gprecoverseg'), { recursive: true });
+    // What a shell on the coordinator would have: HOME, the stubs first on PATH.
+    const environment = `export HOME='${home}' STUB_DIR='${stubDir}' PATH='${bin}:/usr/bin:/bin'\n`;
+    const scripts = {
+      sudo: SUDO,
+      psql: PSQL,
+      postgres: POSTGRES,
+      pg_isready: PG_ISREADY,
+      gprecoverseg: GPRECOVERSEG,
+      gpstate: GPSTATE,
+      // `ssh [options] -- HOST COMMAND`: records the options and host, runs COMMAND here.
+      ssh: `#!/bin/bash\n${environment}printf '%s\\n' "$*" >> "$STUB_DIR/ssh.calls"\nwhile [ "$1" != -- ]; do shift; done\nshift 2\nexec bash -c "$*"\n`,
+      // `--transport local`'s shell, with the coordinator's environment.
+      'local-bash': `#!/bin/bash\n${environment}exec bash "$@"\n`,
+    };
     for (const [name, text] of Object.entries(scripts)) {
       await writeFile(join(bin, name), text);
       await chmod(join(bin, name), 0o755);
     }
-    await writeFile(join(gphome, 'greenplum_path.sh'), `export PATH="${bin}:$PATH"\n`);
-    return new CoordinatorStub(root, gphome, home, stubDir, cdd);
+    await writeFile(join(gphome, environmentScript), `export PATH="${bin}:$PATH"\n`);
+    const stub = new CoordinatorStub(root, gphome, home, stubDir, cdd);
+    await stub.answerVersion((await readCapture('01a_postgres_gp_version.txt')).text);
+    return stub;
   }
 
   async dispose(): Promise<void> {
@@ -116,11 +213,7 @@ export class CoordinatorStub {
         ['-c', commandText],
         {
           cwd: this.root,
-          env: {
-            PATH: `${join(this.root, 'bin')}:/usr/bin:/bin`,
-            HOME: this.home,
-            STUB_DIR: this.stubDir,
-          },
+          env: { PATH: `${this.bin}:/usr/bin:/bin`, HOME: this.home, STUB_DIR: this.stubDir },
           timeout: 20_000,
         },
         (error, stdout, stderr) =>
@@ -136,6 +229,10 @@ export class CoordinatorStub {
     return decodeOutput('stub', 'stub-command', result.stdout);
   }
 
+  answerVersion(text: string): Promise<void> {
+    return writeFile(join(this.stubDir, 'postgres-version'), text);
+  }
+
   answerSql(key: string, text: string): Promise<void> {
     return writeFile(join(this.stubDir, 'psql', key), text);
   }
@@ -144,13 +241,22 @@ export class CoordinatorStub {
     return writeFile(join(this.stubDir, 'psql', `${key}.error`), stderr);
   }
 
-  async gprecovesegRun(n: number, log: string, exitCode: number): Promise<void> {
-    await writeFile(join(this.stubDir, 'gprecoverseg', `${n}.log`), log);
-    await writeFile(join(this.stubDir, 'gprecoverseg', `${n}.exit`), String(exitCode));
+  /** Ports where nothing listens: pg_isready answers "no response", exit 2 (capture 102). */
+  deadPorts(ports: readonly number[]): Promise<void> {
+    return writeFile(join(this.stubDir, 'dead-ports'), ports.map((port) => `${port}\n`).join(''));
   }
 
-  gpstateAnswer(flag: '-m' | '-e', text: string): Promise<void> {
-    return writeFile(join(this.stubDir, `gpstate${flag}.txt`), text);
+  /** The n-th gprecoverseg call prints a capture and exits with its status. */
+  async gprecoversegRun(n: number, capture: Capture, preview?: string): Promise<void> {
+    await writeFile(join(this.stubDir, 'gprecoverseg', `${n}.log`), capture.text);
+    await writeFile(join(this.stubDir, 'gprecoverseg', `${n}.exit`), String(capture.exitCode));
+    if (preview !== undefined)
+      await writeFile(join(this.stubDir, 'gprecoverseg', `${n}.preview`), preview);
+  }
+
+  async gpstateAnswer(flag: '-m' | '-e', capture: Capture): Promise<void> {
+    await writeFile(join(this.stubDir, `gpstate${flag}.txt`), capture.text);
+    await writeFile(join(this.stubDir, `gpstate${flag}.exit`), String(capture.exitCode));
   }
 
   hold(): Promise<void> {
@@ -161,7 +267,7 @@ export class CoordinatorStub {
     return rm(join(this.stubDir, 'hold'), { force: true });
   }
 
-  async calls(program: 'sudo' | 'gprecoverseg' | 'gpstate'): Promise<string[]> {
+  async calls(program: StubProgram): Promise<string[]> {
     const text = await readFile(join(this.stubDir, `${program}.calls`), 'utf8').catch(() => '');
     return text.split('\n').filter((line) => line !== '');
   }
@@ -180,7 +286,7 @@ export class CoordinatorStub {
 
   /** Waits until the background run has written its exit code. */
   async waitForExit(operationId: string): Promise<string> {
-    for (let attempt = 0; attempt < 200; attempt++) {
+    for (let attempt = 0; attempt < 400; attempt++) {
       const exit = await this.stateFile(operationId, 'exit').catch(() => undefined);
       if (exit !== undefined) return exit.trim();
       await new Promise((resolve) => setTimeout(resolve, 25));
@@ -189,7 +295,13 @@ export class CoordinatorStub {
   }
 }
 
-/** The seed cluster after segment-2 failed (table 1), as psql -A -t -F '|' prints it. */
+/**
+ * The invented fixtures (test/fixtures/greenplum) and seed rows, kept only for the parser tests
+ * that still read them until they move to the real captures; the adapter tests do not use them.
+ */
+export const readFixture = (name: string): Promise<string> =>
+  readFile(fileURLToPath(new URL(`../../../fixtures/greenplum/${name}`, import.meta.url)), 'utf8');
+
 export const SEED_HOST_DOWN_ROWS = [
   '1|-1|p|p|n|u|5432|master|master|/data1/master/gpseg-1',
   '10|-1|m|m|s|u|5432|standby|standby|/data1/master/gpseg-1',
