@@ -48,17 +48,23 @@ function expectHealthy(rows: SegmentRow[]) {
 const types = (report: ScenarioReport) => report.events.map((e) => e.type);
 
 describe('recovery scenarios on the local workflow', () => {
-  it('stops on a double fault, never promoting the stale mirror, and says which content', async () => {
+  it('stops on a double fault when primary and mirror die together, recovers nothing, and says which content and the way out', async () => {
     const report = await run([
       { fail: { dbid: 7, kind: 'crash' } },
       { fail: { dbid: 3, kind: 'crash' } },
       { recover: {} },
     ]);
     expect(report.outcome.status).toBe('failed');
+    // Capture 80c: FTS took the catalog's word and swapped the roles, so the dead mirror dbid 7
+    // is the acting primary that does not answer.
     expect(report.outcome.error).toMatch(
-      /DoubleFault: content 1: double fault \(primary dbid 3 down, mirror dbid 7 not in sync\)/,
+      /DoubleFault: content 1: double fault \(acting primary dbid 7 on segment-2:10501 does not answer, mirror dbid 3 down\)/,
     );
-    expect(types(report)).not.toContain('MirrorPromoted');
+    expect(report.outcome.error).toContain('gpstop -a -M fast');
+    expect(report.events.filter((e) => e.type === 'MirrorPromoted').map((e) => e.data)).toEqual([
+      { content: 1, promotedDbid: 7, demotedDbid: 3 },
+    ]);
+    expect(types(report)).not.toContain('SegmentRecoveryStarted');
     expect(types(report)).toContain('DoubleFaultDetected');
     const failed = report.events.find((e) => e.type === 'RecoveryFailed');
     expect(failed?.data).toMatchObject({ phase: 'promote' });
