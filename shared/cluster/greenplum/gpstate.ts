@@ -1,6 +1,6 @@
 import { recoveryTypeSchema, type RecoveryType } from '#domain/events.ts';
 import { MalformedOutput } from './errors.ts';
-import { gpLogMessage } from './gplog.ts';
+import { gpLogMessage, terminalText } from './gplog.ts';
 
 /**
  * Parsers for `gpstate -m` and `gpstate -e`. gpstate prints tables with gppylib's TableLogger:
@@ -12,13 +12,20 @@ interface Message {
   number: number;
   level: string | undefined;
   text: string;
+  /** The line with its log prefix blanked out, so columns line up whatever the row's level. */
+  row: string;
 }
 
 function messages(output: string): Message[] {
-  return output
-    .split('\n')
-    .map((line, index) => ({ number: index + 1, ...gpLogMessage(line.replace(/\r$/, '')) }))
-    .map(({ number, level, message }) => ({ number, level, text: message }));
+  return output.split('\n').map((line, index) => {
+    const { level, message, aligned } = gpLogMessage(terminalText(line));
+    return {
+      number: index + 1,
+      level,
+      text: message,
+      row: aligned.replace(/^\[[A-Z]+\]:-/, (prefix) => ' '.repeat(prefix.length)),
+    };
+  });
 }
 
 interface Column {
@@ -36,7 +43,7 @@ function columnsOf(header: string): Column[] {
 const WARN_ARROWS = /\s*<+\s*$/;
 
 function cells(command: string, columns: readonly Column[], row: Message): string[] {
-  const text = row.text.replace(WARN_ARROWS, '');
+  const text = row.row.replace(WARN_ARROWS, '');
   return columns.map((column, index) => {
     if (column.start > 0 && text.length > column.start && text[column.start - 1] !== ' ')
       throw new MalformedOutput(
@@ -59,6 +66,32 @@ function portOf(command: string, row: Message, value: string): number {
       `port ${JSON.stringify(value)} is not a number`,
     );
   return Number(value);
+}
+
+function checkExitStatus(
+  command: string,
+  output: string,
+  exitStatus: number | undefined,
+  expected: number,
+): void {
+  if (exitStatus !== undefined && exitStatus !== expected)
+    throw new MalformedOutput(
+      command,
+      0,
+      '',
+      `exit status ${exitStatus}, but the report it printed means exit status ${expected}`,
+      output,
+    );
+}
+
+/** A MalformedOutput raised on one line, given the first lines of the whole output too. */
+function withFirstLines<T>(output: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (!(error instanceof MalformedOutput) || error.firstLines.length > 0) throw error;
+    throw new MalformedOutput(error.command, error.lineNumber, error.line, error.problem, output);
+  }
 }
 
 const isRule = (text: string): boolean => /^-{5,}$/.test(text.trim());
@@ -86,7 +119,20 @@ export interface GpstateMirrorList {
 const MIRROR_STATUSES: readonly MirrorStatus[] = ['Passive', 'Acting as Primary', 'Failed'];
 const DATA_STATUSES: readonly DataStatus[] = ['Synchronized', 'Not In Sync'];
 
-export function parseGpstateMirrors(output: string): GpstateMirrorList {
+/**
+ * `exitStatus`, when the caller kept it: gpstate -m exits 1 exactly when a mirror failed, so a
+ * status that disagrees with the report means the report was not all of gpstate's answer.
+ */
+export function parseGpstateMirrors(output: string, exitStatus?: number): GpstateMirrorList {
+  return withFirstLines(output, () => {
+    const list = readMirrorList(output);
+    const failed = list.mirrors.some((mirror) => mirror.status === 'Failed');
+    checkExitStatus('gpstate -m', output, exitStatus, failed ? 1 : 0);
+    return list;
+  });
+}
+
+function readMirrorList(output: string): GpstateMirrorList {
   const command = 'gpstate -m';
   const lines = messages(output);
   if (lines.some((line) => line.text.trim() === 'Mirror not used'))
@@ -104,7 +150,7 @@ export function parseGpstateMirrors(output: string): GpstateMirrorList {
     /^\s*Mirror\s+Datadir\s+Port\s+Status\s+Data Status\s*$/.test(line.text),
   );
   if (headerIndex < 0) throw new MalformedOutput(command, 0, '', 'no mirror list header');
-  const columns = columnsOf(lines[headerIndex]!.text);
+  const columns = columnsOf(lines[headerIndex]!.row);
   const mirrors: GpstateMirror[] = [];
   for (const row of lines.slice(headerIndex + 1)) {
     if (isRule(row.text)) break;
@@ -175,6 +221,10 @@ export interface SegmentInRecovery {
 
 export interface GpstateErrorReport {
   allNormal: boolean;
+  /** gpstate's own warning, e.g. when a content has no live copy (capture 80d). */
+  databaseProbablyUnavailable: boolean;
+  /** Segments gpstate could not query: `could not query segment 9 (sdw1:7003)`. */
+  couldNotQuery: { dbid: number; address: string; port: number }[];
   rolesSwitched: SwitchedPair[];
   unsynchronized: UnsynchronizedPair[];
   downed: DownedSegment[];
@@ -208,13 +258,24 @@ const numberCell = (command: string, row: Message, value: string, what: string):
   return Number(digits);
 };
 
-export function parseGpstateErrors(output: string): GpstateErrorReport {
+/** gpstate -e exits 1 whenever it lists anything (clsSystemState), 0 when all is normal. */
+export function parseGpstateErrors(output: string, exitStatus?: number): GpstateErrorReport {
+  return withFirstLines(output, () => {
+    const report = readErrorReport(output);
+    checkExitStatus('gpstate -e', output, exitStatus, report.allNormal ? 0 : 1);
+    return report;
+  });
+}
+
+function readErrorReport(output: string): GpstateErrorReport {
   const command = 'gpstate -e';
   const lines = messages(output);
   const start = lines.findIndex((line) => line.text.trim() === 'Segment Mirroring Status Report');
   if (start < 0) throw new MalformedOutput(command, 0, '', 'no "Segment Mirroring Status Report"');
   const tables: Table[] = [];
   let allNormal = false;
+  let databaseProbablyUnavailable = false;
+  const couldNotQuery: GpstateErrorReport['couldNotQuery'] = [];
   let table: Table | undefined;
   for (const line of lines.slice(start + 1)) {
     const text = line.text.trim();
@@ -227,8 +288,18 @@ export function parseGpstateErrors(output: string): GpstateErrorReport {
       table = undefined;
     } else if (isRule(text) || /^\*+$/.test(text)) {
       table = undefined;
+    } else if (line.level === 'WARNING' || line.level === 'ERROR') {
+      // Warnings interleave with the tables (capture 80d); rows are always INFO.
+      if (text === 'DATABASE IS PROBABLY UNAVAILABLE') databaseProbablyUnavailable = true;
+      const unqueried = /^could not query segment (\d+) \((\S+):(\d+)\)$/.exec(text);
+      if (unqueried && !couldNotQuery.some((s) => s.dbid === Number(unqueried[1])))
+        couldNotQuery.push({
+          dbid: Number(unqueried[1]),
+          address: unqueried[2]!,
+          port: Number(unqueried[3]),
+        });
     } else if (table && !table.columns) {
-      table.columns = columnsOf(line.text);
+      table.columns = columnsOf(line.row);
     } else if (table && text !== '') {
       table.rows.push(line);
     }
@@ -236,6 +307,8 @@ export function parseGpstateErrors(output: string): GpstateErrorReport {
 
   const report: GpstateErrorReport = {
     allNormal,
+    databaseProbablyUnavailable,
+    couldNotQuery,
     rolesSwitched: [],
     unsynchronized: [],
     downed: [],
