@@ -1,4 +1,5 @@
 import type { Node } from 'constructs';
+import { DEFAULT_SETTINGS, validateSettings } from '#cluster/greenplum/commands.ts';
 
 /** The cluster a deployment drives, read from CDK context (`cdk.json` or `-c key=value`). */
 export type DeploymentSettings =
@@ -9,6 +10,10 @@ export type DeploymentSettings =
       coordinatorInstanceId: string;
       gphome?: string;
       coordinatorDataDirectory?: string;
+      /** The Greenplum admin user the scripts run as (default gpadmin). */
+      adminUser?: string;
+      /** The coordinator's port (default 5432). */
+      coordinatorPort?: number;
     };
 
 export const CONTEXT = {
@@ -17,6 +22,8 @@ export const CONTEXT = {
   coordinatorInstanceId: 'recoverseg:coordinatorInstanceId',
   gphome: 'recoverseg:gphome',
   coordinatorDataDirectory: 'recoverseg:coordinatorDataDirectory',
+  adminUser: 'recoverseg:adminUser',
+  coordinatorPort: 'recoverseg:coordinatorPort',
 } as const;
 
 export class InvalidDeploymentContext extends Error {
@@ -59,11 +66,32 @@ export function deploymentSettings(node: Node): DeploymentSettings {
     );
   const gphome = optional(node, CONTEXT.gphome);
   const coordinatorDataDirectory = optional(node, CONTEXT.coordinatorDataDirectory);
+  const adminUser = optional(node, CONTEXT.adminUser);
+  const port: unknown = node.tryGetContext(CONTEXT.coordinatorPort);
+  const coordinatorPort =
+    port === undefined || port === null || port === '' ? undefined : Number(port);
+  // They reach a shell on the coordinator: a bad value fails the synth, naming its context key.
+  try {
+    validateSettings(
+      {
+        gphome: gphome ?? DEFAULT_SETTINGS.gphome,
+        coordinatorDataDirectory:
+          coordinatorDataDirectory ?? DEFAULT_SETTINGS.coordinatorDataDirectory,
+        adminUser: adminUser ?? DEFAULT_SETTINGS.adminUser,
+        port: coordinatorPort ?? DEFAULT_SETTINGS.port,
+      },
+      CONTEXT,
+    );
+  } catch (error) {
+    throw new InvalidDeploymentContext(`context ${(error as Error).message}`);
+  }
   return {
     clusterBackend: 'ssm',
     clusterId,
     coordinatorInstanceId,
     ...(gphome ? { gphome } : {}),
     ...(coordinatorDataDirectory ? { coordinatorDataDirectory } : {}),
+    ...(adminUser ? { adminUser } : {}),
+    ...(coordinatorPort === undefined ? {} : { coordinatorPort }),
   };
 }

@@ -221,6 +221,10 @@ export class RecoverSegStack extends Stack {
             ...(settings.coordinatorDataDirectory
               ? { COORDINATOR_DATA_DIRECTORY: settings.coordinatorDataDirectory }
               : {}),
+            ...(settings.adminUser ? { GP_ADMIN_USER: settings.adminUser } : {}),
+            ...(settings.coordinatorPort === undefined
+              ? {}
+              : { COORDINATOR_PORT: String(settings.coordinatorPort) }),
           }
         : {}),
       NODE_OPTIONS: '--enable-source-maps',
