@@ -1,5 +1,5 @@
 import { pairsOf, segmentRowSchema, type SegmentRow } from '#domain/segment.ts';
-import type { DoubleFault, ReplicationState, WalSenderState } from '#cluster/port.ts';
+import type { ReplicationState, WalSenderState } from '#cluster/port.ts';
 import { MalformedOutput } from './errors.ts';
 import type { OutputLine } from './framing.ts';
 
@@ -71,28 +71,53 @@ export function parseSegmentRows(command: string, lines: readonly OutputLine[]):
   });
 }
 
-/** Contents named by `FTS: double fault detected for content id N` lines. */
-export function parseDoubleFaultContents(command: string, lines: readonly OutputLine[]): number[] {
-  return lines.map((line) => integer(command, line, fields(command, line, 1)[0]!, 'content'));
-}
-
 /**
- * A double fault leaves the catalog as it was (the dead primary still shows `u`). One is current
- * while its content's pair is still not in sync; once the pair is `s` again the content was
- * brought back (for example by a restart) and the history line is old news.
+ * The `responds` section: `dbid|rc` per acting primary (content >= 0), rc being the exit status
+ * of `pg_isready -h ADDRESS -p PORT` on the coordinator. Returns the dbids that do not answer:
+ * rc 2, "no response" (capture 102). rc 0 (accepting) and 1 (rejecting, e.g. starting up) answer.
  */
-export function currentDoubleFaults(
+export function parseResponses(
+  command: string,
+  lines: readonly OutputLine[],
   segments: readonly SegmentRow[],
-  contents: readonly number[],
-): DoubleFault[] {
-  const named = new Set(contents);
-  return pairsOf(segments)
-    .filter((pair) => named.has(pair.content) && pair.mirror && pair.primary.mode === 'n')
-    .map((pair) => ({
-      content: pair.content,
-      primaryDbid: pair.primary.dbid,
-      mirrorDbid: pair.mirror!.dbid,
-    }));
+): number[] {
+  const actingPrimaries = new Set(
+    segments.filter((row) => row.content >= 0 && row.role === 'p').map((row) => row.dbid),
+  );
+  const seen = new Set<number>();
+  const unresponsive: number[] = [];
+  for (const line of lines) {
+    const [dbidText, rcText] = fields(command, line, 2) as [string, string];
+    const dbid = integer(command, line, dbidText, 'dbid');
+    const rc = integer(command, line, rcText, 'pg_isready exit status');
+    if (!actingPrimaries.has(dbid))
+      throw new MalformedOutput(
+        command,
+        line.number,
+        line.text,
+        `dbid ${dbid} is not an acting primary in gp_segment_configuration`,
+      );
+    if (seen.has(dbid))
+      throw new MalformedOutput(command, line.number, line.text, `dbid ${dbid} answered twice`);
+    seen.add(dbid);
+    if (rc === 2) unresponsive.push(dbid);
+    else if (rc !== 0 && rc !== 1)
+      throw new MalformedOutput(
+        command,
+        line.number,
+        line.text,
+        `pg_isready exit status ${rc} (3: no attempt made) says nothing about dbid ${dbid}`,
+      );
+  }
+  const missing = [...actingPrimaries].filter((dbid) => !seen.has(dbid));
+  if (missing.length > 0)
+    throw new MalformedOutput(
+      command,
+      lines.at(-1)?.number ?? 0,
+      lines.at(-1)?.text ?? '',
+      `no pg_isready answer for acting primary dbid ${missing.sort((a, b) => a - b).join(', ')}`,
+    );
+  return unresponsive.sort((a, b) => a - b);
 }
 
 const WAL_SENDER_STATES: readonly WalSenderState[] = ['startup', 'backup', 'catchup', 'streaming'];

@@ -1,116 +1,147 @@
 import { describe, expect, it } from 'vitest';
 import { MalformedOutput } from '#cluster/greenplum/errors.ts';
-import {
-  currentDoubleFaults,
-  parseDoubleFaultContents,
-  parseReplication,
-  parseSegmentRows,
-} from '#cluster/greenplum/psql.ts';
-import { SEED_HOST_DOWN_ROWS } from './coordinator-stub.ts';
+import { parseReplication, parseResponses, parseSegmentRows } from '#cluster/greenplum/psql.ts';
+import { adapterRun, outputLines, readCapture, sectionText } from './captures.ts';
 
-const lines = (text: string) =>
-  text === '' ? [] : text.split('\n').map((t, i) => ({ number: i + 1, text: t }));
+/** The sections of one adapter run of adapter-runs-2919f23.jsonl, as OutputLines. */
+async function sections(id: string) {
+  const { decoded } = await adapterRun(id);
+  return (name: string) => outputLines(sectionText(decoded, name));
+}
 
-const SEED = parseSegmentRows('psql', lines(SEED_HOST_DOWN_ROWS));
+// adapter-runs-2919f23.jsonl: what="recoverseg: read gp_stat_replication", started
+// 2026-12-02T13:49:50.182Z: sdw2 killed, its primaries failed over, its mirrors marked down.
+const HOST_DOWN = '0ad32616-c3b8-4beb-944e-4696623672bc';
+// what="recoverseg: read gp_stat_replication", started 2026-12-02T13:47:13.082Z: healthy.
+const HEALTHY = '1c1d52da-36ed-491f-a3fd-45de47560322';
 
-describe('parseSegmentRows', () => {
-  it('reads gp_segment_configuration rows into validated SegmentRows', () => {
-    expect(SEED).toHaveLength(10);
-    expect(SEED[6]).toEqual({
-      dbid: 8,
-      content: 2,
+describe('parseSegmentRows on real gp_segment_configuration rows', () => {
+  it('d7aba55e (what="recoverseg: read gp_segment_configuration", 13:47:12.810Z): the healthy cluster', async () => {
+    const rows = parseSegmentRows(
+      'psql',
+      (await sections('d7aba55e-54fd-4915-bd92-f2047b4bdf1f'))('segments'),
+    );
+    expect(rows).toHaveLength(9);
+    expect(rows[0]).toEqual({
+      dbid: 1,
+      content: -1,
       role: 'p',
-      preferred_role: 'm',
+      preferred_role: 'p',
       mode: 'n',
       status: 'u',
-      port: 10500,
-      hostname: 'segment-1',
-      address: 'segment-1',
-      datadir: '/data1/mirror/gpseg2',
+      port: 5432,
+      hostname: 'mdw',
+      address: 'mdw',
+      datadir: '/data1/gpdb/master/gpseg-1',
     });
+  });
+
+  it(`${HOST_DOWN} (after sdw2 failed): roles switched, mirrors down`, async () => {
+    const rows = parseSegmentRows('psql', (await sections(HOST_DOWN))('segments'));
+    expect(rows.filter((r) => r.status === 'd').map((r) => r.dbid)).toEqual([6, 7]);
+    expect(rows.filter((r) => r.role !== r.preferred_role).map((r) => r.dbid)).toEqual([
+      4, 8, 5, 9,
+    ]);
   });
 
   it.each([
     [
       'a missing field',
-      '4|2|m|p|n|d|10000|segment-2|/data1/primary/gpseg2',
+      '4|2|m|p|n|d|6002|sdw2|/data1/gpdb/sdw2/primary/gpseg2',
       /expected 10 fields, found 9/,
     ],
     [
       'a datadir containing |',
-      '4|2|m|p|n|d|10000|segment-2|segment-2|/data1/a|b',
+      '4|2|m|p|n|d|6002|sdw2|sdw2|/data1/a|b',
       /expected 10 fields, found 11/,
     ],
     [
       'a role Greenplum 6 never shows',
-      '4|2|x|p|n|d|10000|segment-2|segment-2|/data1/primary/gpseg2',
+      '4|2|x|p|n|d|6002|sdw2|sdw2|/data1/gpdb/sdw2/primary/gpseg2',
       /role/,
     ],
-    ['a Greenplum 5 mode', '4|2|m|p|c|d|10000|segment-2|segment-2|/data1/primary/gpseg2', /mode/],
+    ['a Greenplum 5 mode', '4|2|m|p|c|d|6002|sdw2|sdw2|/data1/gpdb/sdw2/primary/gpseg2', /mode/],
     [
       'a port that is not a number',
-      '4|2|m|p|n|d|1e4|segment-2|segment-2|/data1/primary/gpseg2',
-      /port "1e4"/,
+      '4|2|m|p|n|d|6e3|sdw2|sdw2|/data1/gpdb/sdw2/primary/gpseg2',
+      /port "6e3"/,
     ],
     [
       'a hostile host name',
-      '4|2|m|p|n|d|10000|seg;rm -rf /|segment-2|/data1/primary/gpseg2',
+      '4|2|m|p|n|d|6002|sdw2;rm -rf /|sdw2|/data1/gpdb/sdw2/primary/gpseg2',
       /hostname/,
     ],
-    ['a hostile datadir', '4|2|m|p|n|d|10000|segment-2|segment-2|/data1/$(id)', /datadir/],
-  ])('refuses %s, naming the line', (_, row, problem) => {
+    ['a hostile datadir', '4|2|m|p|n|d|6002|sdw2|sdw2|/data1/$(id)', /datadir/],
+    ['ANSI noise', '\x1b[31m4|2|m|p|n|d|6002|sdw2|sdw2|/data1/gpdb/sdw2/primary/gpseg2', /dbid/],
+  ])('refuses %s after the real rows of d7aba55e, naming the line', async (_, row, problem) => {
+    const { decoded } = await adapterRun('d7aba55e-54fd-4915-bd92-f2047b4bdf1f');
     const attempt = () =>
-      parseSegmentRows('read gp_segment_configuration', lines(`${SEED_HOST_DOWN_ROWS}\n${row}`));
+      parseSegmentRows(
+        'read gp_segment_configuration',
+        outputLines(`${sectionText(decoded, 'segments')}\n${row}`),
+      );
     expect(attempt).toThrow(MalformedOutput);
     expect(attempt).toThrow(problem);
-    expect(attempt).toThrow(/^read gp_segment_configuration: .* at output line 11:/);
+    expect(attempt).toThrow(/^read gp_segment_configuration: .* at output line 10:/);
   });
 });
 
-describe('double faults', () => {
-  it('reports a content named by the history while its pair is still not in sync', () => {
-    expect(currentDoubleFaults(SEED, parseDoubleFaultContents('psql', lines('1')))).toEqual([
-      { content: 1, primaryDbid: 3, mirrorDbid: 7 },
+describe('parseReplication on real gp_stat_replication and WAL lag rows', () => {
+  it(`${HEALTHY}: every pair streaming, in sync, no lag`, async () => {
+    const section = await sections(HEALTHY);
+    const states = parseReplication(
+      'psql',
+      parseSegmentRows('psql', section('segments')),
+      section('replication'),
+      section('wal_lag'),
+    );
+    expect(
+      states.map((s) => [
+        s.content,
+        s.primaryDbid,
+        s.state,
+        s.syncState,
+        s.walRemainingBytes,
+        s.replayLagBytes,
+      ]),
+    ).toEqual([
+      [0, 2, 'streaming', 'sync', 0, 0],
+      [1, 3, 'streaming', 'sync', 0, 0],
+      [2, 4, 'streaming', 'sync', 0, 0],
+      [3, 5, 'streaming', 'sync', 0, 0],
     ]);
   });
 
-  it('ignores a history line once the pair is synchronized again', () => {
-    const synced = SEED.map((row) =>
-      row.content === 1 ? { ...row, mode: 's' as const, status: 'u' as const } : row,
-    );
-    expect(currentDoubleFaults(synced, [1])).toEqual([]);
-  });
-
-  it('refuses a content that is not a number', () => {
-    expect(() => parseDoubleFaultContents('psql', lines('one'))).toThrow(MalformedOutput);
-  });
-});
-
-describe('parseReplication', () => {
-  const SYNCED = SEED_HOST_DOWN_ROWS.replaceAll('|n|d|', '|s|u|').replaceAll('|n|u|', '|s|u|');
-  const synced = parseSegmentRows('psql', lines(SYNCED));
-
-  it('joins walsender states with the per-segment byte counts, preferring gp_walreceiver', () => {
+  it(`${HOST_DOWN}: a pair with no walsender (mirror dead) has no state, not a guess`, async () => {
+    const section = await sections(HOST_DOWN);
     const states = parseReplication(
       'psql',
-      synced,
-      lines(
-        [
-          '0|gp_walreceiver|streaming|sync|none',
-          '1|gp_walreceiver|catchup|async|none',
-          '2|pg_basebackup|backup||none',
-          '3|gp_walreceiver|streaming|sync|walread',
-          '3|pg_basebackup|backup||none',
-        ].join('\n'),
-      ),
-      lines(
-        ['0|gp_walreceiver|0|0', '1|gp_walreceiver|1048576|4096', '3|gp_walreceiver||'].join('\n'),
-      ),
+      parseSegmentRows('psql', section('segments')),
+      section('replication'),
+      section('wal_lag'),
     );
     expect(states).toEqual([
       {
         content: 0,
         primaryDbid: 2,
+        state: undefined,
+        syncState: undefined,
+        syncError: 'none',
+        walRemainingBytes: undefined,
+        replayLagBytes: undefined,
+      },
+      {
+        content: 1,
+        primaryDbid: 3,
+        state: undefined,
+        syncState: undefined,
+        syncError: 'none',
+        walRemainingBytes: undefined,
+        replayLagBytes: undefined,
+      },
+      {
+        content: 2,
+        primaryDbid: 8,
         state: 'streaming',
         syncState: 'sync',
         syncError: 'none',
@@ -118,56 +149,81 @@ describe('parseReplication', () => {
         replayLagBytes: 0,
       },
       {
-        content: 1,
-        primaryDbid: 3,
-        state: 'catchup',
-        syncState: 'async',
-        syncError: 'none',
-        walRemainingBytes: 1048576,
-        replayLagBytes: 4096,
-      },
-      {
-        content: 2,
-        primaryDbid: 8,
-        state: 'backup',
-        syncState: undefined,
-        syncError: 'none',
-        walRemainingBytes: undefined,
-        replayLagBytes: undefined,
-      },
-      {
         content: 3,
         primaryDbid: 9,
         state: 'streaming',
         syncState: 'sync',
-        syncError: 'walread',
-        walRemainingBytes: undefined,
-        replayLagBytes: undefined,
+        syncError: 'none',
+        walRemainingBytes: 0,
+        replayLagBytes: 0,
       },
     ]);
   });
 
-  it('leaves a pair without a walsender unknown, as gpstate shows Unknown', () => {
-    const states = parseReplication('psql', SEED, [], []);
-    expect(states.map((s) => [s.content, s.state, s.walRemainingBytes])).toEqual([
-      [0, undefined, undefined],
-      [1, undefined, undefined],
-      [2, undefined, undefined],
-      [3, undefined, undefined],
-    ]);
+  it.each([
+    [
+      'an unknown walsender state',
+      '0|gp_walreceiver|dancing|sync|none',
+      '',
+      /unknown walsender state "dancing"/,
+    ],
+    [
+      'an unknown sync_error',
+      '0|gp_walreceiver|streaming|sync|maybe',
+      '',
+      /unknown sync_error "maybe"/,
+    ],
+    [
+      'a lag that is not a number',
+      '0|gp_walreceiver|streaming|sync|none',
+      '0|gp_walreceiver|1e9|0',
+      /WAL remaining bytes "1e9"/,
+    ],
+    ['a truncated row', '0|gp_walreceiver|streaming', '', /expected 5 fields, found 3/],
+  ])('refuses %s', async (_, sender, lag, problem) => {
+    const section = await sections(HEALTHY);
+    const attempt = () =>
+      parseReplication(
+        'psql',
+        parseSegmentRows('psql', section('segments')),
+        outputLines(sender),
+        outputLines(lag),
+      );
+    expect(attempt).toThrow(MalformedOutput);
+    expect(attempt).toThrow(problem);
+  });
+});
+
+describe('parseResponses: which acting primaries answer pg_isready', () => {
+  const responds = (text: string) => outputLines(text);
+
+  it('102_pg_isready_alive_and_dead.txt: pg_isready exits 0 when accepting, 2 on no response', async () => {
+    const capture = await readCapture('102_pg_isready_alive_and_dead.txt');
+    expect([...capture.body.matchAll(/^rc=(\d+)$/gm)].map((m) => Number(m[1]))).toEqual([0, 2]);
+    // The acting primaries of HOST_DOWN are 2, 3, 8, 9; one answers as 6000 did, one as 7999 did.
+    const segments = parseSegmentRows('psql', (await sections(HOST_DOWN))('segments'));
+    expect(parseResponses('responds', responds('2|0\n3|1\n8|0\n9|2'), segments)).toEqual([9]);
+    expect(parseResponses('responds', responds('2|0\n3|0\n8|0\n9|0'), segments)).toEqual([]);
   });
 
   it.each([
-    ['an unknown walsender state', '0|gp_walreceiver|streamin|sync|none', ''],
-    ['an unknown sync_error', '0|gp_walreceiver|streaming|sync|disk', ''],
+    ['another exit status', '2|0\n3|3\n8|0\n9|0', /pg_isready exit status 3/],
+    ['an unknown dbid', '2|0\n3|0\n8|0\n9|0\n42|0', /dbid 42 is not an acting primary/],
+    ['a mirror', '2|0\n3|0\n8|0\n9|0\n6|2', /dbid 6 is not an acting primary/],
+    ['the coordinator', '1|0\n2|0\n3|0\n8|0\n9|0', /dbid 1 is not an acting primary/],
+    ['a missing acting primary', '2|0\n3|0\n8|0', /no pg_isready answer for acting primary dbid 9/],
+    ['a dbid twice', '2|0\n2|2\n3|0\n8|0\n9|0', /dbid 2 answered twice/],
+    ['a malformed line', '2|0\n3 0\n8|0\n9|0', /expected 2 fields, found 1/],
     [
-      'a byte count that is not a number',
-      '0|gp_walreceiver|streaming|sync|none',
-      '0|gp_walreceiver|0/3000000|0',
+      'pg_isready text instead of a status',
+      '2|127.0.0.1:6000 - accepting connections',
+      /is not an integer/,
     ],
-  ])('refuses %s', (_, senders, lag) => {
-    expect(() => parseReplication('psql', synced, lines(senders), lines(lag))).toThrow(
-      MalformedOutput,
-    );
+    ['nothing', '', /no pg_isready answer for acting primary dbid 2, 3, 8, 9/],
+  ])('refuses %s with MalformedOutput', async (_, text, problem) => {
+    const segments = parseSegmentRows('psql', (await sections(HOST_DOWN))('segments'));
+    const attempt = () => parseResponses('responds', responds(text), segments);
+    expect(attempt).toThrow(MalformedOutput);
+    expect(attempt).toThrow(problem);
   });
 });
