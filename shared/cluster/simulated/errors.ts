@@ -54,7 +54,7 @@ export class GprecoversegFailed extends DomainError {
     readonly reason: string,
   ) {
     super(
-      `${operationId}: gprecoverseg exited 2 without changing anything: ${reason}; bring every acting primary back first (gpstop -a -M fast, gpstart -a), then recover`,
+      `${operationId}: gprecoverseg exited 2 without changing anything: ${reason}; if a content named there has lost its mirror too (a double fault), the way out is gpstop -a -M fast, gpstart -a, gprecoverseg -a, then gprecoverseg -ar`,
     );
   }
 }

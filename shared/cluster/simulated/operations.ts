@@ -249,30 +249,10 @@ function unreachablePrimaryRefusal(state: SimulatedClusterState): Refusal | unde
   };
 }
 
-/** gprecoverseg stopped before changing anything: the run ends at once, every segment of it failed. */
-function refuse(
-  op: SimulatedOperation,
-  refusal: Refusal,
-  items: readonly ItemRequest[],
-  at: number,
-) {
+/** gprecoverseg stopped before changing anything: the run ends at once. */
+function refuse(op: SimulatedOperation, refusal: Refusal): void {
   op.refusal = refusal;
   op.messages.push(refusal.reason);
-  op.items.push(
-    ...items.map(({ row, sourceDbid, type }): OperationItem => ({
-      dbid: row.dbid,
-      content: row.content,
-      sourceDbid,
-      type,
-      totalKb: 0,
-      startedAt: at,
-      completeAt: at,
-      outcome: 'failed',
-      resolvedAt: at,
-      completedKb: 0,
-      failure: { reason: refusal.reason, needsFull: false },
-    })),
-  );
 }
 
 interface ItemRequest {
@@ -295,7 +275,7 @@ function recover(
   at: number,
 ): void {
   const refusal = unreachablePrimaryRefusal(state);
-  if (refusal) return refuse(op, refusal, items, at);
+  if (refusal) return refuse(op, refusal);
   for (const { row, sourceDbid, type, target } of items) {
     if (processOf(state, row.dbid).running) setRunning(state, index, row.dbid, false, at);
     let backout: SegmentLocation | undefined;
@@ -384,7 +364,7 @@ export function startRebalance(
   const op = newOperation(draft, 'rebalance', operationKey, at);
   const refusal = unreachablePrimaryRefusal(draft) ?? replayLagRefusal(draft, index, replayLagGb);
   const outOfRole = index.pairs.filter((pair) => pair.mirror && !isInPreferredRoles(pair));
-  if (refusal) refuse(op, refusal, [], at);
+  if (refusal) refuse(op, refusal);
   else if (outOfRole.length === 0) op.messages.push(NOTHING_TO_REBALANCE);
   else {
     const stopped: number[] = [];
@@ -453,8 +433,7 @@ function replayLagRefusal(
 
 /**
  * gprecoverseg's progress lines and outcome for one run, as of clock time `now`, as the real
- * adapter reads them: a refused recovery lists every segment as failed with gprecoverseg's
- * reason; a refused rebalance is an error (it names no segment).
+ * adapter reads them: a run gprecoverseg refused (exit 2) is an error, not a list of failures.
  */
 export function pollOperation(
   state: SimulatedClusterState,
@@ -465,10 +444,9 @@ export function pollOperation(
   advanceInPlace(draft, now);
   const op = draft.operations.find((o) => o.operationId === operationId);
   if (!op) throw new UnknownOperation(operationId);
-  if (op.kind === 'rebalance' && op.refusal?.replayLag)
+  if (op.refusal?.replayLag)
     throw new RebalanceReplayLagExceeded(op.refusal.replayLag.dbid, op.refusal.replayLag.bytes);
-  if (op.kind === 'rebalance' && op.refusal)
-    throw new GprecoversegFailed(op.operationId, op.refusal.reason);
+  if (op.refusal) throw new GprecoversegFailed(op.operationId, op.refusal.reason);
   return {
     operationId: op.operationId,
     kind: op.kind,
