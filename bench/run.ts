@@ -36,7 +36,6 @@ import { RequestCounter } from './dynamodb-counter.ts';
 
 const QUICK = process.argv.includes('--quick');
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const SHARED = fileURLToPath(new URL('../../shared/', import.meta.url));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round = (x: number, digits = 0) => Number(x.toFixed(digits));
@@ -117,9 +116,7 @@ async function main() {
     const streams = new RequestCounter().install(
       (runtime.poller as unknown as { streams: never }).streams,
     );
-    const seedFile = JSON.parse(
-      readFileSync(`${SHARED}fixtures/scenarios/seed-host-failure.json`, 'utf8'),
-    );
+    const seedFile = JSON.parse(readFileSync(`${ROOT}scenarios/seed-host-failure.json`, 'utf8'));
     const seedRuns: {
       orchestrationMs: number;
       scenarioMs: number;

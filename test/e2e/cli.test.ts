@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderConfigurationTable } from '#domain/render.ts';
-import { SHARED_DIR, seedTables } from '#test/fixtures/seed.ts';
+import { SEED_SCENARIO_FILE, seedTables } from '#test/fixtures/seed.ts';
 
 const BIN = new URL('../../local/bin/recoverseg.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'recoverseg-cli-'));
@@ -24,15 +24,13 @@ function scenarioFile(name: string, content: unknown): string {
   return file;
 }
 
-const seed = JSON.parse(
-  readFileSync(`${SHARED_DIR}fixtures/scenarios/seed-host-failure.json`, 'utf8'),
-);
+const seed = JSON.parse(readFileSync(SEED_SCENARIO_FILE, 'utf8'));
 
 describe('recoverseg scenario', () => {
   it('passes the golden scenario and prints exactly one JSON document with --json', () => {
     const { code, stdout, stderr } = recoverseg(
       'scenario',
-      `${SHARED_DIR}fixtures/scenarios/seed-host-failure.json`,
+      SEED_SCENARIO_FILE,
       '--json',
       '--poll-seconds',
       '0',

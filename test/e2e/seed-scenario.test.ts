@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { LocalRuntime } from '#local/runtime.ts';
 import { type PhaseRecorder, parseScenario, runScenario } from '#local/scenario.ts';
 import { renderConfigurationTable } from '#domain/render.ts';
-import { SHARED_DIR, seedTables } from '#test/fixtures/seed.ts';
+import { SEED_SCENARIO_FILE, seedTables } from '#test/fixtures/seed.ts';
 import { localWorkflowRuntime } from '#test/support.ts';
 
 let runtime: LocalRuntime;
@@ -16,9 +16,7 @@ afterAll(async () => runtime.stop());
 
 describe('the seed incident end to end on the local workflow', () => {
   it('passes the golden scenario with the seed tables at promoted, synchronized and rebalanced', async () => {
-    const file = JSON.parse(
-      readFileSync(`${SHARED_DIR}fixtures/scenarios/seed-host-failure.json`, 'utf8'),
-    );
+    const file = JSON.parse(readFileSync(SEED_SCENARIO_FILE, 'utf8'));
     const scenario = parseScenario({ ...file, simulation: { ...file.simulation, timeScale: 0 } });
     const report = await runScenario(runtime, recorder, scenario, { pollSeconds: 0 });
     expect(report.outcome).toEqual({ status: 'succeeded', error: null });
