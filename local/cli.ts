@@ -6,7 +6,11 @@ import { runDemo, combine, progressObserver } from '#local/demo.ts';
 import { DynamoDbLocalUnavailable } from '#local/dynamodb-local.ts';
 import { startHttpApi } from '#local/http-server.ts';
 import { printHistory, printTable, terminalOut } from '#local/output.ts';
-import { startLocalRuntime } from '#local/runtime.ts';
+import { startLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
+import { route } from '#api/routes.ts';
+import { clusterBackendFromEnv } from '#cluster/backend.ts';
+import { GreenplumClusterOperations } from '#cluster/greenplum/greenplum-cluster-operations.ts';
+import { clusterIdSchema } from '#domain/events.ts';
 import { InvalidScenario, PhaseRecorder, parseScenario, runScenario } from '#local/scenario.ts';
 import type { RecordedEvent } from '#domain/events.ts';
 import type { SegmentRow } from '#domain/segment.ts';
@@ -16,6 +20,9 @@ const USAGE = `usage: recoverseg <command> [options]
   demo                              the seed incident end to end (npm start)
   scenario FILE [--json]            run a scenario file; exit 0 ok, 1 failed, 2 invalid
   serve [--port N] [--data DIR]     DynamoDB Local + the API + the workflow, until Ctrl-C
+        [--cluster-backend greenplum --cluster ID --transport local|ssh [--coordinator HOST]
+         [--gphome DIR] [--coordinator-data-directory DIR] [--admin-user U] [--coordinator-port N]]
+                                    drive a real cluster: registered from its live catalog
 
   against a running API (--endpoint URL, default http://127.0.0.1:3000; SigV4 for API Gateway):
   register FILE                     register the cluster of a scenario file
@@ -50,7 +57,95 @@ const options = {
   dbid: { type: 'string' },
   kind: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  'cluster-backend': { type: 'string' },
+  transport: { type: 'string' },
+  coordinator: { type: 'string' },
+  gphome: { type: 'string' },
+  'coordinator-data-directory': { type: 'string' },
+  'admin-user': { type: 'string' },
+  'coordinator-port': { type: 'string' },
 } as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof options }>>['values'];
+
+/**
+ * `serve --cluster-backend greenplum ...` as the environment the deployed handlers read
+ * (clusterBackendFromEnv), validated before anything starts.
+ */
+function realClusterEnvironment(values: Values): Record<string, string> | undefined {
+  const backend = values['cluster-backend'] ?? 'simulated';
+  const real = [
+    'transport',
+    'coordinator',
+    'gphome',
+    'coordinator-data-directory',
+    'admin-user',
+    'coordinator-port',
+  ] as const;
+  if (backend === 'simulated') {
+    const stray = real.find((flag) => values[flag] !== undefined);
+    if (stray)
+      throw new UsageError(`--${stray} drives a real cluster: add --cluster-backend greenplum`);
+    return undefined;
+  }
+  if (backend !== 'greenplum')
+    throw new UsageError(`--cluster-backend ${backend}: expected simulated or greenplum`);
+  if (values.transport !== 'local' && values.transport !== 'ssh')
+    throw new UsageError('--cluster-backend greenplum needs --transport local or --transport ssh');
+  if (!values.cluster) throw new UsageError('--cluster-backend greenplum needs --cluster ID');
+  const env: Record<string, string> = {
+    CLUSTER_BACKEND: values.transport,
+    CLUSTER_ID: values.cluster,
+    ...(values.coordinator ? { COORDINATOR_HOST: values.coordinator } : {}),
+    ...(values.gphome ? { GPHOME: values.gphome } : {}),
+    ...(values['coordinator-data-directory']
+      ? { COORDINATOR_DATA_DIRECTORY: values['coordinator-data-directory'] }
+      : {}),
+    ...(values['admin-user'] ? { GP_ADMIN_USER: values['admin-user'] } : {}),
+    ...(values['coordinator-port'] ? { COORDINATOR_PORT: values['coordinator-port'] } : {}),
+  };
+  try {
+    clusterIdSchema.parse(values.cluster);
+    clusterBackendFromEnv(undefined as never, undefined as never, env);
+  } catch (error) {
+    throw new UsageError((error as Error).message.split('\n')[0]!);
+  }
+  return env;
+}
+
+/**
+ * Registers a real cluster from its live catalog, read through the transport; a cluster
+ * already on record is left as it is (the next run reconciles its log with the catalog).
+ */
+async function registerLiveCluster(
+  runtime: LocalRuntime,
+  clusterId: string,
+  log: (line: string) => void,
+): Promise<void> {
+  const head = await runtime.stores.events.readHead(clusterId);
+  if (head.lastSeq > 0) {
+    log(
+      `cluster ${clusterId} is on record (seq ${head.lastSeq}); its live catalog is reconciled by each run`,
+    );
+    return;
+  }
+  const operations = runtime.steps.cluster(clusterId);
+  const version =
+    operations instanceof GreenplumClusterOperations
+      ? await operations.clusterVersion()
+      : undefined;
+  const { segments } = await operations.readConfiguration();
+  const found = route({ method: 'POST', path: '/clusters', query: {}, body: undefined });
+  if (!('handler' in found)) throw new Error('the API has no registration route');
+  await found.handler(
+    runtime.api,
+    { method: 'POST', path: '/clusters', query: {}, body: { clusterId, segments } },
+    {},
+  );
+  log(
+    `registered cluster ${clusterId} from its live catalog: ${segments.length} rows${version ? ` (${version.text})` : ''}`,
+  );
+}
 
 function integer(value: string | undefined, flag: string, min = 0): number | undefined {
   if (value === undefined) return undefined;
@@ -106,11 +201,23 @@ async function scenarioCommand(file: string, json: boolean, pollSeconds: number)
   }
 }
 
-async function serveCommand(port: number, dataDir: string | undefined): Promise<number> {
+async function serveCommand(
+  port: number,
+  dataDir: string | undefined,
+  realCluster: Record<string, string> | undefined,
+): Promise<number> {
   const runtime = await startLocalRuntime({
     definition: await deployedDefinition(),
     ...(dataDir ? { dataDir } : {}),
+    ...(realCluster ? { realCluster } : {}),
   });
+  if (realCluster)
+    await registerLiveCluster(runtime, realCluster.CLUSTER_ID!, (line) =>
+      process.stdout.write(`${line}\n`),
+    ).catch(async (error) => {
+      await runtime.stop();
+      throw error;
+    });
   const server = await startHttpApi(runtime.api, port, (line) =>
     process.stderr.write(`${line}\n`),
   ).catch(async (error) => {
@@ -255,7 +362,11 @@ export async function main(argv: string[]): Promise<number> {
       return await scenarioCommand(rest[0], Boolean(values.json), pollSeconds);
     }
     if (command === 'serve')
-      return await serveCommand(integer(values.port, 'port', 1) ?? 3000, values.data);
+      return await serveCommand(
+        integer(values.port, 'port', 1) ?? 3000,
+        values.data,
+        realClusterEnvironment(values),
+      );
     return await clientCommand(command, values, rest);
   } catch (error) {
     if (

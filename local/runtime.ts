@@ -26,6 +26,11 @@ export interface LocalRuntimeOptions {
   invoke?: TaskInvoker;
   /** Clock of the simulated clusters, ms. */
   clock?: () => number;
+  /**
+   * A real cluster instead of simulated ones: the environment the deployed handlers read
+   * (`CLUSTER_BACKEND` local or ssh, `CLUSTER_ID`, `COORDINATOR_HOST`, `GPHOME`, ...).
+   */
+  realCluster?: Readonly<Record<string, string>>;
 }
 
 export interface LocalRuntime {
@@ -56,7 +61,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     control: TABLES.control.id,
   };
   process.env.DYNAMODB_ENDPOINT = endpoint;
-  process.env.CLUSTER_BACKEND = 'simulated';
+  Object.assign(process.env, options.realCluster ?? { CLUSTER_BACKEND: 'simulated' });
+  const simulated = options.realCluster === undefined;
   process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   process.env.POWERTOOLS_TRACE_DISABLED ??= 'true';
@@ -94,7 +100,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     api: {
       stores,
       starter: workflow,
-      simulator: simulatorFor(doc, tables, clock),
+      simulator: simulated ? simulatorFor(doc, tables, clock) : undefined,
       now: () => new Date(),
     },
     steps: {

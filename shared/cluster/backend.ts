@@ -57,9 +57,11 @@ export function coordinatorSettingsFromEnv(env: NodeJS.ProcessEnv): CoordinatorS
 }
 
 /**
- * The cluster behind the port, chosen by the deployment (CDK context -> environment):
- * `simulated` keeps each cluster's simulation in the Control table; `ssm` drives the one
- * coordinator this deployment was given, through SSM Run Command.
+ * The cluster behind the port, chosen by the deployment (CDK context -> environment, or
+ * `recoverseg serve` flags -> environment): `simulated` keeps each cluster's simulation in the
+ * Control table; `ssm`, `local` and `ssh` drive the one coordinator this deployment serves
+ * (CLUSTER_ID), through SSM Run Command (COORDINATOR_INSTANCE_ID), a shell on the coordinator
+ * itself, or ssh to COORDINATOR_HOST.
  */
 export function clusterBackendFromEnv(
   doc: DynamoDBDocumentClient,
@@ -68,20 +70,37 @@ export function clusterBackendFromEnv(
   clock: () => number = Date.now,
   ssm: SSMClient = new SSMClient({}),
 ): ClusterBackend {
-  if ((env.CLUSTER_BACKEND ?? 'simulated') === 'simulated')
+  const backend = env.CLUSTER_BACKEND ?? 'simulated';
+  if (backend === 'simulated')
     return (clusterId) => new SimulatedCluster({ doc, tables, clusterId, clock });
-  const instanceId = env.COORDINATOR_INSTANCE_ID;
   const served = env.CLUSTER_ID;
-  if (!instanceId || !served)
-    throw new ClusterNotServed('CLUSTER_BACKEND=ssm needs COORDINATOR_INSTANCE_ID and CLUSTER_ID');
-  const operations = new GreenplumClusterOperations({
-    transport: new SsmTransport({ ssm, instanceId }),
-    settings: coordinatorSettingsFromEnv(env),
-  });
+  let operations: GreenplumClusterOperations;
+  let where: string;
+  if (backend === 'ssm') {
+    const instanceId = env.COORDINATOR_INSTANCE_ID;
+    if (!instanceId || !served)
+      throw new ClusterNotServed(
+        'CLUSTER_BACKEND=ssm needs COORDINATOR_INSTANCE_ID and CLUSTER_ID',
+      );
+    operations = new GreenplumClusterOperations({
+      transport: new SsmTransport({ ssm, instanceId }),
+      settings: coordinatorSettingsFromEnv(env),
+    });
+    where = instanceId;
+  } else if (backend === 'local' || backend === 'ssh') {
+    if (!served) throw new ClusterNotServed(`CLUSTER_BACKEND=${backend} needs CLUSTER_ID`);
+    operations = greenplumOverShell({
+      transport: backend,
+      ...(env.COORDINATOR_HOST ? { coordinator: env.COORDINATOR_HOST } : {}),
+      settings: coordinatorSettingsFromEnv(env),
+    });
+    where = env.COORDINATOR_HOST ?? 'this host';
+  } else
+    throw new ClusterNotServed(`CLUSTER_BACKEND=${backend}: expected simulated, ssm, local or ssh`);
   return (clusterId) => {
     if (clusterId !== served)
       throw new ClusterNotServed(
-        `cluster ${clusterId} is not served by this deployment (it serves ${served} on ${instanceId})`,
+        `cluster ${clusterId} is not served by this deployment (it serves ${served} on ${where})`,
       );
     return operations;
   };
