@@ -69,6 +69,27 @@ describe('clusterBackendFromEnv', () => {
     expect(() => backend('other')).toThrow(/not served by this deployment/);
   });
 
+  it.each([
+    [{ CLUSTER_BACKEND: 'local', CLUSTER_ID: 'gp6' }, 'this host'],
+    [{ CLUSTER_BACKEND: 'ssh', CLUSTER_ID: 'gp6', COORDINATOR_HOST: 'mdw' }, 'mdw'],
+  ])('drives the served cluster through a shell: %j', (env, where) => {
+    const backend = clusterBackendFromEnv(doc, tables, env);
+    expect(backend('gp6')).toBeInstanceOf(GreenplumClusterOperations);
+    expect(backend('gp6')).toBe(backend('gp6'));
+    expect(() => backend('other')).toThrow(
+      `cluster other is not served by this deployment (it serves gp6 on ${where})`,
+    );
+  });
+
+  it.each([
+    [{ CLUSTER_BACKEND: 'local' }, /CLUSTER_BACKEND=local needs CLUSTER_ID/],
+    [{ CLUSTER_BACKEND: 'ssh', CLUSTER_ID: 'gp6' }, /--transport ssh needs the coordinator host/],
+    [{ CLUSTER_BACKEND: 'ssm', CLUSTER_ID: 'gp6' }, /needs COORDINATOR_INSTANCE_ID and CLUSTER_ID/],
+    [{ CLUSTER_BACKEND: 'telnet', CLUSTER_ID: 'gp6' }, /expected simulated, ssm, local or ssh/],
+  ])('refuses an incomplete or unknown backend: %j', (env, message) => {
+    expect(() => clusterBackendFromEnv(doc, tables, env)).toThrow(message);
+  });
+
   it('refuses a hostile setting before anything runs', () => {
     expect(() =>
       clusterBackendFromEnv(doc, tables, {
