@@ -4,11 +4,8 @@ import { ApiClient, ApiError } from '#local/api-client.ts';
 import { freePort } from '#local/dynamodb-local.ts';
 import type { RecordedEvent } from '#domain/events.ts';
 import type { SegmentRow } from '#domain/segment.ts';
-import {
-  CoordinatorStub,
-  adapterRuns,
-  adapterSection,
-} from '#test/unit/cluster/greenplum/coordinator-stub.ts';
+import { adapterRun, sectionText } from '#test/unit/cluster/greenplum/captures.ts';
+import { CoordinatorStub } from '#test/unit/cluster/greenplum/coordinator-stub.ts';
 
 /*
  * `recoverseg serve --cluster-backend greenplum --transport ssh` as an on-premises DBA runs it,
@@ -29,9 +26,7 @@ let client: ApiClient;
 let output = '';
 
 async function answerAs(id: string, section: 'segments' | 'replication'): Promise<void> {
-  const run = (await adapterRuns()).find((r) => (r as { id?: string }).id?.startsWith(id));
-  if (!run) throw new Error(`no adapter run ${id}`);
-  await stub.answerSql(section, adapterSection(run, section));
+  await stub.answerSql(section, sectionText((await adapterRun(id)).decoded, section));
 }
 
 function recoverseg(...args: string[]) {

@@ -51,19 +51,29 @@ export interface AdapterRun {
   decoded: string;
 }
 
-let adapterRuns: Promise<AdapterRun[]> | undefined;
+let runs: Promise<AdapterRun[]> | undefined;
 
-export async function adapterRun(id: string): Promise<AdapterRun> {
-  adapterRuns ??= readFile(join(CAPTURES, 'adapter-runs-2919f23.jsonl'), 'utf8').then((text) =>
+/** Every call, in the order they were made (tests may name one by its index). */
+export function adapterRuns(): Promise<AdapterRun[]> {
+  runs ??= readFile(join(CAPTURES, 'adapter-runs-2919f23.jsonl'), 'utf8').then((text) =>
     text
       .trim()
       .split('\n')
       .map((line) => JSON.parse(line) as AdapterRun),
   );
-  const run = (await adapterRuns).find((entry) => entry.id === id);
+  return runs;
+}
+
+/** One call by its id, or by the first characters of its id. */
+export async function adapterRun(id: string): Promise<AdapterRun> {
+  const run = (await adapterRuns()).find((entry) => entry.id.startsWith(id));
   if (!run) throw new Error(`adapter-runs-2919f23.jsonl has no entry ${id}`);
   return run;
 }
+
+/** A file gprecoverseg wrote as it is (the `-o` files, e.g. recover_p_sdw3.conf). */
+export const readCaptureFile = (name: string): Promise<string> =>
+  readFile(join(CAPTURES, name), 'utf8');
 
 /** `text` as the `OutputLine`s of a section that starts at output line 1. */
 export const outputLines = (text: string) =>

@@ -29,7 +29,8 @@ import {
   parseGpVersion,
   type ClusterVersion,
 } from '#cluster/greenplum/versions.ts';
-import { adapterRuns, adapterSection, CoordinatorStub, readCapture } from './coordinator-stub.ts';
+import { adapterRuns, readCapture, sectionText } from './captures.ts';
+import { CoordinatorStub } from './coordinator-stub.ts';
 
 const lines = (text: string) =>
   text
@@ -56,9 +57,12 @@ let hostDown: SegmentRow[];
 
 beforeAll(async () => {
   const capture = await readCapture('01a_postgres_gp_version.txt');
-  gp6 = parseGpVersion('postgres --gp-version', lines(capture.text));
+  gp6 = parseGpVersion('postgres --gp-version', lines(capture.body));
   const runs = await adapterRuns();
-  hostDown = parseSegmentRows('adapter-runs #24', lines(adapterSection(runs[24]!, 'segments')));
+  hostDown = parseSegmentRows(
+    'adapter-runs #24',
+    lines(sectionText(runs[24]!.decoded, 'segments')),
+  );
 });
 
 describe('parseGpVersion', () => {

@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { decodeOutput } from '#cluster/ssm/run-command.ts';
+import { readCapture, type Capture } from './captures.ts';
 
 /**
  * A fake coordinator: the generated scripts run in a real bash, with `sudo`, `ssh`, `psql`,
@@ -12,56 +12,6 @@ import { decodeOutput } from '#cluster/ssm/run-command.ts';
  * (test/fixtures/greenplum-6.24.3). Quoting, the background start and the poll pipeline are
  * exercised for real.
  */
-
-export const capturePath = (name: string): string =>
-  fileURLToPath(new URL(`../../../fixtures/greenplum-6.24.3/${name}`, import.meta.url));
-
-export interface Capture {
-  /** The tool's output as captured: without the harness' `# command:` and `# exit status:` lines. */
-  text: string;
-  exitCode: number;
-}
-
-export async function readCapture(name: string): Promise<Capture> {
-  const lines = (await readFile(capturePath(name), 'utf8')).split('\n');
-  if (lines.at(-1) === '') lines.pop();
-  const status = /^# exit status: (\d+)$/.exec(lines.at(-1) ?? '');
-  if (!lines[0]?.startsWith('# command: ') || !status)
-    throw new Error(`${name} is not a capture (# command: … # exit status: N)`);
-  return { text: `${lines.slice(1, -1).join('\n')}\n`, exitCode: Number(status[1]) };
-}
-
-/** A capture file used as is (the `-o` files gprecoverseg wrote, e.g. recover_p_sdw3.conf). */
-export const readCaptureFile = (name: string): Promise<string> =>
-  readFile(capturePath(name), 'utf8');
-
-interface AdapterRun {
-  what: string;
-  started: string;
-  decoded: string;
-}
-
-/** What the project's own scripts printed on the real cluster (adapter-runs-2919f23.jsonl). */
-export async function adapterRuns(): Promise<AdapterRun[]> {
-  const text = await readFile(capturePath('adapter-runs-2919f23.jsonl'), 'utf8');
-  return text
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as AdapterRun);
-}
-
-/** One section of a framed adapter answer, as the lines psql printed. */
-export function adapterSection(run: AdapterRun, name: string): string {
-  const lines = run.decoded.split('\n');
-  const start = lines.indexOf(`@@recoverseg:section ${name}@@`);
-  if (start < 0) throw new Error(`no section ${name} in ${run.what}`);
-  const rest = lines.slice(start + 1);
-  const end = rest.findIndex((line) => line.startsWith('@@recoverseg:'));
-  return rest
-    .slice(0, end)
-    .map((line) => `${line}\n`)
-    .join('');
-}
 
 const SUDO = `#!/bin/bash
 options=()
@@ -196,7 +146,7 @@ export class CoordinatorStub {
     }
     await writeFile(join(gphome, environmentScript), `export PATH="${bin}:$PATH"\n`);
     const stub = new CoordinatorStub(root, gphome, home, stubDir, cdd);
-    await stub.answerVersion((await readCapture('01a_postgres_gp_version.txt')).text);
+    await stub.answerVersion((await readCapture('01a_postgres_gp_version.txt')).body);
     return stub;
   }
 
@@ -233,8 +183,12 @@ export class CoordinatorStub {
     return writeFile(join(this.stubDir, 'postgres-version'), text);
   }
 
-  answerSql(key: string, text: string): Promise<void> {
-    return writeFile(join(this.stubDir, 'psql', key), text);
+  /** psql's answer to one kind of query: its rows, one per line. */
+  answerSql(key: string, rows: string): Promise<void> {
+    return writeFile(
+      join(this.stubDir, 'psql', key),
+      rows === '' || rows.endsWith('\n') ? rows : `${rows}\n`,
+    );
   }
 
   failSql(key: string, stderr: string): Promise<void> {
@@ -248,15 +202,15 @@ export class CoordinatorStub {
 
   /** The n-th gprecoverseg call prints a capture and exits with its status. */
   async gprecoversegRun(n: number, capture: Capture, preview?: string): Promise<void> {
-    await writeFile(join(this.stubDir, 'gprecoverseg', `${n}.log`), capture.text);
-    await writeFile(join(this.stubDir, 'gprecoverseg', `${n}.exit`), String(capture.exitCode));
+    await writeFile(join(this.stubDir, 'gprecoverseg', `${n}.log`), capture.body);
+    await writeFile(join(this.stubDir, 'gprecoverseg', `${n}.exit`), String(capture.exitStatus));
     if (preview !== undefined)
       await writeFile(join(this.stubDir, 'gprecoverseg', `${n}.preview`), preview);
   }
 
   async gpstateAnswer(flag: '-m' | '-e', capture: Capture): Promise<void> {
-    await writeFile(join(this.stubDir, `gpstate${flag}.txt`), capture.text);
-    await writeFile(join(this.stubDir, `gpstate${flag}.exit`), String(capture.exitCode));
+    await writeFile(join(this.stubDir, `gpstate${flag}.txt`), capture.body);
+    await writeFile(join(this.stubDir, `gpstate${flag}.exit`), String(capture.exitStatus));
   }
 
   hold(): Promise<void> {
@@ -294,23 +248,3 @@ export class CoordinatorStub {
     throw new Error(`${operationId} never exited`);
   }
 }
-
-/**
- * The invented fixtures (test/fixtures/greenplum) and seed rows, kept only for the parser tests
- * that still read them until they move to the real captures; the adapter tests do not use them.
- */
-export const readFixture = (name: string): Promise<string> =>
-  readFile(fileURLToPath(new URL(`../../../fixtures/greenplum/${name}`, import.meta.url)), 'utf8');
-
-export const SEED_HOST_DOWN_ROWS = [
-  '1|-1|p|p|n|u|5432|master|master|/data1/master/gpseg-1',
-  '10|-1|m|m|s|u|5432|standby|standby|/data1/master/gpseg-1',
-  '2|0|p|p|n|u|10000|segment-1|segment-1|/data1/primary/gpseg0',
-  '6|0|m|m|n|d|10500|segment-2|segment-2|/data1/mirror/gpseg0',
-  '3|1|p|p|n|u|10001|segment-1|segment-1|/data1/primary/gpseg1',
-  '7|1|m|m|n|d|10501|segment-2|segment-2|/data1/mirror/gpseg1',
-  '8|2|p|m|n|u|10500|segment-1|segment-1|/data1/mirror/gpseg2',
-  '4|2|m|p|n|d|10000|segment-2|segment-2|/data1/primary/gpseg2',
-  '9|3|p|m|n|u|10501|segment-1|segment-1|/data1/mirror/gpseg3',
-  '5|3|m|p|n|d|10001|segment-2|segment-2|/data1/primary/gpseg3',
-].join('\n');

@@ -18,14 +18,8 @@ import { LocalTransport } from '#cluster/transport/local.ts';
 import { SshTransport } from '#cluster/transport/ssh.ts';
 import { SsmTransport } from '#cluster/transport/ssm.ts';
 import type { CoordinatorTransport } from '#cluster/transport/transport.ts';
-import {
-  adapterRuns,
-  adapterSection,
-  CoordinatorStub,
-  readCapture,
-  readCaptureFile,
-  type RunResult,
-} from '../greenplum/coordinator-stub.ts';
+import { adapterRuns, readCapture, readCaptureFile, sectionText } from '../greenplum/captures.ts';
+import { CoordinatorStub, type RunResult } from '../greenplum/coordinator-stub.ts';
 
 /**
  * The same adapter over each transport, against the stub coordinator: the generated scripts run
@@ -79,7 +73,7 @@ describe.each(TRANSPORTS)('GreenplumClusterOperations over %s', (name, transport
 
   it('learns the release once and runs as the admin user', async () => {
     // adapter-runs #0: the healthy catalog.
-    await stub.answerSql('segments', adapterSection(runs[0]!, 'segments'));
+    await stub.answerSql('segments', sectionText(runs[0]!.decoded, 'segments'));
     await stub.answerSql('probe', 't\n');
     const ops = operations();
     await ops.readConfiguration();
@@ -94,7 +88,7 @@ describe.each(TRANSPORTS)('GreenplumClusterOperations over %s', (name, transport
   });
 
   it('finds the double fault of content 3: dbid 9 shown p,u,n does not answer (adapter-runs #105)', async () => {
-    await stub.answerSql('segments', adapterSection(runs[105]!, 'segments'));
+    await stub.answerSql('segments', sectionText(runs[105]!.decoded, 'segments'));
     await stub.deadPorts([7003]);
     const observation = await operations().readConfiguration();
     expect(observation.unresponsive).toEqual([9]);
@@ -109,7 +103,7 @@ describe.each(TRANSPORTS)('GreenplumClusterOperations over %s', (name, transport
   });
 
   it('recovers sdw2 in place with -i and polls the real output to the end (32_gprecoverseg_a.txt)', async () => {
-    await stub.answerSql('segments', adapterSection(runs[24]!, 'segments'));
+    await stub.answerSql('segments', sectionText(runs[24]!.decoded, 'segments'));
     await stub.gprecoversegRun(1, await readCapture('32_gprecoverseg_a.txt'));
     const plan: PlanItem[] = [
       { dbid: 6, content: 0, sourceDbid: 2, type: 'incremental' },
@@ -131,7 +125,7 @@ describe.each(TRANSPORTS)('GreenplumClusterOperations over %s', (name, transport
     // gprecoverseg -o -p wrote for dbid 7 and plan only the down segment it names.
     await stub.answerSql(
       'segments',
-      adapterSection(runs[87]!, 'segments')
+      sectionText(runs[87]!.decoded, 'segments')
         .replace('7|1|m|m|s|u|7001|sdw2', '7|1|m|m|n|d|7001|sdw2')
         .replace('6|0|m|m|n|d|7000|sdw2', '6|0|m|m|s|u|7000|sdw2')
         .replace('2|0|p|p|n|u|', '2|0|p|p|s|u|'),
@@ -170,7 +164,7 @@ describe.each(TRANSPORTS)('GreenplumClusterOperations over %s', (name, transport
   it('refuses the -p run when the preview lists a segment the plan does not hold', async () => {
     await stub.answerSql(
       'segments',
-      adapterSection(runs[87]!, 'segments')
+      sectionText(runs[87]!.decoded, 'segments')
         .replace('7|1|m|m|s|u|7001|sdw2', '7|1|m|m|n|d|7001|sdw2')
         .replace('6|0|m|m|n|d|7000|sdw2', '6|0|m|m|s|u|7000|sdw2')
         .replace('2|0|p|p|n|u|', '2|0|p|p|s|u|'),
@@ -207,7 +201,7 @@ describe.each(TRANSPORTS)('GreenplumClusterOperations over %s', (name, transport
   });
 
   it('refuses differential recovery on 6.24.3 before anything runs', async () => {
-    await stub.answerSql('segments', adapterSection(runs[24]!, 'segments'));
+    await stub.answerSql('segments', sectionText(runs[24]!.decoded, 'segments'));
     await expect(
       operations().startRecovery(
         [{ dbid: 6, content: 0, sourceDbid: 2, type: 'differential' }],
@@ -258,10 +252,10 @@ describe.each(TRANSPORTS)('GreenplumClusterOperations over %s', (name, transport
 
 describe('the read-configuration script', () => {
   it('prints, after the catalog, dbid|rc of pg_isready for every acting primary (102: 0 and 2)', async () => {
-    await stub.answerSql('segments', adapterSection(runs[105]!, 'segments'));
+    await stub.answerSql('segments', sectionText(runs[105]!.decoded, 'segments'));
     await stub.deadPorts([7003]);
     const version = parseGpVersion('v', [
-      { number: 1, text: (await readCapture('01a_postgres_gp_version.txt')).text.trim() },
+      { number: 1, text: (await readCapture('01a_postgres_gp_version.txt')).body.trim() },
     ]);
     const output = await new LocalTransport({ program: join(stub.bin, 'local-bash') }).run({
       what: 'read gp_segment_configuration',
@@ -274,7 +268,7 @@ describe('the read-configuration script', () => {
         .get('segments')
         ?.map((line) => line.text)
         .join('\n'),
-    ).toBe(adapterSection(runs[105]!, 'segments').trimEnd());
+    ).toBe(sectionText(runs[105]!.decoded, 'segments').trimEnd());
     expect(sections.get('responds')?.map((line) => line.text)).toEqual([
       '2|0',
       '3|0',
