@@ -98,13 +98,13 @@ export function workflowDefinition(): Record<string, unknown> {
       CheckPromotion: task('CheckPromotion', 'promote', 'PlanRecovery', '$.promote', {
         // Each attempt requests an FTS probe. No jitter: one execution per cluster, and the
         // attempts must outlast gp_fts_mark_mirror_down_grace_period (30 s) plus FTS's own
-        // probe retries (about 2 minutes) for certain: 10 s growing to 60 s, 9.2 minutes in all.
+        // probe retries (about 2 minutes) for certain: 5 s growing to 60 s, 9.6 minutes in all.
         Retry: [
           {
             ErrorEquals: ['PromotionPending'],
-            IntervalSeconds: 10,
+            IntervalSeconds: 5,
             BackoffRate: 1.5,
-            MaxAttempts: 12,
+            MaxAttempts: 14,
             MaxDelaySeconds: 60,
           },
         ],

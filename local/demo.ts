@@ -76,6 +76,8 @@ export async function runDemo(out: Out): Promise<number> {
     simulation: {
       ...file.simulation,
       timeScale: 1,
+      // FTS's 30 s mirror-down grace period, shortened like the copy and catch-up times.
+      mirrorDownGracePeriodSeconds: 3,
       recoveryKbPerSecond: 40_000,
       walBytesBehind: 48 * 1024 ** 2,
       syncBytesPerSecond: 24 * 1024 ** 2,

@@ -245,16 +245,21 @@ export async function recoverSegments(
   event: TaskEvent,
 ): Promise<Result<typeof operationResultSchema>> {
   const { clusterId, incidentId } = event.input;
-  // Look again right before gprecoverseg runs: it must never copy from a dead or stale source.
-  const { state, observation } = await observe(deps, event, 'CheckSources');
-  const plan = state.recovery?.incidentId === incidentId ? state.recovery.plan : undefined;
+  const logged = await loadRegistered(deps, clusterId);
+  const plan = logged.recovery?.incidentId === incidentId ? logged.recovery.plan : undefined;
   if (!plan || plan.length === 0)
     throw new IncrementalRecoveryFailed(
       `incident ${incidentId}: no recovery plan on record; plan before recovering`,
     );
-  if (state.doubleFaults.length > 0) throw doubleFaultError(state);
-  const unusable = unusableSources(state, observation.unresponsive, plan);
-  if (unusable.length > 0) throw new SourceUnavailable(unusable.join('; '));
+  // Look again right before gprecoverseg runs: it must never copy from a dead or stale source.
+  // A retry of a start already on record finds that run instead of starting one, so it has
+  // nothing to check.
+  if (!plan.every((item) => logged.recovery?.started.includes(item.dbid))) {
+    const { state, observation } = await observe(deps, event, 'CheckSources');
+    if (state.doubleFaults.length > 0) throw doubleFaultError(state);
+    const unusable = unusableSources(state, observation.unresponsive, plan);
+    if (unusable.length > 0) throw new SourceUnavailable(unusable.join('; '));
+  }
   // One operation per plan: a retried start finds the one already running.
   const handle = await deps
     .cluster(clusterId)

@@ -5,6 +5,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { SimulatedClusterBusy, SimulatedStateTooLarge } from '#cluster/simulated/errors.ts';
+import { simulationOptionsSchema } from '#cluster/simulated/options.ts';
 import type { SimulatedClusterState } from '#cluster/simulated/model.ts';
 
 /** Under DynamoDB's 400 KB item limit with room for the keys. */
@@ -57,6 +58,10 @@ export class SimulatedStateStore {
       if (chunks.length !== head.chunks) continue;
       const body = Buffer.concat(chunks.map((item) => item.data as Uint8Array));
       const state = JSON.parse(gunzipSync(body).toString('utf8')) as SimulatedClusterState;
+      // A state saved before the mirror-down grace period was simulated (`serve --data DIR`)
+      // gets that option's default and no mirror waiting out its grace.
+      state.options = simulationOptionsSchema.parse(state.options);
+      state.unreachableMirrors ??= {};
       return { state, version, chunks: chunks.length };
     }
     throw new SimulatedClusterBusy(this.clusterId, LOAD_ATTEMPTS);
