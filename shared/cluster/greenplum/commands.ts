@@ -427,11 +427,14 @@ interface BackgroundRun {
  * Starts gprecoverseg detached from the transport (setsid nohup, fd 3 closed so the answer's
  * stream ends now), its output in `<id>.log` and its exit code in `<id>.exit`. `<id>.pid`,
  * created with noclobber, is the claim: a retried start finds it and reports the existing run
- * instead of starting twice. A live gprecoverseg.lock holder that is not ours is reported
- * before anything is claimed.
+ * instead of starting twice. A live gprecoverseg.lock holder that is not ours, or a lock
+ * directory no live process holds, is reported before anything is claimed.
  */
 function startScript(run: BackgroundRun): string[] {
   const runner = [
+    // The lock may have been taken between the start's check and now: wait while its holder
+    // lives, as gprecoverseg itself would only refuse (and exit 0).
+    'while holder=$(cat "$RECOVERSEG_LOCK/PID" 2>/dev/null) && [ -n "$holder" ] && kill -0 "$holder" 2>/dev/null; do sleep 5; done',
     'rc=0',
     ...run.steps.flatMap(({ phase, lines }) => [
       `echo ${shellQuote(`@@recoverseg:phase ${phase}@@`)}`,
@@ -465,13 +468,16 @@ function startScript(run: BackgroundRun): string[] {
     section('start'),
     'mkdir -p -m 700 "$RECOVERSEG_STATE_DIR"',
     `export RECOVERSEG_OP="$RECOVERSEG_STATE_DIR/${run.operationId}"`,
-    'lock="$coordinator_data_directory/gprecoverseg.lock"',
-    'holder=$(cat "$lock/PID" 2>/dev/null || true)',
+    'export RECOVERSEG_LOCK="$coordinator_data_directory/gprecoverseg.lock"',
+    'holder=$(cat "$RECOVERSEG_LOCK/PID" 2>/dev/null || true)',
     'case "$holder" in ""|*[!0-9]*) holder="" ;; esac',
     'if [ -e "$RECOVERSEG_OP.pid" ]; then',
     '  echo "existing|$(cat "$RECOVERSEG_OP.pid")"',
     'elif [ -n "$holder" ] && kill -0 "$holder" 2>/dev/null; then',
-    '  echo "locked|$holder"',
+    '  echo "locked|$holder|$RECOVERSEG_LOCK"',
+    // gprecoverseg would refuse on the directory alone, and never checks its PID.
+    'elif [ -d "$RECOVERSEG_LOCK" ]; then',
+    '  echo "stale|$holder|$RECOVERSEG_LOCK"',
     'else',
     ...guarded.map((line) => `  ${line}`),
     'fi',

@@ -81,6 +81,24 @@ export class GprecoversegLocked extends ClusterError {
   }
 }
 
+/**
+ * gprecoverseg.lock exists but no live process holds it (a run was killed): gprecoverseg would
+ * refuse on the directory alone. Only a human should decide that no gprecoverseg runs.
+ */
+export class StaleGprecoversegLock extends ClusterError {
+  override name = 'StaleGprecoversegLock';
+  constructor(
+    readonly holderPid: number | undefined,
+    readonly lockDirectory: string,
+  ) {
+    super(
+      `${lockDirectory} names ${holderPid === undefined ? 'no pid' : `gprecoverseg pid ${holderPid}, which is not running`}: ` +
+        `gprecoverseg refuses to start while it exists. Check that no gprecoverseg runs on the coordinator (ps -ef | grep gprecoverseg), ` +
+        `remove the directory ${lockDirectory}, then start the recovery again`,
+    );
+  }
+}
+
 /** A segment a Greenplum error names, e.g. `(seg3 127.0.0.1:7003)`. */
 export interface NamedSegment {
   content: number;

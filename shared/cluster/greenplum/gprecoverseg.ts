@@ -9,6 +9,7 @@ import {
   GprecoversegFailed,
   GprecoversegFlagConflict,
   GprecoversegLocked,
+  StaleGprecoversegLock,
   HostUnreachable,
   MalformedOutput,
   OperationNotFound,
@@ -532,17 +533,19 @@ export function parseStartOutput(command: string, output: string): StartOutcome 
   const lines = section(command, splitSections(command, output), 'start');
   const line = lines[0];
   const match =
-    line && lines.length === 1 ? /^(started|existing|locked)\|(\d*)$/.exec(line.text) : null;
+    line && lines.length === 1
+      ? /^(started|existing|locked|stale)\|(\d*)(?:\|(\/\S+))?$/.exec(line.text)
+      : null;
   if (!match)
     throw new MalformedOutput(
       command,
       line?.number ?? 0,
       line?.text ?? '',
-      'expected started|existing|locked and a pid',
+      'expected started|existing|locked|stale and a pid',
     );
   const pid = match[2] ? Number(match[2]) : undefined;
-  // The start script reads the PID from the lock directory in the coordinator data directory.
-  if (match[1] === 'locked') throw new GprecoversegLocked(pid, undefined);
+  if (match[1] === 'locked') throw new GprecoversegLocked(pid, match[3]);
+  if (match[1] === 'stale') throw new StaleGprecoversegLock(pid, match[3]!);
   if (pid === undefined)
     throw new MalformedOutput(command, line!.number, line!.text, 'no pid for the run');
   return { kind: match[1] as StartOutcome['kind'], pid };

@@ -4,6 +4,7 @@ import {
   GprecoversegFailed,
   GprecoversegFlagConflict,
   GprecoversegLocked,
+  StaleGprecoversegLock,
   MalformedOutput,
   OperationNotFound,
 } from '#cluster/greenplum/errors.ts';
@@ -447,5 +448,22 @@ describe('bad poll answers', () => {
     expect(() =>
       parseStartOutput('start', '@@recoverseg:section start@@\nlocked|22336\n@@recoverseg:end@@'),
     ).toThrow(GprecoversegLocked);
+    expect(() =>
+      parseStartOutput('start', '@@recoverseg:section start@@\nstale|x|/d\n@@recoverseg:end@@'),
+    ).toThrow(MalformedOutput);
+  });
+
+  it('names the lock directory of a live holder, and of a lock no live process holds', () => {
+    const start = (line: string) => () =>
+      parseStartOutput('start', `@@recoverseg:section start@@\n${line}\n@@recoverseg:end@@`);
+    expect(start('locked|22336|/data1/gpdb/master/gpseg-1/gprecoverseg.lock')).toThrow(
+      /^\/data1\/gpdb\/master\/gpseg-1\/gprecoverseg.lock is held by gprecoverseg pid 22336: recoverseg waits while that process lives/,
+    );
+    expect(start('stale|22336|/data1/gpdb/master/gpseg-1/gprecoverseg.lock')).toThrow(
+      StaleGprecoversegLock,
+    );
+    expect(start('stale||/data1/gpdb/master/gpseg-1/gprecoverseg.lock')).toThrow(
+      /names no pid: gprecoverseg refuses to start while it exists/,
+    );
   });
 });

@@ -5,6 +5,9 @@ import {
   type SendCommandCommandInput,
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PlanItem } from '#domain/events.ts';
@@ -12,6 +15,7 @@ import { coordinatorScript, readConfigurationScript } from '#cluster/greenplum/c
 import { splitSections } from '#cluster/greenplum/framing.ts';
 import { parseGpVersion } from '#cluster/greenplum/versions.ts';
 import { GreenplumClusterOperations } from '#cluster/greenplum/greenplum-cluster-operations.ts';
+import { GprecoversegLocked, StaleGprecoversegLock } from '#cluster/greenplum/errors.ts';
 import { NotSupportedByVersion, ReplayLagOverLimit } from '#cluster/greenplum/version-errors.ts';
 import { CoordinatorScriptFailed, NotAdminUser } from '#cluster/transport/errors.ts';
 import { LocalTransport } from '#cluster/transport/local.ts';
@@ -119,6 +123,42 @@ describe.each(TRANSPORTS)('GreenplumClusterOperations over %s', (name, transport
     expect((await stub.calls('gprecoverseg'))[0]).toMatch(/^-a -i \S+\.incremental\.conf$/);
     expect(await ops.pollOperation(handle)).toMatchObject({ done: true, failures: [] });
   });
+
+  it.each([
+    ['lives: waits for it (GprecoversegLocked)', true],
+    ['is dead: a human removes the directory (StaleGprecoversegLock)', false],
+  ])(
+    'starts nothing while gprecoverseg.lock is held, and when its holder %s (63)',
+    async (_, alive) => {
+      await stub.answerSql('segments', sectionText(runs[24]!.decoded, 'segments'));
+      // As gprecoverseg leaves it: a directory holding a file PID, no newline.
+      const lock = join(stub.coordinatorDataDirectory, 'gprecoverseg.lock');
+      const holder = spawn('sleep', ['30']);
+      const pid = holder.pid!;
+      if (!alive) {
+        holder.kill('SIGKILL');
+        await once(holder, 'exit');
+      }
+      await mkdir(lock);
+      await writeFile(join(lock, 'PID'), String(pid));
+      try {
+        const start = operations().startRecovery(
+          [{ dbid: 6, content: 0, sourceDbid: 2, type: 'incremental' }],
+          'incident-1/Recover',
+        );
+        await expect(start).rejects.toBeInstanceOf(
+          alive ? GprecoversegLocked : StaleGprecoversegLock,
+        );
+        await expect(start).rejects.toMatchObject({ holderPid: pid, lockDirectory: lock });
+        await expect(start).rejects.toThrow(
+          alive ? /waits while that process lives/ : `remove the directory ${lock}`,
+        );
+        expect(await stub.calls('gprecoverseg')).toEqual([]);
+      } finally {
+        holder.kill('SIGKILL');
+      }
+    },
+  );
 
   it('relocates sdw2 to sdw3 on 6.x with -p after its -o preview, taking the ports gprecoverseg chose (93, 93b, 94)', async () => {
     // adapter-runs #24 is sdw2 down; capture 92b has only dbid 7 down. Use the real file
