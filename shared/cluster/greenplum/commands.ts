@@ -184,9 +184,17 @@ export function ftsProbeScript(): string[] {
   return [section('probe'), psql(FTS_PROBE_SQL)];
 }
 
-/** gpstate exits 1 whenever it reports a problem; the report is what we want. */
+/**
+ * gpstate exits 1 whenever it reports a problem (`-e` whenever it lists anything): the report
+ * is what we want, and its exit status is checked against it.
+ */
 export function gpstateScript(flag: '-m' | '-e'): string[] {
-  return [section('gpstate'), `gpstate ${flag} 2>&1 || true`];
+  return [
+    section('gpstate'),
+    `gpstate ${flag} 2>&1 && rc=0 || rc=$?`,
+    section('gpstate_rc'),
+    'echo "$rc"',
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -170,16 +170,26 @@ export class GreenplumClusterOperations implements ClusterOperations {
 
   /** `gpstate -m`, for reports; the workflow decides on the catalog, not on this. */
   async gpstateMirrors(): Promise<GpstateMirrorList> {
-    return parseGpstateMirrors(await this.gpstateText('gpstate -m', gpstateScript('-m')));
+    const { text, exitStatus } = await this.gpstate('gpstate -m', '-m');
+    return parseGpstateMirrors(text, exitStatus);
   }
 
   /** `gpstate -e`, for reports. */
   async gpstateErrors(): Promise<GpstateErrorReport> {
-    return parseGpstateErrors(await this.gpstateText('gpstate -e', gpstateScript('-e')));
+    const { text, exitStatus } = await this.gpstate('gpstate -e', '-e');
+    return parseGpstateErrors(text, exitStatus);
   }
 
-  private async gpstateText(what: string, body: readonly string[]): Promise<string> {
-    const lines = section(what, splitSections(what, await this.run(what, body)), 'gpstate');
-    return lines.map((line) => line.text).join('\n');
+  private async gpstate(what: string, flag: '-m' | '-e') {
+    const sections = splitSections(what, await this.run(what, gpstateScript(flag)));
+    const [rc] = section(what, sections, 'gpstate_rc');
+    if (!rc || !/^\d+$/.test(rc.text))
+      throw new MalformedOutput(what, rc?.number ?? 0, rc?.text ?? '', 'expected an exit status');
+    return {
+      text: section(what, sections, 'gpstate')
+        .map((line) => line.text)
+        .join('\n'),
+      exitStatus: Number(rc.text),
+    };
   }
 }

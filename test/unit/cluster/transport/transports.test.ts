@@ -160,6 +160,18 @@ describe.each(TRANSPORTS)('GreenplumClusterOperations over %s', (name, transport
     },
   );
 
+  it('reports gpstate -e and -m with their exit status checked, during the double fault (80d, 80e)', async () => {
+    await stub.gpstateAnswer('-e', await readCapture('80d_double_fault_gpstate_e.txt'));
+    await stub.gpstateAnswer('-m', await readCapture('80e_double_fault_gpstate_m.txt'));
+    const ops = operations();
+    expect(await ops.gpstateErrors()).toMatchObject({
+      allNormal: false,
+      databaseProbablyUnavailable: true,
+    });
+    expect((await ops.gpstateMirrors()).mirroring).toBe('Group');
+    expect(await stub.calls('gpstate')).toEqual(['-e', '-m']);
+  });
+
   it('relocates sdw2 to sdw3 on 6.x with -p after its -o preview, taking the ports gprecoverseg chose (93, 93b, 94)', async () => {
     // adapter-runs #24 is sdw2 down; capture 92b has only dbid 7 down. Use the real file
     // gprecoverseg -o -p wrote for dbid 7 and plan only the down segment it names.
