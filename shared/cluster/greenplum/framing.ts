@@ -54,3 +54,15 @@ export function section(command: string, sections: Sections, name: string): Outp
   if (!lines) throw new MalformedOutput(command, 0, '', `section "${name}" missing`);
   return lines;
 }
+
+/** A section that answers one question in one line; anything else is not an answer. */
+export function singleLine(
+  command: string,
+  lines: readonly OutputLine[],
+  expected: string,
+): OutputLine {
+  const line = lines[0];
+  if (!line || lines.length !== 1)
+    throw new MalformedOutput(command, line?.number ?? 0, line?.text ?? '', `expected ${expected}`);
+  return line;
+}

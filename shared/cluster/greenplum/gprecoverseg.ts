@@ -16,7 +16,7 @@ import {
   RebalanceReplayLagExceeded,
   type NamedSegment,
 } from './errors.ts';
-import { section, splitSections, type OutputLine } from './framing.ts';
+import { section, singleLine, splitSections, type OutputLine } from './framing.ts';
 import { gpLogMessage, terminalText } from './gplog.ts';
 import { CONTINUATION_MARKER } from './poll.ts';
 
@@ -39,14 +39,7 @@ function parseRunState(
   operationId: string,
   lines: readonly OutputLine[],
 ): RunState {
-  const line = lines[0];
-  if (!line || lines.length !== 1)
-    throw new MalformedOutput(
-      command,
-      line?.number ?? 0,
-      line?.text ?? '',
-      'expected one operation state line',
-    );
+  const line = singleLine(command, lines, 'one operation state line');
   if (line.text === 'running') return { kind: 'running' };
   if (line.text === 'missing') throw new OperationNotFound(operationId);
   if (line.text === 'vanished')
@@ -530,23 +523,18 @@ export type StartOutcome = { kind: 'started' | 'existing'; pid: number };
 
 /** The answer of a start script: our run was started, was already there, or someone else holds the lock. */
 export function parseStartOutput(command: string, output: string): StartOutcome {
-  const lines = section(command, splitSections(command, output), 'start');
-  const line = lines[0];
-  const match =
-    line && lines.length === 1
-      ? /^(started|existing|locked|stale)\|(\d*)(?:\|(\/\S+))?$/.exec(line.text)
-      : null;
-  if (!match)
-    throw new MalformedOutput(
-      command,
-      line?.number ?? 0,
-      line?.text ?? '',
-      'expected started|existing|locked|stale and a pid',
-    );
+  const expected = 'started|existing|locked|stale and a pid';
+  const line = singleLine(
+    command,
+    section(command, splitSections(command, output), 'start'),
+    expected,
+  );
+  const match = /^(started|existing|locked|stale)\|(\d*)(?:\|(\/\S+))?$/.exec(line.text);
+  if (!match) throw new MalformedOutput(command, line.number, line.text, `expected ${expected}`);
   const pid = match[2] ? Number(match[2]) : undefined;
   if (match[1] === 'locked') throw new GprecoversegLocked(pid, match[3]);
   if (match[1] === 'stale') throw new StaleGprecoversegLock(pid, match[3]!);
   if (pid === undefined)
-    throw new MalformedOutput(command, line!.number, line!.text, 'no pid for the run');
+    throw new MalformedOutput(command, line.number, line.text, 'no pid for the run');
   return { kind: match[1] as StartOutcome['kind'], pid };
 }

@@ -27,7 +27,7 @@ import {
   type CoordinatorSettings,
 } from './commands.ts';
 import { MalformedOutput } from './errors.ts';
-import { section, splitSections } from './framing.ts';
+import { section, singleLine, splitSections } from './framing.ts';
 import { parseOperationOutput, parseStartOutput } from './gprecoverseg.ts';
 import {
   parseGpstateErrors,
@@ -111,14 +111,9 @@ export class GreenplumClusterOperations implements ClusterOperations {
 
   async requestFtsProbe(): Promise<void> {
     const what = 'gp_request_fts_probe_scan()';
-    const lines = section(
-      what,
-      splitSections(what, await this.run(what, ftsProbeScript())),
-      'probe',
-    );
-    const line = lines[0];
-    if (lines.length !== 1 || line?.text !== 't')
-      throw new MalformedOutput(what, line?.number ?? 0, line?.text ?? '', 'expected "t"');
+    const sections = splitSections(what, await this.run(what, ftsProbeScript()));
+    const line = singleLine(what, section(what, sections, 'probe'), '"t"');
+    if (line.text !== 't') throw new MalformedOutput(what, line.number, line.text, 'expected "t"');
   }
 
   async startRecovery(plan: readonly PlanItem[], operationKey: string): Promise<OperationHandle> {
@@ -182,9 +177,9 @@ export class GreenplumClusterOperations implements ClusterOperations {
 
   private async gpstate(what: string, flag: '-m' | '-e') {
     const sections = splitSections(what, await this.run(what, gpstateScript(flag)));
-    const [rc] = section(what, sections, 'gpstate_rc');
-    if (!rc || !/^\d+$/.test(rc.text))
-      throw new MalformedOutput(what, rc?.number ?? 0, rc?.text ?? '', 'expected an exit status');
+    const rc = singleLine(what, section(what, sections, 'gpstate_rc'), 'an exit status');
+    if (!/^\d+$/.test(rc.text))
+      throw new MalformedOutput(what, rc.number, rc.text, 'expected an exit status');
     return {
       text: section(what, sections, 'gpstate')
         .map((line) => line.text)

@@ -1,5 +1,4 @@
-import { MalformedOutput } from './errors.ts';
-import type { OutputLine } from './framing.ts';
+import { singleLine, type OutputLine } from './framing.ts';
 import { UnsupportedGreenplumVersion } from './version-errors.ts';
 
 /**
@@ -111,14 +110,7 @@ export interface ClusterVersion {
 const GP_VERSION = /^postgres \((Greenplum Database|Apache Cloudberry)\) (\d+)\.(\d+)\.(\d+)\S*/;
 
 export function parseGpVersion(command: string, lines: readonly OutputLine[]): ClusterVersion {
-  const line = lines[0];
-  if (!line || lines.length !== 1)
-    throw new MalformedOutput(
-      command,
-      line?.number ?? 0,
-      line?.text ?? '',
-      'expected one postgres --gp-version line',
-    );
+  const line = singleLine(command, lines, 'one postgres --gp-version line');
   const text = line.text.trim();
   const match = GP_VERSION.exec(text);
   if (!match) throw new UnsupportedGreenplumVersion(text);
