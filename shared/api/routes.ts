@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { configurationOf } from '#domain/evolve.ts';
 import { clusterIdSchema, incidentIdSchema, recoveryOptionsSchema } from '#domain/events.ts';
 import { UnknownCluster, ValidationError } from '#domain/errors.ts';
@@ -157,8 +158,55 @@ type Handler = (
   params: Record<string, string>,
 ) => Promise<ApiResponse>;
 
+/** A registered cluster as the list shows it: its summary item in Configuration. */
+export interface ClusterListing {
+  clusterId: string;
+  seq: number;
+  recovery: { incidentId: string } | null;
+  lastIncident: { incidentId: string; status: string } | null;
+  doubleFaults: number[];
+}
+
+/**
+ * Every cluster with a projected summary (dbid 0 of Configuration). A Scan, not a Query: the
+ * list is for the few clusters of one deployment, and reads only their summary items' fields.
+ */
+async function listClusters(deps: ApiDeps): Promise<ClusterListing[]> {
+  const clusters: ClusterListing[] = [];
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await deps.stores.doc.send(
+      new ScanCommand({
+        TableName: deps.stores.tables.configuration,
+        FilterExpression: 'dbid = :summary',
+        ProjectionExpression: 'clusterId, lastSeq, recovery, lastIncident, doubleFaults',
+        ExpressionAttributeValues: { ':summary': 0 },
+        ExclusiveStartKey,
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      const recovery = item.recovery as { incidentId: string } | undefined;
+      const last = item.lastIncident as { incidentId: string; status: string } | undefined;
+      clusters.push({
+        clusterId: item.clusterId as string,
+        seq: item.lastSeq as number,
+        recovery: recovery ? { incidentId: recovery.incidentId } : null,
+        lastIncident: last ? { incidentId: last.incidentId, status: last.status } : null,
+        doubleFaults: (item.doubleFaults as number[] | undefined) ?? [],
+      });
+    }
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return clusters.sort((a, b) => a.clusterId.localeCompare(b.clusterId));
+}
+
 /** Every route of the API, the same behind API Gateway and on `recoverseg serve`. */
 export const ROUTES: readonly { method: string; path: string; handler: Handler }[] = [
+  {
+    method: 'GET',
+    path: '/clusters',
+    handler: async (deps) => ({ statusCode: 200, body: { clusters: await listClusters(deps) } }),
+  },
   {
     method: 'POST',
     path: '/clusters',

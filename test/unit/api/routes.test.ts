@@ -120,6 +120,32 @@ describe('reads of a registered cluster', () => {
     expect(reply).toMatchObject({ status: 200, body: { seq: 5, table: promotedTable } });
   });
 
+  it('GET /clusters lists each cluster once its projection exists, with its head seq and recovery', async () => {
+    const unprojected = fresh();
+    await register(unprojected);
+    await api.stores.projector.project(id);
+    const reply = await api.call('GET', '/clusters');
+    expect(reply.status).toBe(200);
+    const clusters = reply.body.clusters as { clusterId: string }[];
+    expect(clusters).toContainEqual({
+      clusterId: id,
+      seq: 5,
+      recovery: null,
+      lastIncident: null,
+      doubleFaults: [],
+    });
+    // The list is the projection's: a cluster the projector has not reached is not in it yet.
+    expect(clusters.map((c) => c.clusterId)).not.toContain(unprojected);
+    expect(clusters.map((c) => c.clusterId)).toEqual(
+      clusters.map((c) => c.clusterId).sort((a, b) => a.localeCompare(b)),
+    );
+    await api.stores.projector.project(unprojected);
+    const after = await api.call('GET', '/clusters');
+    expect((after.body.clusters as { clusterId: string }[]).map((c) => c.clusterId)).toContain(
+      unprojected,
+    );
+  });
+
   it('GET events pages with after and limit and says where the next page starts', async () => {
     const page = async (query: Record<string, string>) => {
       const reply = await api.call('GET', `/clusters/${id}/events`, { query });
