@@ -172,7 +172,10 @@ export function readReplicationScript(family: VersionFamily): string[] {
     section('segments'),
     psql(SEGMENT_CONFIGURATION_SQL),
     section('replication'),
-    psql(STAT_REPLICATION_SQL),
+    // gp_stat_replication is dispatched to every acting primary: with one that does not answer
+    // (a double fault, or before FTS failed it over) the whole query fails (capture 80h). No
+    // walsender is then known to stream, which is what the workflow must assume.
+    `${psql(STAT_REPLICATION_SQL)} || ${section('replication_unanswered')}`,
     section('wal_lag'),
     // A primary FTS has not failed over yet makes the dispatched query fail; the walsender
     // states above still answer, so the byte counts are left unknown instead.

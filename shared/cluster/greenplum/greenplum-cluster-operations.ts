@@ -101,9 +101,11 @@ export class GreenplumClusterOperations implements ClusterOperations {
     const what = 'read gp_stat_replication';
     const { family } = await this.clusterVersion();
     const sections = splitSections(what, await this.run(what, readReplicationScript(family)));
+    const segments = parseSegmentRows(what, section(what, sections, 'segments'));
+    if (sections.has('replication_unanswered')) return parseReplication(what, segments, [], []);
     return parseReplication(
       what,
-      parseSegmentRows(what, section(what, sections, 'segments')),
+      segments,
       section(what, sections, 'replication'),
       section(what, sections, 'wal_lag'),
     );

@@ -290,6 +290,19 @@ describe.each(TRANSPORTS)('GreenplumClusterOperations over %s', (name, transport
     expect(await stub.calls('gprecoverseg')).toEqual([]);
   });
 
+  it('knows no walsender when gp_stat_replication cannot reach an acting primary (80h)', async () => {
+    await stub.answerSql('segments', sectionText(runs[105]!.decoded, 'segments'));
+    const refused = await readCapture('80h_double_fault_gp_stat_replication.txt');
+    await stub.failSql('replication', refused.body);
+    const replication = await operations().readReplication();
+    expect(replication.map((r) => [r.content, r.state])).toEqual([
+      [0, undefined],
+      [1, undefined],
+      [2, undefined],
+      [3, undefined],
+    ]);
+  });
+
   it('reports a failing psql with its error and the coordinator', async () => {
     await stub.failSql(
       'probe',
