@@ -1,6 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -21,6 +23,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { ROUTES } from '#api/routes.ts';
+import { INCIDENT_METRICS } from '#lambdas/common/incident-metrics.ts';
 import { TABLES, type TableDefinition, type TableKey } from '#store/tables.ts';
 import { deploymentSettings, type DeploymentSettings } from '#infra/settings.ts';
 import {
@@ -68,6 +71,12 @@ export class RecoverSegStack extends Stack {
   readonly projectionFailures: sqs.Queue;
   readonly triggerFailures: sqs.Queue;
   readonly api: apigw.LambdaRestApi;
+  readonly dashboard: cloudwatch.Dashboard;
+  readonly alarms: {
+    recoveryFailed: cloudwatch.Alarm;
+    projectionDeadLetters: cloudwatch.Alarm;
+    triggerDeadLetters: cloudwatch.Alarm;
+  };
 
   constructor(scope: Construct, id: string, props: StackProps = {}) {
     super(scope, id, props);
@@ -81,11 +90,24 @@ export class RecoverSegStack extends Stack {
       control: this.table(TABLES.control, RemovalPolicy.DESTROY),
     };
 
-    // The AWS-managed SNS key: encryption at rest without a key policy to maintain; the
-    // publishers are Lambda roles in this account, which that key admits.
+    // A customer-managed key: CloudWatch alarms publish to this topic, and the AWS-managed SNS
+    // key's policy does not admit cloudwatch.amazonaws.com (the alarm's action would fail).
+    const topicKey = new kms.Key(this, 'RecoveryOutcomesKey', {
+      description: 'recoverseg: encrypts the recovery outcome topic',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    topicKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+    );
     this.topic = new sns.Topic(this, 'RecoveryOutcomes', {
       displayName: 'recoverseg: outcome of every recovery run',
-      masterKey: kms.Alias.fromAliasName(this, 'AwsManagedSnsKey', 'alias/aws/sns'),
+      masterKey: topicKey,
       enforceSSL: true,
     });
 
@@ -119,6 +141,10 @@ export class RecoverSegStack extends Stack {
     this.triggerFailures = this.deadLetterQueue('TriggerFailures');
     this.routeEvents(this.lambdas.StartFromEvent.fn);
 
+    this.alarms = this.recoveryAlarms();
+    this.dashboard = this.workflowDashboard();
+
+    new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboardName });
     new CfnOutput(this, 'ApiUrl', {
       value: this.api.url,
       description: 'REST API (IAM auth): POST /clusters, /clusters/{clusterId}/…',
@@ -366,6 +392,136 @@ export class RecoverSegStack extends Stack {
       });
     }
     return api;
+  }
+
+  /**
+   * A failed (or timed out) recovery and anything in the projector's or the trigger's dead-letter
+   * queue go to the outcome topic. Their names do not start with `recoverseg/`: the trigger
+   * starts a recovery only for alarms named `recoverseg/<clusterId>/...`.
+   */
+  private recoveryAlarms(): RecoverSegStack['alarms'] {
+    const action = new SnsAction(this.topic);
+    const recoveryFailed = new cloudwatch.MathExpression({
+      label: 'executions failed or timed out',
+      expression: 'FILL(failed, 0) + FILL(timedOut, 0)',
+      usingMetrics: {
+        failed: this.stateMachine.metricFailed({ statistic: 'Sum' }),
+        timedOut: this.stateMachine.metricTimedOut({ statistic: 'Sum' }),
+      },
+      period: Duration.minutes(1),
+    }).createAlarm(this, 'RecoveryFailedAlarm', {
+      alarmDescription:
+        'recoverseg: a recovery execution failed or timed out; the event log (RecoveryFailed) says in which phase and why',
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const deadLetters = (queue: sqs.Queue, id: string, what: string) =>
+      queue
+        .metricApproximateNumberOfMessagesVisible({
+          statistic: 'Maximum',
+          period: Duration.minutes(1),
+        })
+        .createAlarm(this, id, {
+          alarmDescription: `recoverseg: ${what}`,
+          threshold: 1,
+          evaluationPeriods: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        });
+    const projectionDeadLetters = deadLetters(
+      this.projectionFailures,
+      'ProjectionDeadLettersAlarm',
+      'the projector gave up on EventLog records; gp_segment_configuration as the API reads it may be behind the log until the next event of that cluster',
+    );
+    const triggerDeadLetters = deadLetters(
+      this.triggerFailures,
+      'TriggerDeadLettersAlarm',
+      'an alarm or EC2 event could not start a recovery; a failure may be waiting for one',
+    );
+    for (const alarm of [recoveryFailed, projectionDeadLetters, triggerDeadLetters]) {
+      alarm.addAlarmAction(action);
+      alarm.addOkAction(action);
+    }
+    return { recoveryFailed, projectionDeadLetters, triggerDeadLetters };
+  }
+
+  /**
+   * The workflow at a glance: executions by outcome, the time each incident took to be promoted,
+   * redundant again and rebalanced (one line per cluster), Lambda errors per function, and the
+   * dead-letter queues.
+   */
+  private workflowDashboard(): cloudwatch.Dashboard {
+    const sm = this.stateMachine;
+    const period = Duration.minutes(5);
+    const incident = (metric: string, label: string) =>
+      new cloudwatch.MathExpression({
+        label,
+        // One series per cluster, whatever clusters exist: the ClusterId dimension is
+        // written by FinishRecovery, so the dashboard needs no list of them.
+        expression: `SEARCH('{${SERVICE_NAME},ClusterId,service} MetricName="${metric}"', 'Maximum', 300)`,
+        period,
+      });
+    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: `recoverseg-${this.stackName}`,
+      defaultInterval: Duration.days(7),
+    });
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Recovery executions',
+        width: 12,
+        left: [
+          sm.metricStarted({ label: 'started', statistic: 'Sum', period }),
+          sm.metricSucceeded({ label: 'succeeded', statistic: 'Sum', period }),
+          sm.metricFailed({ label: 'failed', statistic: 'Sum', period }),
+          sm.metricAborted({ label: 'cancelled (aborted)', statistic: 'Sum', period }),
+          sm.metricTimedOut({ label: 'timed out', statistic: 'Sum', period }),
+        ],
+      }),
+      new cloudwatch.AlarmStatusWidget({
+        title: 'Alarms',
+        width: 12,
+        alarms: Object.values(this.alarms),
+      }),
+    );
+    dashboard.addWidgets(
+      ...INCIDENT_METRICS.map(
+        ({ name, label }) =>
+          new cloudwatch.GraphWidget({
+            title: `Time to ${label} per incident (s, since the recovery was requested)`,
+            width: 8,
+            left: [incident(name, label)],
+            leftYAxis: { min: 0, label: 'seconds', showUnits: false },
+          }),
+      ),
+    );
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Lambda errors',
+        width: 12,
+        left: (Object.keys(this.lambdas) as FunctionName[]).map((name) =>
+          this.lambdas[name].fn.metricErrors({ label: name, statistic: 'Sum', period }),
+        ),
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Dead-letter queues (messages visible)',
+        width: 12,
+        left: [
+          this.projectionFailures.metricApproximateNumberOfMessagesVisible({
+            label: 'projector (EventLog stream)',
+            statistic: 'Maximum',
+            period: Duration.minutes(1),
+          }),
+          this.triggerFailures.metricApproximateNumberOfMessagesVisible({
+            label: 'trigger (alarms, EC2 events)',
+            statistic: 'Maximum',
+            period: Duration.minutes(1),
+          }),
+        ],
+      }),
+    );
+    return dashboard;
   }
 
   /**

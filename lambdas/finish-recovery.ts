@@ -1,4 +1,12 @@
 import { finishRecovery } from '#workflow/steps.ts';
 import { workflowTask } from '#lambdas/common/workflow-task.ts';
+import { metrics } from '#lambdas/common/powertools.ts';
+import { publishIncidentMetrics } from '#lambdas/common/incident-metrics.ts';
 
-export const handler = workflowTask('FinishRecovery', finishRecovery);
+export const handler = workflowTask('FinishRecovery', async (deps, event) => {
+  const finished = await finishRecovery(deps, event);
+  // A dry run or a cluster with nothing down took no time to recover: no incident to chart.
+  if (finished.outcome === 'recovered' && finished.timings)
+    publishIncidentMetrics(metrics, event.input.clusterId, finished.timings);
+  return finished;
+});

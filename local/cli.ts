@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ApiClient, ApiError } from '#local/api-client.ts';
 import { deployedDefinition } from '#local/definition.ts';
 import { runDemo, combine, progressObserver } from '#local/demo.ts';
 import { DynamoDbLocalUnavailable } from '#local/dynamodb-local.ts';
 import { startHttpApi } from '#local/http-server.ts';
+import { LiveFeed } from '#local/web/live.ts';
 import { printHistory, printTable, terminalOut } from '#local/output.ts';
 import { startLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
 import { route } from '#api/routes.ts';
@@ -25,13 +27,16 @@ const USAGE = `usage: recoverseg <command> [options]
                                     drive a real cluster: registered from its live catalog
 
   against a running API (--endpoint URL, default http://127.0.0.1:3000; SigV4 for API Gateway):
-  register FILE                     register the cluster of a scenario file
+  register FILE [--rebalance-policy P [--rebalance-window W]]
+                                    register the cluster of a scenario file
   status  --cluster ID              gpstate -m / -e, recovery in progress
   config  --cluster ID [--seq N]    gp_segment_configuration (as of seq N)
   events  --cluster ID [--after N]  the event log
   history --cluster ID              gp_configuration_history lines
   recover --cluster ID [--type auto|incremental|differential|full] [--target OLD=NEW]
           [--no-rebalance] [--dry-run] [--incident ID] [--poll-seconds N]
+          [--rebalance-policy immediate|window|approval|never] [--rebalance-window "Sun 02:00-04:00 UTC"]
+  approve --cluster ID [--by NAME]  approve the rebalance (gprecoverseg -r) of the recovery in progress
   fail    --cluster ID (--host H | --dbid N [--kind crash|disk-lost])`;
 
 /** Wrong usage or input: one line, exit 2. */
@@ -53,6 +58,9 @@ const options = {
   'dry-run': { type: 'boolean' },
   incident: { type: 'string' },
   'poll-seconds': { type: 'string' },
+  'rebalance-policy': { type: 'string' },
+  'rebalance-window': { type: 'string' },
+  by: { type: 'string' },
   host: { type: 'string' },
   dbid: { type: 'string' },
   kind: { type: 'string' },
@@ -147,6 +155,23 @@ async function registerLiveCluster(
   );
 }
 
+/** `--rebalance-policy` and `--rebalance-window` as the API's fields. */
+function policyFlags(values: Record<string, unknown>): Record<string, string> {
+  return {
+    ...(values['rebalance-policy']
+      ? { rebalancePolicy: values['rebalance-policy'] as string }
+      : {}),
+    ...(values['rebalance-window']
+      ? { rebalanceWindow: values['rebalance-window'] as string }
+      : {}),
+  };
+}
+
+/** Who the operator is, for the record: user@host. */
+function operatorName(): string {
+  return `${userInfo().username}@${hostname()}`;
+}
+
 function integer(value: string | undefined, flag: string, min = 0): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value) || Number(value) < min)
@@ -206,11 +231,15 @@ async function serveCommand(
   dataDir: string | undefined,
   realCluster: Record<string, string> | undefined,
 ): Promise<number> {
+  // The dashboard's progress bars: what the workflow's polls see, kept for the live stream.
+  const live = new LiveFeed();
   const runtime = await startLocalRuntime({
     definition: await deployedDefinition(),
+    observer: live,
     ...(dataDir ? { dataDir } : {}),
     ...(realCluster ? { realCluster } : {}),
   });
+  live.attach(runtime.steps.cluster);
   if (realCluster)
     await registerLiveCluster(runtime, realCluster.CLUSTER_ID!, (line) =>
       process.stdout.write(`${line}\n`),
@@ -218,14 +247,17 @@ async function serveCommand(
       await runtime.stop();
       throw error;
     });
-  const server = await startHttpApi(runtime.api, port, (line) =>
-    process.stderr.write(`${line}\n`),
+  const server = await startHttpApi(
+    runtime.api,
+    port,
+    (line) => process.stderr.write(`${line}\n`),
+    { live },
   ).catch(async (error) => {
     await runtime.stop();
     throw new UsageError((error as Error).message);
   });
   process.stdout.write(
-    `recoverseg API on http://127.0.0.1:${port} (DynamoDB Local ${runtime.endpoint}${dataDir ? `, data in ${dataDir}` : ', in memory'}); Ctrl-C stops\n`,
+    `recoverseg API and dashboard on http://127.0.0.1:${port} (DynamoDB Local ${runtime.endpoint}${dataDir ? `, data in ${dataDir}` : ', in memory'}); Ctrl-C stops\n`,
   );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
@@ -252,6 +284,7 @@ async function clientCommand(
       clusterId: scenario.cluster,
       segments: scenario.segments,
       ...(scenario.simulation ? { simulation: scenario.simulation } : {}),
+      ...policyFlags(values),
     });
     out.line(JSON.stringify(result));
     return 0;
@@ -318,8 +351,23 @@ async function clientCommand(
         rebalance: !values['no-rebalance'],
         dryRun: Boolean(values['dry-run']),
         ...(values.incident ? { incidentId: values.incident } : {}),
-        ...(pollSeconds !== undefined ? { waits: { pollSeconds } } : {}),
+        ...policyFlags(values),
+        ...(pollSeconds !== undefined
+          ? {
+              waits: {
+                pollSeconds,
+                approvalPollSeconds: Math.min(3600, Math.max(pollSeconds, 1) * 10),
+              },
+            }
+          : {}),
         trigger: { source: 'cli' },
+      });
+      out.line(JSON.stringify(result));
+      return 0;
+    }
+    case 'approve': {
+      const result = await client.request('POST', `${base}/rebalance-approval`, {
+        by: (values.by as string | undefined) ?? operatorName(),
       });
       out.line(JSON.stringify(result));
       return 0;

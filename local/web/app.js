@@ -868,6 +868,8 @@ function select(clusterId) {
   clear($('events'));
   clear($('action-result'));
   follow(clusterId);
+  // Draw now rather than after the stream's first message.
+  void refresh();
 }
 
 async function loadClusters() {
@@ -930,6 +932,8 @@ function wire() {
 }
 
 wire();
-await loadRoutes();
-await loadClusters();
+// A stream left open by a page that is gone still holds one of the browser's six connections
+// to this server; a seventh request would wait for it.
+addEventListener('pagehide', () => view.source?.close());
+await Promise.all([loadRoutes(), loadClusters()]);
 setInterval(loadClusters, 5000);
