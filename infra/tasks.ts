@@ -45,7 +45,8 @@ export const WORKFLOW_TASKS = {
     entry: 'lambdas/check-sync.ts',
     timeoutSeconds: 120,
     drivesCluster: true,
-    notifies: false,
+    // Tells the operators when the rebalance waits for their approval.
+    notifies: true,
   },
   RebalanceSegments: {
     entry: 'lambdas/rebalance-segments.ts',

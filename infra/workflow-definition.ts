@@ -79,8 +79,9 @@ export function workflowDefinition(): Record<string, unknown> {
     Comment:
       'recoverseg: detect, promote, recover, wait for sync, rebalance a Greenplum/Cloudberry cluster',
     StartAt: 'StartRecovery',
-    // Above the longest sensible run: 1000 recovery polls and 1000 sync polls.
-    TimeoutSeconds: 7 * 24 * 3600,
+    // Above the longest sensible run: 1000 recovery polls and 1000 sync polls (7 days), then
+    // up to 8 days waiting for a rebalance approval or window (limits.rebalanceWaitSeconds).
+    TimeoutSeconds: 15 * 24 * 3600,
     States: {
       StartRecovery: task('StartRecovery', 'start', 'DetectFailures', '$.start', {
         Retry: [
@@ -139,8 +140,22 @@ export function workflowDefinition(): Record<string, unknown> {
           { Variable: '$.sync.next', StringEquals: 'wait', Next: 'WaitForSync' },
           { Variable: '$.sync.next', StringEquals: 'rebalance', Next: 'RebalanceSegments' },
           { Variable: '$.sync.next', StringEquals: 'replan', Next: 'PlanRecovery' },
+          {
+            Variable: '$.sync.next',
+            StringEquals: 'await-rebalance',
+            Next: 'WaitForRebalanceApproval',
+          },
         ],
+        // finish, and unbalanced (no approval or window came in time: recorded, not a failure).
         Default: 'FinishRecovery',
+      },
+      // The cluster is redundant again; gprecoverseg -r waits for an operator or a window. A
+      // bounded loop over the log (no task token), so the same definition runs locally; each
+      // check also looks at the cluster, so a segment failing meanwhile is recovered first.
+      WaitForRebalanceApproval: {
+        Type: 'Wait',
+        SecondsPath: '$.sync.waitSeconds',
+        Next: 'CheckSync',
       },
       RebalanceSegments: task('RebalanceSegments', 'rebalance', 'WaitForRecovery', '$.operation', {
         Retry: [lockHolderRetry],

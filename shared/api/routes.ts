@@ -1,7 +1,17 @@
 import * as z from 'zod';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { configurationOf } from '#domain/evolve.ts';
-import { clusterIdSchema, incidentIdSchema, recoveryOptionsSchema } from '#domain/events.ts';
+import {
+  actorSchema,
+  clusterIdSchema,
+  incidentIdSchema,
+  maintenanceWindowSchema,
+  rebalancePolicySchema,
+  recoveryOptionsSchema,
+  type NewEvent,
+  type RebalanceSetting,
+} from '#domain/events.ts';
+import { runPhase } from '#domain/decisions.ts';
 import { UnknownCluster, ValidationError } from '#domain/errors.ts';
 import { registrationEvents } from '#domain/registration.ts';
 import {
@@ -22,6 +32,7 @@ import { SimulatedClusterExists } from '#cluster/simulated/errors.ts';
 import type { Stores } from '#store/stores.ts';
 import type { WorkflowStarter } from '#workflow/starter.ts';
 import { executionName } from '#workflow/starter.ts';
+import { approveRebalance } from '#workflow/control.ts';
 
 /** A fault to inject into a simulated cluster (the CLI's `fail`, scenario `fail` steps). */
 export const faultSchema = z.union([
@@ -56,6 +67,8 @@ export interface ApiRequest {
   query: Record<string, string | undefined>;
   /** Parsed JSON body (undefined when none). */
   body: unknown;
+  /** The authenticated caller (API Gateway's IAM principal), when known. */
+  caller?: string;
 }
 
 export interface ApiResponse {
@@ -82,7 +95,49 @@ const registerSchema = z.strictObject({
   clusterId: clusterIdSchema,
   segments: z.array(segmentRowSchema).min(1).max(20_000),
   simulation: z.record(z.string(), z.unknown()).optional(),
+  /** When this cluster's recoveries may run gprecoverseg -r (absent: the trigger's default). */
+  rebalancePolicy: rebalancePolicySchema.optional(),
+  rebalanceWindow: maintenanceWindowSchema.optional(),
 });
+
+const policySchema = z.strictObject({
+  rebalancePolicy: rebalancePolicySchema,
+  rebalanceWindow: maintenanceWindowSchema.optional(),
+});
+
+/** A policy and its window as one setting: `window` needs one, the others take none. */
+function rebalanceSetting(
+  policy: z.infer<typeof rebalancePolicySchema> | undefined,
+  window: string | undefined,
+  fallbackWindow?: string,
+): RebalanceSetting | undefined {
+  if (window !== undefined && policy !== 'window')
+    throw new ValidationError(
+      `body.rebalanceWindow: a window applies to rebalance policy window only (the policy is ${policy ?? 'not given'})`,
+      'body.rebalanceWindow',
+    );
+  if (policy === undefined) return undefined;
+  if (policy !== 'window') return { policy };
+  const chosen = window ?? fallbackWindow;
+  if (!chosen)
+    throw new ValidationError(
+      'body.rebalanceWindow: rebalance policy window needs a window such as "Sun 02:00-04:00 UTC" (the cluster has none)',
+      'body.rebalanceWindow',
+    );
+  return { policy, window: chosen };
+}
+
+const approvalSchema = z.strictObject({
+  incidentId: incidentIdSchema.optional(),
+  by: actorSchema.optional(),
+});
+
+/** Who asks: the name the caller gives, and the authenticated principal when there is one. */
+const actor = (request: ApiRequest, by: string | undefined): string =>
+  (by && request.caller ? `${by} (${request.caller})` : (by ?? request.caller ?? 'api')).slice(
+    0,
+    200,
+  );
 
 const recoverSchema = z.strictObject({
   incidentId: incidentIdSchema.optional(),
@@ -91,8 +146,11 @@ const recoverSchema = z.strictObject({
   rebalance: recoveryOptionsSchema.shape.rebalance,
   dryRun: recoveryOptionsSchema.shape.dryRun,
   replayLagGb: recoveryOptionsSchema.shape.replayLagGb,
+  rebalancePolicy: recoveryOptionsSchema.shape.rebalancePolicy,
+  rebalanceWindow: recoveryOptionsSchema.shape.rebalanceWindow,
   failedHosts: z.array(hostnameSchema).max(256).optional(),
   waits: workflowInputSchema.shape.waits.optional(),
+  limits: workflowInputSchema.shape.limits.optional(),
   trigger: triggerSchema.optional(),
 });
 
@@ -218,7 +276,11 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
           'body.simulation',
         );
       deps.simulator?.validate(body.simulation ?? {});
-      const events = registrationEvents(body.segments);
+      const setting = rebalanceSetting(body.rebalancePolicy, body.rebalanceWindow);
+      const events: NewEvent[] = [
+        ...registrationEvents(body.segments),
+        ...(setting ? [{ type: 'RebalancePolicySet' as const, data: { setting } }] : []),
+      ];
       const result = await deps.stores.events.append(body.clusterId, events, {
         expectedSeq: 0,
         idempotencyKey: `register/${body.clusterId}`,
@@ -295,8 +357,10 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
         body: {
           clusterId,
           seq: state.seq,
+          phase: runPhase(state) ?? null,
           recovery: state.recovery ?? null,
           lastIncident: state.lastIncident ?? null,
+          rebalancePolicy: state.rebalancePolicy ?? null,
           doubleFaults: state.doubleFaults,
           gpstateMirrors: renderGpstateMirrors(rows),
           gpstateErrors: renderGpstateErrors(state),
@@ -308,8 +372,15 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
     method: 'POST',
     path: '/clusters/{clusterId}/recoveries',
     handler: async (deps, request, { clusterId }) => {
-      const { rows } = await registered(deps, clusterId!);
+      const { rows, state } = await registered(deps, clusterId!);
       const body = parseOrThrow(recoverSchema, request.body ?? {}, 'body');
+      // A window policy needs a window: the request's or the cluster's (refused here, not
+      // when the run starts).
+      rebalanceSetting(
+        body.rebalancePolicy,
+        body.rebalanceWindow,
+        state.rebalancePolicy?.policy === 'window' ? state.rebalancePolicy.window : undefined,
+      );
       const incidentId =
         body.incidentId ??
         `api-${deps
@@ -329,9 +400,12 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
             rebalance: body.rebalance,
             dryRun: body.dryRun,
             replayLagGb: body.replayLagGb,
+            ...(body.rebalancePolicy ? { rebalancePolicy: body.rebalancePolicy } : {}),
+            ...(body.rebalanceWindow ? { rebalanceWindow: body.rebalanceWindow } : {}),
           },
           failedHosts: body.failedHosts ?? [],
           ...(body.waits ? { waits: body.waits } : {}),
+          ...(body.limits ? { limits: body.limits } : {}),
         },
         'body',
       );
@@ -356,6 +430,44 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
         statusCode: started.alreadyStarted ? 200 : 202,
         body: { clusterId, incidentId, ...started },
       };
+    },
+  },
+  {
+    method: 'PUT',
+    path: '/clusters/{clusterId}/rebalance-policy',
+    handler: async (deps, request, { clusterId }) => {
+      await registered(deps, clusterId!);
+      const body = parseOrThrow(policySchema, request.body ?? {}, 'body');
+      const setting = rebalanceSetting(body.rebalancePolicy, body.rebalanceWindow)!;
+      const who = actor(request, undefined);
+      const { lastSeq } = await deps.stores.events.readHead(clusterId!);
+      const result = await deps.stores.events.append(
+        clusterId!,
+        [{ type: 'RebalancePolicySet', data: { setting } }],
+        {
+          expectedSeq: lastSeq,
+          idempotencyKey: `policy/${JSON.stringify(setting)}@${lastSeq}`,
+          causation: { actor: who },
+          at: deps.now().toISOString(),
+        },
+      );
+      return {
+        statusCode: 200,
+        body: { clusterId, rebalancePolicy: setting, seq: result.lastSeq },
+      };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/clusters/{clusterId}/rebalance-approval',
+    handler: async (deps, request, { clusterId }) => {
+      await registered(deps, clusterId!);
+      const body = parseOrThrow(approvalSchema, request.body ?? {}, 'body');
+      const approved = await approveRebalance(deps, clusterId!, {
+        by: actor(request, body.by),
+        ...(body.incidentId ? { incidentId: body.incidentId } : {}),
+      });
+      return { statusCode: 202, body: approved };
     },
   },
   {

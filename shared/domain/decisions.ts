@@ -1,6 +1,13 @@
 import { InvalidTopology } from '#domain/errors.ts';
 import type { ClusterState } from '#domain/evolve.ts';
-import type { PlanItem, RecoveryOptions, RecoveryType } from '#domain/events.ts';
+import type {
+  PlanItem,
+  RebalancePolicy,
+  RebalanceSetting,
+  RecoveryOptions,
+  RecoveryType,
+  RunPhase,
+} from '#domain/events.ts';
 import { configurationProblems } from '#domain/invariants.ts';
 import {
   isInPreferredRoles,
@@ -237,9 +244,88 @@ export const RECOVERY_OUTCOME_RULES: readonly Rule<RecoveryProgressContext, Reco
   { rule: 'otherwise: the recovery failed', when: () => true, then: 'fail' },
 ];
 
+/* ---------- When gprecoverseg -r may run ---------- */
+
+export interface RebalancePolicyContext {
+  options: Pick<RecoveryOptions, 'rebalance' | 'rebalancePolicy'>;
+  /** The cluster's own policy, when it has one. */
+  cluster: RebalanceSetting | undefined;
+  trigger: 'api' | 'alarm' | 'ec2' | 'cli' | 'scenario';
+}
+
+/** Which policy a run follows: the request's, the cluster's, or the default for its trigger. */
+export type PolicySource = 'never' | 'request' | 'cluster' | RebalancePolicy;
+
+export const REBALANCE_POLICY_RULES: readonly Rule<RebalancePolicyContext, PolicySource>[] = [
+  {
+    rule: 'the request asks for no rebalance (--no-rebalance): never',
+    when: (c) => !c.options.rebalance,
+    then: 'never',
+  },
+  {
+    rule: 'the request names a policy: follow it',
+    when: (c) => c.options.rebalancePolicy !== undefined,
+    then: 'request',
+  },
+  {
+    rule: 'the cluster has a policy (a maintenance window, say): follow it',
+    when: (c) => c.cluster !== undefined,
+    then: 'cluster',
+  },
+  {
+    rule: 'an alarm or an EC2 event started the run, maybe at peak hours: wait for an operator, as gprecoverseg -r cancels every query in flight',
+    when: (c) => c.trigger === 'alarm' || c.trigger === 'ec2',
+    then: 'approval',
+  },
+  {
+    rule: 'otherwise an operator asked (CLI, API, scenario): rebalance as soon as every pair is in sync',
+    when: () => true,
+    then: 'immediate',
+  },
+];
+
+/** A request for a window with no window of its own or of the cluster's. */
+export class RebalanceWindowMissing extends InvalidTopology {
+  override name = 'RebalanceWindowMissing';
+}
+
+/** The rebalance setting a run follows, from REBALANCE_POLICY_RULES. */
+export function rebalanceSettingFor(
+  c: RebalancePolicyContext & { options: Pick<RecoveryOptions, 'rebalanceWindow'> },
+): { rule: string; setting: RebalanceSetting } {
+  const { rule, then } = decide(REBALANCE_POLICY_RULES, c);
+  const policy =
+    then === 'request' ? c.options.rebalancePolicy! : then === 'cluster' ? c.cluster!.policy : then;
+  if (policy !== 'window') return { rule, setting: { policy } };
+  const window =
+    c.options.rebalanceWindow ?? (c.cluster?.policy === 'window' ? c.cluster.window : undefined);
+  if (!window)
+    throw new RebalanceWindowMissing([
+      'rebalance policy window needs a window (e.g. "Sun 02:00-04:00 UTC"): name one with the request or register the cluster with one',
+    ]);
+  return { rule, setting: { policy, window } };
+}
+
+/** Where the run's rebalance gate stands once every pair is in sync. */
+export interface RebalanceGate {
+  policy: RebalancePolicy;
+  approved: boolean;
+  windowOpen: boolean;
+  /** The run waited as long as it may (its deadline passed, or its checks ran out). */
+  waitedTooLong: boolean;
+}
+
 /* ---------- After checking replication ---------- */
 
-export type SyncNext = 'wait' | 'replan' | 'rebalance' | 'finish' | 'double-fault' | 'fail';
+export type SyncNext =
+  | 'wait'
+  | 'replan'
+  | 'rebalance'
+  | 'finish'
+  | 'double-fault'
+  | 'fail'
+  | 'await-rebalance'
+  | 'unbalanced';
 
 export interface SyncContext {
   pairs: Pair[];
@@ -252,6 +338,7 @@ export interface SyncContext {
   maxReplayLagBytes: number | undefined;
   replayLagLimitBytes: number;
   plans: number;
+  rebalance: RebalanceGate;
 }
 
 const allSynchronized = (c: SyncContext) =>
@@ -281,8 +368,12 @@ export const SYNC_RULES: readonly Rule<SyncContext, SyncNext>[] = [
     then: 'wait',
   },
   {
-    rule: 'roles are where they belong, or no rebalance was asked for: finish',
-    when: (c) => !outOfPreferredRoles(c) || !c.rebalanceRequested || c.rebalanceDone,
+    rule: 'roles are where they belong, or no rebalance was asked for (policy never): finish',
+    when: (c) =>
+      !outOfPreferredRoles(c) ||
+      !c.rebalanceRequested ||
+      c.rebalance.policy === 'never' ||
+      c.rebalanceDone,
     then: 'finish',
   },
   {
@@ -291,11 +382,90 @@ export const SYNC_RULES: readonly Rule<SyncContext, SyncNext>[] = [
     then: 'wait',
   },
   {
-    rule: 'all synchronized, replay lag under the limit: rebalance',
-    when: () => true,
+    rule: 'the policy is immediate: rebalance now',
+    when: (c) => c.rebalance.policy === 'immediate',
     then: 'rebalance',
   },
+  {
+    rule: 'an operator approved the rebalance: run it now (even outside a window)',
+    when: (c) => c.rebalance.approved,
+    then: 'rebalance',
+  },
+  {
+    rule: 'the maintenance window is open: rebalance',
+    when: (c) => c.rebalance.policy === 'window' && c.rebalance.windowOpen,
+    then: 'rebalance',
+  },
+  {
+    rule: 'no approval or window came in time: finish redundant but unbalanced, on record (never a failure)',
+    when: (c) => c.rebalance.waitedTooLong,
+    then: 'unbalanced',
+  },
+  {
+    rule: 'otherwise: the cluster is redundant; wait for an operator approval or the window',
+    when: () => true,
+    then: 'await-rebalance',
+  },
 ];
+
+/* ---------- Where a run is, in words ---------- */
+
+export interface RunPhaseContext {
+  planned: boolean;
+  /** Planned segments not yet back up. */
+  recovering: number;
+  /** Pairs not in sync (catalog). */
+  unsynchronized: number;
+  /** Pairs whose acting primary is not the preferred one. */
+  switched: number;
+  awaitingRebalance: boolean;
+  approved: boolean;
+}
+
+export const RUN_PHASE_RULES: readonly Rule<RunPhaseContext, RunPhase>[] = [
+  {
+    rule: 'the pairs are in sync and gprecoverseg -r waits for an operator or a window',
+    when: (c) => c.awaitingRebalance && !c.approved && c.unsynchronized === 0,
+    then: 'awaiting-rebalance',
+  },
+  {
+    rule: 'no plan yet: the run reads the cluster and waits for FTS to promote the mirrors',
+    when: (c) => !c.planned && c.unsynchronized > 0,
+    then: 'detecting',
+  },
+  {
+    rule: 'planned segments are not up yet: gprecoverseg runs',
+    when: (c) => c.recovering > 0,
+    then: 'recovering',
+  },
+  {
+    rule: 'segments are up, mirrors catch up on WAL',
+    when: (c) => c.unsynchronized > 0,
+    then: 'synchronizing',
+  },
+  {
+    rule: 'every pair in sync, roles still switched: gprecoverseg -r',
+    when: (c) => c.switched > 0,
+    then: 'rebalancing',
+  },
+  { rule: 'otherwise: the run is writing its outcome', when: () => true, then: 'finishing' },
+];
+
+/** The phase of the recovery in progress, or undefined when there is none. */
+export function runPhase(state: ClusterState): RunPhase | undefined {
+  const recovery = state.recovery;
+  if (!recovery) return undefined;
+  const pairs = pairsOf(state.segments.values()).filter((p) => p.mirror);
+  return decide(RUN_PHASE_RULES, {
+    planned: recovery.plan !== undefined,
+    recovering: (recovery.plan ?? []).filter((i) => state.segments.get(i.dbid)?.status === 'd')
+      .length,
+    unsynchronized: pairs.filter((p) => !isSynchronized(p)).length,
+    switched: pairs.filter((p) => !isInPreferredRoles(p)).length,
+    awaitingRebalance: recovery.awaitingRebalance !== undefined,
+    approved: recovery.approved !== undefined,
+  }).then;
+}
 
 export const decidePromotion = (c: PromotionContext) => decide(PROMOTION_RULES, c);
 export const decideAfterRecoveryPoll = (c: RecoveryProgressContext) =>

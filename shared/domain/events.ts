@@ -6,6 +6,7 @@ import {
   segmentLocationSchema,
   segmentRowSchema,
 } from '#domain/segment.ts';
+import { windowProblem } from '#domain/window.ts';
 
 /**
  * The event vocabulary of one cluster's stream. One schema per event feeds the API, the store
@@ -20,6 +21,32 @@ export const incidentIdSchema = z
   .max(80)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'must be letters, digits, ".", "-", "_", ":"');
 const reasonSchema = z.string().min(1).max(2000);
+/** Who did it: an operator's name, an IAM principal, `serve`. */
+export const actorSchema = z.string().min(1).max(200);
+
+/**
+ * When `gprecoverseg -r` (which cancels every query in flight) may run: at once, in a
+ * maintenance window, once an operator approves, or never (the cluster stays redundant with
+ * its roles switched).
+ */
+export const rebalancePolicySchema = z.enum(['immediate', 'window', 'approval', 'never']);
+export type RebalancePolicy = z.infer<typeof rebalancePolicySchema>;
+
+/** A maintenance window such as `Sun 02:00-04:00 UTC`; one that never opens is refused. */
+export const maintenanceWindowSchema = z
+  .string()
+  .max(100)
+  .superRefine((text, ctx) => {
+    const problem = windowProblem(text);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+/** A policy with what it needs: `window` names its window, the others name none. */
+export const rebalanceSettingSchema = z.union([
+  z.strictObject({ policy: z.literal('window'), window: maintenanceWindowSchema }),
+  z.strictObject({ policy: z.enum(['immediate', 'approval', 'never']) }),
+]);
+export type RebalanceSetting = z.infer<typeof rebalanceSettingSchema>;
 
 export const recoveryOptionsSchema = z.strictObject({
   /** `auto` lets the policy choose per segment; a forced type is never escalated. */
@@ -27,6 +54,13 @@ export const recoveryOptionsSchema = z.strictObject({
   /** Failed host -> replacement host, as `gprecoverseg -p`. */
   targetHosts: z.record(hostnameSchema, hostnameSchema).default({}),
   rebalance: z.boolean().default(true),
+  /**
+   * When to rebalance; absent: the cluster's policy, else `approval` for runs started by an
+   * alarm or an EC2 event and `immediate` for the CLI and API (see REBALANCE_POLICY_RULES).
+   */
+  rebalancePolicy: rebalancePolicySchema.optional(),
+  /** The window of `rebalancePolicy: window` (default: the cluster's). */
+  rebalanceWindow: maintenanceWindowSchema.optional(),
   dryRun: z.boolean().default(false),
   /** Replay lag limit for `gprecoverseg -r --replay-lag` (GB). */
   replayLagGb: z.number().positive().max(10_000).default(10),
@@ -53,6 +87,18 @@ export const phaseSchema = z.enum([
   'rebalance',
   'finish',
 ]);
+
+/** Where a run is, as an operator reads it (`status`, the CLI following a run). */
+export const runPhaseSchema = z.enum([
+  'detecting',
+  'promoting',
+  'recovering',
+  'synchronizing',
+  'awaiting-rebalance',
+  'rebalancing',
+  'finishing',
+]);
+export type RunPhase = z.infer<typeof runPhaseSchema>;
 export type Phase = z.infer<typeof phaseSchema>;
 
 const timingsSchema = z.strictObject({
@@ -74,6 +120,8 @@ export const eventDataSchemas = {
     part: z.number().int().min(1),
     parts: z.number().int().min(1).max(10_000),
   }),
+  /** The cluster's rebalance policy, set at registration or later by an operator. */
+  RebalancePolicySet: z.strictObject({ setting: rebalanceSettingSchema }),
   SegmentMarkedDown: z.strictObject({ dbid: dbidSchema }),
   MirrorPromoted: z.strictObject({
     content: contentSchema,
@@ -97,6 +145,8 @@ export const eventDataSchemas = {
       detail: z.string().max(500).optional(),
     }),
     options: recoveryOptionsSchema,
+    /** The rebalance policy this run follows, decided when it started (absent: before policies). */
+    rebalance: rebalanceSettingSchema.optional(),
   }),
   RecoveryPlanned: z.strictObject({
     incidentId: incidentIdSchema,
@@ -117,16 +167,38 @@ export const eventDataSchemas = {
     reason: reasonSchema,
   }),
   PairSynchronized: z.strictObject({ content: contentSchema }),
+  /** Every pair is in sync again; `gprecoverseg -r` waits for an operator or a window. */
+  RebalanceAwaitingApproval: z.strictObject({
+    incidentId: incidentIdSchema,
+    setting: rebalanceSettingSchema,
+    /** Until when the run waits; then it ends redundant and unbalanced. */
+    until: z.iso.datetime(),
+  }),
+  RebalanceApproved: z.strictObject({ incidentId: incidentIdSchema, by: actorSchema }),
   RecoveryCompleted: z.strictObject({
     incidentId: incidentIdSchema,
-    /** `recovered`; `planned` for a dry run; `nothing-to-do` when every segment was up. */
-    outcome: z.enum(['recovered', 'planned', 'nothing-to-do']).default('recovered'),
+    /**
+     * `recovered`; `planned` for a dry run; `nothing-to-do` when every segment was up;
+     * `unbalanced` when every pair is in sync but the roles stay switched (no approval or
+     * window came in time).
+     */
+    outcome: z.enum(['recovered', 'planned', 'nothing-to-do', 'unbalanced']).default('recovered'),
+    /** Why it ended as it did, when that is not obvious (an unbalanced end). */
+    note: reasonSchema.optional(),
     timings: timingsSchema,
   }),
   RecoveryFailed: z.strictObject({
     incidentId: incidentIdSchema,
     phase: phaseSchema,
     reason: reasonSchema,
+  }),
+  /** An operator stopped the run; a gprecoverseg it started is never killed. */
+  RecoveryCancelled: z.strictObject({
+    incidentId: incidentIdSchema,
+    by: actorSchema,
+    reason: reasonSchema,
+    /** What is known of a gprecoverseg still running on the coordinator. */
+    gprecoverseg: z.string().max(2000).optional(),
   }),
 } as const;
 

@@ -1,5 +1,12 @@
 import { InvalidTransition } from '#domain/errors.ts';
-import type { EventOf, EventType, NewEvent, PlanItem, RecoveryOptions } from '#domain/events.ts';
+import type {
+  EventOf,
+  EventType,
+  NewEvent,
+  PlanItem,
+  RebalanceSetting,
+  RecoveryOptions,
+} from '#domain/events.ts';
 import { configurationProblems, pairProblems } from '#domain/invariants.ts';
 import { pairsOf, sortRows, type Pair, type SegmentRow } from '#domain/segment.ts';
 
@@ -15,12 +22,20 @@ export interface ActiveRecovery {
   started: number[];
   recovered: number[];
   failures: { dbid: number; type: string; reason: string }[];
+  /** The rebalance policy this run follows (absent in recoveries requested before policies). */
+  rebalance?: RebalanceSetting;
+  /** Set once every pair is in sync and `gprecoverseg -r` waits for an operator or a window. */
+  awaitingRebalance?: { since: string | undefined; until: string };
+  approved?: { by: string; at: string | undefined };
 }
 
 export interface IncidentOutcome {
   incidentId: string;
-  status: 'succeeded' | 'failed';
+  status: 'succeeded' | 'failed' | 'cancelled';
   at: string | undefined;
+  outcome?: string;
+  note?: string;
+  by?: string;
   phase?: string;
   reason?: string;
   timings?: EventOf<'RecoveryCompleted'>['data']['timings'];
@@ -37,6 +52,8 @@ export interface ClusterState {
   doubleFaults: readonly number[];
   recovery: ActiveRecovery | undefined;
   lastIncident: IncidentOutcome | undefined;
+  /** The cluster's rebalance policy (absent: the defaults of REBALANCE_POLICY_RULES). */
+  rebalancePolicy?: RebalanceSetting;
 }
 
 export const emptyState = (): ClusterState => ({
@@ -56,6 +73,7 @@ interface Draft {
   doubleFaults: number[];
   recovery: ActiveRecovery | undefined;
   lastIncident: IncidentOutcome | undefined;
+  rebalancePolicy?: RebalanceSetting;
 }
 
 export type FoldableEvent = NewEvent & { seq?: number; at?: string };
@@ -145,6 +163,11 @@ const RULES: { [T in EventType]: Rule<T> } = {
     }
   },
 
+  RebalancePolicySet(draft, { setting }) {
+    if (draft.segments.size === 0) fail('the cluster is not registered; register it first');
+    draft.rebalancePolicy = setting;
+  },
+
   SegmentMarkedDown(draft, { dbid }) {
     const row = segment(draft, dbid);
     if (row.content < 0) fail(`dbid ${dbid} is a coordinator; FTS does not probe it`);
@@ -197,7 +220,7 @@ const RULES: { [T in EventType]: Rule<T> } = {
     draft.doubleFaults = draft.doubleFaults.filter((c) => c !== content);
   },
 
-  RecoveryRequested(draft, { incidentId, trigger, options }, at) {
+  RecoveryRequested(draft, { incidentId, trigger, options, rebalance }, at) {
     if (draft.recovery)
       fail(
         `incident ${incidentId}: recovery of incident ${draft.recovery.incidentId} is still in progress`,
@@ -212,6 +235,7 @@ const RULES: { [T in EventType]: Rule<T> } = {
       started: [],
       recovered: [],
       failures: [],
+      ...(rebalance ? { rebalance } : {}),
     };
   },
 
@@ -284,16 +308,48 @@ const RULES: { [T in EventType]: Rule<T> } = {
       draft.doubleFaults = draft.doubleFaults.filter((c) => c !== content);
   },
 
-  RecoveryCompleted(draft, { incidentId, timings }, at) {
+  RebalanceAwaitingApproval(draft, { incidentId, until }, at) {
+    const recovery = activeRecovery(draft, incidentId);
+    const switched = pairsOf(draft.segments.values()).filter(
+      (p) => p.primary.preferred_role !== 'p',
+    );
+    if (switched.length === 0)
+      fail(
+        `incident ${incidentId}: every acting primary is its preferred primary; no rebalance to wait for`,
+      );
+    draft.recovery = { ...recovery, awaitingRebalance: { since: at, until } };
+  },
+
+  RebalanceApproved(draft, { incidentId, by }, at) {
+    const recovery = activeRecovery(draft, incidentId);
+    if (recovery.approved)
+      fail(`incident ${incidentId}: the rebalance was already approved by ${recovery.approved.by}`);
+    draft.recovery = { ...recovery, approved: { by, at } };
+  },
+
+  RecoveryCompleted(draft, { incidentId, timings, outcome, note }, at) {
     activeRecovery(draft, incidentId);
     draft.recovery = undefined;
-    draft.lastIncident = { incidentId, status: 'succeeded', at, timings };
+    draft.lastIncident = {
+      incidentId,
+      status: 'succeeded',
+      at,
+      timings,
+      ...(outcome ? { outcome } : {}),
+      ...(note ? { note } : {}),
+    };
   },
 
   RecoveryFailed(draft, { incidentId, phase, reason }, at) {
     activeRecovery(draft, incidentId);
     draft.recovery = undefined;
     draft.lastIncident = { incidentId, status: 'failed', at, phase, reason };
+  },
+
+  RecoveryCancelled(draft, { incidentId, by, reason }, at) {
+    activeRecovery(draft, incidentId);
+    draft.recovery = undefined;
+    draft.lastIncident = { incidentId, status: 'cancelled', at, by, reason };
   },
 };
 
@@ -333,6 +389,7 @@ const toDraft = (state: ClusterState): Draft => ({
   doubleFaults: [...state.doubleFaults],
   recovery: state.recovery,
   lastIncident: state.lastIncident,
+  ...(state.rebalancePolicy ? { rebalancePolicy: state.rebalancePolicy } : {}),
 });
 
 /**

@@ -24,8 +24,15 @@ export const workflowInputSchema = z.strictObject({
   /** Hosts known to be down (an EC2 state change): FTS is expected to fail their primaries over. */
   failedHosts: z.array(hostnameSchema).max(256).default([]),
   waits: z
-    .strictObject({ pollSeconds: z.number().int().min(0).max(3600).default(30) })
-    .default({ pollSeconds: 30 }),
+    .strictObject({
+      pollSeconds: z.number().int().min(0).max(3600).default(30),
+      /**
+       * Longest wait between two checks for a rebalance approval: checks start every
+       * pollSeconds and slow down to this, so an execution's history stays small.
+       */
+      approvalPollSeconds: z.number().int().min(0).max(3600).default(300),
+    })
+    .default({ pollSeconds: 30, approvalPollSeconds: 300 }),
   limits: z
     .strictObject({
       // Each poll costs about ten history events; an execution holds 25,000.
@@ -37,8 +44,23 @@ export const workflowInputSchema = z.strictObject({
         .min(1)
         .max(7 * 24 * 3600)
         .default(6 * 3600),
+      /** How long a run waits for a rebalance approval before it ends unbalanced. */
+      rebalanceWaitSeconds: z
+        .number()
+        .int()
+        .min(1)
+        .max(8 * 24 * 3600)
+        .default(2 * 24 * 3600),
+      /** How many times it looks for the approval or the window at most. */
+      maxRebalanceChecks: z.number().int().min(1).max(2000).default(1000),
     })
-    .default({ maxRecoveryPolls: 1000, maxSyncPolls: 1000, syncTimeoutSeconds: 6 * 3600 }),
+    .default({
+      maxRecoveryPolls: 1000,
+      maxSyncPolls: 1000,
+      syncTimeoutSeconds: 6 * 3600,
+      rebalanceWaitSeconds: 2 * 24 * 3600,
+      maxRebalanceChecks: 1000,
+    }),
 });
 export type WorkflowInput = z.infer<typeof workflowInputSchema>;
 export type WorkflowInputRequest = z.input<typeof workflowInputSchema>;
@@ -81,10 +103,14 @@ export const syncResultSchema = z.object({
   at,
   since: at,
   polls: z.number().int(),
-  next: z.enum(['wait', 'replan', 'rebalance', 'finish']),
+  next: z.enum(['wait', 'replan', 'rebalance', 'finish', 'await-rebalance', 'unbalanced']),
   rule: z.string(),
   unsynchronized: contents,
   walRemainingBytes: z.number().nonnegative(),
+  /** Seconds the Wait state waits before the next check. */
+  waitSeconds: z.number().int().min(0).optional(),
+  /** Checks for a rebalance approval or window so far in this wait. */
+  rebalanceChecks: z.number().int().min(0).optional(),
 });
 
 /** The execution's state as a Task sees it: the input plus each phase's last result. */

@@ -4,7 +4,8 @@ import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 export interface RunOutcome {
   clusterId: string;
   incidentId: string;
-  status: 'succeeded' | 'failed';
+  /** `awaiting-rebalance`: redundant again, `gprecoverseg -r` waits; `reason` says what to run. */
+  status: 'succeeded' | 'failed' | 'awaiting-rebalance' | 'cancelled';
   outcome?: string;
   phase?: string;
   reason?: string;
@@ -24,7 +25,11 @@ export class SnsNotifier implements Notifier {
     const what =
       outcome.status === 'succeeded'
         ? `recovered (${outcome.outcome})`
-        : `recovery failed in ${outcome.phase}: ${outcome.reason}`;
+        : outcome.status === 'failed'
+          ? `recovery failed in ${outcome.phase}: ${outcome.reason}`
+          : outcome.status === 'cancelled'
+            ? `recovery cancelled: ${outcome.reason}`
+            : `rebalance awaiting approval: ${outcome.reason}`;
     await this.sns.send(
       new PublishCommand({
         TopicArn: this.topicArn,

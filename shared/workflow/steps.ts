@@ -9,7 +9,7 @@ import {
   UnknownCluster,
 } from '#domain/errors.ts';
 import { configurationOf, pairsOfState, type ClusterState } from '#domain/evolve.ts';
-import type { NewEvent, Phase, PlanItem } from '#domain/events.ts';
+import type { NewEvent, Phase, PlanItem, RebalanceSetting } from '#domain/events.ts';
 import {
   MAX_PLANS_PER_INCIDENT,
   decideAfterRecoveryPoll,
@@ -19,7 +19,9 @@ import {
   isStreamingInSync,
   planRecovery,
   promotionContext,
+  rebalanceSettingFor,
 } from '#domain/decisions.ts';
+import { isWindowOpen, nextOpening, parseWindow } from '#domain/window.ts';
 import { reconcile } from '#domain/reconcile.ts';
 import { incidentTimings } from '#domain/timings.ts';
 import type { z } from 'zod';
@@ -45,8 +47,12 @@ export interface StepDeps {
   now: () => Date;
 }
 
-/** A crashed run frees its cluster after this long; a healthy run finishes well inside it. */
-const LOCK_SECONDS = 8 * 24 * 3600;
+/**
+ * A crashed run frees its cluster after this long at the latest; a healthy run finishes well
+ * inside it (7 days of recovery and sync, and up to 8 days waiting for a rebalance window).
+ * A starter that finds the holder gone supersedes it at once (see cluster-guard.ts).
+ */
+export const LOCK_SECONDS = 16 * 24 * 3600;
 const GB = 1024 ** 3;
 
 type Result<S extends z.ZodType> = z.infer<S>;
@@ -138,7 +144,16 @@ export async function startRecovery(
           },
         ]
       : [];
-    return [...abandoned, { type: 'RecoveryRequested', data: { incidentId, trigger, options } }];
+    // Which rebalance policy the run follows is decided once, here, and kept on record.
+    const { setting } = rebalanceSettingFor({
+      options,
+      cluster: s.rebalancePolicy,
+      trigger: trigger.source,
+    });
+    return [
+      ...abandoned,
+      { type: 'RecoveryRequested', data: { incidentId, trigger, options, rebalance: setting } },
+    ];
   });
   return { at: now.toISOString(), seq: state.seq };
 }
@@ -405,6 +420,11 @@ export async function checkSync(
   const pairs = pairsOfState(state);
   const lags = replication.map((r) => r.replayLagBytes).filter((b): b is number => b !== undefined);
   const streaming = replication.filter((r) => r.state === 'streaming').map((r) => r.content);
+  const setting = rebalanceSettingOf(state, options.rebalance);
+  const awaiting = state.recovery?.awaitingRebalance;
+  const rebalanceChecks =
+    previous?.next === 'await-rebalance' ? (previous.rebalanceChecks ?? 0) + 1 : 1;
+  const window = setting.policy === 'window' ? parseWindow(setting.window) : undefined;
   const { rule, then } = decideAfterSyncCheck({
     pairs,
     streaming,
@@ -414,6 +434,14 @@ export async function checkSync(
     rebalanceDone,
     maxReplayLagBytes: lags.length === 0 ? undefined : Math.max(...lags),
     replayLagLimitBytes: options.replayLagGb * GB,
+    rebalance: {
+      policy: setting.policy,
+      approved: state.recovery?.approved !== undefined,
+      windowOpen: window !== undefined && isWindowOpen(window, now.getTime()),
+      waitedTooLong:
+        (awaiting !== undefined && now.getTime() >= Date.parse(awaiting.until)) ||
+        (previous?.next === 'await-rebalance' && rebalanceChecks > limits.maxRebalanceChecks),
+    },
   });
   if (then === 'double-fault') throw doubleFaultError(state);
   if (then === 'fail')
@@ -439,7 +467,7 @@ export async function checkSync(
     throw new SyncTimeout(
       `content ${unsynchronized.join(', ') || '(none)'}: mirrors not synchronized after ${polls} checks since ${since} (${walRemainingBytes} WAL bytes remaining; ${rule})`,
     );
-  return {
+  const result = {
     at: now.toISOString(),
     since,
     polls,
@@ -448,6 +476,90 @@ export async function checkSync(
     unsynchronized,
     walRemainingBytes,
   };
+  if (then !== 'await-rebalance') return result;
+  const until = awaiting?.until ?? rebalanceDeadline(setting, now, limits.rebalanceWaitSeconds);
+  const { appended } = await record(deps, event, 'AwaitRebalance', (s) =>
+    s.recovery?.incidentId === event.input.incidentId && !s.recovery.awaitingRebalance
+      ? [
+          {
+            type: 'RebalanceAwaitingApproval',
+            data: { incidentId: event.input.incidentId, setting, until },
+          },
+        ]
+      : [],
+  );
+  if (appended.length > 0)
+    await deps.notifier.notify({
+      clusterId,
+      incidentId: event.input.incidentId,
+      status: 'awaiting-rebalance',
+      reason: awaitingReason(clusterId, setting, until),
+    });
+  return {
+    ...result,
+    rebalanceChecks,
+    waitSeconds: rebalanceWaitSeconds(
+      setting,
+      now,
+      Date.parse(awaiting?.since ?? now.toISOString()),
+      Date.parse(until),
+      event.input.waits,
+    ),
+  };
+}
+
+/** The setting on record for the run; runs requested before policies rebalance at once. */
+function rebalanceSettingOf(state: ClusterState, rebalance: boolean): RebalanceSetting {
+  return state.recovery?.rebalance ?? { policy: rebalance ? 'immediate' : 'never' };
+}
+
+/** How long a run waits: for an approval, its limit; for a window, the end of its next opening. */
+function rebalanceDeadline(setting: RebalanceSetting, now: Date, waitSeconds: number): string {
+  if (setting.policy === 'window')
+    return new Date(nextOpening(parseWindow(setting.window), now.getTime()).closes).toISOString();
+  return new Date(now.getTime() + waitSeconds * 1000).toISOString();
+}
+
+/**
+ * Seconds until the next look: pollSeconds at first, growing with the time waited (a tenth
+ * of it) up to approvalPollSeconds (an hour before a window opens), never past the deadline
+ * or the window's opening. Some 700 checks cover two days.
+ */
+function rebalanceWaitSeconds(
+  setting: RebalanceSetting,
+  now: Date,
+  since: number,
+  until: number,
+  waits: { pollSeconds: number; approvalPollSeconds: number },
+): number {
+  const seconds = (ms: number) => Math.max(0, Math.ceil(ms / 1000));
+  const opensIn =
+    setting.policy === 'window'
+      ? seconds(nextOpening(parseWindow(setting.window), now.getTime()).opens - now.getTime())
+      : Infinity;
+  const cap =
+    setting.policy === 'window'
+      ? Math.max(3600, waits.approvalPollSeconds)
+      : waits.approvalPollSeconds;
+  const growing = Math.max(waits.pollSeconds, Math.floor(seconds(now.getTime() - since) / 10));
+  return Math.min(growing, cap, opensIn, seconds(until - now.getTime()));
+}
+
+/** What the operator reads while the run waits: the cluster is safe, and what to run. */
+export function awaitingReason(
+  clusterId: string,
+  setting: RebalanceSetting,
+  until: string,
+): string {
+  const why =
+    setting.policy === 'window'
+      ? `it waits for the maintenance window ${setting.window}`
+      : 'it waits for an operator';
+  return (
+    `every pair is in sync again (the cluster is redundant), with acting primaries off their preferred hosts; ` +
+    `gprecoverseg -r cancels every query in flight, so ${why} until ${until}: ` +
+    `approve with recoverseg approve --cluster ${clusterId} (or POST /clusters/${clusterId}/rebalance-approval)`
+  );
 }
 
 export async function rebalanceSegments(
@@ -467,11 +579,17 @@ export async function rebalanceSegments(
 export async function finishRecovery(deps: StepDeps, event: TaskEvent) {
   const { clusterId, incidentId, options } = event.input;
   const completedAt = deps.now().toISOString();
+  const unbalanced = event.input.sync?.next === 'unbalanced';
   const outcome = options.dryRun
     ? 'planned'
-    : (event.input.plan?.items.length ?? 0) === 0 && event.input.operation?.kind !== 'rebalance'
-      ? 'nothing-to-do'
-      : 'recovered';
+    : unbalanced
+      ? 'unbalanced'
+      : (event.input.plan?.items.length ?? 0) === 0 && event.input.operation?.kind !== 'rebalance'
+        ? 'nothing-to-do'
+        : 'recovered';
+  const note = unbalanced
+    ? 'no rebalance approval or window came in time: every pair is in sync (the cluster is redundant) but acting primaries stay off their preferred hosts; run gprecoverseg -r in a quiet hour, or start a recovery with rebalance policy immediate'
+    : undefined;
   const { state } = await record(deps, event, 'FinishRecovery', async (s) => {
     if (s.recovery?.incidentId !== incidentId) return [];
     const timings = incidentTimings(
@@ -479,7 +597,12 @@ export async function finishRecovery(deps: StepDeps, event: TaskEvent) {
       incidentId,
       completedAt,
     );
-    return [{ type: 'RecoveryCompleted', data: { incidentId, outcome, timings } }];
+    return [
+      {
+        type: 'RecoveryCompleted',
+        data: { incidentId, outcome, timings, ...(note ? { note } : {}) },
+      },
+    ];
   });
   await deps.stores.lock.release(clusterId, event.executionId);
   await deps.notifier.notify({ clusterId, incidentId, status: 'succeeded', outcome });

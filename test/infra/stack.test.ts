@@ -246,10 +246,10 @@ describe('least privilege', () => {
     }
   });
 
-  it('only FinishRecovery and RecordFailure publish the outcome', () => {
+  it('only FinishRecovery, RecordFailure and CheckSync (a rebalance awaiting approval) publish', () => {
     for (const name of FUNCTION_NAMES)
       expect(allows(simulated, name, ['sns:Publish']), name).toBe(
-        name === 'FinishRecovery' || name === 'RecordFailure',
+        name === 'FinishRecovery' || name === 'RecordFailure' || name === 'CheckSync',
       );
   });
 

@@ -135,9 +135,16 @@ describe('100 concurrent triggers for one incident', () => {
         'recoverseg:host': 'segment-2',
       });
       const { workflow } = harness.runtime;
-      // A trigger's execution polls every 30 s (the input's default); here without waiting.
+      // A trigger's execution polls every 30 s (the input's default); here without waiting. It
+      // would wait for a rebalance approval (a trigger's default policy); this test is about
+      // the storm, so the run rebalances at once.
       const starter = {
-        start: (input: WorkflowInput) => workflow.start({ ...input, waits: { pollSeconds: 0 } }),
+        start: (input: WorkflowInput) =>
+          workflow.start({
+            ...input,
+            options: { ...input.options, rebalancePolicy: 'immediate' },
+            waits: { pollSeconds: 0, approvalPollSeconds: 0 },
+          }),
       };
       const deps = { events: harness.runtime.stores.events, starter, tagsOf };
       // Alarms and instance state changes within one incident window, all at once.

@@ -209,8 +209,14 @@ describe('POST /clusters/{id}/recoveries starts one execution per incident', () 
       trigger: { source: 'api' },
       options: { type: 'auto', targetHosts: {}, rebalance: false, dryRun: false, replayLagGb: 10 },
       failedHosts: [],
-      waits: { pollSeconds: 30 },
-      limits: { maxRecoveryPolls: 1000, maxSyncPolls: 1000, syncTimeoutSeconds: 21600 },
+      waits: { pollSeconds: 30, approvalPollSeconds: 300 },
+      limits: {
+        maxRecoveryPolls: 1000,
+        maxSyncPolls: 1000,
+        syncTimeoutSeconds: 21600,
+        rebalanceWaitSeconds: 172800,
+        maxRebalanceChecks: 1000,
+      },
     });
     expect((await api.stores.events.readHead(id)).lastSeq).toBe(1);
   });

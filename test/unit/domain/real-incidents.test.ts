@@ -105,6 +105,12 @@ describe('a mirror killed alone (jsonl 13:53, captures 51*): never "nothing to d
         maxReplayLagBytes: 0,
         replayLagLimitBytes: 10 * 1024 ** 3,
         plans: 0,
+        rebalance: {
+          policy: 'immediate',
+          approved: false,
+          windowOpen: false,
+          waitedTooLong: false,
+        },
       }).then,
     ).toBe('wait');
 
