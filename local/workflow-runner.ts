@@ -8,7 +8,12 @@ import {
   taskArnPlaceholder,
   type WorkflowTask,
 } from '#infra/tasks.ts';
-import { executionName, type StartedExecution, type WorkflowStarter } from '#workflow/starter.ts';
+import {
+  executionName,
+  type ExecutionLiveness,
+  type StartedExecution,
+  type WorkflowStarter,
+} from '#workflow/starter.ts';
 
 /** A deployed Lambda handler module, called in process. */
 type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
@@ -16,7 +21,7 @@ export type TaskInvoker = (task: WorkflowTask, payload: unknown) => Promise<unkn
 
 export interface ExecutionResult {
   executionName: string;
-  status: 'succeeded' | 'failed';
+  status: 'succeeded' | 'failed' | 'aborted';
   output: unknown;
   error: { name: string; message: string } | undefined;
 }
@@ -84,6 +89,8 @@ export function substituteTaskArns(definition: Record<string, unknown>): Record<
  */
 export class LocalWorkflow implements WorkflowStarter {
   private readonly executions = new Map<string, Promise<ExecutionResult>>();
+  private readonly running = new Map<string, { abort: () => void }>();
+  private readonly ended = new Map<string, string>();
 
   private readonly definition: Record<string, unknown>;
 
@@ -114,6 +121,21 @@ export class LocalWorkflow implements WorkflowStarter {
 
   result(name: string): Promise<ExecutionResult> | undefined {
     return this.executions.get(name);
+  }
+
+  /**
+   * Runs only in this process: an execution this runner never started (one of a `serve` that
+   * was killed) is gone.
+   */
+  async describe(executionArn: string): Promise<ExecutionLiveness> {
+    if (this.running.has(executionArn)) return { running: true };
+    const ended = this.ended.get(executionArn);
+    return { running: false, status: ended ?? 'NOT_RUNNING_IN_THIS_PROCESS' };
+  }
+
+  /** Aborts the execution (a Task in flight finishes its call; nothing runs after it). */
+  async stop(executionArn: string): Promise<void> {
+    this.running.get(executionArn)?.abort();
   }
 
   /** Waits for every execution started so far. */
@@ -153,10 +175,22 @@ export class LocalWorkflow implements WorkflowStarter {
         },
       },
     });
+    this.running.set(executionArn, execution);
     try {
       const output = await execution.result;
+      this.ended.set(executionArn, 'SUCCEEDED');
       return { executionName: name, status: 'succeeded', output, error: undefined };
     } catch (error) {
+      if ((error as Error).name === 'ExecutionAbortedError') {
+        this.ended.set(executionArn, 'ABORTED');
+        return {
+          executionName: name,
+          status: 'aborted',
+          output: undefined,
+          error: { name: 'ExecutionAborted', message: 'stopped by an operator' },
+        };
+      }
+      this.ended.set(executionArn, 'FAILED');
       const cause =
         error instanceof ExecutionError
           ? ((error as Error & { cause?: Error }).cause ?? error)
@@ -167,6 +201,8 @@ export class LocalWorkflow implements WorkflowStarter {
         output: undefined,
         error: { name: cause.name, message: cause.message },
       };
+    } finally {
+      this.running.delete(executionArn);
     }
   }
 }

@@ -9,7 +9,7 @@ import {
 import { AppendRejected, ConcurrencyError } from '#store/errors.ts';
 import { ClusterLocked } from '#store/cluster-lock.ts';
 import { Conflict, NotFound, route, type ApiDeps } from '#api/routes.ts';
-import { OperatorRequestRefused } from '#workflow/control.ts';
+import { ClusterBusy, OperatorRequestRefused } from '#workflow/control.ts';
 
 /** API Gateway allows 10 MB; no request of ours needs more than a large registration. */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -32,6 +32,7 @@ const STATUS_BY_ERROR: readonly [new (...args: never[]) => Error, number][] = [
   [NotFound, 404],
   [Conflict, 409],
   [OperatorRequestRefused, 409],
+  [ClusterBusy, 409],
   [ClusterLocked, 409],
   [ConcurrencyError, 409],
   [InvalidTopology, 422],

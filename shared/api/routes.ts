@@ -32,7 +32,8 @@ import { SimulatedClusterExists } from '#cluster/simulated/errors.ts';
 import type { Stores } from '#store/stores.ts';
 import type { WorkflowStarter } from '#workflow/starter.ts';
 import { executionName } from '#workflow/starter.ts';
-import { approveRebalance } from '#workflow/control.ts';
+import { approveRebalance, cancelRecovery, supersedeDeadHolder } from '#workflow/control.ts';
+import type { ClusterOperations } from '#cluster/port.ts';
 
 /** A fault to inject into a simulated cluster (the CLI's `fail`, scenario `fail` steps). */
 export const faultSchema = z.union([
@@ -59,6 +60,11 @@ export interface ApiDeps {
   /** Present only where the cluster backend is simulated. */
   simulator: Simulator | undefined;
   now: () => Date;
+  /**
+   * The cluster itself, where this process can reach it (`serve`): a cancel then says whether
+   * a gprecoverseg still runs. Absent behind API Gateway.
+   */
+  cluster?: (clusterId: string) => ClusterOperations;
 }
 
 export interface ApiRequest {
@@ -126,6 +132,12 @@ function rebalanceSetting(
     );
   return { policy, window: chosen };
 }
+
+const cancelSchema = z.strictObject({
+  incidentId: incidentIdSchema.optional(),
+  by: actorSchema.optional(),
+  reason: z.string().min(1).max(1000).optional(),
+});
 
 const approvalSchema = z.strictObject({
   incidentId: incidentIdSchema.optional(),
@@ -425,6 +437,12 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
         () => 'body.targetHosts',
       );
       assertHostsKnown(rows, clusterId!, input.failedHosts, (i) => `body.failedHosts[${i}]`);
+      // A live run of another incident is a 409 naming it; a dead one is closed on record
+      // first, so the new run really starts (never a 202 that does nothing).
+      await supersedeDeadHolder(deps, clusterId!, {
+        executionName: executionName(clusterId!, incidentId),
+        by: `incident ${incidentId}`,
+      });
       const started = await deps.starter.start(input);
       return {
         statusCode: started.alreadyStarted ? 200 : 202,
@@ -455,6 +473,20 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
         statusCode: 200,
         body: { clusterId, rebalancePolicy: setting, seq: result.lastSeq },
       };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/clusters/{clusterId}/cancellation',
+    handler: async (deps, request, { clusterId }) => {
+      await registered(deps, clusterId!);
+      const body = parseOrThrow(cancelSchema, request.body ?? {}, 'body');
+      const cancelled = await cancelRecovery(deps, clusterId!, {
+        by: actor(request, body.by),
+        reason: body.reason ?? 'cancelled by an operator',
+        ...(body.incidentId ? { incidentId: body.incidentId } : {}),
+      });
+      return { statusCode: 202, body: cancelled };
     },
   },
   {

@@ -23,6 +23,18 @@ export interface ClusterOperations {
   /** `gprecoverseg -ar --replay-lag N`. */
   startRebalance(options: { replayLagGb: number }, operationKey: string): Promise<OperationHandle>;
   pollOperation(handle: OperationHandle): Promise<OperationStatus>;
+  /**
+   * The gprecoverseg running on the coordinator now, if any (what an operator cancelling a run
+   * must know: recoverseg never kills it). Optional: adapters that cannot tell leave it out.
+   */
+  runningGprecoverseg?(): Promise<RunningGprecoverseg | undefined>;
+}
+
+export interface RunningGprecoverseg {
+  kind: 'recovery' | 'rebalance';
+  /** Its process id on the coordinator, when the adapter knows one. */
+  pid?: number;
+  operationId?: string;
 }
 
 export interface ClusterObservation {

@@ -1,8 +1,11 @@
+import type { ClusterOperations } from '#cluster/port.ts';
+import { runPhase } from '#domain/decisions.ts';
 import type { ClusterState } from '#domain/evolve.ts';
-import type { NewEvent } from '#domain/events.ts';
+import type { NewEvent, Phase, RunPhase } from '#domain/events.ts';
 import { UnknownCluster } from '#domain/errors.ts';
 import { ConcurrencyError } from '#store/errors.ts';
 import type { Stores } from '#store/stores.ts';
+import type { WorkflowStarter } from '#workflow/starter.ts';
 
 /**
  * An operator's request that the log refuses: nothing is running, it was done already, it
@@ -106,5 +109,181 @@ export async function approveRebalance(
     message: awaiting
       ? `approved: gprecoverseg -r starts at the run's next check`
       : `approved in advance: gprecoverseg -r runs as soon as every pair is in sync`,
+  };
+}
+
+/* ---------- Who holds the cluster, and is it alive ---------- */
+
+/** A live run holds the cluster: the request waits its turn (409), naming the holder. */
+export class ClusterBusy extends Error {
+  override name = 'ClusterBusy';
+  constructor(
+    readonly clusterId: string,
+    readonly holder: string,
+    readonly incidentId: string,
+    readonly since: string,
+  ) {
+    super(
+      `cluster ${clusterId} is being recovered by execution ${executionNameOf(holder)} (incident ${incidentId}) since ${since}, and it is running; ` +
+        `follow it with recoverseg status --cluster ${clusterId}, or stop it with recoverseg cancel --cluster ${clusterId}`,
+    );
+  }
+}
+
+export interface ControlDeps {
+  stores: Stores;
+  starter: WorkflowStarter;
+  now: () => Date;
+  /** The cluster itself, where this process can reach it (serve); absent behind API Gateway. */
+  cluster?: ((clusterId: string) => ClusterOperations) | undefined;
+}
+
+const executionNameOf = (arn: string): string => arn.split(':').at(-1) ?? arn;
+
+/** The phase an abandoned run stopped in, as RecoveryFailed records it. */
+const FAILED_PHASE: Record<RunPhase, Phase> = {
+  detecting: 'detect',
+  promoting: 'promote',
+  recovering: 'recover',
+  synchronizing: 'sync',
+  'awaiting-rebalance': 'rebalance',
+  rebalancing: 'rebalance',
+  finishing: 'finish',
+};
+
+/**
+ * Before a run starts: the cluster's lock holder must still live (DescribeExecution in AWS,
+ * the local runner locally). A live holder of another incident is ClusterBusy; a holder that
+ * is gone is superseded on record (RecoveryFailed ... abandoned) and its lock released, so a
+ * dead run never wedges the cluster. `incoming` is the execution about to start: its own
+ * lock is no obstacle (a retry, or a resumed run).
+ */
+export async function supersedeDeadHolder(
+  deps: ControlDeps,
+  clusterId: string,
+  incoming: { executionName?: string; by: string },
+): Promise<{ superseded: string | undefined }> {
+  const lock = await deps.stores.lock.read(clusterId);
+  if (lock && incoming.executionName && executionNameOf(lock.holder) === incoming.executionName)
+    return { superseded: undefined };
+  const state = await deps.stores.events.loadState(clusterId);
+  if (!lock && !state.recovery) return { superseded: undefined };
+  let gone = 'its lock expired';
+  if (lock) {
+    const liveness = await deps.starter.describe(lock.holder);
+    if (liveness.running)
+      throw new ClusterBusy(
+        clusterId,
+        lock.holder,
+        lock.incidentId,
+        new Date(lock.acquiredAt * 1000).toISOString(),
+      );
+    gone = `execution ${executionNameOf(lock.holder)} is ${liveness.status}${liveness.stoppedAt ? ` since ${liveness.stoppedAt}` : ''}`;
+  }
+  const open = state.recovery?.incidentId;
+  if (open)
+    await appendDecided(
+      deps.stores,
+      clusterId,
+      {
+        key: (s) => `abandon/${s.recovery?.incidentId}@${s.seq}`,
+        actor: incoming.by,
+        now: deps.now,
+      },
+      (s) =>
+        s.recovery?.incidentId === open
+          ? [
+              {
+                type: 'RecoveryFailed',
+                data: {
+                  incidentId: open,
+                  phase: FAILED_PHASE[runPhase(s) ?? 'finishing'],
+                  reason: `abandoned: its run ended without closing it (${gone}); superseded by ${incoming.by}`,
+                },
+              },
+            ]
+          : [],
+    );
+  if (lock) await deps.stores.lock.release(clusterId, lock.holder);
+  return { superseded: open ?? lock?.incidentId };
+}
+
+/* ---------- Cancel ---------- */
+
+/** What is known of a gprecoverseg on the coordinator: recoverseg never kills one. */
+async function gprecoversegReport(
+  deps: ControlDeps,
+  clusterId: string,
+  state: ClusterState,
+): Promise<{ running: boolean | 'unknown'; pid?: number; detail: string }> {
+  const recovery = state.recovery!;
+  const unfinished = recovery.started.filter((d) => state.segments.get(d)?.status === 'd');
+  const probe = deps.cluster?.(clusterId).runningGprecoverseg;
+  if (probe) {
+    const running = await probe.call(deps.cluster!(clusterId));
+    if (!running)
+      return { running: false, detail: 'no gprecoverseg is running on the coordinator' };
+    const what = running.kind === 'rebalance' ? 'gprecoverseg -r' : 'gprecoverseg';
+    const id =
+      running.pid !== undefined ? `PID ${running.pid}` : `operation ${running.operationId}`;
+    return {
+      running: true,
+      ...(running.pid !== undefined ? { pid: running.pid } : {}),
+      detail: `${what} (${id}) is still running on the coordinator; recoverseg never kills it: let it finish (gpstate -e shows its progress), then start a recovery again if segments stay down`,
+    };
+  }
+  return {
+    running: 'unknown',
+    detail:
+      unfinished.length > 0
+        ? `gprecoverseg was started for dbid ${unfinished.join(', ')} and is not on record as finished: it may still run on the coordinator (recoverseg never kills it); look for gprecoverseg.lock in the coordinator data directory and gpstate -e`
+        : 'not checked from here: look for gprecoverseg.lock in the coordinator data directory before recovering by hand',
+  };
+}
+
+/**
+ * Stops the recovery in progress (StopExecution in AWS, the local runner locally), records
+ * RecoveryCancelled and releases the lock. A gprecoverseg already running is never killed:
+ * the answer says so. Refused (nothing written) when nothing runs or it names another incident.
+ */
+export async function cancelRecovery(
+  deps: ControlDeps,
+  clusterId: string,
+  request: { by: string; reason: string; incidentId?: string },
+) {
+  const before = await deps.stores.events.loadState(clusterId);
+  if (before.segments.size === 0) throw new UnknownCluster(clusterId);
+  const recovery = recoveryInProgress(before, clusterId, request.incidentId);
+  const lock = await deps.stores.lock.read(clusterId);
+  const holder = lock?.incidentId === recovery.incidentId ? lock.holder : undefined;
+  if (holder) await deps.starter.stop(holder, `cancelled by ${request.by}: ${request.reason}`);
+  const gprecoverseg = await gprecoversegReport(deps, clusterId, before);
+  const { seq } = await appendDecided(
+    deps.stores,
+    clusterId,
+    { key: (s) => `cancel/${s.recovery?.incidentId}`, actor: request.by, now: deps.now },
+    (state) => {
+      recoveryInProgress(state, clusterId, recovery.incidentId);
+      return [
+        {
+          type: 'RecoveryCancelled',
+          data: {
+            incidentId: recovery.incidentId,
+            by: request.by,
+            reason: request.reason,
+            gprecoverseg: gprecoverseg.detail,
+          },
+        },
+      ];
+    },
+  );
+  if (holder) await deps.stores.lock.release(clusterId, holder);
+  return {
+    clusterId,
+    incidentId: recovery.incidentId,
+    cancelledBy: request.by,
+    stopped: holder ? executionNameOf(holder) : null,
+    seq,
+    gprecoverseg,
   };
 }

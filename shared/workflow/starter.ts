@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
-import { ExecutionAlreadyExists, StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  ExecutionDoesNotExist,
+  StartExecutionCommand,
+  StopExecutionCommand,
+  type SFNClient,
+} from '@aws-sdk/client-sfn';
 import type { WorkflowInput } from '#domain/workflow.ts';
 
 export interface StartedExecution {
@@ -9,9 +16,19 @@ export interface StartedExecution {
   alreadyStarted: boolean;
 }
 
-/** Starts the recovery workflow: Step Functions in AWS, the local runner on one machine. */
+/** Whether an execution still runs; `gone` covers stopped, failed, timed out and unknown. */
+export type ExecutionLiveness =
+  { running: true } | { running: false; status: string; stoppedAt?: string };
+
+/**
+ * Starts, looks at and stops the recovery workflow: Step Functions in AWS, the local runner on
+ * one machine. `describe` is how a starter tells a live lock holder from a dead one.
+ */
 export interface WorkflowStarter {
   start(input: WorkflowInput): Promise<StartedExecution>;
+  describe(executionArn: string): Promise<ExecutionLiveness>;
+  /** Stops a running execution; stopping one that has ended is harmless. */
+  stop(executionArn: string, cause: string): Promise<void>;
 }
 
 /** Step Functions execution names: at most 80 characters of letters, digits, `-` and `_`. */
@@ -59,5 +76,31 @@ export class SfnWorkflowStarter implements WorkflowStarter {
         return { executionName: name, executionArn, alreadyStarted: true };
       throw error;
     }
+  }
+
+  async describe(executionArn: string): Promise<ExecutionLiveness> {
+    try {
+      const execution = await this.sfn.send(new DescribeExecutionCommand({ executionArn }));
+      if (execution.status === 'RUNNING') return { running: true };
+      return {
+        running: false,
+        status: execution.status ?? 'UNKNOWN',
+        ...(execution.stopDate ? { stoppedAt: execution.stopDate.toISOString() } : {}),
+      };
+    } catch (error) {
+      if (error instanceof ExecutionDoesNotExist)
+        return { running: false, status: 'DOES_NOT_EXIST' };
+      throw error;
+    }
+  }
+
+  async stop(executionArn: string, cause: string): Promise<void> {
+    await this.sfn.send(
+      new StopExecutionCommand({
+        executionArn,
+        error: 'RecoveryCancelled',
+        cause: cause.slice(0, 32_000),
+      }),
+    );
   }
 }

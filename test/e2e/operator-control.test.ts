@@ -7,6 +7,8 @@ import { createIsolatedTables } from '#local/dynamodb-local.ts';
 import { createDynamoClient } from '#store/clients.ts';
 import { renderConfigurationTable } from '#domain/render.ts';
 import { configurationOf } from '#domain/evolve.ts';
+import { recoveryOptionsSchema } from '#domain/events.ts';
+import { closeAbandonedRecoveries } from '#local/open-recoveries.ts';
 import { seedScenario, seedTables } from '#test/fixtures/seed.ts';
 import { apiEvent, reply } from '#test/unit/api/support.ts';
 
@@ -150,5 +152,131 @@ describe('rebalance approval', () => {
     expect((await runtime.stores.events.loadState(clusterId)).lastIncident).toMatchObject({
       outcome: 'recovered',
     });
+  });
+});
+
+describe('cancel, and a cluster no dead run can wedge', () => {
+  it('refuses a second incident while a live run holds the cluster (409 naming it), then cancels the run', async () => {
+    const clusterId = await brokenSeed();
+    let busy: Awaited<ReturnType<typeof call>> | undefined;
+    let cancelled: Promise<Awaited<ReturnType<typeof call>>> | undefined;
+    onTask = async (task, output) => {
+      if (task !== 'CheckSync' || (output as { next: string }).next !== 'await-rebalance') return;
+      if (cancelled) return;
+      busy = await call('POST', `/clusters/${clusterId}/recoveries`, { incidentId: 'second' });
+      // The run stops while this request is still writing: the test waits for the answer.
+      cancelled = call('POST', `/clusters/${clusterId}/cancellation`, {
+        by: 'dba-anna',
+        reason: 'peak hours',
+      });
+      await cancelled;
+    };
+    await call('POST', `/clusters/${clusterId}/recoveries`, {
+      incidentId: 'first',
+      rebalancePolicy: 'approval',
+      waits: ZERO,
+    });
+    const result = await runtime.workflow.result(`${clusterId}--first`);
+    expect(result?.status).toBe('aborted');
+    expect(busy?.status).toBe(409);
+    expect(busy?.body.error).toMatch(
+      new RegExp(
+        `^cluster ${clusterId} is being recovered by execution ${clusterId}--first \\(incident first\\) since \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z, and it is running; .*recoverseg cancel --cluster ${clusterId}`,
+      ),
+    );
+    expect(await cancelled).toMatchObject({
+      status: 202,
+      body: {
+        incidentId: 'first',
+        cancelledBy: 'dba-anna',
+        stopped: `${clusterId}--first`,
+        gprecoverseg: { running: false },
+      },
+    });
+    const state = await runtime.stores.events.loadState(clusterId);
+    expect(state.recovery).toBeUndefined();
+    expect(state.lastIncident).toMatchObject({
+      incidentId: 'first',
+      status: 'cancelled',
+      by: 'dba-anna',
+      reason: 'peak hours',
+    });
+    expect(await runtime.stores.lock.read(clusterId)).toBeUndefined();
+    expect(await types(clusterId)).not.toContain('RecoveryFailed');
+    // Twice, or with nothing running: 409 and nothing written.
+    const seq = state.seq;
+    const again = await call('POST', `/clusters/${clusterId}/cancellation`, {});
+    expect(again.status).toBe(409);
+    expect(again.body.error).toMatch(/has no recovery in progress .*cancelled/);
+    expect((await call('POST', '/clusters/ghost/cancellation', {})).status).toBe(404);
+    expect((await runtime.stores.events.readHead(clusterId)).lastSeq).toBe(seq);
+    // The next recovery runs: it rebalances the still switched roles.
+    onTask = undefined;
+    const next = await call('POST', `/clusters/${clusterId}/recoveries`, {
+      incidentId: 'after',
+      waits: ZERO,
+    });
+    expect(next.status).toBe(202);
+    expect((await runtime.workflow.result(`${clusterId}--after`))?.status).toBe('succeeded');
+  });
+
+  /** What a serve killed with SIGKILL mid-run leaves: an open recovery, a lock nobody runs. */
+  async function leftByADeadServe(clusterId: string) {
+    const holder = `arn:aws:states:local:000000000000:execution:recoverseg:${clusterId}--killed`;
+    await runtime.stores.lock.acquire(clusterId, holder, 'killed', 1_700_000_000, 8 * 24 * 3600);
+    const head = await runtime.stores.events.readHead(clusterId);
+    await runtime.stores.events.append(
+      clusterId,
+      [
+        {
+          type: 'RecoveryRequested',
+          data: {
+            incidentId: 'killed',
+            trigger: { source: 'cli' },
+            options: recoveryOptionsSchema.parse({}),
+          },
+        },
+      ],
+      { expectedSeq: head.lastSeq, idempotencyKey: 'killed', at: new Date().toISOString() },
+    );
+  }
+
+  it('supersedes a dead holder on record and starts the new run (202, and it runs)', async () => {
+    const clusterId = await brokenSeed();
+    await leftByADeadServe(clusterId);
+    const started = await call('POST', `/clusters/${clusterId}/recoveries`, {
+      incidentId: 'new',
+      waits: ZERO,
+    });
+    expect(started).toMatchObject({ status: 202, body: { alreadyStarted: false } });
+    expect((await runtime.workflow.result(`${clusterId}--new`))?.status).toBe('succeeded');
+    const log = await runtime.stores.events.read(clusterId);
+    const abandoned = log.find((e) => e.type === 'RecoveryFailed');
+    expect(abandoned?.data).toMatchObject({ incidentId: 'killed' });
+    expect((abandoned?.data as { reason: string }).reason).toMatch(
+      new RegExp(
+        `^abandoned: its run ended without closing it \\(execution ${clusterId}--killed is NOT_RUNNING_IN_THIS_PROCESS\\); superseded by incident new$`,
+      ),
+    );
+    expect(log.at(-1)?.type).toBe('RecoveryCompleted');
+  });
+
+  it('serve, started again on its data, closes what the dead serve left open', async () => {
+    const clusterId = await brokenSeed();
+    await leftByADeadServe(clusterId);
+    const lines = await closeAbandonedRecoveries(runtime);
+    expect(lines).toContain(
+      `cluster ${clusterId}: incident killed was left open by a serve that stopped; closed as abandoned (recoverseg history --cluster ${clusterId}); start a recovery again if segments are still down`,
+    );
+    const state = await runtime.stores.events.loadState(clusterId);
+    expect(state.recovery).toBeUndefined();
+    expect(state.lastIncident).toMatchObject({ incidentId: 'killed', status: 'failed' });
+    expect(await runtime.stores.lock.read(clusterId)).toBeUndefined();
+    // Nothing left to close: a second start writes nothing.
+    const seq = state.seq;
+    expect(await closeAbandonedRecoveries(runtime)).not.toContain(
+      expect.stringContaining(clusterId),
+    );
+    expect((await runtime.stores.events.readHead(clusterId)).lastSeq).toBe(seq);
   });
 });

@@ -272,7 +272,8 @@ class Recover implements fc.AsyncCommand<Model, Real> {
       real.harness.hook = undefined;
     }
     stats.executions++;
-    stats[result.status]++;
+    // Nothing stops a model run: it succeeds or fails.
+    stats[result.status as 'succeeded' | 'failed']++;
     const key = result.status === 'succeeded' ? 'succeeded' : `${result.error?.name}`;
     stats.outcomes[key] = (stats.outcomes[key] ?? 0) + 1;
 

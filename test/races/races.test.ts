@@ -139,6 +139,8 @@ describe('100 concurrent triggers for one incident', () => {
       // would wait for a rebalance approval (a trigger's default policy); this test is about
       // the storm, so the run rebalances at once.
       const starter = {
+        describe: (arn: string) => workflow.describe(arn),
+        stop: (arn: string) => workflow.stop(arn),
         start: (input: WorkflowInput) =>
           workflow.start({
             ...input,

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type {
+  RunningGprecoverseg,
   ClusterObservation,
   ClusterOperations,
   OperationHandle,
@@ -12,7 +13,11 @@ import {
   SimulatedClusterNotFound,
 } from '#cluster/simulated/errors.ts';
 import * as faults from '#cluster/simulated/faults.ts';
-import { createState, type SimulatedClusterState } from '#cluster/simulated/model.ts';
+import {
+  createState,
+  runningOperation,
+  type SimulatedClusterState,
+} from '#cluster/simulated/model.ts';
 import * as operations from '#cluster/simulated/operations.ts';
 import type { SimulationOptionsInput } from '#cluster/simulated/options.ts';
 import * as reads from '#cluster/simulated/reads.ts';
@@ -107,6 +112,12 @@ export class SimulatedCluster implements ClusterOperations {
 
   async pollOperation(handle: OperationHandle): Promise<operations.SimulatedOperationStatus> {
     return operations.pollOperation(await this.current(), this.config.clock(), handle.operationId);
+  }
+
+  /** The simulation's unfinished operation: the simulated gprecoverseg (it has no PID). */
+  async runningGprecoverseg(): Promise<RunningGprecoverseg | undefined> {
+    const running = runningOperation(await this.readState());
+    return running ? { kind: running.kind, operationId: running.operationId } : undefined;
   }
 
   private async current(): Promise<SimulatedClusterState> {

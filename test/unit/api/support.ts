@@ -4,7 +4,12 @@ import type { ApiDeps, Simulator } from '#api/routes.ts';
 import { simulatorFor } from '#cluster/backend.ts';
 import type { WorkflowInput } from '#domain/workflow.ts';
 import { createStores, type Stores } from '#store/stores.ts';
-import { executionName, type StartedExecution, type WorkflowStarter } from '#workflow/starter.ts';
+import {
+  executionName,
+  type ExecutionLiveness,
+  type StartedExecution,
+  type WorkflowStarter,
+} from '#workflow/starter.ts';
 import { localDynamo } from '#test/support.ts';
 
 export const NOW = new Date('2024-12-23T12:00:00.000Z');
@@ -13,6 +18,20 @@ export const NOW = new Date('2024-12-23T12:00:00.000Z');
 export class RecordingStarter implements WorkflowStarter {
   readonly calls: WorkflowInput[] = [];
   readonly started = new Set<string>();
+  /** Executions (ARNs) that Step Functions would describe as RUNNING. */
+  readonly live = new Set<string>();
+  readonly stopped: { executionArn: string; cause: string }[] = [];
+
+  async describe(executionArn: string): Promise<ExecutionLiveness> {
+    return this.live.has(executionArn)
+      ? { running: true }
+      : { running: false, status: 'FAILED', stoppedAt: '2024-12-23T11:00:00.000Z' };
+  }
+
+  async stop(executionArn: string, cause: string): Promise<void> {
+    this.stopped.push({ executionArn, cause });
+    this.live.delete(executionArn);
+  }
 
   async start(input: WorkflowInput): Promise<StartedExecution> {
     this.calls.push(input);
