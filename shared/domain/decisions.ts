@@ -165,7 +165,7 @@ export const PROMOTION_RULES: readonly Rule<PromotionContext, PromotionVerdict>[
     then: 'double-fault',
   },
   {
-    rule: 'a primary on a failed host still acts as primary: wait for FTS',
+    rule: 'a primary on a failed host, or one that does not answer, still acts as primary: wait for FTS',
     when: (c) => c.awaitingFailover.length > 0,
     then: 'pending',
   },
@@ -181,21 +181,32 @@ export const PROMOTION_RULES: readonly Rule<PromotionContext, PromotionVerdict>[
 export const isStreamingInSync = (pair: Pair, streaming: readonly number[]): boolean =>
   isSynchronized(pair) && streaming.includes(pair.content);
 
-/** `streaming`: the contents whose acting primary has a walsender in state `streaming`. */
-export function promotionContext(
-  state: ClusterState,
-  failedHosts: readonly string[],
-  streaming: readonly number[],
-): PromotionContext {
+/** What the cluster showed besides its catalog, for the promotion check. */
+export interface PromotionLook {
+  /** Hosts known to be down (an EC2 state change). */
+  failedHosts: readonly string[];
+  /** Acting primaries that did not answer a connection. */
+  unresponsive: readonly number[];
+  /** Contents whose acting primary has a walsender in state `streaming`. */
+  streaming: readonly number[];
+}
+
+export function promotionContext(state: ClusterState, look: PromotionLook): PromotionContext {
   const pairs = pairsOf(state.segments.values());
+  const faulted = (p: Pair) => state.doubleFaults.includes(p.content);
+  // A silent acting primary of a pair in sync, or one on a host known to be down: FTS fails it
+  // over on its next probe.
+  const failingOver = pairs.filter(
+    (p) =>
+      !faulted(p) &&
+      (look.failedHosts.includes(p.primary.hostname) || look.unresponsive.includes(p.primary.dbid)),
+  );
   return {
-    awaitingMarkDown: pairs.filter((p) => isSynchronized(p) && !streaming.includes(p.content)),
-    doubleFaulted: pairs.filter((p) => state.doubleFaults.includes(p.content)),
-    awaitingFailover: pairs
-      .filter(
-        (p) => failedHosts.includes(p.primary.hostname) && !state.doubleFaults.includes(p.content),
-      )
-      .map((p) => p.primary),
+    doubleFaulted: pairs.filter(faulted),
+    awaitingFailover: failingOver.map((p) => p.primary),
+    awaitingMarkDown: pairs.filter(
+      (p) => !failingOver.includes(p) && isSynchronized(p) && !look.streaming.includes(p.content),
+    ),
   };
 }
 

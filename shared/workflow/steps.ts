@@ -179,14 +179,14 @@ export async function checkPromotion(
   deps: StepDeps,
   event: TaskEvent,
 ): Promise<Result<typeof promoteResultSchema>> {
-  const { state } = await observe(deps, event, 'CheckPromotion');
+  const { state, observation } = await observe(deps, event, 'CheckPromotion');
   // A double-faulted content makes gp_stat_replication fail (capture 80h): decide on it first.
   if (state.doubleFaults.length > 0) throw doubleFaultError(state);
-  const context = promotionContext(
-    state,
-    event.input.failedHosts,
-    await streamingContents(deps, event.input.clusterId),
-  );
+  const context = promotionContext(state, {
+    failedHosts: event.input.failedHosts,
+    unresponsive: observation.unresponsive,
+    streaming: await streamingContents(deps, event.input.clusterId),
+  });
   const { rule, then } = decidePromotion(context);
   if (then === 'double-fault') throw doubleFaultError(state);
   if (then === 'pending')

@@ -91,7 +91,11 @@ describe('a mirror killed alone (jsonl 13:53, captures 51*): never "nothing to d
     expect(inGrace.events).toEqual([]);
     const streaming = await adapterStreaming('33b200dd-3d2a-486b-a932-38309f6fa43c');
     expect(streaming).toEqual([1, 2, 3]);
-    const context = promotionContext(inGrace.state, [], streaming);
+    const context = promotionContext(inGrace.state, {
+      failedHosts: [],
+      unresponsive: [],
+      streaming: streaming,
+    });
     expect(context.awaitingMarkDown.map((p) => p.content)).toEqual([0]);
     expect(decidePromotion(context).then).toBe('pending');
     // The old sync check would have called this pair synchronized and finished.
@@ -120,7 +124,11 @@ describe('a mirror killed alone (jsonl 13:53, captures 51*): never "nothing to d
       await adapterCatalog('7bee6171-1f94-45a9-87d2-1a66fa6d609d'),
     );
     expect(marked.events).toEqual([{ type: 'SegmentMarkedDown', data: { dbid: 6 } }]);
-    expect(decidePromotion(promotionContext(marked.state, [], [1, 2, 3])).then).toBe('promoted');
+    expect(
+      decidePromotion(
+        promotionContext(marked.state, { failedHosts: [], unresponsive: [], streaming: [1, 2, 3] }),
+      ).then,
+    ).toBe('promoted');
     expect(planRecovery(marked.state, AUTO)).toEqual([
       { dbid: 6, content: 0, sourceDbid: 2, type: 'incremental' },
     ]);
@@ -130,6 +138,22 @@ describe('a mirror killed alone (jsonl 13:53, captures 51*): never "nothing to d
 describe('host sdw2 fails (captures 20-30f): one recovery round, after the grace period', () => {
   it('waits while the mirrors on the dead host still show up, then plans all four segments at once', async () => {
     const healthy = registered(await catalogCapture('10_healthy_gp_segment_configuration.txt'));
+    // 21: right after the kill, before FTS probed: the catalog still shows every pair in sync;
+    // the acting primaries on sdw2 (dbid 4, 5) do not answer, and nothing streams.
+    const beforeProbe = look(
+      healthy,
+      await catalogCapture('21_after_kill_before_probe_gp_segment_configuration.txt'),
+      [4, 5],
+    );
+    expect(beforeProbe.events).toEqual([]);
+    const waiting = promotionContext(beforeProbe.state, {
+      failedHosts: [],
+      unresponsive: [4, 5],
+      streaming: [],
+    });
+    expect(waiting.awaitingFailover.map((r) => r.dbid)).toEqual([4, 5]);
+    expect(waiting.awaitingMarkDown.map((p) => p.content)).toEqual([0, 1]);
+    expect(decidePromotion(waiting).rule).toMatch(/does not answer, still acts as primary/);
     // 23 + 26: primaries 2, 3 failed over; the mirrors on sdw2 still `u`, no walsender anywhere.
     const inGrace = look(
       healthy,
@@ -138,7 +162,11 @@ describe('host sdw2 fails (captures 20-30f): one recovery round, after the grace
     expect(inGrace.events.map((e) => e.type)).toEqual(['MirrorPromoted', 'MirrorPromoted']);
     const replication = await readCapture('26_after_kill_gp_stat_replication.txt');
     expect(replication.body).not.toContain('streaming');
-    const context = promotionContext(inGrace.state, ['sdw2'], []);
+    const context = promotionContext(inGrace.state, {
+      failedHosts: ['sdw2'],
+      unresponsive: [],
+      streaming: [],
+    });
     expect(context.awaitingMarkDown.map((p) => p.content)).toEqual([0, 1]);
     expect(decidePromotion(context)).toMatchObject({ then: 'pending' });
 
@@ -150,7 +178,15 @@ describe('host sdw2 fails (captures 20-30f): one recovery round, after the grace
       { type: 'SegmentMarkedDown', data: { dbid: 6 } },
       { type: 'SegmentMarkedDown', data: { dbid: 7 } },
     ]);
-    expect(decidePromotion(promotionContext(afterGrace.state, ['sdw2'], [])).then).toBe('promoted');
+    expect(
+      decidePromotion(
+        promotionContext(afterGrace.state, {
+          failedHosts: ['sdw2'],
+          unresponsive: [],
+          streaming: [],
+        }),
+      ).then,
+    ).toBe('promoted');
     expect(planRecovery(afterGrace.state, AUTO).map((i) => i.dbid)).toEqual([6, 7, 4, 5]);
   });
 });
@@ -168,7 +204,9 @@ describe('double fault on content 3 (captures 80-88): found by observation, neve
     ];
     expect(faulted.events).toEqual(expected);
     expect(faulted.state.doubleFaults).toEqual([3]);
-    const verdict = decidePromotion(promotionContext(faulted.state, [], [0, 1, 2]));
+    const verdict = decidePromotion(
+      promotionContext(faulted.state, { failedHosts: [], unresponsive: [], streaming: [0, 1, 2] }),
+    );
     expect(verdict.then).toBe('double-fault');
     expect(() => planRecovery(faulted.state, AUTO)).toThrow(RecoveryNotPossible);
     const pair = pairsOf(configurationOf(faulted.state)).find((p) => p.content === 3)!;
