@@ -353,16 +353,11 @@ export class RecoverSegStack extends Stack {
     this.tables.control.grantReadWriteData(router);
     this.stateMachine.grantStartExecution(router);
     // Is the lock holder alive (a dead run never wedges a cluster), and cancel: its executions only.
-    this.stateMachine.grantExecution(router, 'states:DescribeExecution', 'states:StopExecution');
-    // The grant above is on this state machine's executions, `execution:<name>:*`: a name is
-    // only known once the execution exists. Acknowledged beside the grant it explains.
-    const routerPolicy = router.role?.node.tryFindChild('DefaultPolicy');
-    if (routerPolicy)
-      Validations.of(routerPolicy).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${this.getLogicalId(this.stateMachine.node.defaultChild as sfn.CfnStateMachine)}"}]}]}:*]`,
-        reason:
-          'states:DescribeExecution and states:StopExecution on the executions of the recovery state machine only (execution names are per incident): the API checks whether a cluster lock holder still runs and cancels a run an operator stops.',
-      });
+    this.grantOnExecutions(
+      router,
+      ['states:DescribeExecution', 'states:StopExecution'],
+      'the API checks whether a cluster lock holder still runs and cancels a run an operator stops.',
+    );
     router.addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
 
     const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', {
@@ -543,12 +538,33 @@ export class RecoverSegStack extends Stack {
   }
 
   /**
+   * Actions on this state machine's executions, `execution:<name>:*`: a name is only known once
+   * the execution exists, so cdk-nag's wildcard finding is acknowledged beside the grant.
+   */
+  private grantOnExecutions(fn: lambda.Function, actions: string[], why: string): void {
+    this.stateMachine.grantExecution(fn, ...actions);
+    const policy = fn.role?.node.tryFindChild('DefaultPolicy');
+    if (policy)
+      Validations.of(policy).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${this.getLogicalId(this.stateMachine.node.defaultChild as sfn.CfnStateMachine)}"}]}]}:*]`,
+        reason: `${actions.join(' and ')} on the executions of the recovery state machine only (execution names are per incident): ${why}`,
+      });
+  }
+
+  /**
    * Alarms and instance state changes of the whole account reach the trigger, which keeps
    * those that name a registered cluster (alarm name prefix or the `recoverseg:cluster` tag).
    */
   private routeEvents(trigger: lambda.Function): void {
-    this.tables.eventLog.grantReadData(trigger);
+    // It closes on record the recovery of a lock holder that died before starting its own.
+    this.tables.eventLog.grantReadWriteData(trigger);
+    this.tables.control.grantReadWriteData(trigger);
     this.stateMachine.grantStartExecution(trigger);
+    this.grantOnExecutions(
+      trigger,
+      ['states:DescribeExecution'],
+      'an alarm or EC2 trigger checks whether a cluster lock holder still runs before it starts a run.',
+    );
     trigger.addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
     trigger.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['ec2:DescribeTags'], resources: ['*'] }),

@@ -21,7 +21,12 @@ async function tagsOf(instanceId: string): Promise<Record<string, string> | unde
 export const handler = middy<unknown, unknown>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .handler(async (event) => {
-    const result = await startFromTrigger(event, { events: stores().events, starter, tagsOf });
+    const result = await startFromTrigger(event, {
+      stores: stores(),
+      starter,
+      tagsOf,
+      now: () => new Date(),
+    });
     if (result.started) logger.info('recovery started', { ...result });
     else logger.warn('event dropped', { reason: result.reason });
     return result;

@@ -1,8 +1,9 @@
 import { parseOrThrow } from '#domain/validation.ts';
 import { workflowInputSchema } from '#domain/workflow.ts';
-import type { EventStore } from '#store/event-store.ts';
+import type { Stores } from '#store/stores.ts';
+import { ClusterBusy, supersedeDeadHolder } from '#workflow/control.ts';
 import { decideTrigger, type InstanceTags } from '#workflow/triggers.ts';
-import type { StartedExecution, WorkflowStarter } from '#workflow/starter.ts';
+import { executionName, type StartedExecution, type WorkflowStarter } from '#workflow/starter.ts';
 
 export type TriggerResult =
   | ({ started: true } & StartedExecution & { clusterId: string; incidentId: string })
@@ -14,7 +15,7 @@ export type TriggerResult =
  */
 export async function startFromTrigger(
   event: unknown,
-  deps: { events: EventStore; starter: WorkflowStarter; tagsOf: InstanceTags },
+  deps: { stores: Stores; starter: WorkflowStarter; tagsOf: InstanceTags; now: () => Date },
 ): Promise<TriggerResult> {
   const decision = await decideTrigger(event, async (id) => {
     try {
@@ -24,7 +25,7 @@ export async function startFromTrigger(
     }
   });
   if (!decision.start) return { started: false, reason: decision.reason };
-  const head = await deps.events.readHead(decision.clusterId);
+  const head = await deps.stores.events.readHead(decision.clusterId);
   if (head.lastSeq === 0)
     return { started: false, reason: `cluster ${decision.clusterId} is not registered` };
   const input = parseOrThrow(workflowInputSchema, {
@@ -34,6 +35,17 @@ export async function startFromTrigger(
     options: {},
     failedHosts: decision.failedHosts,
   });
+  // A lock holder that died (stopped, timed out, failed in RecordFailure) is closed on record
+  // first, or this run would wait on its lock for days. A live one of another incident keeps
+  // the cluster: this run queues on the lock, as two incidents of one cluster must.
+  try {
+    await supersedeDeadHolder(deps, decision.clusterId, {
+      executionName: executionName(decision.clusterId, decision.incidentId),
+      by: `${decision.source} trigger, incident ${decision.incidentId}`,
+    });
+  } catch (error) {
+    if (!(error instanceof ClusterBusy)) throw error;
+  }
   const started = await deps.starter.start(input);
   return {
     started: true,

@@ -270,16 +270,22 @@ describe('least privilege', () => {
     ).toBe(true);
   });
 
-  it('the event trigger starts executions and reads the log, nothing more', () => {
+  it('the event trigger starts executions, and closes a dead lock holder on record: nothing more', () => {
     expect(allows(simulated, 'StartFromEvent', ['states:StartExecution'], undefined)).toBe(true);
     expect(allows(simulated, 'StartFromEvent', ['dynamodb:GetItem'], eventLog)).toBe(true);
-    expect(allows(simulated, 'StartFromEvent', WRITE_ACTIONS, eventLog)).toBe(false);
+    // A lock holder that died is superseded on record (RecoveryFailed abandoned, lock released).
+    expect(allows(simulated, 'StartFromEvent', WRITE_ACTIONS, eventLog)).toBe(true);
+    expect(allows(simulated, 'StartFromEvent', WRITE_ACTIONS, control)).toBe(true);
     expect(
       allows(simulated, 'StartFromEvent', ['dynamodb:GetItem', ...WRITE_ACTIONS], configuration),
     ).toBe(false);
-    expect(
-      allows(simulated, 'StartFromEvent', ['dynamodb:GetItem', ...WRITE_ACTIONS], control),
-    ).toBe(false);
+    const onExecutions = statementsOf(simulated, stack.lambdas.StartFromEvent.role).filter((s) =>
+      s.actions.includes('states:DescribeExecution'),
+    );
+    expect(onExecutions.flatMap((s) => s.actions)).toEqual(['states:DescribeExecution']);
+    expect(allows(simulated, 'StartFromEvent', ['states:StopExecution', 'ssm:SendCommand'])).toBe(
+      false,
+    );
   });
 
   it('the API router registers clusters and starts executions of this state machine only', () => {

@@ -1,5 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { EventStore } from '#store/event-store.ts';
+import type { EventStore } from '#store/event-store.ts';
+import { createStores, type Stores } from '#store/stores.ts';
+import { recoveryOptionsSchema } from '#domain/events.ts';
 import { startFromTrigger } from '#workflow/start-from-trigger.ts';
 import { CLUSTER_TAG, decideTrigger, HOST_TAG, type InstanceTags } from '#workflow/triggers.ts';
 import { seedIncidentPhases } from '#test/fixtures/seed.ts';
@@ -160,12 +162,13 @@ describe('decideTrigger: which EventBridge events start a recovery', () => {
 });
 
 describe('startFromTrigger: an EventBridge event in, at most one execution out', () => {
-  let events: EventStore;
+  let stores: Stores;
+  const now = () => new Date('2024-12-23T12:04:00.000Z');
   beforeAll(async () => {
     const ddb = await localDynamo('triggers');
-    events = new EventStore(ddb.doc, ddb.tables);
+    stores = createStores(ddb.doc, ddb.tables);
     const [registration] = seedIncidentPhases();
-    await events.append('seed', registration, {
+    await stores.events.append('seed', registration, {
       expectedSeq: 0,
       idempotencyKey: 'register',
       at: '2024-12-23T11:00:00.000Z',
@@ -174,7 +177,7 @@ describe('startFromTrigger: an EventBridge event in, at most one execution out',
 
   it('starts the workflow with the incident, the trigger and the failed host', async () => {
     const starter = new RecordingStarter();
-    const result = await startFromTrigger(ec2(), { events, starter, tagsOf: tagged });
+    const result = await startFromTrigger(ec2(), { stores, starter, tagsOf: tagged, now });
     expect(result).toMatchObject({
       started: true,
       clusterId: 'seed',
@@ -196,7 +199,12 @@ describe('startFromTrigger: an EventBridge event in, at most one execution out',
   it('drops, without starting, an alarm for a cluster that was never registered', async () => {
     const starter = new RecordingStarter();
     expect(
-      await startFromTrigger(alarm('recoverseg/ghost/down'), { events, starter, tagsOf: noTags }),
+      await startFromTrigger(alarm('recoverseg/ghost/down'), {
+        stores,
+        starter,
+        tagsOf: noTags,
+        now,
+      }),
     ).toEqual({ started: false, reason: 'cluster ghost is not registered' });
     expect(starter.calls).toEqual([]);
   });
@@ -208,7 +216,7 @@ describe('startFromTrigger: an EventBridge event in, at most one execution out',
         name: 'UnauthorizedOperation',
       });
     };
-    expect(await startFromTrigger(ec2(), { events, starter, tagsOf: throwing })).toEqual({
+    expect(await startFromTrigger(ec2(), { stores, starter, tagsOf: throwing, now })).toEqual({
       started: false,
       reason: `instance ${INSTANCE} has no valid ${CLUSTER_TAG} tag`,
     });
@@ -222,13 +230,17 @@ describe('startFromTrigger: an EventBridge event in, at most one execution out',
     } as unknown as EventStore;
     expect(
       await startFromTrigger(alarm('recoverseg/seed/x', 'OK'), {
-        events: unread,
+        stores: { ...stores, events: unread },
         starter,
         tagsOf: noTags,
+        now,
       }),
     ).toMatchObject({ started: false });
     expect(
-      await startFromTrigger({ hello: 'world' }, { events: unread, starter, tagsOf: noTags }),
+      await startFromTrigger(
+        { hello: 'world' },
+        { stores: { ...stores, events: unread }, starter, tagsOf: noTags, now },
+      ),
     ).toMatchObject({ started: false });
     expect(starter.calls).toEqual([]);
   });
@@ -242,12 +254,96 @@ describe('startFromTrigger: an EventBridge event in, at most one execution out',
         : alarm('recoverseg/seed/segment-down', 'ALARM', time);
     });
     const results = await Promise.all(
-      storm.map((event) => startFromTrigger(event, { events, starter, tagsOf: noTags })),
+      storm.map((event) => startFromTrigger(event, { stores, starter, tagsOf: noTags, now })),
     );
     expect(results.every((r) => r.started && r.executionName === 'seed--alarm-202412231300')).toBe(
       true,
     );
     expect(results.filter((r) => r.started && !r.alreadyStarted)).toHaveLength(1);
     expect(starter.started).toEqual(new Set(['seed--alarm-202412231300']));
+  });
+});
+
+describe('startFromTrigger: a lock holder that died never wedges the cluster', () => {
+  const held = 'held';
+  const deadArn = 'arn:aws:states:us-east-1:000000000000:execution:recoverseg:held--old';
+  let stores: Stores;
+  const now = () => new Date('2024-12-23T12:04:00.000Z');
+  beforeAll(async () => {
+    const ddb = await localDynamo('triggers-held');
+    stores = createStores(ddb.doc, ddb.tables);
+    const [registration] = seedIncidentPhases();
+    await stores.events.append(held, registration!, {
+      expectedSeq: 0,
+      idempotencyKey: 'register',
+      at: '2024-12-23T11:00:00.000Z',
+    });
+  });
+
+  it('closes the recovery of a dead holder on record, then starts; a live holder is left alone and the run queues', async () => {
+    const { seq } = await stores.events.readHead(held).then((h) => ({ seq: h.lastSeq }));
+    await stores.events.append(
+      held,
+      [
+        {
+          type: 'RecoveryRequested',
+          data: {
+            incidentId: 'old',
+            trigger: { source: 'api' },
+            options: recoveryOptionsSchema.parse({}),
+          },
+        },
+      ],
+      { expectedSeq: seq, idempotencyKey: 'old', at: '2024-12-23T11:30:00.000Z' },
+    );
+    await stores.lock.acquire(
+      held,
+      deadArn,
+      'old',
+      Date.parse('2024-12-23T11:30:00Z') / 1000,
+      3600,
+    );
+    const starter = new RecordingStarter();
+    const first = await startFromTrigger(alarm(`recoverseg/${held}/down`), {
+      stores,
+      starter,
+      tagsOf: noTags,
+      now,
+    });
+    expect(first).toMatchObject({ started: true, alreadyStarted: false });
+    const log = await stores.events.read(held);
+    expect(log.at(-1)).toMatchObject({
+      type: 'RecoveryFailed',
+      data: {
+        incidentId: 'old',
+        reason: expect.stringMatching(
+          /^abandoned: its run ended without closing it \(execution held--old is FAILED/,
+        ),
+      },
+    });
+
+    // A live holder (another incident) keeps the cluster; nothing is written, the run queues.
+    const liveArn = 'arn:aws:states:us-east-1:000000000000:execution:recoverseg:held--live';
+    await stores.lock.release(held, deadArn).catch(() => undefined);
+    await stores.lock.acquire(
+      held,
+      liveArn,
+      'live',
+      Date.parse('2024-12-23T12:00:00Z') / 1000,
+      3600,
+    );
+    starter.live.add(liveArn);
+    const before = await stores.events.readHead(held);
+    const second = await startFromTrigger(
+      alarm(`recoverseg/${held}/down`, 'ALARM', '2024-12-23T12:30:00Z'),
+      {
+        stores,
+        starter,
+        tagsOf: noTags,
+        now,
+      },
+    );
+    expect(second).toMatchObject({ started: true });
+    expect(await stores.events.readHead(held)).toEqual(before);
   });
 });
