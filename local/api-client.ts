@@ -8,6 +8,8 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** The API's error name (ClusterBusy, ValidationError …), when it gave one. */
+    readonly code?: string,
   ) {
     super(message);
   }
@@ -82,6 +84,7 @@ export class ApiClient {
       throw new ApiError(
         response.status,
         (parsed as { error?: string })?.error ?? `HTTP ${response.status}`,
+        (parsed as { name?: string })?.name,
       );
     return parsed;
   }

@@ -8,6 +8,8 @@ import { DynamoDbLocalUnavailable } from '#local/dynamodb-local.ts';
 import { startHttpApi } from '#local/http-server.ts';
 import { LiveFeed } from '#local/web/live.ts';
 import { printHistory, printTable, terminalOut } from '#local/output.ts';
+import { EXIT, followRecovery, statusInWords, type StatusBody } from '#local/follow.ts';
+import { historyOf } from '#domain/render.ts';
 import { startLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
 import { closeAbandonedRecoveries } from '#local/open-recoveries.ts';
 import { route } from '#api/routes.ts';
@@ -49,6 +51,7 @@ class UsageError extends Error {
 
 const options = {
   json: { type: 'boolean' },
+  detach: { type: 'boolean' },
   port: { type: 'string' },
   data: { type: 'string' },
   endpoint: { type: 'string' },
@@ -300,16 +303,14 @@ async function clientCommand(
   const base = `/clusters/${encodeURIComponent(cluster)}`;
   switch (command) {
     case 'status': {
-      const status = (await client.request('GET', `${base}/status`)) as {
-        gpstateMirrors: string[];
-        gpstateErrors: string[];
-        recovery: unknown;
-        lastIncident: unknown;
-      };
-      for (const line of [...status.gpstateMirrors, '', ...status.gpstateErrors]) out.line(line);
+      const status = (await client.request('GET', `${base}/status`)) as StatusBody;
+      if (values.json) {
+        process.stdout.write(`${JSON.stringify(status)}\n`);
+        return 0;
+      }
+      for (const line of statusInWords(status)) out.line(line);
       out.line();
-      out.line(`recovery in progress: ${JSON.stringify(status.recovery)}`);
-      out.line(`last incident: ${JSON.stringify(status.lastIncident)}`);
+      for (const line of [...status.gpstateMirrors, '', ...status.gpstateErrors]) out.line(line);
       return 0;
     }
     case 'config': {
@@ -320,6 +321,10 @@ async function clientCommand(
         undefined,
         seq === undefined ? {} : { seq: String(seq) },
       )) as { seq: number; rows: SegmentRow[] };
+      if (values.json) {
+        process.stdout.write(`${JSON.stringify(config)}\n`);
+        return 0;
+      }
       printTable(out, `cluster ${cluster} at seq ${config.seq}`, config.rows);
       return 0;
     }
@@ -336,7 +341,11 @@ async function clientCommand(
         events.push(...page.events);
         after = page.next;
       }
-      if (command === 'history') printHistory(out, events);
+      if (values.json)
+        process.stdout.write(
+          `${JSON.stringify(command === 'history' ? { clusterId: cluster, history: historyOf(events) } : { clusterId: cluster, events })}\n`,
+        );
+      else if (command === 'history') printHistory(out, events);
       else
         for (const e of events)
           out.line(`${String(e.seq).padStart(6)} ${e.at} ${e.type} ${JSON.stringify(e.data)}`);
@@ -351,25 +360,54 @@ async function clientCommand(
         }),
       );
       const pollSeconds = integer(values['poll-seconds'] as string | undefined, 'poll-seconds');
-      const result = await client.request('POST', `${base}/recoveries`, {
-        ...(values.type ? { type: values.type } : {}),
-        targetHosts,
-        rebalance: !values['no-rebalance'],
-        dryRun: Boolean(values['dry-run']),
-        ...(values.incident ? { incidentId: values.incident } : {}),
-        ...policyFlags(values),
-        ...(pollSeconds !== undefined
-          ? {
-              waits: {
-                pollSeconds,
-                approvalPollSeconds: Math.min(3600, Math.max(pollSeconds, 1) * 10),
-              },
-            }
-          : {}),
-        trigger: { source: 'cli' },
+      const json = Boolean(values.json);
+      // Where the run starts in the log: the projection's seq is never ahead of the log.
+      const before = values.detach
+        ? 0
+        : ((await client.request('GET', `${base}/status`)) as { seq: number }).seq;
+      let result: { incidentId: string; alreadyStarted: boolean };
+      try {
+        result = (await client.request('POST', `${base}/recoveries`, {
+          ...(values.type ? { type: values.type } : {}),
+          targetHosts,
+          rebalance: !values['no-rebalance'],
+          dryRun: Boolean(values['dry-run']),
+          ...(values.incident ? { incidentId: values.incident } : {}),
+          ...policyFlags(values),
+          ...(pollSeconds !== undefined
+            ? {
+                waits: {
+                  pollSeconds,
+                  approvalPollSeconds: Math.min(3600, Math.max(pollSeconds, 1) * 10),
+                },
+              }
+            : {}),
+          trigger: { source: 'cli' },
+        })) as { incidentId: string; alreadyStarted: boolean };
+      } catch (error) {
+        // Another run holds the cluster: not a mistake in the command; wait, follow or cancel it.
+        if (
+          error instanceof ApiError &&
+          error.status === 409 &&
+          (error.code === 'ClusterBusy' || error.code === 'ClusterLocked')
+        ) {
+          process.stderr.write(`recoverseg: HTTP 409: ${error.message}\n`);
+          return EXIT.busy;
+        }
+        throw error;
+      }
+      if (values.detach) {
+        out.line(JSON.stringify(result));
+        return 0;
+      }
+      const progress = terminalOut(json ? process.stderr : process.stdout);
+      const followed = await followRecovery(client, cluster, result.incidentId, progress, {
+        // A run already started may have begun anywhere in the log.
+        afterSeq: result.alreadyStarted ? 0 : before,
+        pollMs: Math.max(100, (pollSeconds ?? 2) * 1000),
       });
-      out.line(JSON.stringify(result));
-      return 0;
+      if (json) process.stdout.write(`${JSON.stringify({ ...result, ...followed })}\n`);
+      return followed.exitCode;
     }
     case 'cancel': {
       const result = (await client.request('POST', `${base}/cancellation`, {
