@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
-import { parseArgs } from 'node:util';
+import { Command, CommanderError, Option } from 'commander';
 import { ApiClient, ApiError } from '#local/api-client.ts';
 import { deployedDefinition } from '#local/definition.ts';
 import { runDemo, combine, progressObserver } from '#local/demo.ts';
@@ -20,68 +20,12 @@ import { InvalidScenario, PhaseRecorder, parseScenario, runScenario } from '#loc
 import type { RecordedEvent } from '#domain/events.ts';
 import type { SegmentRow } from '#domain/segment.ts';
 
-const USAGE = `usage: recoverseg <command> [options]
-
-  demo                              the seed incident end to end (npm start)
-  scenario FILE [--json]            run a scenario file; exit 0 ok, 1 failed, 2 invalid
-  serve [--port N] [--data DIR]     DynamoDB Local + the API + the workflow, until Ctrl-C
-        [--cluster-backend greenplum --cluster ID --transport local|ssh [--coordinator HOST]
-         [--gphome DIR] [--coordinator-data-directory DIR] [--admin-user U] [--coordinator-port N]]
-                                    drive a real cluster: registered from its live catalog
-
-  against a running API (--endpoint URL, default http://127.0.0.1:3000; SigV4 for API Gateway):
-  register FILE [--rebalance-policy P [--rebalance-window W]]
-                                    register the cluster of a scenario file
-  status  --cluster ID              gpstate -m / -e, recovery in progress
-  config  --cluster ID [--seq N]    gp_segment_configuration (as of seq N)
-  events  --cluster ID [--after N]  the event log
-  history --cluster ID              gp_configuration_history lines
-  recover --cluster ID [--type auto|incremental|differential|full] [--target OLD=NEW]
-          [--no-rebalance] [--dry-run] [--incident ID] [--poll-seconds N]
-          [--rebalance-policy immediate|window|approval|never] [--rebalance-window "Sun 02:00-04:00 UTC"]
-  approve --cluster ID [--by NAME]  approve the rebalance (gprecoverseg -r) of the recovery in progress
-  cancel  --cluster ID [--reason R] [--by NAME]
-                                    stop the recovery in progress (a running gprecoverseg is never killed)
-  fail    --cluster ID (--host H | --dbid N [--kind crash|disk-lost])`;
-
 /** Wrong usage or input: one line, exit 2. */
 class UsageError extends Error {
   override name = 'UsageError';
 }
 
-const options = {
-  json: { type: 'boolean' },
-  detach: { type: 'boolean' },
-  port: { type: 'string' },
-  data: { type: 'string' },
-  endpoint: { type: 'string' },
-  cluster: { type: 'string' },
-  seq: { type: 'string' },
-  after: { type: 'string' },
-  type: { type: 'string' },
-  target: { type: 'string', multiple: true },
-  'no-rebalance': { type: 'boolean' },
-  'dry-run': { type: 'boolean' },
-  incident: { type: 'string' },
-  'poll-seconds': { type: 'string' },
-  'rebalance-policy': { type: 'string' },
-  'rebalance-window': { type: 'string' },
-  by: { type: 'string' },
-  reason: { type: 'string' },
-  host: { type: 'string' },
-  dbid: { type: 'string' },
-  kind: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-  'cluster-backend': { type: 'string' },
-  transport: { type: 'string' },
-  coordinator: { type: 'string' },
-  gphome: { type: 'string' },
-  'coordinator-data-directory': { type: 'string' },
-  'admin-user': { type: 'string' },
-  'coordinator-port': { type: 'string' },
-} as const;
-
-type Values = ReturnType<typeof parseArgs<{ options: typeof options }>>['values'];
+type Values = Record<string, string | undefined>;
 
 /**
  * `serve --cluster-backend greenplum ...` as the environment the deployed handlers read
@@ -436,38 +380,225 @@ async function clientCommand(
       return 0;
     }
     default:
-      throw new UsageError(`unknown command ${command}\n${USAGE}`);
+      throw new UsageError(`unknown command ${command}`);
   }
+}
+
+const CLIENT_HELP = `
+Against a running API: --endpoint URL (default http://127.0.0.1:3000); an API Gateway endpoint
+is called with SigV4 (the usual AWS credential chain).
+Exit codes: 0 ok, 1 failed, 2 usage error or request refused (HTTP 4xx).`;
+
+const RECOVER_HELP = `
+Follows the run until it ends, printing its phases and progress (--detach: return at once).
+Exit codes:
+  0  the run ended: recovered, nothing to do, planned (--dry-run), or unbalanced (no approval
+     or window came in time: redundant, roles switched, on record, not a failure)
+  1  the run failed or was cancelled
+  2  usage error, or the request was refused (HTTP 4xx)
+  3  redundant again and waiting for rebalance approval: prints recoverseg approve --cluster ID
+  4  another run holds the cluster (HTTP 409): prints which one and since when`;
+
+/** Options every client command takes. */
+function clientOptions(command: Command, json = true): Command {
+  command
+    .option(
+      '--endpoint <url>',
+      'the API (recoverseg serve, or API Gateway)',
+      'http://127.0.0.1:3000',
+    )
+    .option('--cluster <id>', 'the cluster');
+  if (json) command.option('--json', 'one JSON document on stdout, for machines');
+  return command.addHelpText('after', CLIENT_HELP);
+}
+
+const policyOptions = (command: Command): Command =>
+  command
+    .addOption(
+      new Option('--rebalance-policy <policy>', 'when gprecoverseg -r may run').choices([
+        'immediate',
+        'window',
+        'approval',
+        'never',
+      ]),
+    )
+    .option(
+      '--rebalance-window <window>',
+      'the window of policy window, e.g. "Sun 02:00-04:00 UTC"',
+    );
+
+/** Commander's camelCase options back to the flags' own names (`--no-rebalance` included). */
+function flags(options: Record<string, unknown>): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options))
+    values[key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)] = value;
+  if (values.rebalance === false) values['no-rebalance'] = true;
+  delete values.rebalance;
+  return values;
+}
+
+function program(run: (code: Promise<number>) => Promise<void>): Command {
+  const root = new Command('recoverseg')
+    .description(
+      'Recovers failed Greenplum segments: the workflow locally (demo, scenario, serve) and a client of its API',
+    )
+    .usage('<command> [options]')
+    .helpCommand(false)
+    .showSuggestionAfterError(false)
+    .exitOverride()
+    .configureOutput({ writeErr: () => {}, outputError: () => {} });
+  root
+    .command('demo')
+    .description('the seed incident end to end (npm start)')
+    .action(() => run(runDemo(terminalOut())));
+  root
+    .command('scenario')
+    .description(
+      'run a scenario file: exit 0 ok, 1 failed recovery or expectation, 2 invalid scenario',
+    )
+    .argument('<file>', 'the scenario (JSON)')
+    .option('--json', 'one document (snapshots, events, outcome) on stdout')
+    .option('--poll-seconds <n>', 'the workflow waits between polls', '1')
+    .action((file: string, o: Record<string, string | boolean | undefined>) =>
+      run(
+        scenarioCommand(
+          file,
+          Boolean(o.json),
+          integer(o.pollSeconds as string, 'poll-seconds') ?? 1,
+        ),
+      ),
+    );
+  root
+    .command('serve')
+    .description('DynamoDB Local + the API and dashboard + the workflow, until Ctrl-C')
+    .option('--port <n>', 'the API port', '3000')
+    .option('--data <dir>', 'keep DynamoDB Local data in DIR (default: in memory)')
+    .addOption(
+      new Option('--cluster-backend <backend>', 'simulated, or drive a real cluster').choices([
+        'simulated',
+        'greenplum',
+      ]),
+    )
+    .option('--cluster <id>', 'greenplum: the cluster, registered from its live catalog')
+    .addOption(
+      new Option('--transport <t>', 'greenplum: how to reach the coordinator').choices([
+        'local',
+        'ssh',
+      ]),
+    )
+    .option('--coordinator <host>', 'greenplum: the coordinator host (ssh)')
+    .option('--gphome <dir>', 'greenplum: GPHOME')
+    .option('--coordinator-data-directory <dir>', 'greenplum: COORDINATOR_DATA_DIRECTORY')
+    .option('--admin-user <user>', 'greenplum: the admin user (gpadmin)')
+    .option('--coordinator-port <n>', 'greenplum: the coordinator port')
+    .action((o: Record<string, string | undefined>) => {
+      const values = flags(o) as Values;
+      return run(
+        (async () =>
+          serveCommand(
+            integer(values.port, 'port', 1) ?? 3000,
+            values.data,
+            realClusterEnvironment(values),
+          ))(),
+      );
+    });
+  const client = (name: string, description: string, json = true) =>
+    clientOptions(root.command(name).description(description), json);
+  policyOptions(
+    client('register', 'register the cluster of a scenario or cluster file', false).argument(
+      '<file>',
+      'the scenario or cluster file (JSON)',
+    ),
+  ).action((file: string, o: Record<string, unknown>) =>
+    run(clientCommand('register', flags(o), [file])),
+  );
+  client(
+    'status',
+    'gpstate -m / -e, the recovery in progress and the last incident, in words',
+  ).action((o: Record<string, unknown>) => run(clientCommand('status', flags(o), [])));
+  client('config', 'gp_segment_configuration (as of seq N)')
+    .option('--seq <n>', 'as of this seq of the event log')
+    .action((o: Record<string, unknown>) => run(clientCommand('config', flags(o), [])));
+  client('events', 'the event log')
+    .option('--after <n>', 'events after this seq', '0')
+    .action((o: Record<string, unknown>) => run(clientCommand('events', flags(o), [])));
+  client('history', 'gp_configuration_history lines').action((o: Record<string, unknown>) =>
+    run(clientCommand('history', flags(o), [])),
+  );
+  policyOptions(
+    client('recover', 'start a recovery and follow it to its end')
+      .addOption(
+        new Option('--type <type>', 'recovery type').choices([
+          'auto',
+          'incremental',
+          'differential',
+          'full',
+        ]),
+      )
+      .option(
+        '--target <old=new>',
+        'rebuild the segments of a failed host on another (repeatable)',
+        (value: string, previous: string[] = []) => [...previous, value],
+      )
+      .option('--no-rebalance', 'do not run gprecoverseg -r')
+      .option('--dry-run', 'plan only')
+      .option(
+        '--incident <id>',
+        'the incident id (default: api-<time>); an existing one is followed',
+      )
+      .option(
+        '--poll-seconds <n>',
+        'the workflow waits between polls (and this client between reads)',
+      )
+      .option('--detach', 'return at once with the API answer'),
+  )
+    .addHelpText('after', RECOVER_HELP)
+    .action((o: Record<string, unknown>) => run(clientCommand('recover', flags(o), [])));
+  client(
+    'approve',
+    'approve the rebalance (gprecoverseg -r, cancels queries in flight) of the recovery in progress',
+    false,
+  )
+    .option('--by <name>', 'who approves (default user@host)')
+    .action((o: Record<string, unknown>) => run(clientCommand('approve', flags(o), [])));
+  client('cancel', 'stop the recovery in progress (a running gprecoverseg is never killed)', false)
+    .option('--reason <text>', 'why, for the record')
+    .option('--by <name>', 'who cancels (default user@host)')
+    .action((o: Record<string, unknown>) => run(clientCommand('cancel', flags(o), [])));
+  client('fail', 'inject a fault into a simulated cluster: --host H, or --dbid N [--kind]', false)
+    .option('--host <host>', 'power the host off')
+    .option('--dbid <n>', 'break one segment')
+    .addOption(new Option('--kind <kind>', 'with --dbid').choices(['crash', 'disk-lost']))
+    .action((o: Record<string, unknown>) => run(clientCommand('fail', flags(o), [])));
+  for (const command of root.commands)
+    command
+      .exitOverride()
+      .configureOutput({ writeErr: () => {}, outputError: () => {} })
+      .showSuggestionAfterError(false);
+  return root;
 }
 
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   try {
-    let parsed;
+    let exitCode: number | undefined;
+    // The action's promise is awaited by parseAsync: its errors reach the catch below.
+    const root = program(async (code) => {
+      exitCode = await code;
+    });
+    if (argv.length === 0) {
+      process.stdout.write(root.helpInformation());
+      return 2;
+    }
     try {
-      parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+      await root.parseAsync(argv, { from: 'user' });
     } catch (error) {
-      throw new UsageError((error as Error).message);
+      if (!(error instanceof CommanderError)) throw error;
+      if (error.exitCode === 0) return 0; // --help, printed by commander
+      throw new UsageError(error.message.replace(/^error: /, ''));
     }
-    const { values, positionals } = parsed;
-    const [command, ...rest] = positionals;
-    if (values.help || !command) {
-      process.stdout.write(`${USAGE}\n`);
-      return command || values.help ? 0 : 2;
-    }
-    const pollSeconds = integer(values['poll-seconds'], 'poll-seconds') ?? 1;
-    if (command === 'demo') return await runDemo(terminalOut());
-    if (command === 'scenario') {
-      if (!rest[0]) throw new UsageError('scenario needs a FILE');
-      return await scenarioCommand(rest[0], Boolean(values.json), pollSeconds);
-    }
-    if (command === 'serve')
-      return await serveCommand(
-        integer(values.port, 'port', 1) ?? 3000,
-        values.data,
-        realClusterEnvironment(values),
-      );
-    return await clientCommand(command, values, rest);
+    if (exitCode === undefined) throw new UsageError('a command is needed: recoverseg --help');
+    return exitCode;
   } catch (error) {
     if (
       error instanceof UsageError ||

@@ -135,6 +135,28 @@ describe('recoverseg scenario', () => {
     );
     const unknown = recoverseg('scenario', 'x.json', '--bogus');
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/Unknown option '--bogus'/);
+    expect(unknown.stderr).toMatch(/unknown option '--bogus'/i);
   });
+});
+
+describe('recoverseg --help and bad flags', () => {
+  it('prints the usage of the program and of each command; a bad flag is one line, exit 2', () => {
+    const root = recoverseg('--help');
+    expect(root.code).toBe(0);
+    expect(root.stdout).toMatch(/^Usage: recoverseg <command> \[options\]/);
+    for (const command of ['recover', 'approve', 'cancel', 'serve', 'status'])
+      expect(root.stdout).toContain(`  ${command} `);
+    const recover = recoverseg('recover', '--help');
+    expect(recover.code).toBe(0);
+    expect(recover.stdout).toMatch(/^Usage: recoverseg recover \[options\]/);
+    expect(recover.stdout).toContain('--detach');
+    expect(recover.stdout).toContain('3  redundant again and waiting for rebalance approval');
+    const bad = recoverseg('recover', '--cluster', 'seed', '--type', 'sideways');
+    expect(bad.code).toBe(2);
+    expect(bad.stdout).toBe('');
+    expect(bad.stderr).toMatch(
+      /^recoverseg: option '--type <type>' argument 'sideways' is invalid/,
+    );
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+  }, 30_000);
 });
