@@ -1,110 +1,15 @@
-import { readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
 import { ApiClient, ApiError } from '#local/api-client.ts';
-import { deployedDefinition } from '#local/definition.ts';
-import { runDemo, combine, progressObserver } from '#local/demo.ts';
-import { DynamoDbLocalUnavailable } from '#local/dynamodb-local.ts';
-import { startHttpApi } from '#local/http-server.ts';
-import { LiveFeed } from '#local/web/live.ts';
 import { printHistory, printTable, terminalOut } from '#local/output.ts';
 import { EXIT, followRecovery, statusInWords, type StatusBody } from '#local/follow.ts';
+import { UsageError, integer, readJson } from '#local/cli-common.ts';
 import { historyOf } from '#domain/render.ts';
-import { startLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
-import { closeAbandonedRecoveries } from '#local/open-recoveries.ts';
-import { route } from '#api/routes.ts';
-import { clusterBackendFromEnv } from '#cluster/backend.ts';
-import { GreenplumClusterOperations } from '#cluster/greenplum/greenplum-cluster-operations.ts';
-import { clusterIdSchema } from '#domain/events.ts';
-import { InvalidScenario, PhaseRecorder, parseScenario, runScenario } from '#local/scenario.ts';
 import type { RecordedEvent } from '#domain/events.ts';
 import type { SegmentRow } from '#domain/segment.ts';
 
-/** Wrong usage or input: one line, exit 2. */
-class UsageError extends Error {
-  override name = 'UsageError';
-}
-
-type Values = Record<string, string | undefined>;
-
-/**
- * `serve --cluster-backend greenplum ...` as the environment the deployed handlers read
- * (clusterBackendFromEnv), validated before anything starts.
- */
-function realClusterEnvironment(values: Values): Record<string, string> | undefined {
-  const backend = values['cluster-backend'] ?? 'simulated';
-  const real = [
-    'transport',
-    'coordinator',
-    'gphome',
-    'coordinator-data-directory',
-    'admin-user',
-    'coordinator-port',
-  ] as const;
-  if (backend === 'simulated') {
-    const stray = real.find((flag) => values[flag] !== undefined);
-    if (stray)
-      throw new UsageError(`--${stray} drives a real cluster: add --cluster-backend greenplum`);
-    return undefined;
-  }
-  if (backend !== 'greenplum')
-    throw new UsageError(`--cluster-backend ${backend}: expected simulated or greenplum`);
-  if (values.transport !== 'local' && values.transport !== 'ssh')
-    throw new UsageError('--cluster-backend greenplum needs --transport local or --transport ssh');
-  if (!values.cluster) throw new UsageError('--cluster-backend greenplum needs --cluster ID');
-  const env: Record<string, string> = {
-    CLUSTER_BACKEND: values.transport,
-    CLUSTER_ID: values.cluster,
-    ...(values.coordinator ? { COORDINATOR_HOST: values.coordinator } : {}),
-    ...(values.gphome ? { GPHOME: values.gphome } : {}),
-    ...(values['coordinator-data-directory']
-      ? { COORDINATOR_DATA_DIRECTORY: values['coordinator-data-directory'] }
-      : {}),
-    ...(values['admin-user'] ? { GP_ADMIN_USER: values['admin-user'] } : {}),
-    ...(values['coordinator-port'] ? { COORDINATOR_PORT: values['coordinator-port'] } : {}),
-  };
-  try {
-    clusterIdSchema.parse(values.cluster);
-    clusterBackendFromEnv(undefined as never, undefined as never, env);
-  } catch (error) {
-    throw new UsageError((error as Error).message.split('\n')[0]!);
-  }
-  return env;
-}
-
-/**
- * Registers a real cluster from its live catalog, read through the transport; a cluster
- * already on record is left as it is (the next run reconciles its log with the catalog).
- */
-async function registerLiveCluster(
-  runtime: LocalRuntime,
-  clusterId: string,
-  log: (line: string) => void,
-): Promise<void> {
-  const head = await runtime.stores.events.readHead(clusterId);
-  if (head.lastSeq > 0) {
-    log(
-      `cluster ${clusterId} is on record (seq ${head.lastSeq}); its live catalog is reconciled by each run`,
-    );
-    return;
-  }
-  const operations = runtime.steps.cluster(clusterId);
-  const version =
-    operations instanceof GreenplumClusterOperations
-      ? await operations.clusterVersion()
-      : undefined;
-  const { segments } = await operations.readConfiguration();
-  const found = route({ method: 'POST', path: '/clusters', query: {}, body: undefined });
-  if (!('handler' in found)) throw new Error('the API has no registration route');
-  await found.handler(
-    runtime.api,
-    { method: 'POST', path: '/clusters', query: {}, body: { clusterId, segments } },
-    {},
-  );
-  log(
-    `registered cluster ${clusterId} from its live catalog: ${segments.length} rows${version ? ` (${version.text})` : ''}`,
-  );
-}
+/** The commands that run the workflow here; their modules load only when one is asked for. */
+const local = () => import('#local/cli-local.ts');
 
 /** `--rebalance-policy` and `--rebalance-window` as the API's fields. */
 function policyFlags(values: Record<string, unknown>): Record<string, string> {
@@ -123,105 +28,6 @@ function operatorName(): string {
   return `${userInfo().username}@${hostname()}`;
 }
 
-function integer(value: string | undefined, flag: string, min = 0): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < min)
-    throw new UsageError(`--${flag} ${value}: expected a whole number >= ${min}`);
-  return Number(value);
-}
-
-function readJson(file: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new UsageError(
-      `${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
-    );
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new InvalidScenario(`${file}: not JSON (${(error as Error).message})`);
-  }
-}
-
-async function scenarioCommand(file: string, json: boolean, pollSeconds: number): Promise<number> {
-  const scenario = parseScenario(readJson(file));
-  const out = terminalOut(json ? process.stderr : process.stdout);
-  const recorder = new PhaseRecorder();
-  const runtime = await startLocalRuntime({
-    definition: await deployedDefinition(),
-    observer: combine(progressObserver(out), recorder),
-  });
-  recorder.attach(runtime);
-  try {
-    const report = await runScenario(runtime, recorder, scenario, {
-      pollSeconds,
-      log: (line) => out.line(line),
-    });
-    out.done();
-    if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    else {
-      for (const snapshot of report.snapshots)
-        printTable(out, `phase ${snapshot.phase} (seq ${snapshot.seq})`, snapshot.configuration);
-      out.line(
-        report.outcome.status === 'succeeded'
-          ? 'scenario succeeded'
-          : `scenario FAILED: ${report.outcome.error}`,
-      );
-    }
-    return report.outcome.status === 'succeeded' ? 0 : 1;
-  } finally {
-    await runtime.stop();
-  }
-}
-
-async function serveCommand(
-  port: number,
-  dataDir: string | undefined,
-  realCluster: Record<string, string> | undefined,
-): Promise<number> {
-  // The dashboard's progress bars: what the workflow's polls see, kept for the live stream.
-  const live = new LiveFeed();
-  const runtime = await startLocalRuntime({
-    definition: await deployedDefinition(),
-    observer: live,
-    ...(dataDir ? { dataDir } : {}),
-    ...(realCluster ? { realCluster } : {}),
-  });
-  live.attach(runtime.steps.cluster);
-  if (realCluster)
-    await registerLiveCluster(runtime, realCluster.CLUSTER_ID!, (line) =>
-      process.stdout.write(`${line}\n`),
-    ).catch(async (error) => {
-      await runtime.stop();
-      throw error;
-    });
-  // A serve that died (kill -9) left its recoveries open with no run: close them on record.
-  for (const line of await closeAbandonedRecoveries(runtime)) process.stdout.write(`${line}\n`);
-  const server = await startHttpApi(
-    runtime.api,
-    port,
-    (line) => process.stderr.write(`${line}\n`),
-    { live },
-  ).catch(async (error) => {
-    await runtime.stop();
-    throw new UsageError((error as Error).message);
-  });
-  process.stdout.write(
-    `recoverseg API and dashboard on http://127.0.0.1:${port} (DynamoDB Local ${runtime.endpoint}${dataDir ? `, data in ${dataDir}` : ', in memory'}); Ctrl-C stops\n`,
-  );
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  process.stdout.write('stopping\n');
-  await new Promise((resolve) => server.close(resolve));
-  await runtime.stop();
-  return 0;
-}
-
 async function clientCommand(
   command: string,
   values: Record<string, unknown>,
@@ -232,6 +38,7 @@ async function clientCommand(
   if (command === 'register') {
     const file = positional[0];
     if (!file) throw new UsageError('register needs a scenario or cluster file');
+    const { parseScenario } = await import('#local/scenario.ts');
     const scenario = parseScenario({ steps: [], ...(readJson(file) as object) });
     const result = await client.request('POST', '/clusters', {
       clusterId: scenario.cluster,
@@ -450,7 +257,7 @@ function program(run: (code: Promise<number>) => Promise<void>): Command {
   root
     .command('demo')
     .description('the seed incident end to end (npm start)')
-    .action(() => run(runDemo(terminalOut())));
+    .action(() => run(local().then((m) => m.runDemo(m.terminalOut()))));
   root
     .command('scenario')
     .description(
@@ -461,10 +268,12 @@ function program(run: (code: Promise<number>) => Promise<void>): Command {
     .option('--poll-seconds <n>', 'the workflow waits between polls', '1')
     .action((file: string, o: Record<string, string | boolean | undefined>) =>
       run(
-        scenarioCommand(
-          file,
-          Boolean(o.json),
-          integer(o.pollSeconds as string, 'poll-seconds') ?? 1,
+        local().then((m) =>
+          m.scenarioCommand(
+            file,
+            Boolean(o.json),
+            integer(o.pollSeconds as string, 'poll-seconds') ?? 1,
+          ),
         ),
       ),
     );
@@ -492,14 +301,16 @@ function program(run: (code: Promise<number>) => Promise<void>): Command {
     .option('--admin-user <user>', 'greenplum: the admin user (gpadmin)')
     .option('--coordinator-port <n>', 'greenplum: the coordinator port')
     .action((o: Record<string, string | undefined>) => {
-      const values = flags(o) as Values;
+      const values = flags(o) as Record<string, string | undefined>;
       return run(
-        (async () =>
-          serveCommand(
+        (async () => {
+          const m = await local();
+          return m.serveCommand(
             integer(values.port, 'port', 1) ?? 3000,
             values.data,
-            realClusterEnvironment(values),
-          ))(),
+            m.realClusterEnvironment(values),
+          );
+        })(),
       );
     });
   const client = (name: string, description: string, json = true) =>
@@ -602,10 +413,12 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (
       error instanceof UsageError ||
-      error instanceof InvalidScenario ||
-      error instanceof DynamoDbLocalUnavailable
+      // Named, not imported: their modules load only with the commands that throw them.
+      (error instanceof Error &&
+        ['InvalidScenario', 'DynamoDbLocalUnavailable'].includes(error.name))
     ) {
-      process.stderr.write(`recoverseg: ${error.message}\n`);
+      const e = error as Error;
+      process.stderr.write(`recoverseg: ${e.message}\n`);
       return 2;
     }
     if (error instanceof ApiError) {

@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiClient } from '#local/api-client.ts';
-import { progressObserver } from '#local/demo.ts';
 import { printTable, type Out } from '#local/output.ts';
 import type { RecordedEvent } from '#domain/events.ts';
 import type { SegmentRow } from '#domain/segment.ts';
@@ -66,6 +65,8 @@ export async function followRecovery(
   options: FollowOptions,
 ): Promise<FollowResult> {
   const base = `/clusters/${encodeURIComponent(clusterId)}`;
+  // The demo's bars; demo.ts loads the local workflow, so only a client that follows loads it.
+  const { progressObserver } = await import('#local/demo.ts');
   const bars = progressObserver(out);
   const table = async (title: string, seq: number) => {
     const config = (await client.request('GET', `${base}/configuration`, undefined, {
