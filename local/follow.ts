@@ -18,7 +18,7 @@ export interface FollowResult {
   result: string;
   exitCode: number;
   /** The event that ended the follow (RecoveryCompleted/Failed/Cancelled, RebalanceAwaitingApproval). */
-  event: { seq: number; type: string; at: string | undefined; data: unknown };
+  event: { seq: number; type: string; at: string | undefined; data: unknown } | null;
   /** The command that lets the run rebalance, when it waits for one. */
   approveCommand?: string;
 }
@@ -28,6 +28,11 @@ interface FollowOptions {
   afterSeq: number;
   /** Between two polls of the event log, in ms. */
   pollMs: number;
+  /**
+   * How long to wait for the run's RecoveryRequested before saying it never started (a run
+   * that died before writing anything leaves nothing in the log to follow). Default 5 min.
+   */
+  startLimitMs?: number;
 }
 
 type Event = RecordedEvent & { at?: string };
@@ -87,6 +92,7 @@ export async function followRecovery(
   let switched = new Set<number>();
   const rebalanced = new Set<number>();
   let after = options.afterSeq;
+  const waitingSince = Date.now();
   for (;;) {
     const page = (await client.request('GET', `${base}/events`, undefined, {
       after: String(after),
@@ -251,6 +257,12 @@ export async function followRecovery(
       }
     }
     if (page.next !== null) continue;
+    if (!started && Date.now() - waitingSince > (options.startLimitMs ?? 300_000)) {
+      out.line(
+        `incident ${incidentId} has no RecoveryRequested in the log after ${Math.round((Date.now() - waitingSince) / 1000)} s: the run did not start (see recoverseg status --cluster ${clusterId})`,
+      );
+      return { clusterId, incidentId, result: 'not-started', exitCode: EXIT.failed, event: null };
+    }
     if (awaiting) {
       const d = awaiting.event.data as {
         setting: { policy: string; window?: string };
