@@ -1,6 +1,6 @@
 import { DescribeTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import type { Context } from 'aws-lambda';
@@ -42,6 +42,8 @@ beforeEach(() => {
   ec2.reset();
   warn.mockClear();
   ddb.on(GetCommand).resolves({});
+  // Before starting, the trigger looks for a dead lock holder: no lock, no recovery open.
+  ddb.on(QueryCommand).resolves({ Items: [] });
   ddb
     .on(GetCommand, { TableName: TABLES.eventLog, Key: { clusterId: 'seed', seq: 0 } })
     .resolves({ Item: { clusterId: 'seed', seq: 0, lastSeq: 12 } });
