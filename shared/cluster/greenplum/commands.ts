@@ -183,6 +183,21 @@ export function readReplicationScript(family: VersionFamily): string[] {
   ];
 }
 
+/**
+ * The gprecoverseg holding gprecoverseg.lock now, if its PID lives: `pid|command line`. What an
+ * operator cancelling a run must know, since recoverseg never kills it.
+ */
+export function runningGprecoversegScript(): string[] {
+  return [
+    section('running'),
+    'holder=$(cat "$coordinator_data_directory/gprecoverseg.lock/PID" 2>/dev/null || true)',
+    'case "$holder" in ""|*[!0-9]*) holder="" ;; esac',
+    'if [ -n "$holder" ] && kill -0 "$holder" 2>/dev/null; then',
+    `  echo "$holder|$(ps -o args= -p "$holder" 2>/dev/null | tr -d '|\\n')"`,
+    'fi',
+  ];
+}
+
 export function ftsProbeScript(): string[] {
   return [section('probe'), psql(FTS_PROBE_SQL)];
 }

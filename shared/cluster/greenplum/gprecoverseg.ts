@@ -1,5 +1,6 @@
 import { recoveryTypeSchema, type RecoveryType } from '#domain/events.ts';
 import type {
+  RunningGprecoverseg,
   OperationHandle,
   OperationStatus,
   SegmentFailure,
@@ -537,4 +538,23 @@ export function parseStartOutput(command: string, output: string): StartOutcome 
   if (pid === undefined)
     throw new MalformedOutput(command, line.number, line.text, 'no pid for the run');
   return { kind: match[1] as StartOutcome['kind'], pid };
+}
+
+/**
+ * What `runningGprecoverseg` sends back: nothing, or the lock holder's PID and command line; a
+ * `-r` among its flags (`-r`, `-ar`) makes it a rebalance.
+ */
+export function parseRunningGprecoverseg(
+  command: string,
+  lines: readonly OutputLine[],
+): RunningGprecoverseg | undefined {
+  if (lines.length === 0) return undefined;
+  const line = singleLine(command, lines, 'pid|command line');
+  const match = /^(\d+)\|(.*)$/.exec(line.text);
+  if (!match)
+    throw new MalformedOutput(command, line.number, line.text, 'expected pid|command line');
+  return {
+    kind: /\s-[A-Za-z]*r/.test(` ${match[2]}`) ? 'rebalance' : 'recovery',
+    pid: Number(match[1]),
+  };
 }

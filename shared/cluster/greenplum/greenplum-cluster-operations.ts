@@ -6,6 +6,7 @@ import type {
   OperationHandle,
   OperationStatus,
   ReplicationState,
+  RunningGprecoverseg,
 } from '#cluster/port.ts';
 import type { CoordinatorTransport } from '#cluster/transport/transport.ts';
 import {
@@ -18,6 +19,7 @@ import {
   readConfigurationScript,
   readReplicationScript,
   readSegmentsScript,
+  runningGprecoversegScript,
   REPLAY_LAG_REFUSAL,
   startRebalanceScript,
   startRecoveryScript,
@@ -28,7 +30,11 @@ import {
 } from './commands.ts';
 import { MalformedOutput } from './errors.ts';
 import { section, singleLine, splitSections } from './framing.ts';
-import { parseOperationOutput, parseStartOutput } from './gprecoverseg.ts';
+import {
+  parseOperationOutput,
+  parseRunningGprecoverseg,
+  parseStartOutput,
+} from './gprecoverseg.ts';
 import {
   parseGpstateErrors,
   parseGpstateMirrors,
@@ -109,6 +115,12 @@ export class GreenplumClusterOperations implements ClusterOperations {
       section(what, sections, 'replication'),
       section(what, sections, 'wal_lag'),
     );
+  }
+
+  async runningGprecoverseg(): Promise<RunningGprecoverseg | undefined> {
+    const what = 'gprecoverseg.lock holder';
+    const sections = splitSections(what, await this.run(what, runningGprecoversegScript()));
+    return parseRunningGprecoverseg(what, section(what, sections, 'running'));
   }
 
   async requestFtsProbe(): Promise<void> {

@@ -7,7 +7,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PlanItem } from '#domain/events.ts';
@@ -159,6 +159,26 @@ describe.each(TRANSPORTS)('GreenplumClusterOperations over %s', (name, transport
       }
     },
   );
+
+  it('names the gprecoverseg holding the lock, for an operator who cancels (never kills it)', async () => {
+    expect(await operations().runningGprecoverseg()).toBeUndefined();
+    const lock = join(stub.coordinatorDataDirectory, 'gprecoverseg.lock');
+    // A process whose command line is gprecoverseg's rebalance, as ps shows it.
+    const holder = spawn('bash', ['-c', 'exec -a "gprecoverseg -a -r" sleep 30']);
+    try {
+      // Until bash has exec'ed, ps would show bash's own command line.
+      while (!(await readFile(`/proc/${holder.pid}/cmdline`, 'utf8')).startsWith('gprecoverseg'))
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      await mkdir(lock);
+      await writeFile(join(lock, 'PID'), String(holder.pid));
+      expect(await operations().runningGprecoverseg()).toEqual({
+        kind: 'rebalance',
+        pid: holder.pid,
+      });
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  });
 
   it('reports gpstate -e and -m with their exit status checked, during the double fault (80d, 80e)', async () => {
     await stub.gpstateAnswer('-e', await readCapture('80d_double_fault_gpstate_e.txt'));
