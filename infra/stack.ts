@@ -348,6 +348,9 @@ export class RecoverSegStack extends Stack {
   }
 
   private restApi(router: lambda.Function): apigw.LambdaRestApi {
+    // Cancel asks the coordinator which gprecoverseg holds its lock (it never kills it).
+    if (this.settings.clusterBackend === 'ssm')
+      this.allowRunCommand(router, this.settings.coordinatorInstanceId);
     this.tables.eventLog.grantReadWriteData(router);
     this.tables.configuration.grantReadData(router);
     this.tables.control.grantReadWriteData(router);

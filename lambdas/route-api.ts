@@ -4,7 +4,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { handleApiEvent } from '#api/http.ts';
 import type { ApiDeps } from '#api/routes.ts';
-import { simulatorFor } from '#cluster/backend.ts';
+import { clusterBackendFromEnv, simulatorFor } from '#cluster/backend.ts';
 import { stores } from '#store/stores.ts';
 import { SfnWorkflowStarter } from '#workflow/starter.ts';
 import { logger } from '#lambdas/common/powertools.ts';
@@ -21,6 +21,8 @@ function apiDeps(): ApiDeps {
         (process.env.CLUSTER_BACKEND ?? 'simulated') === 'simulated'
           ? simulatorFor(shared.doc, shared.tables)
           : undefined,
+      // Cancel says whether a gprecoverseg still runs on the coordinator, and its PID.
+      cluster: clusterBackendFromEnv(shared.doc, shared.tables),
       now: () => new Date(),
     };
   }

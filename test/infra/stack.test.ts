@@ -306,12 +306,15 @@ describe('least privilege', () => {
       );
   });
 
-  it('with SSM, SendCommand is scoped to AWS-RunShellScript on the coordinator instance, for the tasks that drive the cluster only', () => {
+  it('with SSM, SendCommand is scoped to AWS-RunShellScript on the coordinator instance, for the tasks that drive the cluster and the API router (cancel names the running gprecoverseg) only', () => {
     for (const name of FUNCTION_NAMES) {
       const sendCommand = statementsOf(ssm, ssm.stack.lambdas[name].role).filter((s) =>
         s.actions.includes('ssm:SendCommand'),
       );
-      if (!(name in WORKFLOW_TASKS) || !WORKFLOW_TASKS[name as WorkflowTask].drivesCluster) {
+      const reachesCoordinator =
+        name === 'ApiRouter' ||
+        (name in WORKFLOW_TASKS && WORKFLOW_TASKS[name as WorkflowTask].drivesCluster);
+      if (!reachesCoordinator) {
         expect(sendCommand, name).toEqual([]);
         continue;
       }

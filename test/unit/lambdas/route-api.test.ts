@@ -130,7 +130,16 @@ describe('the API router Lambda', () => {
       segments: seedScenario.segments,
       simulation: { timeScale: 0 },
     });
-    const reply = await call(await router({ CLUSTER_BACKEND: 'ssm' }), 'POST', '/clusters', body);
+    const reply = await call(
+      await router({
+        CLUSTER_BACKEND: 'ssm',
+        CLUSTER_ID: 'prod',
+        COORDINATOR_INSTANCE_ID: 'i-0123456789abcdef0',
+      }),
+      'POST',
+      '/clusters',
+      body,
+    );
     expect(reply).toMatchObject({ status: 400, body: { path: 'body.simulation' } });
     expect(ddb.calls()).toHaveLength(0);
   });
