@@ -73,6 +73,17 @@ export async function followRecovery(
   // The demo's bars; demo.ts loads the local workflow, so only a client that follows loads it.
   const { progressObserver } = await import('#local/demo.ts');
   const bars = progressObserver(out);
+  /** The demo's gprecoverseg bar, fed with segments done of those the operation covers. */
+  const bar = (kind: 'recovery' | 'rebalance', done: number, of: number) =>
+    bars.onTaskSucceeded?.(
+      'CheckRecovery',
+      {},
+      {
+        kind,
+        percent: of ? Math.floor((done / of) * 100) : 100,
+        next: done >= of ? 'done' : 'wait',
+      },
+    );
   const table = async (title: string, seq: number) => {
     const config = (await client.request('GET', `${base}/configuration`, undefined, {
       seq: String(seq),
@@ -130,42 +141,24 @@ export async function followRecovery(
         case 'SegmentRecoveryStarted':
           if (!copying && planned.length > 0) {
             copying = true;
-            await bars.onTaskSucceeded?.(
-              'CheckRecovery',
-              {},
-              { kind: 'recovery', percent: 0, next: 'wait' },
-            );
+            await bar('recovery', 0, 1);
           }
           break;
         case 'SegmentRecovered': {
           const dbid = (e.data as { dbid: number }).dbid;
           if (rebalancing) break;
           up.add(dbid);
-          const done = planned.filter((i) => up.has(i.dbid)).length;
-          await bars.onTaskSucceeded?.(
-            'CheckRecovery',
-            {},
-            {
-              kind: 'recovery',
-              percent: planned.length ? Math.floor((done / planned.length) * 100) : 100,
-              next: done >= planned.length ? 'done' : 'wait',
-            },
-          );
+          await bar('recovery', planned.filter((i) => up.has(i.dbid)).length, planned.length);
           break;
         }
         case 'PairSynchronized': {
           const content = (e.data as { content: number }).content;
           if (rebalancing) {
             rebalanced.add(content);
-            const done = [...switched].filter((c) => rebalanced.has(c)).length;
-            await bars.onTaskSucceeded?.(
-              'CheckRecovery',
-              {},
-              {
-                kind: 'rebalance',
-                percent: switched.size ? Math.floor((done / switched.size) * 100) : 100,
-                next: done >= switched.size ? 'done' : 'wait',
-              },
+            await bar(
+              'rebalance',
+              [...switched].filter((c) => rebalanced.has(c)).length,
+              switched.size,
             );
             break;
           }

@@ -1,4 +1,4 @@
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { scanAll } from '#store/clients.ts';
 import type { LocalRuntime } from '#local/runtime.ts';
 import { supersedeDeadHolder } from '#workflow/control.ts';
 
@@ -9,22 +9,14 @@ import { supersedeDeadHolder } from '#workflow/control.ts';
  * the truth and the next `recover` runs. Returns one line per cluster closed.
  */
 export async function closeAbandonedRecoveries(runtime: LocalRuntime): Promise<string[]> {
-  const clusters: string[] = [];
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const page = await runtime.stores.doc.send(
-      new ScanCommand({
-        TableName: runtime.stores.tables.eventLog,
-        // The head item of each cluster's stream.
-        FilterExpression: 'seq = :head',
-        ProjectionExpression: 'clusterId',
-        ExpressionAttributeValues: { ':head': 0 },
-        ExclusiveStartKey,
-      }),
-    );
-    clusters.push(...(page.Items ?? []).map((item) => item.clusterId as string));
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
+  const heads = await scanAll(runtime.stores.doc, {
+    TableName: runtime.stores.tables.eventLog,
+    // The head item of each cluster's stream.
+    FilterExpression: 'seq = :head',
+    ProjectionExpression: 'clusterId',
+    ExpressionAttributeValues: { ':head': 0 },
+  });
+  const clusters = heads.map((item) => item.clusterId as string);
   const lines: string[] = [];
   for (const clusterId of clusters.sort()) {
     const { superseded } = await supersedeDeadHolder(runtime.api, clusterId, {

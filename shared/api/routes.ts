@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { scanAll } from '#store/clients.ts';
 import { configurationOf } from '#domain/evolve.ts';
 import {
   actorSchema,
@@ -242,31 +242,23 @@ export interface ClusterListing {
  * list is for the few clusters of one deployment, and reads only their summary items' fields.
  */
 async function listClusters(deps: ApiDeps): Promise<ClusterListing[]> {
-  const clusters: ClusterListing[] = [];
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.stores.doc.send(
-      new ScanCommand({
-        TableName: deps.stores.tables.configuration,
-        FilterExpression: 'dbid = :summary',
-        ProjectionExpression: 'clusterId, lastSeq, recovery, lastIncident, doubleFaults',
-        ExpressionAttributeValues: { ':summary': 0 },
-        ExclusiveStartKey,
-      }),
-    );
-    for (const item of page.Items ?? []) {
-      const recovery = item.recovery as { incidentId: string } | undefined;
-      const last = item.lastIncident as { incidentId: string; status: string } | undefined;
-      clusters.push({
-        clusterId: item.clusterId as string,
-        seq: item.lastSeq as number,
-        recovery: recovery ? { incidentId: recovery.incidentId } : null,
-        lastIncident: last ? { incidentId: last.incidentId, status: last.status } : null,
-        doubleFaults: (item.doubleFaults as number[] | undefined) ?? [],
-      });
-    }
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
+  const summaries = await scanAll(deps.stores.doc, {
+    TableName: deps.stores.tables.configuration,
+    FilterExpression: 'dbid = :summary',
+    ProjectionExpression: 'clusterId, lastSeq, recovery, lastIncident, doubleFaults',
+    ExpressionAttributeValues: { ':summary': 0 },
+  });
+  const clusters = summaries.map((item): ClusterListing => {
+    const recovery = item.recovery as { incidentId: string } | undefined;
+    const last = item.lastIncident as { incidentId: string; status: string } | undefined;
+    return {
+      clusterId: item.clusterId as string,
+      seq: item.lastSeq as number,
+      recovery: recovery ? { incidentId: recovery.incidentId } : null,
+      lastIncident: last ? { incidentId: last.incidentId, status: last.status } : null,
+      doubleFaults: (item.doubleFaults as number[] | undefined) ?? [],
+    };
+  });
   return clusters.sort((a, b) => a.clusterId.localeCompare(b.clusterId));
 }
 

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand, type ScanCommandInput } from '@aws-sdk/lib-dynamodb';
 
 /**
  * One DynamoDB client per process. `DYNAMODB_ENDPOINT` points it at DynamoDB Local, which
@@ -29,4 +29,19 @@ let shared: DynamoDBDocumentClient | undefined;
 export function documentClient(): DynamoDBDocumentClient {
   shared ??= createDocumentClient();
   return shared;
+}
+
+/** Every item a Scan matches, page after page: for the few clusters of one deployment. */
+export async function scanAll(
+  doc: DynamoDBDocumentClient,
+  input: Omit<ScanCommandInput, 'ExclusiveStartKey'>,
+): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await doc.send(new ScanCommand({ ...input, ExclusiveStartKey }));
+    items.push(...(page.Items ?? []));
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return items;
 }
