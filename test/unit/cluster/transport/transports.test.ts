@@ -71,6 +71,32 @@ beforeEach(async () => {
 });
 afterEach(() => stub.dispose());
 
+/** adapter-runs #87 with only dbid 7 down (as in capture 92b), for the -p relocation. */
+const answerDbid7Down = () =>
+  stub.answerSql(
+    'segments',
+    sectionText(runs[87]!.decoded, 'segments')
+      .replace('7|1|m|m|s|u|7001|sdw2', '7|1|m|m|n|d|7001|sdw2')
+      .replace('6|0|m|m|n|d|7000|sdw2', '6|0|m|m|s|u|7000|sdw2')
+      .replace('2|0|p|p|n|u|', '2|0|p|p|s|u|'),
+  );
+
+/** dbid 7 rebuilt on sdw3 with its data directory; gprecoverseg -p picks the port. */
+const RELOCATE_DBID_7: PlanItem[] = [
+  {
+    dbid: 7,
+    content: 1,
+    sourceDbid: 3,
+    type: 'full',
+    target: {
+      hostname: 'sdw3',
+      address: 'sdw3',
+      port: 7001,
+      datadir: '/data1/gpdb/sdw2/mirror/gpseg1',
+    },
+  },
+];
+
 describe.each(TRANSPORTS)('GreenplumClusterOperations over %s', (name, transportFor) => {
   const operations = () =>
     new GreenplumClusterOperations({ transport: transportFor(stub), settings: stub.settings });
@@ -195,13 +221,7 @@ describe.each(TRANSPORTS)('GreenplumClusterOperations over %s', (name, transport
   it('relocates sdw2 to sdw3 on 6.x with -p after its -o preview, taking the ports gprecoverseg chose (93, 93b, 94)', async () => {
     // adapter-runs #24 is sdw2 down; capture 92b has only dbid 7 down. Use the real file
     // gprecoverseg -o -p wrote for dbid 7 and plan only the down segment it names.
-    await stub.answerSql(
-      'segments',
-      sectionText(runs[87]!.decoded, 'segments')
-        .replace('7|1|m|m|s|u|7001|sdw2', '7|1|m|m|n|d|7001|sdw2')
-        .replace('6|0|m|m|n|d|7000|sdw2', '6|0|m|m|s|u|7000|sdw2')
-        .replace('2|0|p|p|n|u|', '2|0|p|p|s|u|'),
-    );
+    await answerDbid7Down();
     await stub.answerSql('probe', 't\n');
     await stub.gprecoversegRun(
       1,
@@ -209,23 +229,7 @@ describe.each(TRANSPORTS)('GreenplumClusterOperations over %s', (name, transport
       await readCaptureFile('recover_p_sdw3.conf'),
     );
     await stub.gprecoversegRun(2, await readCapture('94_p_gprecoverseg_a_p_sdw3.txt'));
-    const handle = await operations().startRecovery(
-      [
-        {
-          dbid: 7,
-          content: 1,
-          sourceDbid: 3,
-          type: 'full',
-          target: {
-            hostname: 'sdw3',
-            address: 'sdw3',
-            port: 7001,
-            datadir: '/data1/gpdb/sdw2/mirror/gpseg1',
-          },
-        },
-      ],
-      'incident-2/Recover',
-    );
+    const handle = await operations().startRecovery(RELOCATE_DBID_7, 'incident-2/Recover');
     expect(await stub.waitForExit(handle.operationId)).toBe('1');
     const calls = await stub.calls('gprecoverseg');
     expect(calls[0]).toMatch(/^-o \S+\.relocate\.preview -p sdw3$/);
@@ -234,13 +238,7 @@ describe.each(TRANSPORTS)('GreenplumClusterOperations over %s', (name, transport
   });
 
   it('refuses the -p run when the preview lists a segment the plan does not hold', async () => {
-    await stub.answerSql(
-      'segments',
-      sectionText(runs[87]!.decoded, 'segments')
-        .replace('7|1|m|m|s|u|7001|sdw2', '7|1|m|m|n|d|7001|sdw2')
-        .replace('6|0|m|m|n|d|7000|sdw2', '6|0|m|m|s|u|7000|sdw2')
-        .replace('2|0|p|p|n|u|', '2|0|p|p|s|u|'),
-    );
+    await answerDbid7Down();
     await stub.answerSql('probe', 't\n');
     const preview = `${await readCaptureFile('recover_p_sdw3.conf')}sdw1|7002|/data1/gpdb/sdw1/mirror/gpseg2 sdw3|6001|/data1/gpdb/sdw1/mirror/gpseg2\n`;
     await stub.gprecoversegRun(
@@ -248,23 +246,7 @@ describe.each(TRANSPORTS)('GreenplumClusterOperations over %s', (name, transport
       await readCapture('93_p_gprecoverseg_o_p_sdw3_preview.txt'),
       preview,
     );
-    const handle = await operations().startRecovery(
-      [
-        {
-          dbid: 7,
-          content: 1,
-          sourceDbid: 3,
-          type: 'full',
-          target: {
-            hostname: 'sdw3',
-            address: 'sdw3',
-            port: 7001,
-            datadir: '/data1/gpdb/sdw2/mirror/gpseg1',
-          },
-        },
-      ],
-      'incident-3/Recover',
-    );
+    const handle = await operations().startRecovery(RELOCATE_DBID_7, 'incident-3/Recover');
     expect(await stub.waitForExit(handle.operationId)).toBe('3');
     expect(await stub.calls('gprecoverseg')).toHaveLength(1);
     expect(await stub.stateFile(handle.operationId, 'log')).toContain(
