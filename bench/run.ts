@@ -24,7 +24,7 @@ import { emptyState, evolve, fold } from '#domain/evolve.ts';
 import type { NewEvent, RecordedEvent } from '#domain/events.ts';
 import { registrationEvents } from '#domain/registration.ts';
 import { SERVICE_FUNCTIONS, WORKFLOW_TASKS } from '#infra/tasks.ts';
-import { workflowDefinition } from '#infra/workflow-definition.ts';
+import { workflowDefinition } from '#infra/state-machine.ts';
 import { createIsolatedTables, startDynamoDbLocal } from '#local/dynamodb-local.ts';
 import { startLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
 import { PhaseRecorder, parseScenario, runScenario } from '#local/scenario.ts';

@@ -40,7 +40,7 @@ import {
   taskArnPlaceholder,
   type WorkflowTask,
 } from '#infra/tasks.ts';
-import { workflowDefinition } from '#infra/workflow-definition.ts';
+import { workflowDefinition } from '#infra/state-machine.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 

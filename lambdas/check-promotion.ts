@@ -1,4 +1,4 @@
-import { checkPromotion } from '#workflow/steps.ts';
+import { checkPromotion } from '#app/steps.ts';
 import { workflowTask } from '#lambdas/common/workflow-task.ts';
 
 export const handler = workflowTask('CheckPromotion', checkPromotion);

@@ -1,4 +1,4 @@
-import { checkRecovery } from '#workflow/steps.ts';
+import { checkRecovery } from '#app/steps.ts';
 import { workflowTask } from '#lambdas/common/workflow-task.ts';
 
 export const handler = workflowTask('CheckRecovery', checkRecovery);

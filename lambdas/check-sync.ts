@@ -1,4 +1,4 @@
-import { checkSync } from '#workflow/steps.ts';
+import { checkSync } from '#app/steps.ts';
 import { workflowTask } from '#lambdas/common/workflow-task.ts';
 
 export const handler = workflowTask('CheckSync', checkSync);

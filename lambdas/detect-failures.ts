@@ -1,4 +1,4 @@
-import { detectFailures } from '#workflow/steps.ts';
+import { detectFailures } from '#app/steps.ts';
 import { workflowTask } from '#lambdas/common/workflow-task.ts';
 
 export const handler = workflowTask('DetectFailures', detectFailures);

@@ -1,4 +1,4 @@
-import { finishRecovery } from '#workflow/steps.ts';
+import { finishRecovery } from '#app/steps.ts';
 import { workflowTask } from '#lambdas/common/workflow-task.ts';
 import { metrics } from '#lambdas/common/powertools.ts';
 import { publishIncidentMetrics } from '#lambdas/common/incident-metrics.ts';

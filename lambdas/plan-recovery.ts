@@ -1,4 +1,4 @@
-import { planRecoveryStep } from '#workflow/steps.ts';
+import { planRecoveryStep } from '#app/steps.ts';
 import { workflowTask } from '#lambdas/common/workflow-task.ts';
 
 export const handler = workflowTask('PlanRecovery', planRecoveryStep);

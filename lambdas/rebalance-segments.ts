@@ -1,4 +1,4 @@
-import { rebalanceSegments } from '#workflow/steps.ts';
+import { rebalanceSegments } from '#app/steps.ts';
 import { workflowTask } from '#lambdas/common/workflow-task.ts';
 
 export const handler = workflowTask('RebalanceSegments', rebalanceSegments);

@@ -1,4 +1,4 @@
-import { recordFailure } from '#workflow/steps.ts';
+import { recordFailure } from '#app/steps.ts';
 import { workflowTask } from '#lambdas/common/workflow-task.ts';
 
 export const handler = workflowTask('RecordFailure', recordFailure);

@@ -1,4 +1,4 @@
-import { recoverSegments } from '#workflow/steps.ts';
+import { recoverSegments } from '#app/steps.ts';
 import { workflowTask } from '#lambdas/common/workflow-task.ts';
 
 export const handler = workflowTask('RecoverSegments', recoverSegments);

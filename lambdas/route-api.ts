@@ -6,7 +6,7 @@ import { handleApiEvent } from '#api/http.ts';
 import type { ApiDeps } from '#api/routes.ts';
 import { clusterBackendFromEnv, simulatorFor } from '#cluster/backend.ts';
 import { stores } from '#store/stores.ts';
-import { SfnWorkflowStarter } from '#workflow/starter.ts';
+import { SfnWorkflowStarter } from '#app/starter.ts';
 import { logger } from '#lambdas/common/powertools.ts';
 
 let deps: ApiDeps | undefined;

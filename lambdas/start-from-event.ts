@@ -3,8 +3,8 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { DescribeTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { stores } from '#store/stores.ts';
-import { startFromTrigger } from '#workflow/start-from-trigger.ts';
-import { SfnWorkflowStarter } from '#workflow/starter.ts';
+import { startFromTrigger } from '#app/start-from-trigger.ts';
+import { SfnWorkflowStarter } from '#app/starter.ts';
 import { logger } from '#lambdas/common/powertools.ts';
 
 const ec2 = new EC2Client({});

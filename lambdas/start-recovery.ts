@@ -1,4 +1,4 @@
-import { startRecovery } from '#workflow/steps.ts';
+import { startRecovery } from '#app/steps.ts';
 import { workflowTask } from '#lambdas/common/workflow-task.ts';
 
 export const handler = workflowTask('StartRecovery', startRecovery);

@@ -1,6 +1,6 @@
 import { scanAll } from '#store/clients.ts';
 import type { LocalRuntime } from '#local/runtime.ts';
-import { supersedeDeadHolder } from '#workflow/control.ts';
+import { supersedeDeadHolder } from '#app/control.ts';
 
 /**
  * `serve` starting on a data directory: a recovery left open by a `serve` that died (kill -9,

@@ -13,7 +13,7 @@ import {
   type TaskInvoker,
   type TaskObserver,
 } from '#local/workflow-runner.ts';
-import type { StepDeps } from '#workflow/steps.ts';
+import type { StepDeps } from '#app/steps.ts';
 
 export interface LocalRuntimeOptions {
   /** Use a running DynamoDB Local (or any endpoint) instead of starting one. */

@@ -13,7 +13,7 @@ import { renderConfigurationTable } from '#domain/render.ts';
 import { segmentRowSchema, sortRows, type SegmentRow } from '#domain/segment.ts';
 import { parseOrThrow } from '#domain/validation.ts';
 import { simulationOptionsSchema } from '#cluster/simulated/options.ts';
-import { faultSchema } from '#api/routes.ts';
+import { faultSchema } from '#domain/requests.ts';
 import type { WorkflowTask } from '#infra/tasks.ts';
 import type { LocalRuntime } from '#local/runtime.ts';
 import type { TaskObserver } from '#local/workflow-runner.ts';

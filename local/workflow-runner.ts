@@ -1,7 +1,7 @@
 import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import type { Context } from 'aws-lambda';
 import { parseOrThrow } from '#domain/validation.ts';
-import { workflowInputSchema, type WorkflowInput } from '#domain/workflow.ts';
+import { workflowInputSchema, type WorkflowInput } from '#domain/step-contract.ts';
 import {
   WORKFLOW_TASKS,
   WORKFLOW_TASK_NAMES,
@@ -13,7 +13,7 @@ import {
   type ExecutionLiveness,
   type StartedExecution,
   type WorkflowStarter,
-} from '#workflow/starter.ts';
+} from '#app/starter.ts';
 
 /** A deployed Lambda handler module, called in process. */
 type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;

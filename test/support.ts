@@ -2,7 +2,7 @@ import { inject } from 'vitest';
 import { createDynamoClient, createDocumentClient } from '#store/clients.ts';
 import { createIsolatedTables } from '#local/dynamodb-local.ts';
 import type { TableNames } from '#store/tables.ts';
-import { workflowDefinition } from '#infra/workflow-definition.ts';
+import { workflowDefinition } from '#infra/state-machine.ts';
 import { startLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
 import { PhaseRecorder } from '#local/scenario.ts';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';

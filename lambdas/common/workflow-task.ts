@@ -3,12 +3,12 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { taskEventSchema, type TaskEvent } from '#domain/workflow.ts';
+import { taskEventSchema, type TaskEvent } from '#domain/step-contract.ts';
 import { parseOrThrow } from '#domain/validation.ts';
 import { clusterBackendFromEnv } from '#cluster/backend.ts';
 import { stores } from '#store/stores.ts';
-import { SnsNotifier, type Notifier } from '#workflow/notifier.ts';
-import type { StepDeps } from '#workflow/steps.ts';
+import { SnsNotifier, type Notifier } from '#app/notifier.ts';
+import type { StepDeps } from '#app/steps.ts';
 import { logger, metrics } from '#lambdas/common/powertools.ts';
 
 const silent: Notifier = { notify: async () => {} };

@@ -9,7 +9,7 @@ import {
 import { AppendRejected, ConcurrencyError } from '#store/errors.ts';
 import { ClusterLocked } from '#store/cluster-lock.ts';
 import { Conflict, NotFound, route, type ApiDeps } from '#api/routes.ts';
-import { ClusterBusy, OperatorRequestRefused } from '#workflow/control.ts';
+import { ClusterBusy, OperatorRequestRefused } from '#app/control.ts';
 
 /** API Gateway allows 10 MB; no request of ours needs more than a large registration. */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;

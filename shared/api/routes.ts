@@ -19,40 +19,16 @@ import {
   renderGpstateErrors,
   renderGpstateMirrors,
 } from '#domain/render.ts';
-import {
-  COLUMNS,
-  hostnameSchema,
-  dbidSchema,
-  segmentRowSchema,
-  type SegmentRow,
-} from '#domain/segment.ts';
+import { COLUMNS, hostnameSchema, segmentRowSchema, type SegmentRow } from '#domain/segment.ts';
 import { parseOrThrow } from '#domain/validation.ts';
-import { workflowInputSchema, triggerSchema } from '#domain/workflow.ts';
+import { workflowInputSchema, triggerSchema } from '#domain/step-contract.ts';
 import { SimulatedClusterExists } from '#cluster/simulated/errors.ts';
 import type { Stores } from '#store/stores.ts';
-import type { WorkflowStarter } from '#workflow/starter.ts';
-import { executionName } from '#workflow/starter.ts';
-import { approveRebalance, cancelRecovery, supersedeDeadHolder } from '#workflow/control.ts';
-import type { ClusterOperations } from '#cluster/port.ts';
-
-/** A fault to inject into a simulated cluster (the CLI's `fail`, scenario `fail` steps). */
-export const faultSchema = z.union([
-  z.strictObject({ host: hostnameSchema, kind: z.literal('host-down').default('host-down') }),
-  z.strictObject({ dbid: dbidSchema, kind: z.enum(['crash', 'disk-lost']).default('crash') }),
-]);
-export type Fault = z.infer<typeof faultSchema>;
-
-/** What a simulated backend adds: creating the simulation and breaking it on purpose. */
-export interface Simulator {
-  /** Throws a ValidationError naming the field when the simulation options are wrong. */
-  validate(simulation: unknown): void;
-  create(
-    clusterId: string,
-    segments: z.infer<typeof segmentRowSchema>[],
-    simulation: unknown,
-  ): Promise<void>;
-  inject(clusterId: string, fault: Fault): Promise<void>;
-}
+import type { WorkflowStarter } from '#app/starter.ts';
+import { executionName } from '#app/starter.ts';
+import { approveRebalance, cancelRecovery, supersedeDeadHolder } from '#app/control.ts';
+import type { ClusterOperations, Simulator } from '#cluster/port.ts';
+import { faultSchema } from '#domain/requests.ts';
 
 export interface ApiDeps {
   stores: Stores;

@@ -1,6 +1,6 @@
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { ClusterOperations } from '#cluster/port.ts';
+import type { ClusterOperations, Simulator } from '#cluster/port.ts';
 import { SimulatedCluster } from '#cluster/simulated/simulated-cluster.ts';
 import { ValidationError } from '#domain/errors.ts';
 import {
@@ -15,7 +15,6 @@ import { SsmTransport } from '#cluster/transport/ssm.ts';
 import type { TableNames } from '#store/tables.ts';
 import { simulationOptionsSchema } from '#cluster/simulated/options.ts';
 import { parseOrThrow } from '#domain/validation.ts';
-import type { Simulator } from '#api/routes.ts';
 
 /** The deployment serves a cluster it was not configured for. */
 export class ClusterNotServed extends Error {

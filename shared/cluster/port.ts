@@ -1,6 +1,7 @@
 import type { PlanItem, RecoveryType } from '#domain/events.ts';
 import type { SegmentRow } from '#domain/segment.ts';
 import type { DoubleFault } from '#domain/observation.ts';
+import type { Fault } from '#domain/requests.ts';
 
 export type { DoubleFault } from '#domain/observation.ts';
 
@@ -95,4 +96,12 @@ export interface OperationStatus {
   skipped: { content: number; reason: string }[];
   /** gprecoverseg's closing lines, e.g. `Segments successfully recovered.` */
   messages?: string[];
+}
+
+/** What a simulated backend adds: creating the simulation and breaking it on purpose. */
+export interface Simulator {
+  /** Throws a ValidationError naming the field when the simulation options are wrong. */
+  validate(simulation: unknown): void;
+  create(clusterId: string, segments: SegmentRow[], simulation: unknown): Promise<void>;
+  inject(clusterId: string, fault: Fault): Promise<void>;
 }

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import { workflowDefinition } from '#infra/workflow-definition.ts';
+import { workflowDefinition } from '#infra/state-machine.ts';
 import { createDynamoClient } from '#store/clients.ts';
 import { createIsolatedTables, freePort } from '#local/dynamodb-local.ts';
 import { startHttpApi } from '#local/http-server.ts';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Server } from 'node:http';
 import { createServer } from 'node:net';
-import { workflowDefinition } from '#infra/workflow-definition.ts';
+import { workflowDefinition } from '#infra/state-machine.ts';
 import { startLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
 import { startHttpApi } from '#local/http-server.ts';
 import { ApiClient, ApiError } from '#local/api-client.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { handleApiEvent } from '#api/http.ts';
-import { workflowDefinition } from '#infra/workflow-definition.ts';
+import { workflowDefinition } from '#infra/state-machine.ts';
 import type { WorkflowTask } from '#infra/tasks.ts';
 import { startLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
 import { createIsolatedTables } from '#local/dynamodb-local.ts';

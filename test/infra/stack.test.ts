@@ -12,7 +12,7 @@ import {
   type WorkflowTask,
   taskArnPlaceholder,
 } from '#infra/tasks.ts';
-import { workflowDefinition } from '#infra/workflow-definition.ts';
+import { workflowDefinition } from '#infra/state-machine.ts';
 import { TABLES, type TableKey } from '#store/tables.ts';
 
 const SSM_CONTEXT = {

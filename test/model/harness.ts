@@ -3,7 +3,7 @@ import { SimulatedCluster } from '#cluster/simulated/simulated-cluster.ts';
 import type { SimulationOptionsInput } from '#cluster/simulated/options.ts';
 import { registrationEvents } from '#domain/registration.ts';
 import type { SegmentRow } from '#domain/segment.ts';
-import { workflowDefinition } from '#infra/workflow-definition.ts';
+import { workflowDefinition } from '#infra/state-machine.ts';
 import type { WorkflowTask } from '#infra/tasks.ts';
 import { createIsolatedTables } from '#local/dynamodb-local.ts';
 import { startLocalRuntime, type LocalRuntime } from '#local/runtime.ts';

@@ -3,10 +3,10 @@ import fc from 'fast-check';
 import { configurationOf } from '#domain/evolve.ts';
 import { recoveryOptionsSchema, type RecoveryOptions } from '#domain/events.ts';
 import { pairsOf } from '#domain/segment.ts';
-import { workflowInputSchema } from '#domain/workflow.ts';
+import { workflowInputSchema } from '#domain/step-contract.ts';
 import { probe } from '#cluster/simulated/timeline.ts';
 import type { WorkflowTask } from '#infra/tasks.ts';
-import { detectFailures } from '#workflow/steps.ts';
+import { detectFailures } from '#app/steps.ts';
 import { overrideRetryIntervals } from '#test/model/fast-retries.ts';
 import {
   logProblems,

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { NewEvent, RecordedEvent } from '#domain/events.ts';
-import { workflowInputSchema, type WorkflowInput } from '#domain/workflow.ts';
+import { workflowInputSchema, type WorkflowInput } from '#domain/step-contract.ts';
 import { ClusterLocked } from '#store/cluster-lock.ts';
 import { ConcurrencyError } from '#store/errors.ts';
-import { startFromTrigger } from '#workflow/start-from-trigger.ts';
-import { startRecovery } from '#workflow/steps.ts';
+import { startFromTrigger } from '#app/start-from-trigger.ts';
+import { startRecovery } from '#app/steps.ts';
 import { seedScenario } from '#test/fixtures/seed.ts';
 import { overrideRetryIntervals } from '#test/model/fast-retries.ts';
 import { logProblems, registerCluster, startHarness, type Harness } from '#test/model/harness.ts';

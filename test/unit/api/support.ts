@@ -1,15 +1,16 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { handleApiEvent } from '#api/http.ts';
-import type { ApiDeps, Simulator } from '#api/routes.ts';
+import type { ApiDeps } from '#api/routes.ts';
+import type { Simulator } from '#cluster/port.ts';
 import { simulatorFor } from '#cluster/backend.ts';
-import type { WorkflowInput } from '#domain/workflow.ts';
+import type { WorkflowInput } from '#domain/step-contract.ts';
 import { createStores, type Stores } from '#store/stores.ts';
 import {
   executionName,
   type ExecutionLiveness,
   type StartedExecution,
   type WorkflowStarter,
-} from '#workflow/starter.ts';
+} from '#app/starter.ts';
 import { localDynamo } from '#test/support.ts';
 
 export const NOW = new Date('2024-12-23T12:00:00.000Z');

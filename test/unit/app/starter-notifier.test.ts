@@ -3,9 +3,9 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { workflowInputSchema } from '#domain/workflow.ts';
-import { SnsNotifier } from '#workflow/notifier.ts';
-import { executionName, SfnWorkflowStarter } from '#workflow/starter.ts';
+import { workflowInputSchema } from '#domain/step-contract.ts';
+import { SnsNotifier } from '#app/notifier.ts';
+import { executionName, SfnWorkflowStarter } from '#app/starter.ts';
 
 const sfn = mockClient(SFNClient);
 const sns = mockClient(SNSClient);

@@ -7,7 +7,7 @@ import {
   StopExecutionCommand,
   type SFNClient,
 } from '@aws-sdk/client-sfn';
-import type { WorkflowInput } from '#domain/workflow.ts';
+import type { WorkflowInput } from '#domain/step-contract.ts';
 
 export interface StartedExecution {
   executionName: string;

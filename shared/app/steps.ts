@@ -33,11 +33,11 @@ import type {
   promoteResultSchema,
   startResultSchema,
   syncResultSchema,
-} from '#domain/workflow.ts';
+} from '#domain/step-contract.ts';
 import type { ClusterOperations, OperationHandle } from '#cluster/port.ts';
 import { ConcurrencyError } from '#store/errors.ts';
 import type { Stores } from '#store/stores.ts';
-import type { Notifier } from '#workflow/notifier.ts';
+import type { Notifier } from '#app/notifier.ts';
 
 /** What a workflow step needs from the outside world; Lambdas and the local runner build it. */
 export interface StepDeps {

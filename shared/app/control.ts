@@ -5,7 +5,7 @@ import type { NewEvent, Phase, RunPhase } from '#domain/events.ts';
 import { UnknownCluster } from '#domain/errors.ts';
 import { ConcurrencyError } from '#store/errors.ts';
 import type { Stores } from '#store/stores.ts';
-import type { WorkflowStarter } from '#workflow/starter.ts';
+import type { WorkflowStarter } from '#app/starter.ts';
 
 /**
  * An operator's request that the log refuses: nothing is running, it was done already, it

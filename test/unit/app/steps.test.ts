@@ -5,9 +5,9 @@ import {
   PromotionPending,
   UnknownCluster,
 } from '#domain/errors.ts';
-import type { WorkflowInputRequest } from '#domain/workflow.ts';
+import type { WorkflowInputRequest } from '#domain/step-contract.ts';
 import { ClusterLocked } from '#store/cluster-lock.ts';
-import * as steps from '#workflow/steps.ts';
+import * as steps from '#app/steps.ts';
 import {
   Execution,
   executionArn,

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { WorkflowInputRequest } from '#domain/workflow.ts';
-import * as steps from '#workflow/steps.ts';
+import type { WorkflowInputRequest } from '#domain/step-contract.ts';
+import * as steps from '#app/steps.ts';
 import {
   Execution,
   executionArn,

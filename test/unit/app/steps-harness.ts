@@ -7,10 +7,10 @@ import {
   type ExecutionState,
   type TaskEvent,
   type WorkflowInputRequest,
-} from '#domain/workflow.ts';
+} from '#domain/step-contract.ts';
 import { createStores, type Stores } from '#store/stores.ts';
-import type { Notifier, RunOutcome } from '#workflow/notifier.ts';
-import type { StepDeps } from '#workflow/steps.ts';
+import type { Notifier, RunOutcome } from '#app/notifier.ts';
+import type { StepDeps } from '#app/steps.ts';
 import { seedScenario } from '#test/fixtures/seed.ts';
 import { localDynamo } from '#test/support.ts';
 

@@ -1,9 +1,9 @@
 import { parseOrThrow } from '#domain/validation.ts';
-import { workflowInputSchema } from '#domain/workflow.ts';
+import { workflowInputSchema } from '#domain/step-contract.ts';
 import type { Stores } from '#store/stores.ts';
-import { ClusterBusy, supersedeDeadHolder } from '#workflow/control.ts';
-import { decideTrigger, type InstanceTags } from '#workflow/triggers.ts';
-import { executionName, type StartedExecution, type WorkflowStarter } from '#workflow/starter.ts';
+import { ClusterBusy, supersedeDeadHolder } from '#app/control.ts';
+import { decideTrigger, type InstanceTags } from '#app/triggers.ts';
+import { executionName, type StartedExecution, type WorkflowStarter } from '#app/starter.ts';
 
 export type TriggerResult =
   | ({ started: true } & StartedExecution & { clusterId: string; incidentId: string })
