@@ -1,11 +1,6 @@
 import * as z from 'zod';
 import { configurationOf } from '#domain/evolve.ts';
-import {
-  clusterIdSchema,
-  incidentIdSchema,
-  recoveryOptionsSchema,
-  type RecordedEvent,
-} from '#domain/events.ts';
+import { clusterIdSchema, type RecordedEvent } from '#domain/events.ts';
 import { InvalidTopology, ValidationError } from '#domain/errors.ts';
 import { configurationProblems } from '#domain/invariants.ts';
 import { registrationEvents } from '#domain/registration.ts';
@@ -13,7 +8,12 @@ import { renderConfigurationTable } from '#domain/render.ts';
 import { segmentRowSchema, sortRows, type SegmentRow } from '#domain/segment.ts';
 import { parseOrThrow } from '#domain/validation.ts';
 import { simulationOptionsSchema } from '#cluster/simulated/options.ts';
-import { faultSchema } from '#domain/requests.ts';
+import {
+  faultSchema,
+  recoverRequestSchema,
+  segmentsSchema,
+  unknownHosts,
+} from '#domain/requests.ts';
 import type { WorkflowTask } from '#infra/tasks.ts';
 import type { LocalRuntime } from '#local/runtime.ts';
 import type { TaskObserver } from '#local/workflow-runner.ts';
@@ -21,18 +21,9 @@ import type { TaskObserver } from '#local/workflow-runner.ts';
 export const PHASES = ['detected', 'promoted', 'recovered', 'synchronized', 'rebalanced'] as const;
 export type ScenarioPhase = (typeof PHASES)[number];
 
-const recoverStepSchema = z.strictObject({
-  type: recoveryOptionsSchema.shape.type,
-  targetHosts: recoveryOptionsSchema.shape.targetHosts,
-  rebalance: recoveryOptionsSchema.shape.rebalance,
-  dryRun: recoveryOptionsSchema.shape.dryRun,
-  replayLagGb: recoveryOptionsSchema.shape.replayLagGb,
-  incidentId: incidentIdSchema.optional(),
-});
-
 const stepSchema = z.union([
   z.strictObject({ fail: faultSchema }),
-  z.strictObject({ recover: recoverStepSchema }),
+  z.strictObject({ recover: recoverRequestSchema }),
   z.strictObject({
     expect: z.strictObject({
       phase: z.enum(PHASES).optional(),
@@ -43,7 +34,7 @@ const stepSchema = z.union([
 
 export const scenarioSchema = z.strictObject({
   cluster: clusterIdSchema,
-  segments: z.array(segmentRowSchema).min(1).max(20_000),
+  segments: segmentsSchema,
   simulation: simulationOptionsSchema.optional(),
   steps: z.array(stepSchema).max(1000),
 });
@@ -69,11 +60,10 @@ export function parseScenario(value: unknown): Scenario {
   const problems = configurationProblems(scenario.segments);
   if (problems.length > 0)
     throw new InvalidScenario(`$.segments: ${new InvalidTopology(problems).message}`);
-  const hosts = new Set(scenario.segments.map((s) => s.hostname));
   const dbids = new Set(scenario.segments.map((s) => s.dbid));
   for (const [i, step] of scenario.steps.entries()) {
     if ('fail' in step) {
-      if ('host' in step.fail && !hosts.has(step.fail.host))
+      if ('host' in step.fail && unknownHosts(scenario.segments, [step.fail.host]).length > 0)
         throw new InvalidScenario(
           `$.steps[${i}].fail.host: host ${step.fail.host} is not in the cluster`,
         );
@@ -83,11 +73,11 @@ export function parseScenario(value: unknown): Scenario {
         );
     }
     if ('recover' in step) {
-      for (const host of Object.keys(step.recover.targetHosts))
-        if (!hosts.has(host))
-          throw new InvalidScenario(
-            `$.steps[${i}].recover.targetHosts: host ${host} is not in the cluster`,
-          );
+      const [unknown] = unknownHosts(scenario.segments, Object.keys(step.recover.targetHosts));
+      if (unknown)
+        throw new InvalidScenario(
+          `$.steps[${i}].recover.targetHosts: host ${unknown.host} is not in the cluster`,
+        );
       if (
         step.recover.type !== 'auto' &&
         step.recover.type !== 'full' &&

@@ -1,16 +1,7 @@
 import * as z from 'zod';
 import { scanAll } from '#store/clients.ts';
 import { configurationOf } from '#domain/evolve.ts';
-import {
-  actorSchema,
-  clusterIdSchema,
-  incidentIdSchema,
-  maintenanceWindowSchema,
-  rebalancePolicySchema,
-  recoveryOptionsSchema,
-  type NewEvent,
-  type RebalanceSetting,
-} from '#domain/events.ts';
+import { clusterIdSchema, incidentIdSchema, type NewEvent } from '#domain/events.ts';
 import { runPhase } from '#domain/decisions.ts';
 import { UnknownCluster, ValidationError } from '#domain/errors.ts';
 import { registrationEvents } from '#domain/registration.ts';
@@ -19,16 +10,25 @@ import {
   renderGpstateErrors,
   renderGpstateMirrors,
 } from '#domain/render.ts';
-import { COLUMNS, hostnameSchema, segmentRowSchema, type SegmentRow } from '#domain/segment.ts';
+import { COLUMNS, type SegmentRow } from '#domain/segment.ts';
 import { parseOrThrow } from '#domain/validation.ts';
-import { workflowInputSchema, triggerSchema } from '#domain/step-contract.ts';
+import { workflowInputSchema } from '#domain/step-contract.ts';
 import { SimulatedClusterExists } from '#cluster/simulated/errors.ts';
 import type { Stores } from '#store/stores.ts';
 import type { WorkflowStarter } from '#app/starter.ts';
 import { executionName } from '#app/starter.ts';
 import { approveRebalance, cancelRecovery, supersedeDeadHolder } from '#app/control.ts';
 import type { ClusterOperations, Simulator } from '#cluster/port.ts';
-import { faultSchema } from '#domain/requests.ts';
+import {
+  apiRecoverRequestSchema,
+  approvalRequestSchema,
+  cancelRequestSchema,
+  faultSchema,
+  policyRequestSchema,
+  rebalanceSetting,
+  registerRequestSchema,
+  unknownHosts,
+} from '#domain/requests.ts';
 
 export interface ApiDeps {
   stores: Stores;
@@ -73,74 +73,12 @@ export class Conflict extends Error {
   }
 }
 
-const registerSchema = z.strictObject({
-  clusterId: clusterIdSchema,
-  segments: z.array(segmentRowSchema).min(1).max(20_000),
-  simulation: z.record(z.string(), z.unknown()).optional(),
-  /** When this cluster's recoveries may run gprecoverseg -r (absent: the trigger's default). */
-  rebalancePolicy: rebalancePolicySchema.optional(),
-  rebalanceWindow: maintenanceWindowSchema.optional(),
-});
-
-const policySchema = z.strictObject({
-  rebalancePolicy: rebalancePolicySchema,
-  rebalanceWindow: maintenanceWindowSchema.optional(),
-});
-
-/** A policy and its window as one setting: `window` needs one, the others take none. */
-function rebalanceSetting(
-  policy: z.infer<typeof rebalancePolicySchema> | undefined,
-  window: string | undefined,
-  fallbackWindow?: string,
-): RebalanceSetting | undefined {
-  if (window !== undefined && policy !== 'window')
-    throw new ValidationError(
-      `body.rebalanceWindow: a window applies to rebalance policy window only (the policy is ${policy ?? 'not given'})`,
-      'body.rebalanceWindow',
-    );
-  if (policy === undefined) return undefined;
-  if (policy !== 'window') return { policy };
-  const chosen = window ?? fallbackWindow;
-  if (!chosen)
-    throw new ValidationError(
-      'body.rebalanceWindow: rebalance policy window needs a window such as "Sun 02:00-04:00 UTC" (the cluster has none)',
-      'body.rebalanceWindow',
-    );
-  return { policy, window: chosen };
-}
-
-const cancelSchema = z.strictObject({
-  incidentId: incidentIdSchema.optional(),
-  by: actorSchema.optional(),
-  reason: z.string().min(1).max(1000).optional(),
-});
-
-const approvalSchema = z.strictObject({
-  incidentId: incidentIdSchema.optional(),
-  by: actorSchema.optional(),
-});
-
 /** Who asks: the name the caller gives, and the authenticated principal when there is one. */
 const actor = (request: ApiRequest, by: string | undefined): string =>
   (by && request.caller ? `${by} (${request.caller})` : (by ?? request.caller ?? 'api')).slice(
     0,
     200,
   );
-
-const recoverSchema = z.strictObject({
-  incidentId: incidentIdSchema.optional(),
-  type: recoveryOptionsSchema.shape.type,
-  targetHosts: recoveryOptionsSchema.shape.targetHosts,
-  rebalance: recoveryOptionsSchema.shape.rebalance,
-  dryRun: recoveryOptionsSchema.shape.dryRun,
-  replayLagGb: recoveryOptionsSchema.shape.replayLagGb,
-  rebalancePolicy: recoveryOptionsSchema.shape.rebalancePolicy,
-  rebalanceWindow: recoveryOptionsSchema.shape.rebalanceWindow,
-  failedHosts: z.array(hostnameSchema).max(256).optional(),
-  waits: workflowInputSchema.shape.waits.optional(),
-  limits: workflowInputSchema.shape.limits.optional(),
-  trigger: triggerSchema.optional(),
-});
 
 /** Query numbers are plain decimal digits: no `""` read as 0, no `1e3`, no `0x10`. */
 const wholeNumber = z
@@ -172,20 +110,19 @@ async function assertSameRegistration(
     );
 }
 
-/** Hosts a request names must be hosts of the cluster (`gprecoverseg -p` moves a failed host's segments). */
+/** Hosts a request names must be hosts of the cluster. */
 function assertHostsKnown(
   rows: readonly SegmentRow[],
   clusterId: string,
   hosts: readonly string[],
   path: (i: number) => string,
 ): void {
-  const known = new Set(rows.map((r) => r.hostname));
-  for (const [i, host] of hosts.entries())
-    if (!known.has(host))
-      throw new ValidationError(
-        `${path(i)}: host ${host} runs no segment of cluster ${clusterId}; name a host from gp_segment_configuration`,
-        path(i),
-      );
+  const [unknown] = unknownHosts(rows, hosts);
+  if (unknown)
+    throw new ValidationError(
+      `${path(unknown.index)}: host ${unknown.host} runs no segment of cluster ${clusterId}; name a host from gp_segment_configuration`,
+      path(unknown.index),
+    );
 }
 
 async function registered(deps: ApiDeps, clusterId: string) {
@@ -249,7 +186,7 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
     method: 'POST',
     path: '/clusters',
     handler: async (deps, request) => {
-      const body = parseOrThrow(registerSchema, request.body, 'body');
+      const body = parseOrThrow(registerRequestSchema, request.body, 'body');
       if (body.simulation && !deps.simulator)
         throw new ValidationError(
           'body.simulation: this deployment drives a real cluster; simulation options are for the simulated backend',
@@ -353,7 +290,7 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
     path: '/clusters/{clusterId}/recoveries',
     handler: async (deps, request, { clusterId }) => {
       const { rows, state } = await registered(deps, clusterId!);
-      const body = parseOrThrow(recoverSchema, request.body ?? {}, 'body');
+      const body = parseOrThrow(apiRecoverRequestSchema, request.body ?? {}, 'body');
       // A window policy needs a window: the request's or the cluster's (refused here, not
       // when the run starts).
       rebalanceSetting(
@@ -423,7 +360,7 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
     path: '/clusters/{clusterId}/rebalance-policy',
     handler: async (deps, request, { clusterId }) => {
       await registered(deps, clusterId!);
-      const body = parseOrThrow(policySchema, request.body ?? {}, 'body');
+      const body = parseOrThrow(policyRequestSchema, request.body ?? {}, 'body');
       const setting = rebalanceSetting(body.rebalancePolicy, body.rebalanceWindow)!;
       const who = actor(request, undefined);
       const { lastSeq } = await deps.stores.events.readHead(clusterId!);
@@ -448,7 +385,7 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
     path: '/clusters/{clusterId}/cancellation',
     handler: async (deps, request, { clusterId }) => {
       await registered(deps, clusterId!);
-      const body = parseOrThrow(cancelSchema, request.body ?? {}, 'body');
+      const body = parseOrThrow(cancelRequestSchema, request.body ?? {}, 'body');
       const cancelled = await cancelRecovery(deps, clusterId!, {
         by: actor(request, body.by),
         reason: body.reason ?? 'cancelled by an operator',
@@ -462,7 +399,7 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
     path: '/clusters/{clusterId}/rebalance-approval',
     handler: async (deps, request, { clusterId }) => {
       await registered(deps, clusterId!);
-      const body = parseOrThrow(approvalSchema, request.body ?? {}, 'body');
+      const body = parseOrThrow(approvalRequestSchema, request.body ?? {}, 'body');
       const approved = await approveRebalance(deps, clusterId!, {
         by: actor(request, body.by),
         ...(body.incidentId ? { incidentId: body.incidentId } : {}),

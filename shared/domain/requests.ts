@@ -1,5 +1,16 @@
 import * as z from 'zod';
-import { dbidSchema, hostnameSchema } from '#domain/segment.ts';
+import { ValidationError } from '#domain/errors.ts';
+import {
+  actorSchema,
+  clusterIdSchema,
+  incidentIdSchema,
+  maintenanceWindowSchema,
+  rebalancePolicySchema,
+  recoveryOptionsSchema,
+  type RebalanceSetting,
+} from '#domain/events.ts';
+import { dbidSchema, hostnameSchema, segmentRowSchema, type SegmentRow } from '#domain/segment.ts';
+import { triggerSchema, workflowInputSchema } from '#domain/step-contract.ts';
 
 /**
  * The requests an operator makes, in one place: the API, the CLI and scenario files parse
@@ -12,3 +23,86 @@ export const faultSchema = z.union([
   z.strictObject({ dbid: dbidSchema, kind: z.enum(['crash', 'disk-lost']).default('crash') }),
 ]);
 export type Fault = z.infer<typeof faultSchema>;
+
+/** A cluster's gp_segment_configuration as a registration (or a scenario) gives it. */
+export const segmentsSchema = z.array(segmentRowSchema).min(1).max(20_000);
+
+export const registerRequestSchema = z.strictObject({
+  clusterId: clusterIdSchema,
+  segments: segmentsSchema,
+  simulation: z.record(z.string(), z.unknown()).optional(),
+  /** When this cluster's recoveries may run gprecoverseg -r (absent: the trigger's default). */
+  rebalancePolicy: rebalancePolicySchema.optional(),
+  rebalanceWindow: maintenanceWindowSchema.optional(),
+});
+
+export const policyRequestSchema = z.strictObject({
+  rebalancePolicy: rebalancePolicySchema,
+  rebalanceWindow: maintenanceWindowSchema.optional(),
+});
+
+export const cancelRequestSchema = z.strictObject({
+  incidentId: incidentIdSchema.optional(),
+  by: actorSchema.optional(),
+  reason: z.string().min(1).max(1000).optional(),
+});
+
+export const approvalRequestSchema = z.strictObject({
+  incidentId: incidentIdSchema.optional(),
+  by: actorSchema.optional(),
+});
+
+/** What every way to ask for a recovery may say: a scenario's `recover` step says no more. */
+export const recoverRequestSchema = z.strictObject({
+  incidentId: incidentIdSchema.optional(),
+  type: recoveryOptionsSchema.shape.type,
+  targetHosts: recoveryOptionsSchema.shape.targetHosts,
+  rebalance: recoveryOptionsSchema.shape.rebalance,
+  dryRun: recoveryOptionsSchema.shape.dryRun,
+  replayLagGb: recoveryOptionsSchema.shape.replayLagGb,
+});
+
+/** The API's recovery request: the above, plus the policy, known failed hosts, waits and limits. */
+export const apiRecoverRequestSchema = recoverRequestSchema.extend({
+  rebalancePolicy: recoveryOptionsSchema.shape.rebalancePolicy,
+  rebalanceWindow: recoveryOptionsSchema.shape.rebalanceWindow,
+  failedHosts: z.array(hostnameSchema).max(256).optional(),
+  waits: workflowInputSchema.shape.waits.optional(),
+  limits: workflowInputSchema.shape.limits.optional(),
+  trigger: triggerSchema.optional(),
+});
+
+/** A policy and its window as one setting: `window` needs one, the others take none. */
+export function rebalanceSetting(
+  policy: z.infer<typeof rebalancePolicySchema> | undefined,
+  window: string | undefined,
+  fallbackWindow?: string,
+): RebalanceSetting | undefined {
+  if (window !== undefined && policy !== 'window')
+    throw new ValidationError(
+      `body.rebalanceWindow: a window applies to rebalance policy window only (the policy is ${policy ?? 'not given'})`,
+      'body.rebalanceWindow',
+    );
+  if (policy === undefined) return undefined;
+  if (policy !== 'window') return { policy };
+  const chosen = window ?? fallbackWindow;
+  if (!chosen)
+    throw new ValidationError(
+      'body.rebalanceWindow: rebalance policy window needs a window such as "Sun 02:00-04:00 UTC" (the cluster has none)',
+      'body.rebalanceWindow',
+    );
+  return { policy, window: chosen };
+}
+
+/**
+ * The hosts of `hosts` that run no segment of the cluster, with their index: a request may
+ * name only hosts of gp_segment_configuration (`gprecoverseg -p` moves a failed host's
+ * segments to a host the cluster already has).
+ */
+export function unknownHosts(
+  rows: readonly Pick<SegmentRow, 'hostname'>[],
+  hosts: readonly string[],
+): { index: number; host: string }[] {
+  const known = new Set(rows.map((r) => r.hostname));
+  return hosts.flatMap((host, index) => (known.has(host) ? [] : [{ index, host }]));
+}
