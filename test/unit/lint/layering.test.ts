@@ -1,4 +1,4 @@
-import { ESLint } from 'eslint';
+import { ESLint, Linter } from 'eslint';
 import { describe, expect, it } from 'vitest';
 
 /**
@@ -6,11 +6,17 @@ import { describe, expect, it } from 'vitest';
  * is an error there, and the same import is fine where the layers allow it.
  */
 const eslint = new ESLint({ cwd: process.cwd() });
+const linter = new Linter({ configType: 'flat' });
 
+/** Runs the folder's own no-restricted-imports setting, as eslint.config.js resolves it. */
 async function restricted(file: string, specifier: string): Promise<boolean> {
+  const config = (await eslint.calculateConfigForFile(file)) as Linter.Config;
+  const setting = config.rules?.['no-restricted-imports'];
+  expect(setting, `${file} has a layering rule`).toBeDefined();
   const code = `import * as m from '${specifier}';\nexport const used = m;\n`;
-  const [result] = await eslint.lintText(code, { filePath: file });
-  return result!.messages.some((m) => m.ruleId === 'no-restricted-imports');
+  return linter
+    .verify(code, { rules: { 'no-restricted-imports': setting! } })
+    .some((m) => m.ruleId === 'no-restricted-imports');
 }
 
 const RULES: { folder: string; forbidden: string[]; allowed: string[] }[] = [
