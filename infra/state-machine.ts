@@ -1,5 +1,11 @@
 import type { Phase } from '#domain/events.ts';
-import { taskArnPlaceholder, type WorkflowTask } from '#infra/tasks.ts';
+import {
+  operationResultSchema,
+  planResultSchema,
+  syncResultSchema,
+  type WorkflowTask,
+} from '#domain/step-contract.ts';
+import { taskArnPlaceholder, type TaskErrorName } from '#infra/tasks.ts';
 
 /**
  * The recovery workflow in Amazon States Language (JSONPath), defined once. CDK deploys it
@@ -11,10 +17,29 @@ import { taskArnPlaceholder, type WorkflowTask } from '#infra/tasks.ts';
  * error lands in `$.errors.<phase>`, which is how RecordFailure knows where the run stopped.
  */
 
+/** The state names a transition may target: the Tasks and the states between them. */
+export type StateName =
+  | WorkflowTask
+  | 'AfterPlan'
+  | 'WaitForRecovery'
+  | 'AfterRecoveryCheck'
+  | 'WaitForSync'
+  | 'AfterSyncCheck'
+  | 'WaitForRebalanceApproval'
+  | 'RecoveryFailed';
+
+/** An error the code throws, by the name of its class in TASK_ERRORS. */
+const named = (...names: TaskErrorName[]): string[] => names;
+
 /** Errors that are worth trying again, with backoff and full jitter. */
 const TRANSIENT = [
-  'ConcurrencyError',
-  'SsmThrottled',
+  ...named(
+    'ConcurrencyError',
+    'SsmThrottled',
+    'ProvisionedThroughputExceededException',
+    'ThrottlingException',
+  ),
+  // What the Lambda service raises itself, not the code.
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
@@ -24,8 +49,6 @@ const TRANSIENT = [
   'Sandbox.Timedout',
   'Runtime.ExitError',
   'Runtime.Unknown',
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
 ];
 
 const transientRetry = {
@@ -40,7 +63,7 @@ const transientRetry = {
 function task(
   name: WorkflowTask,
   phase: Phase,
-  next: string | undefined,
+  next: StateName | undefined,
   resultPath: string,
   extra: Record<string, unknown> = {},
 ) {
@@ -65,14 +88,38 @@ function task(
  * hours). A lock whose holder is dead is a different error, for a human.
  */
 const lockHolderRetry = {
-  ErrorEquals: ['GprecoversegLocked'],
+  ErrorEquals: named('GprecoversegLocked'),
   IntervalSeconds: 60,
   BackoffRate: 1.5,
   MaxAttempts: 100,
   MaxDelaySeconds: 900,
 };
 
-const wait = (next: string) => ({ Type: 'Wait', SecondsPath: '$.waits.pollSeconds', Next: next });
+const wait = (next: StateName) => ({
+  Type: 'Wait',
+  SecondsPath: '$.waits.pollSeconds',
+  Next: next,
+});
+
+/**
+ * A Choice on a step's `next`: one branch per value of the step result's zod enum, typed by
+ * it, so a value added to the contract without a branch does not compile; no Default, so no
+ * value falls through to a state chosen for another.
+ */
+function choice<V extends string>(
+  variable: string,
+  values: readonly V[],
+  branches: Record<V, StateName>,
+) {
+  return {
+    Type: 'Choice',
+    Choices: values.map((value) => ({
+      Variable: variable,
+      StringEquals: value,
+      Next: branches[value],
+    })),
+  };
+}
 
 export function workflowDefinition(): Record<string, unknown> {
   return {
@@ -86,7 +133,7 @@ export function workflowDefinition(): Record<string, unknown> {
       StartRecovery: task('StartRecovery', 'start', 'DetectFailures', '$.start', {
         Retry: [
           {
-            ErrorEquals: ['ClusterLocked'],
+            ErrorEquals: named('ClusterLocked'),
             IntervalSeconds: 30,
             BackoffRate: 1.5,
             MaxAttempts: 10,
@@ -102,7 +149,7 @@ export function workflowDefinition(): Record<string, unknown> {
         // probe retries (about 2 minutes) for certain: 5 s growing to 60 s, 9.6 minutes in all.
         Retry: [
           {
-            ErrorEquals: ['PromotionPending'],
+            ErrorEquals: named('PromotionPending'),
             IntervalSeconds: 5,
             BackoffRate: 1.5,
             MaxAttempts: 14,
@@ -111,44 +158,32 @@ export function workflowDefinition(): Record<string, unknown> {
         ],
       }),
       PlanRecovery: task('PlanRecovery', 'plan', 'AfterPlan', '$.plan'),
-      AfterPlan: {
-        Type: 'Choice',
-        Choices: [
-          { Variable: '$.plan.next', StringEquals: 'dry-run', Next: 'FinishRecovery' },
-          { Variable: '$.plan.next', StringEquals: 'sync', Next: 'WaitForSync' },
-        ],
-        Default: 'RecoverSegments',
-      },
+      AfterPlan: choice('$.plan.next', planResultSchema.shape.next.options, {
+        recover: 'RecoverSegments',
+        sync: 'WaitForSync',
+        'dry-run': 'FinishRecovery',
+      }),
       RecoverSegments: task('RecoverSegments', 'recover', 'WaitForRecovery', '$.operation', {
         Retry: [lockHolderRetry],
       }),
       WaitForRecovery: wait('CheckRecovery'),
       CheckRecovery: task('CheckRecovery', 'recover', 'AfterRecoveryCheck', '$.operation'),
-      AfterRecoveryCheck: {
-        Type: 'Choice',
-        Choices: [
-          { Variable: '$.operation.next', StringEquals: 'wait', Next: 'WaitForRecovery' },
-          { Variable: '$.operation.next', StringEquals: 'replan', Next: 'PlanRecovery' },
-        ],
-        Default: 'WaitForSync',
-      },
+      AfterRecoveryCheck: choice('$.operation.next', operationResultSchema.shape.next.options, {
+        wait: 'WaitForRecovery',
+        sync: 'WaitForSync',
+        replan: 'PlanRecovery',
+      }),
       WaitForSync: wait('CheckSync'),
       CheckSync: task('CheckSync', 'sync', 'AfterSyncCheck', '$.sync'),
-      AfterSyncCheck: {
-        Type: 'Choice',
-        Choices: [
-          { Variable: '$.sync.next', StringEquals: 'wait', Next: 'WaitForSync' },
-          { Variable: '$.sync.next', StringEquals: 'rebalance', Next: 'RebalanceSegments' },
-          { Variable: '$.sync.next', StringEquals: 'replan', Next: 'PlanRecovery' },
-          {
-            Variable: '$.sync.next',
-            StringEquals: 'await-rebalance',
-            Next: 'WaitForRebalanceApproval',
-          },
-        ],
-        // finish, and unbalanced (no approval or window came in time: recorded, not a failure).
-        Default: 'FinishRecovery',
-      },
+      AfterSyncCheck: choice('$.sync.next', syncResultSchema.shape.next.options, {
+        wait: 'WaitForSync',
+        replan: 'PlanRecovery',
+        rebalance: 'RebalanceSegments',
+        finish: 'FinishRecovery',
+        'await-rebalance': 'WaitForRebalanceApproval',
+        // No approval or window came in time: recorded as such, not a failure.
+        unbalanced: 'FinishRecovery',
+      }),
       // The cluster is redundant again; gprecoverseg -r waits for an operator or a window. A
       // bounded loop over the log (no task token), so the same definition runs locally; each
       // check also looks at the cluster, so a segment failing meanwhile is recovered first.
@@ -163,6 +198,6 @@ export function workflowDefinition(): Record<string, unknown> {
       FinishRecovery: task('FinishRecovery', 'finish', undefined, '$.result'),
       RecordFailure: task('RecordFailure', 'finish', 'RecoveryFailed', '$.failure'),
       RecoveryFailed: { Type: 'Fail', ErrorPath: '$.failure.error', CausePath: '$.failure.cause' },
-    },
+    } satisfies Record<StateName, object>,
   };
 }

@@ -1,3 +1,23 @@
+import {
+  ProvisionedThroughputExceededException,
+  ThrottlingException,
+} from '@aws-sdk/client-dynamodb';
+import { GprecoversegLocked, SsmThrottled } from '#cluster/greenplum/errors.ts';
+import { GprecoversegLocked as SimulatedGprecoversegLocked } from '#cluster/simulated/errors.ts';
+import { PromotionPending } from '#domain/errors.ts';
+import type { WorkflowTask } from '#domain/step-contract.ts';
+import { ClusterLocked } from '#store/cluster-lock.ts';
+import { ConcurrencyError } from '#store/errors.ts';
+
+export type { WorkflowTask };
+
+interface TaskFunction {
+  entry: string;
+  timeoutSeconds: number;
+  drivesCluster: boolean;
+  notifies: boolean;
+}
+
 /**
  * Every Lambda the app deploys, by name: the Task states of the workflow and the functions
  * around it. `drivesCluster`: it talks to the coordinator (SSM Run Command when real);
@@ -66,9 +86,8 @@ export const WORKFLOW_TASKS = {
     drivesCluster: false,
     notifies: true,
   },
-} as const;
+} as const satisfies Record<WorkflowTask, TaskFunction>;
 
-export type WorkflowTask = keyof typeof WORKFLOW_TASKS;
 export const WORKFLOW_TASK_NAMES = Object.keys(WORKFLOW_TASKS) as WorkflowTask[];
 
 /** Functions outside the state machine. */
@@ -80,3 +99,21 @@ export const SERVICE_FUNCTIONS = {
 
 /** `${TaskName}Arn` in the definition, substituted by CloudFormation (DefinitionSubstitutions). */
 export const taskArnPlaceholder = (task: WorkflowTask): string => `\${${task}Arn}`;
+
+/**
+ * The errors the state machine tells apart by name (Retry), as the classes that throw them:
+ * Step Functions matches `error.name`, so a Retry names an error through this registry, and
+ * test/infra/contract.test.ts checks that each class's instances carry that very name. The
+ * DynamoDB ones come from the SDK; Catch takes every other error (States.ALL).
+ */
+export const TASK_ERRORS = {
+  ClusterLocked: [ClusterLocked],
+  ConcurrencyError: [ConcurrencyError],
+  PromotionPending: [PromotionPending],
+  GprecoversegLocked: [GprecoversegLocked, SimulatedGprecoversegLocked],
+  SsmThrottled: [SsmThrottled],
+  ProvisionedThroughputExceededException: [ProvisionedThroughputExceededException],
+  ThrottlingException: [ThrottlingException],
+} as const;
+
+export type TaskErrorName = keyof typeof TASK_ERRORS;

@@ -3,7 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { taskEventSchema, type TaskEvent } from '#domain/step-contract.ts';
+import { taskEventSchema, type TaskEvent, type WorkflowTask } from '#domain/step-contract.ts';
 import { parseOrThrow } from '#domain/validation.ts';
 import { clusterBackendFromEnv } from '#cluster/backend.ts';
 import { stores } from '#store/stores.ts';
@@ -35,7 +35,7 @@ export function workflowDeps(): StepDeps {
  * return its small result. Errors keep their `name`, which is what Retry and Catch match.
  */
 export function workflowTask<R>(
-  name: string,
+  name: WorkflowTask,
   step: (deps: StepDeps, event: TaskEvent) => Promise<R>,
 ) {
   return middy<unknown, R>()

@@ -1,26 +1,34 @@
-import {
-  DoubleFault,
-  IncrementalRecoveryFailed,
-  PromotionPending,
-  RebalanceFailed,
-  RecoveryTimeout,
-  SourceUnavailable,
-  SyncTimeout,
-  UnknownCluster,
-} from '#domain/errors.ts';
+import { IncrementalRecoveryFailed, UnknownCluster } from '#domain/errors.ts';
 import { configurationOf, pairsOfState, type ClusterState } from '#domain/evolve.ts';
 import type { NewEvent, Phase, PlanItem, RebalanceSetting } from '#domain/events.ts';
 import {
   MAX_PLANS_PER_INCIDENT,
-  decideAfterRecoveryPoll,
-  decideAfterSyncCheck,
-  decidePromotion,
-  doubleFaultMessage,
+  PROMOTION_RULES,
+  RECOVERY_OUTCOME_RULES,
+  SOURCE_RULES,
+  SYNC_RULES,
+  doubleFaultReport,
+  doubleFaultedPairs,
+  escalatedDbids,
+  inPlaceFailures,
   isStreamingInSync,
   planRecovery,
   promotionContext,
+  promotionPendingReport,
   rebalanceSettingFor,
+  sourceContext,
+  sourcesReport,
+  type RecoveryProgressContext,
 } from '#domain/decisions.ts';
+import {
+  FAILURE_PHASE_RULES,
+  FINISH_RULES,
+  OUTCOME_NOTES,
+  PLAN_RULES,
+  START_RULES,
+} from '#domain/run-rules.ts';
+import { decide } from '#domain/rules.ts';
+import { settle } from '#domain/verdicts.ts';
 import { isWindowOpen, nextOpening, parseWindow } from '#domain/window.ts';
 import { reconcile } from '#domain/reconcile.ts';
 import { incidentTimings } from '#domain/timings.ts';
@@ -94,9 +102,6 @@ async function record(
   }
 }
 
-const doubleFaultedPairs = (state: ClusterState) =>
-  pairsOfState(state).filter((p) => state.doubleFaults.includes(p.content));
-
 /** Reads the cluster (after an FTS probe) and writes down what changed since the log's view. */
 async function observe(deps: StepDeps, event: TaskEvent, step: string) {
   const cluster = deps.cluster(event.input.clusterId);
@@ -106,14 +111,23 @@ async function observe(deps: StepDeps, event: TaskEvent, step: string) {
   return { ...recorded, observation };
 }
 
-/** Contents whose acting primary streams WAL to its mirror: the other half of "in sync". */
-async function streamingContents(deps: StepDeps, clusterId: string): Promise<number[]> {
-  const replication = await deps.cluster(clusterId).readReplication();
-  return replication.filter((r) => r.state === 'streaming').map((r) => r.content);
+/**
+ * gp_stat_replication, unless a content is double faulted: then the query fails (capture 80h),
+ * and the double-fault row, first in the tables that read it, decides without it.
+ */
+async function replicationOf(deps: StepDeps, clusterId: string, state: ClusterState) {
+  return state.doubleFaults.length > 0 ? [] : await deps.cluster(clusterId).readReplication();
 }
 
-const doubleFaultError = (state: ClusterState): DoubleFault =>
-  new DoubleFault(doubleFaultedPairs(state).map(doubleFaultMessage).join('; '));
+/** Contents whose acting primary streams WAL to its mirror: the other half of "in sync". */
+async function streamingContents(
+  deps: StepDeps,
+  clusterId: string,
+  state: ClusterState,
+): Promise<number[]> {
+  const replication = await replicationOf(deps, clusterId, state);
+  return replication.filter((r) => r.state === 'streaming').map((r) => r.content);
+}
 
 export async function startRecovery(
   deps: StepDeps,
@@ -129,32 +143,38 @@ export async function startRecovery(
     Math.floor(now.getTime() / 1000),
     LOCK_SECONDS,
   );
-  const { state } = await record(deps, event, 'StartRecovery', (s) => {
-    if (s.recovery?.incidentId === incidentId) return [];
-    // The lock was free, so whoever left a recovery open in the log is gone: say so first.
-    const abandoned: NewEvent[] = s.recovery
-      ? [
-          {
-            type: 'RecoveryFailed',
-            data: {
-              incidentId: s.recovery.incidentId,
-              phase: 'finish',
-              reason: `abandoned: its run ended without closing it; superseded by incident ${incidentId}`,
-            },
-          },
-        ]
-      : [];
-    // Which rebalance policy the run follows is decided once, here, and kept on record.
-    const { setting } = rebalanceSettingFor({
+  // Which rebalance policy the run follows is decided once, here, and kept on record.
+  const requested = (s: ClusterState): NewEvent => ({
+    type: 'RecoveryRequested',
+    data: {
+      incidentId,
+      trigger,
       options,
-      cluster: s.rebalancePolicy,
-      trigger: trigger.source,
-    });
-    return [
-      ...abandoned,
-      { type: 'RecoveryRequested', data: { incidentId, trigger, options, rebalance: setting } },
-    ];
+      rebalance: rebalanceSettingFor({
+        options,
+        cluster: s.rebalancePolicy,
+        trigger: trigger.source,
+      }).setting,
+    },
   });
+  const effects: Record<(typeof START_RULES)[number]['then'], (s: ClusterState) => NewEvent[]> = {
+    resume: () => [],
+    supersede: (s: ClusterState): NewEvent[] => [
+      {
+        type: 'RecoveryFailed',
+        data: {
+          incidentId: s.recovery!.incidentId,
+          phase: 'finish',
+          reason: `abandoned: its run ended without closing it; superseded by incident ${incidentId}`,
+        },
+      },
+      requested(s),
+    ],
+    request: (s: ClusterState) => [requested(s)],
+  };
+  const { state } = await record(deps, event, 'StartRecovery', (s) =>
+    effects[decide(START_RULES, { incidentId, open: s.recovery?.incidentId }).then](s),
+  );
   return { at: now.toISOString(), seq: state.seq };
 }
 
@@ -180,27 +200,15 @@ export async function checkPromotion(
   event: TaskEvent,
 ): Promise<Result<typeof promoteResultSchema>> {
   const { state, observation } = await observe(deps, event, 'CheckPromotion');
-  // A double-faulted content makes gp_stat_replication fail (capture 80h): decide on it first.
-  if (state.doubleFaults.length > 0) throw doubleFaultError(state);
   const context = promotionContext(state, {
     failedHosts: event.input.failedHosts,
     unresponsive: observation.unresponsive,
-    streaming: await streamingContents(deps, event.input.clusterId),
+    streaming: await streamingContents(deps, event.input.clusterId, state),
   });
-  const { rule, then } = decidePromotion(context);
-  if (then === 'double-fault') throw doubleFaultError(state);
-  if (then === 'pending')
-    throw new PromotionPending(
-      [
-        ...context.awaitingFailover.map(
-          (r) => `FTS has not yet failed over dbid ${r.dbid} (content ${r.content}, ${r.hostname})`,
-        ),
-        ...context.awaitingMarkDown.map(
-          (p) =>
-            `content ${p.content} shows in sync but does not stream (primary dbid ${p.primary.dbid}, mirror dbid ${p.mirror!.dbid}): waiting for FTS to mark the dead segment down (gp_fts_mark_mirror_down_grace_period)`,
-        ),
-      ].join('; ') + '; probing again',
-    );
+  const { rule, then } = settle(PROMOTION_RULES, context, {
+    'double-fault': doubleFaultReport,
+    pending: promotionPendingReport,
+  });
   return { at: deps.now().toISOString(), verdict: then, rule };
 }
 
@@ -209,35 +217,26 @@ export async function planRecoveryStep(
   event: TaskEvent,
 ): Promise<Result<typeof planResultSchema>> {
   const { incidentId, options } = event.input;
-  const escalatedBefore = event.input.plan?.escalated ?? [];
-  let planned: ReturnType<typeof planRecovery> = [];
+  let planned: PlanItem[] = [];
   let inPlaceFailed: number[] = [];
+  let decided: (typeof PLAN_RULES)[number]['then'] | undefined;
   await record(deps, event, 'PlanRecovery', (state) => {
-    inPlaceFailed = (state.recovery?.failures ?? [])
-      .filter((f) => f.type !== 'full')
-      .map((f) => f.dbid);
+    inPlaceFailed = inPlaceFailures(state);
     planned = planRecovery(state, options, inPlaceFailed);
+    decided = decide(PLAN_RULES, { dryRun: options.dryRun, planned: planned.length }).then;
     // A retried PlanRecovery finds its plan already on record and not yet started.
-    const alreadyPlanned =
+    const onRecord =
       state.recovery?.started.length === 0 &&
       planKey(state.recovery.plan ?? []) === planKey(planned);
-    return alreadyPlanned || (planned.length === 0 && !options.dryRun)
-      ? []
-      : [{ type: 'RecoveryPlanned', data: { incidentId, items: planned } }];
+    return decided.record && !onRecord
+      ? [{ type: 'RecoveryPlanned', data: { incidentId, items: planned } }]
+      : [];
   });
-  const escalated = [
-    ...new Set([
-      ...escalatedBefore,
-      ...planned
-        .filter((i) => i.type === 'full' && inPlaceFailed.includes(i.dbid))
-        .map((i) => i.dbid),
-    ]),
-  ];
   return {
     at: deps.now().toISOString(),
-    next: options.dryRun ? 'dry-run' : planned.length === 0 ? 'sync' : 'recover',
+    next: decided!.next,
     items: planned.map((i) => ({ dbid: i.dbid, type: i.type })),
-    escalated,
+    escalated: escalatedDbids(event.input.plan?.escalated ?? [], planned, inPlaceFailed),
   };
 }
 
@@ -271,9 +270,10 @@ export async function recoverSegments(
   // nothing to check.
   if (!plan.every((item) => logged.recovery?.started.includes(item.dbid))) {
     const { state, observation } = await observe(deps, event, 'CheckSources');
-    if (state.doubleFaults.length > 0) throw doubleFaultError(state);
-    const unusable = unusableSources(state, observation.unresponsive, plan);
-    if (unusable.length > 0) throw new SourceUnavailable(unusable.join('; '));
+    settle(SOURCE_RULES, sourceContext(state, observation.unresponsive, plan), {
+      'double-fault': doubleFaultReport,
+      'sources-unusable': sourcesReport,
+    });
   }
   // One operation per plan: a retried start finds the one already running.
   const handle = await deps
@@ -288,27 +288,6 @@ export async function recoverSegments(
       })),
   );
   return operationStarted(deps, handle);
-}
-
-/** Plan items whose source is no longer the content's answering, running acting primary. */
-function unusableSources(
-  state: ClusterState,
-  unresponsive: readonly number[],
-  plan: readonly PlanItem[],
-): string[] {
-  const pairs = new Map(pairsOfState(state).map((p) => [p.content, p]));
-  return plan.flatMap((item) => {
-    const primary = pairs.get(item.content)?.primary;
-    if (primary?.dbid !== item.sourceDbid)
-      return [
-        `content ${item.content}: the plan copies dbid ${item.dbid} from dbid ${item.sourceDbid}, but the acting primary is now dbid ${primary?.dbid ?? '?'}; plan again`,
-      ];
-    if (unresponsive.includes(primary.dbid))
-      return [
-        `content ${item.content}: source dbid ${primary.dbid} (${primary.hostname}:${primary.port}) does not answer; recoverseg does not copy from it`,
-      ];
-    return [];
-  });
 }
 
 /** Distinguishes the plans of one incident (the first, then an escalation to full). */
@@ -359,31 +338,26 @@ export async function checkRecovery(
     recovered: status.recovered,
     failed: status.failures.map((f) => f.dbid),
   };
-  const doubleFaulted = doubleFaultedPairs(state);
-  if (previous.kind === 'rebalance') {
-    if (state.doubleFaults.length > 0) throw doubleFaultError(state);
-    if (status.done && status.failures.length > 0)
-      throw new RebalanceFailed(
-        status.failures.map((f) => `dbid ${f.dbid}: ${f.reason}`).join('; ') +
-          '; the pairs stay in their switched roles and remain protected',
-      );
-    if (!status.done && polls >= limits.maxRecoveryPolls)
-      throw new RecoveryTimeout(
-        `gprecoverseg -r still running after ${polls} polls; check gpstate -e`,
-      );
-    return { ...summary, next: status.done ? 'sync' : 'wait' };
-  }
-  const { then } = decideAfterRecoveryPoll({
+  const context: RecoveryProgressContext = {
+    kind: previous.kind,
     done: status.done,
     failures: status.failures,
     forced: options.type !== 'auto',
     escalated: event.input.plan?.escalated ?? [],
-    doubleFaulted,
+    doubleFaulted: doubleFaultedPairs(state),
     plans: state.recovery?.plans ?? 0,
-  });
-  if (then === 'double-fault') throw doubleFaultError(state);
-  if (then === 'fail')
-    throw new IncrementalRecoveryFailed(
+    outOfPolls: polls >= limits.maxRecoveryPolls,
+  };
+  const { then } = settle(RECOVERY_OUTCOME_RULES, context, {
+    'double-fault': doubleFaultReport,
+    'recovery-timeout': () =>
+      previous.kind === 'rebalance'
+        ? `gprecoverseg -r still running after ${polls} polls; check gpstate -e`
+        : `gprecoverseg still running after ${polls} polls (${percent}% done); check gpstate -e and the gprecoverseg log`,
+    'rebalance-failed': () =>
+      status.failures.map((f) => `dbid ${f.dbid}: ${f.reason}`).join('; ') +
+      '; the pairs stay in their switched roles and remain protected',
+    fail: () =>
       status.failures
         .map((f) => {
           const row = state.segments.get(f.dbid);
@@ -391,14 +365,10 @@ export async function checkRecovery(
           return `dbid ${f.dbid}${where}: ${f.type} recovery failed (${f.reason})`;
         })
         .join('; ') +
-        (options.type !== 'auto'
-          ? '; the caller forced the type, so no escalation: run again with type full'
-          : ''),
-    );
-  if (then === 'wait' && polls >= limits.maxRecoveryPolls)
-    throw new RecoveryTimeout(
-      `gprecoverseg still running after ${polls} polls (${percent}% done); check gpstate -e and the gprecoverseg log`,
-    );
+      (context.forced
+        ? '; the caller forced the type, so no escalation: run again with type full'
+        : ''),
+  });
   return { ...summary, next: then };
 }
 
@@ -415,8 +385,7 @@ export async function checkSync(
   const since = freshLoop ? now.toISOString() : previous.since;
   const polls = freshLoop ? 1 : previous.polls + 1;
   const { state } = await observe(deps, event, 'CheckSync');
-  if (state.doubleFaults.length > 0) throw doubleFaultError(state);
-  const replication = await deps.cluster(clusterId).readReplication();
+  const replication = await replicationOf(deps, clusterId, state);
   const pairs = pairsOfState(state);
   const lags = replication.map((r) => r.replayLagBytes).filter((b): b is number => b !== undefined);
   const streaming = replication.filter((r) => r.state === 'streaming').map((r) => r.content);
@@ -425,48 +394,48 @@ export async function checkSync(
   const rebalanceChecks =
     previous?.next === 'await-rebalance' ? (previous.rebalanceChecks ?? 0) + 1 : 1;
   const window = setting.policy === 'window' ? parseWindow(setting.window) : undefined;
-  const { rule, then } = decideAfterSyncCheck({
-    pairs,
-    streaming,
-    doubleFaulted: doubleFaultedPairs(state),
-    plans: state.recovery?.plans ?? 0,
-    rebalanceRequested: options.rebalance,
-    rebalanceDone,
-    maxReplayLagBytes: lags.length === 0 ? undefined : Math.max(...lags),
-    replayLagLimitBytes: options.replayLagGb * GB,
-    rebalance: {
-      policy: setting.policy,
-      approved: state.recovery?.approved !== undefined,
-      windowOpen: window !== undefined && isWindowOpen(window, now.getTime()),
-      waitedTooLong:
-        (awaiting !== undefined && now.getTime() >= Date.parse(awaiting.until)) ||
-        (previous?.next === 'await-rebalance' && rebalanceChecks > limits.maxRebalanceChecks),
-    },
-  });
-  if (then === 'double-fault') throw doubleFaultError(state);
-  if (then === 'fail')
-    throw new IncrementalRecoveryFailed(
-      `${pairs
-        .filter((p) => p.mirror?.status === 'd')
-        .map((p) => `dbid ${p.mirror!.dbid} (content ${p.content})`)
-        .join(
-          ', ',
-        )} failed again after ${MAX_PLANS_PER_INCIDENT} recovery plans in this incident; investigate the host before recovering again`,
-    );
   const unsynchronized = pairs
     .filter((p) => p.mirror && !isStreamingInSync(p, streaming))
     .map((p) => p.content);
   const walRemainingBytes = replication
     .filter((r) => unsynchronized.includes(r.content))
     .reduce((a, r) => a + (r.walRemainingBytes ?? 0), 0);
-  if (
-    then === 'wait' &&
-    (now.getTime() - Date.parse(since) > limits.syncTimeoutSeconds * 1000 ||
-      polls >= limits.maxSyncPolls)
-  )
-    throw new SyncTimeout(
-      `content ${unsynchronized.join(', ') || '(none)'}: mirrors not synchronized after ${polls} checks since ${since} (${walRemainingBytes} WAL bytes remaining; ${rule})`,
-    );
+  const { rule, then } = settle(
+    SYNC_RULES,
+    {
+      pairs,
+      streaming,
+      doubleFaulted: doubleFaultedPairs(state),
+      plans: state.recovery?.plans ?? 0,
+      rebalanceRequested: options.rebalance,
+      rebalanceDone,
+      maxReplayLagBytes: lags.length === 0 ? undefined : Math.max(...lags),
+      replayLagLimitBytes: options.replayLagGb * GB,
+      rebalance: {
+        policy: setting.policy,
+        approved: state.recovery?.approved !== undefined,
+        windowOpen: window !== undefined && isWindowOpen(window, now.getTime()),
+        waitedTooLong:
+          (awaiting !== undefined && now.getTime() >= Date.parse(awaiting.until)) ||
+          (previous?.next === 'await-rebalance' && rebalanceChecks > limits.maxRebalanceChecks),
+      },
+      outOfTime:
+        now.getTime() - Date.parse(since) > limits.syncTimeoutSeconds * 1000 ||
+        polls >= limits.maxSyncPolls,
+    },
+    {
+      'double-fault': doubleFaultReport,
+      fail: (c) =>
+        `${c.pairs
+          .filter((p) => p.mirror?.status === 'd')
+          .map((p) => `dbid ${p.mirror!.dbid} (content ${p.content})`)
+          .join(
+            ', ',
+          )} failed again after ${MAX_PLANS_PER_INCIDENT} recovery plans in this incident; investigate the host before recovering again`,
+      'sync-timeout': (_c, why) =>
+        `content ${unsynchronized.join(', ') || '(none)'}: mirrors not synchronized after ${polls} checks since ${since} (${walRemainingBytes} WAL bytes remaining; ${why})`,
+    },
+  );
   const result = {
     at: now.toISOString(),
     since,
@@ -579,17 +548,13 @@ export async function rebalanceSegments(
 export async function finishRecovery(deps: StepDeps, event: TaskEvent) {
   const { clusterId, incidentId, options } = event.input;
   const completedAt = deps.now().toISOString();
-  const unbalanced = event.input.sync?.next === 'unbalanced';
-  const outcome = options.dryRun
-    ? 'planned'
-    : unbalanced
-      ? 'unbalanced'
-      : (event.input.plan?.items.length ?? 0) === 0 && event.input.operation?.kind !== 'rebalance'
-        ? 'nothing-to-do'
-        : 'recovered';
-  const note = unbalanced
-    ? 'no rebalance approval or window came in time: every pair is in sync (the cluster is redundant) but acting primaries stay off their preferred hosts; run gprecoverseg -r in a quiet hour, or start a recovery with rebalance policy immediate'
-    : undefined;
+  const { then: outcome } = decide(FINISH_RULES, {
+    dryRun: options.dryRun,
+    unbalanced: event.input.sync?.next === 'unbalanced',
+    planned: event.input.plan?.items.length ?? 0,
+    rebalanced: event.input.operation?.kind === 'rebalance',
+  });
+  const note = OUTCOME_NOTES[outcome];
   const { state } = await record(deps, event, 'FinishRecovery', async (s) => {
     if (s.recovery?.incidentId !== incidentId) return [];
     const timings = incidentTimings(
@@ -628,10 +593,11 @@ function reasonOf(cause: string | undefined, error: string): string {
 export async function recordFailure(deps: StepDeps, event: TaskEvent) {
   const { clusterId, incidentId, errors = {} } = event.input;
   const [caught] = Object.entries(errors) as [Phase, { Error: string; Cause?: string }][];
-  const phase: Phase =
-    caught?.[0] === 'recover' && event.input.operation?.kind === 'rebalance'
-      ? 'rebalance'
-      : (caught?.[0] ?? 'finish');
+  const { then } = decide(FAILURE_PHASE_RULES, {
+    caught: caught?.[0],
+    operation: event.input.operation?.kind,
+  });
+  const phase: Phase = then === 'as-caught' ? caught![0] : then;
   const error = caught?.[1].Error ?? 'UnknownError';
   const reason = reasonOf(caught?.[1].Cause, error).slice(0, 2000);
   const registered = (await deps.stores.events.loadState(clusterId)).segments.size > 0;

@@ -9,6 +9,7 @@ import type {
   RunPhase,
 } from '#domain/events.ts';
 import { configurationProblems } from '#domain/invariants.ts';
+import { always, decide, type Rule, type Table } from '#domain/rules.ts';
 import {
   isInPreferredRoles,
   isSynchronized,
@@ -16,39 +17,105 @@ import {
   type Pair,
   type SegmentRow,
 } from '#domain/segment.ts';
+import type {
+  OperationResult,
+  PromoteResult,
+  SyncResult,
+  WorkflowInput,
+} from '#domain/step-contract.ts';
 
 /*
- * Every decision the workflow makes, as data: each table is read top to bottom and the first
- * rule whose condition holds wins, so the whole policy can be read (and tested) at a glance.
+ * Every decision the workflow makes about the cluster, as tables of rows (see rules.ts). A
+ * row's `then` is either the step's next (an enum of step-contract.ts the state machine
+ * branches on) or a stop (verdicts.ts maps it to the error the step throws).
  */
 
-interface Rule<C, R> {
-  rule: string;
-  when: (context: C) => boolean;
-  then: R;
-}
+/* ---------- The row every look at a live cluster starts with ---------- */
 
-function decide<C, R>(table: readonly Rule<C, R>[], context: C): { rule: string; then: R } {
-  const hit = table.find((r) => r.when(context));
-  if (!hit) throw new Error('decision table without a default rule');
-  return { rule: hit.rule, then: hit.then };
-}
+/**
+ * Written once, shared by every table that decides on a live cluster: a content with no live
+ * copy stops the run before anything else is decided.
+ */
+export const DOUBLE_FAULT_RULE: Rule<{ doubleFaulted: readonly Pair[] }, 'double-fault'> = {
+  rule: 'a content lost its primary and its mirror was not in sync (a double fault): stop; never promote, recover or copy from a dead or stale copy',
+  when: (c) => c.doubleFaulted.length > 0,
+  then: 'double-fault',
+};
 
-/* ---------- How to recover one failed segment ---------- */
+/**
+ * What the operator reads when a content has no live copy, with the way out that worked on a
+ * real 6.24.3 cluster (captures 83-88): a restart brings up what can come up, then recovery.
+ */
+export const doubleFaultMessage = (pair: Pair): string => {
+  const mirror = pair.mirror
+    ? `mirror dbid ${pair.mirror.dbid} ${pair.mirror.status === 'd' ? 'down' : 'not in sync'}`
+    : 'no mirror';
+  return (
+    `content ${pair.content}: double fault (acting primary dbid ${pair.primary.dbid} on ${pair.primary.hostname}:${pair.primary.port} does not answer, ${mirror}); ` +
+    `run gpstop -a -M fast, then gpstart -a, then start a recovery again (gprecoverseg -a, then gprecoverseg -ar); ` +
+    `recoverseg never recovers from a dead or stale copy`
+  );
+};
+
+/** The DoubleFault error's message: every double-faulted content, each with its way out. */
+export const doubleFaultReport = (c: { doubleFaulted: readonly Pair[] }): string =>
+  c.doubleFaulted.map(doubleFaultMessage).join('; ');
+
+export const doubleFaultedPairs = (state: ClusterState): Pair[] =>
+  pairsOf(state.segments.values()).filter((p) => state.doubleFaults.includes(p.content));
+
+/* ---------- May the request move segments? ---------- */
+
+export const RELOCATION_RULES: Table<
+  Pick<RecoveryOptions, 'type' | 'targetHosts'>,
+  'refuse' | 'accept'
+> = [
+  {
+    rule: 'an incremental or differential recovery asks to move segments to another host: refuse (gprecoverseg refuses -p without a full recovery)',
+    when: (o) => o.type !== 'auto' && o.type !== 'full' && Object.keys(o.targetHosts).length > 0,
+    then: 'refuse',
+  },
+  {
+    rule: 'otherwise: accept (a segment moved to another host is always recovered full)',
+    when: always,
+    then: 'accept',
+  },
+];
+
+/**
+ * Why the request may not move segments, if it may not: the one wording of that rule for the
+ * API, the CLI, scenarios and the plan.
+ */
+export const relocationProblems = (options: Pick<RecoveryOptions, 'type' | 'targetHosts'>) =>
+  decide(RELOCATION_RULES, options).then === 'refuse'
+    ? [
+        `${options.type} recovery cannot move segments to another host; gprecoverseg refuses -p without a full recovery`,
+      ]
+    : [];
+
+/* ---------- How to recover one segment ---------- */
 
 export interface SegmentToRecover {
-  row: SegmentRow;
+  pair: Pair;
   options: RecoveryOptions;
-  /** An incremental or differential recovery of it already failed in this incident. */
+  /** An incremental or differential recovery of its mirror already failed in this incident. */
   inPlaceFailed: boolean;
+  /** The pair, when its content is double faulted. */
+  doubleFaulted: readonly Pair[];
 }
 
 type TypeChoice = { type: RecoveryType | 'forced'; relocate: boolean };
 
-export const RECOVERY_TYPE_RULES: readonly Rule<SegmentToRecover, TypeChoice>[] = [
+export const RECOVERY_TYPE_RULES: Table<SegmentToRecover, 'none' | 'double-fault' | TypeChoice> = [
+  {
+    rule: 'the mirror is up, or the content has none: nothing to recover',
+    when: (s) => s.pair.mirror?.status !== 'd',
+    then: 'none',
+  },
+  DOUBLE_FAULT_RULE,
   {
     rule: 'its host is being replaced: full recovery on the new host (gprecoverseg -F -p)',
-    when: (s) => s.row.hostname in s.options.targetHosts,
+    when: (s) => s.pair.mirror!.hostname in s.options.targetHosts,
     then: { type: 'full', relocate: true },
   },
   {
@@ -63,7 +130,7 @@ export const RECOVERY_TYPE_RULES: readonly Rule<SegmentToRecover, TypeChoice>[] 
   },
   {
     rule: 'otherwise: incremental in place (pg_rewind)',
-    when: () => true,
+    when: always,
     then: { type: 'incremental', relocate: false },
   },
 ];
@@ -85,40 +152,34 @@ export function planRecovery(
   const items: PlanItem[] = [];
   const relocated = [...state.segments.values()];
   for (const pair of pairsOf(state.segments.values())) {
-    const row = pair.mirror;
-    if (!row || row.status !== 'd') continue;
-    if (state.doubleFaults.includes(pair.content)) {
+    const { then } = decide(RECOVERY_TYPE_RULES, {
+      pair,
+      options,
+      inPlaceFailed: pair.mirror !== undefined && inPlaceFailed.includes(pair.mirror.dbid),
+      doubleFaulted: state.doubleFaults.includes(pair.content) ? [pair] : [],
+    });
+    if (then === 'none') continue;
+    if (then === 'double-fault') {
       problems.push(doubleFaultMessage(pair));
       continue;
     }
-    const { then } = decide(RECOVERY_TYPE_RULES, {
-      row,
-      options,
-      inPlaceFailed: inPlaceFailed.includes(row.dbid),
-    });
-    const type = then.type === 'forced' ? (options.type as RecoveryType) : then.type;
+    const row = pair.mirror!;
     const item: PlanItem = {
       dbid: row.dbid,
       content: pair.content,
       sourceDbid: pair.primary.dbid,
-      type,
+      type: then.type === 'forced' ? (options.type as RecoveryType) : then.type,
     };
     if (then.relocate) {
       const hostname = options.targetHosts[row.hostname]!;
       item.target = { hostname, address: hostname, port: row.port, datadir: row.datadir };
-      const index = relocated.findIndex((r) => r.dbid === row.dbid);
-      relocated[index] = { ...row, ...item.target };
+      relocated[relocated.findIndex((r) => r.dbid === row.dbid)] = { ...row, ...item.target };
     }
     items.push(item);
   }
-  const forced = options.type !== 'auto' && options.type !== 'full';
   // Unknown hosts are refused where the request enters (API, scenario); here a host may
   // legitimately be gone already, its segments moved by an earlier round of this incident.
-  for (const host of Object.keys(options.targetHosts))
-    if (forced)
-      problems.push(
-        `${options.type} recovery cannot move segments off ${host}: recovery to another host is always full (gprecoverseg refuses -p with incremental)`,
-      );
+  problems.push(...relocationProblems(options));
   problems.push(
     ...configurationProblems(relocated).filter((p) =>
       items.some((i) => i.target && p.includes(`dbid ${i.dbid}`)),
@@ -128,24 +189,25 @@ export function planRecovery(
   return items;
 }
 
-/**
- * What the operator reads when a content has no live copy, with the way out that worked on a
- * real 6.24.3 cluster (captures 83-88): a restart brings up what can come up, then recovery.
- */
-export const doubleFaultMessage = (pair: Pair): string => {
-  const mirror = pair.mirror
-    ? `mirror dbid ${pair.mirror.dbid} ${pair.mirror.status === 'd' ? 'down' : 'not in sync'}`
-    : 'no mirror';
-  return (
-    `content ${pair.content}: double fault (acting primary dbid ${pair.primary.dbid} on ${pair.primary.hostname}:${pair.primary.port} does not answer, ${mirror}); ` +
-    `run gpstop -a -M fast, then gpstart -a, then start a recovery again (gprecoverseg -a, then gprecoverseg -ar); ` +
-    `recoverseg never recovers from a dead or stale copy`
-  );
-};
+/** dbids this run has planned as full after an in-place failure: never escalated twice. */
+export const escalatedDbids = (
+  before: readonly number[],
+  planned: readonly PlanItem[],
+  inPlaceFailed: readonly number[],
+): number[] => [
+  ...new Set([
+    ...before,
+    ...planned
+      .filter((i) => i.type === 'full' && inPlaceFailed.includes(i.dbid))
+      .map((i) => i.dbid),
+  ]),
+];
+
+/** dbids whose incremental or differential recovery failed in the recovery in progress. */
+export const inPlaceFailures = (state: ClusterState): number[] =>
+  (state.recovery?.failures ?? []).filter((f) => f.type !== 'full').map((f) => f.dbid);
 
 /* ---------- Did FTS promote every mirror it had to? ---------- */
-
-export type PromotionVerdict = 'promoted' | 'pending' | 'double-fault';
 
 export interface PromotionContext {
   doubleFaulted: Pair[];
@@ -158,12 +220,11 @@ export interface PromotionContext {
   awaitingMarkDown: Pair[];
 }
 
-export const PROMOTION_RULES: readonly Rule<PromotionContext, PromotionVerdict>[] = [
-  {
-    rule: 'a content lost its primary and its mirror was not in sync: stop, never promote it',
-    when: (c) => c.doubleFaulted.length > 0,
-    then: 'double-fault',
-  },
+export const PROMOTION_RULES: Table<
+  PromotionContext,
+  PromoteResult['verdict'] | 'pending' | 'double-fault'
+> = [
+  DOUBLE_FAULT_RULE,
   {
     rule: 'a primary on a failed host, or one that does not answer, still acts as primary: wait for FTS',
     when: (c) => c.awaitingFailover.length > 0,
@@ -174,7 +235,7 @@ export const PROMOTION_RULES: readonly Rule<PromotionContext, PromotionVerdict>[
     when: (c) => c.awaitingMarkDown.length > 0,
     then: 'pending',
   },
-  { rule: 'every content has a running acting primary', when: () => true, then: 'promoted' },
+  { rule: 'every content has a running acting primary', when: always, then: 'promoted' },
 ];
 
 /** A pair counts as synchronized only when the catalog says so and its walsender streams. */
@@ -210,14 +271,89 @@ export function promotionContext(state: ClusterState, look: PromotionLook): Prom
   };
 }
 
-/* ---------- After polling gprecoverseg ---------- */
+/** What PromotionPending says: which failover or mark-down FTS still owes. */
+export const promotionPendingReport = (c: PromotionContext): string =>
+  [
+    ...c.awaitingFailover.map(
+      (r) => `FTS has not yet failed over dbid ${r.dbid} (content ${r.content}, ${r.hostname})`,
+    ),
+    ...c.awaitingMarkDown.map(
+      (p) =>
+        `content ${p.content} shows in sync but does not stream (primary dbid ${p.primary.dbid}, mirror dbid ${p.mirror!.dbid}): waiting for FTS to mark the dead segment down (gp_fts_mark_mirror_down_grace_period)`,
+    ),
+  ].join('; ') + '; probing again';
+
+/* ---------- May gprecoverseg copy from the planned sources? ---------- */
+
+export interface SourceContext {
+  doubleFaulted: readonly Pair[];
+  /** Each plan item with its content's acting primary now, and whether that one answers. */
+  sources: { item: PlanItem; actingPrimary: SegmentRow | undefined; answers: boolean }[];
+}
+
+const moved = (s: SourceContext['sources'][number]) => s.actingPrimary?.dbid !== s.item.sourceDbid;
+
+export const SOURCE_RULES: Table<SourceContext, 'double-fault' | 'sources-unusable' | 'recover'> = [
+  DOUBLE_FAULT_RULE,
+  {
+    rule: 'a planned source is no longer the acting primary of its content (FTS failed it over since the plan): plan again',
+    when: (c) => c.sources.some(moved),
+    then: 'sources-unusable',
+  },
+  {
+    rule: 'a planned source does not answer: never copy from it',
+    when: (c) => c.sources.some((s) => !s.answers),
+    then: 'sources-unusable',
+  },
+  {
+    rule: 'every source is the answering acting primary of its content: run gprecoverseg',
+    when: always,
+    then: 'recover',
+  },
+];
+
+export function sourceContext(
+  state: ClusterState,
+  unresponsive: readonly number[],
+  plan: readonly PlanItem[],
+): SourceContext {
+  const pairs = new Map(pairsOf(state.segments.values()).map((p) => [p.content, p]));
+  return {
+    doubleFaulted: doubleFaultedPairs(state),
+    sources: plan.map((item) => {
+      const actingPrimary = pairs.get(item.content)?.primary;
+      return {
+        item,
+        actingPrimary,
+        answers: actingPrimary !== undefined && !unresponsive.includes(actingPrimary.dbid),
+      };
+    }),
+  };
+}
+
+/** What SourceUnavailable says, item by item in plan order. */
+export const sourcesReport = (c: SourceContext): string =>
+  c.sources
+    .flatMap(({ item, actingPrimary: p, answers }) =>
+      moved({ item, actingPrimary: p, answers })
+        ? [
+            `content ${item.content}: the plan copies dbid ${item.dbid} from dbid ${item.sourceDbid}, but the acting primary is now dbid ${p?.dbid ?? '?'}; plan again`,
+          ]
+        : answers
+          ? []
+          : [
+              `content ${item.content}: source dbid ${p!.dbid} (${p!.hostname}:${p!.port}) does not answer; recoverseg does not copy from it`,
+            ],
+    )
+    .join('; ');
+
+/* ---------- After polling gprecoverseg (or gprecoverseg -r) ---------- */
 
 /** An incident's plans: the first, escalations, and re-plans for segments that failed again. */
 export const MAX_PLANS_PER_INCIDENT = 5;
 
-export type RecoveryNext = 'wait' | 'sync' | 'replan' | 'double-fault' | 'fail';
-
 export interface RecoveryProgressContext {
+  kind: OperationResult['kind'];
   done: boolean;
   failures: { dbid: number; needsFull: boolean }[];
   /** The caller forced a type: failures are final. */
@@ -226,18 +362,34 @@ export interface RecoveryProgressContext {
   escalated: readonly number[];
   doubleFaulted: readonly Pair[];
   plans: number;
+  /** The run polled as often as limits.maxRecoveryPolls allows. */
+  outOfPolls: boolean;
 }
 
-export const RECOVERY_OUTCOME_RULES: readonly Rule<RecoveryProgressContext, RecoveryNext>[] = [
+export const RECOVERY_OUTCOME_RULES: Table<
+  RecoveryProgressContext,
+  OperationResult['next'] | 'double-fault' | 'recovery-timeout' | 'rebalance-failed' | 'fail'
+> = [
+  DOUBLE_FAULT_RULE,
   {
-    rule: 'a content lost its primary and its mirror was not in sync: stop',
-    when: (c) => c.doubleFaulted.length > 0,
-    then: 'double-fault',
+    rule: 'gprecoverseg (or gprecoverseg -r) still runs after limits.maxRecoveryPolls polls: stop; gpstate -e and its log tell why',
+    when: (c) => !c.done && c.outOfPolls,
+    then: 'recovery-timeout',
   },
   {
-    rule: 'gprecoverseg is still running: wait and poll again',
+    rule: 'gprecoverseg (or gprecoverseg -r) is still running: wait and poll again',
     when: (c) => !c.done,
     then: 'wait',
+  },
+  {
+    rule: 'gprecoverseg -r failed: stop; the pairs stay in their switched roles and remain protected',
+    when: (c) => c.kind === 'rebalance' && c.failures.length > 0,
+    then: 'rebalance-failed',
+  },
+  {
+    rule: 'gprecoverseg -r finished: check again that every pair is in sync',
+    when: (c) => c.kind === 'rebalance',
+    then: 'sync',
   },
   {
     rule: 'every segment came up: wait for the mirrors to catch up',
@@ -252,7 +404,7 @@ export const RECOVERY_OUTCOME_RULES: readonly Rule<RecoveryProgressContext, Reco
       c.failures.every((f) => f.needsFull && !c.escalated.includes(f.dbid)),
     then: 'replan',
   },
-  { rule: 'otherwise: the recovery failed', when: () => true, then: 'fail' },
+  { rule: 'otherwise: the recovery failed', when: always, then: 'fail' },
 ];
 
 /* ---------- When gprecoverseg -r may run ---------- */
@@ -261,13 +413,13 @@ export interface RebalancePolicyContext {
   options: Pick<RecoveryOptions, 'rebalance' | 'rebalancePolicy'>;
   /** The cluster's own policy, when it has one. */
   cluster: RebalanceSetting | undefined;
-  trigger: 'api' | 'alarm' | 'ec2' | 'cli' | 'scenario';
+  trigger: WorkflowInput['trigger']['source'];
 }
 
 /** Which policy a run follows: the request's, the cluster's, or the default for its trigger. */
 export type PolicySource = 'never' | 'request' | 'cluster' | RebalancePolicy;
 
-export const REBALANCE_POLICY_RULES: readonly Rule<RebalancePolicyContext, PolicySource>[] = [
+export const REBALANCE_POLICY_RULES: Table<RebalancePolicyContext, PolicySource> = [
   {
     rule: 'the request asks for no rebalance (--no-rebalance): never',
     when: (c) => !c.options.rebalance,
@@ -290,7 +442,7 @@ export const REBALANCE_POLICY_RULES: readonly Rule<RebalancePolicyContext, Polic
   },
   {
     rule: 'otherwise an operator asked (CLI, API, scenario): rebalance as soon as every pair is in sync',
-    when: () => true,
+    when: always,
     then: 'immediate',
   },
 ];
@@ -328,15 +480,7 @@ export interface RebalanceGate {
 
 /* ---------- After checking replication ---------- */
 
-export type SyncNext =
-  | 'wait'
-  | 'replan'
-  | 'rebalance'
-  | 'finish'
-  | 'double-fault'
-  | 'fail'
-  | 'await-rebalance'
-  | 'unbalanced';
+export type SyncNext = SyncResult['next'] | 'double-fault' | 'fail' | 'sync-timeout';
 
 export interface SyncContext {
   pairs: Pair[];
@@ -350,19 +494,19 @@ export interface SyncContext {
   replayLagLimitBytes: number;
   plans: number;
   rebalance: RebalanceGate;
+  /** The sync wait lasted limits.syncTimeoutSeconds, or took limits.maxSyncPolls checks. */
+  outOfTime: boolean;
 }
 
 const allSynchronized = (c: SyncContext) =>
   c.pairs.every((p) => !p.mirror || isStreamingInSync(p, c.streaming));
 const outOfPreferredRoles = (c: SyncContext) => c.pairs.some((p) => !isInPreferredRoles(p));
+const tooFarBehind = (c: SyncContext) =>
+  c.maxReplayLagBytes !== undefined && c.maxReplayLagBytes >= c.replayLagLimitBytes;
 const mirrorDown = (c: SyncContext) => c.pairs.some((p) => p.mirror?.status === 'd');
 
-export const SYNC_RULES: readonly Rule<SyncContext, SyncNext>[] = [
-  {
-    rule: 'a content lost its primary and its mirror was not in sync: stop',
-    when: (c) => c.doubleFaulted.length > 0,
-    then: 'double-fault',
-  },
+export const SYNC_RULES: Table<SyncContext, SyncNext> = [
+  DOUBLE_FAULT_RULE,
   {
     rule: 'a segment failed again while mirrors caught up: plan its recovery',
     when: (c) => mirrorDown(c) && c.plans < MAX_PLANS_PER_INCIDENT,
@@ -372,6 +516,11 @@ export const SYNC_RULES: readonly Rule<SyncContext, SyncNext>[] = [
     rule: 'segments keep failing: give up after as many plans as an incident allows',
     when: mirrorDown,
     then: 'fail',
+  },
+  {
+    rule: 'some pair is still not synchronized when the sync wait runs out: stop',
+    when: (c) => !allSynchronized(c) && c.outOfTime,
+    then: 'sync-timeout',
   },
   {
     rule: 'some pair is not synchronized yet (catalog not s, or no streaming walsender): wait',
@@ -388,8 +537,13 @@ export const SYNC_RULES: readonly Rule<SyncContext, SyncNext>[] = [
     then: 'finish',
   },
   {
+    rule: 'a mirror still replays too far behind for gprecoverseg -r when the sync wait runs out: stop',
+    when: (c) => tooFarBehind(c) && c.outOfTime,
+    then: 'sync-timeout',
+  },
+  {
     rule: 'a mirror replays too far behind for gprecoverseg -r: wait',
-    when: (c) => c.maxReplayLagBytes !== undefined && c.maxReplayLagBytes >= c.replayLagLimitBytes,
+    when: tooFarBehind,
     then: 'wait',
   },
   {
@@ -414,7 +568,7 @@ export const SYNC_RULES: readonly Rule<SyncContext, SyncNext>[] = [
   },
   {
     rule: 'otherwise: the cluster is redundant; wait for an operator approval or the window',
-    when: () => true,
+    when: always,
     then: 'await-rebalance',
   },
 ];
@@ -433,7 +587,7 @@ export interface RunPhaseContext {
   approved: boolean;
 }
 
-export const RUN_PHASE_RULES: readonly Rule<RunPhaseContext, RunPhase>[] = [
+export const RUN_PHASE_RULES: Table<RunPhaseContext, RunPhase> = [
   {
     rule: 'the pairs are in sync and gprecoverseg -r waits for an operator or a window',
     when: (c) => c.awaitingRebalance && !c.approved && c.unsynchronized === 0,
@@ -459,7 +613,7 @@ export const RUN_PHASE_RULES: readonly Rule<RunPhaseContext, RunPhase>[] = [
     when: (c) => c.switched > 0,
     then: 'rebalancing',
   },
-  { rule: 'otherwise: the run is writing its outcome', when: () => true, then: 'finishing' },
+  { rule: 'otherwise: the run is writing its outcome', when: always, then: 'finishing' },
 ];
 
 /** The phase of the recovery in progress, or undefined when there is none. */
@@ -479,6 +633,4 @@ export function runPhase(state: ClusterState): RunPhase | undefined {
 }
 
 export const decidePromotion = (c: PromotionContext) => decide(PROMOTION_RULES, c);
-export const decideAfterRecoveryPoll = (c: RecoveryProgressContext) =>
-  decide(RECOVERY_OUTCOME_RULES, c);
 export const decideAfterSyncCheck = (c: SyncContext) => decide(SYNC_RULES, c);

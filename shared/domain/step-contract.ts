@@ -11,6 +11,25 @@ import { hostnameSchema } from '#domain/segment.ts';
  * The contract between the triggers, the state machine and its Task handlers. Payloads carry
  * ids and summaries only: a Step Functions payload is limited to 256 KB.
  */
+
+/**
+ * The Task states of the workflow, by name: the state machine, the stack (infra/tasks.ts)
+ * and the handlers name their task from this one list.
+ */
+export const workflowTaskSchema = z.enum([
+  'StartRecovery',
+  'DetectFailures',
+  'CheckPromotion',
+  'PlanRecovery',
+  'RecoverSegments',
+  'CheckRecovery',
+  'CheckSync',
+  'RebalanceSegments',
+  'FinishRecovery',
+  'RecordFailure',
+]);
+export type WorkflowTask = z.infer<typeof workflowTaskSchema>;
+
 export const triggerSchema = z.strictObject({
   source: z.enum(['api', 'alarm', 'ec2', 'cli', 'scenario']),
   detail: z.string().max(500).optional(),
@@ -112,6 +131,11 @@ export const syncResultSchema = z.object({
   /** Checks for a rebalance approval or window so far in this wait. */
   rebalanceChecks: z.number().int().min(0).optional(),
 });
+
+export type PromoteResult = z.infer<typeof promoteResultSchema>;
+export type PlanResult = z.infer<typeof planResultSchema>;
+export type OperationResult = z.infer<typeof operationResultSchema>;
+export type SyncResult = z.infer<typeof syncResultSchema>;
 
 /** The execution's state as a Task sees it: the input plus each phase's last result. */
 export const executionStateSchema = workflowInputSchema.extend({

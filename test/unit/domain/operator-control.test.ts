@@ -153,6 +153,7 @@ describe('SYNC_RULES: the rebalance gate once every pair is in sync', () => {
       waitedTooLong: false,
       ...gate,
     },
+    outOfTime: false,
   });
   const decision = (gate: Partial<RebalanceGate>) => decideAfterSyncCheck(context(gate));
 

@@ -115,6 +115,7 @@ describe('a mirror killed alone (jsonl 13:53, captures 51*): never "nothing to d
           windowOpen: false,
           waitedTooLong: false,
         },
+        outOfTime: false,
       }).then,
     ).toBe('wait');
 
