@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { configurationOf } from '#domain/evolve.ts';
+import { relocationProblems } from '#domain/decisions.ts';
 import { clusterIdSchema, type RecordedEvent } from '#domain/events.ts';
 import { InvalidTopology, ValidationError } from '#domain/errors.ts';
 import { configurationProblems } from '#domain/invariants.ts';
@@ -78,14 +79,8 @@ export function parseScenario(value: unknown): Scenario {
         throw new InvalidScenario(
           `$.steps[${i}].recover.targetHosts: host ${unknown.host} is not in the cluster`,
         );
-      if (
-        step.recover.type !== 'auto' &&
-        step.recover.type !== 'full' &&
-        Object.keys(step.recover.targetHosts).length > 0
-      )
-        throw new InvalidScenario(
-          `$.steps[${i}].recover.targetHosts: ${step.recover.type} recovery cannot move segments to another host; use type full or auto`,
-        );
+      const [relocation] = relocationProblems(step.recover);
+      if (relocation) throw new InvalidScenario(`$.steps[${i}].recover.targetHosts: ${relocation}`);
     }
   }
   return scenario;

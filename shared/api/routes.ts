@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { scanAll } from '#store/clients.ts';
 import { configurationOf } from '#domain/evolve.ts';
 import { clusterIdSchema, incidentIdSchema, type NewEvent } from '#domain/events.ts';
-import { runPhase } from '#domain/decisions.ts';
+import { relocationProblems, runPhase } from '#domain/decisions.ts';
 import { UnknownCluster, ValidationError } from '#domain/errors.ts';
 import { registrationEvents } from '#domain/registration.ts';
 import {
@@ -326,15 +326,9 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
         },
         'body',
       );
-      if (
-        input.options.type !== 'auto' &&
-        input.options.type !== 'full' &&
-        Object.keys(input.options.targetHosts).length > 0
-      )
-        throw new ValidationError(
-          `body.targetHosts: ${input.options.type} recovery cannot move segments to another host; gprecoverseg refuses -p without a full recovery`,
-          'body.targetHosts',
-        );
+      const [relocation] = relocationProblems(input.options);
+      if (relocation)
+        throw new ValidationError(`body.targetHosts: ${relocation}`, 'body.targetHosts');
       assertHostsKnown(
         rows,
         clusterId!,
