@@ -38,8 +38,8 @@ export async function runDemo(out: Out): Promise<number> {
       timeScale: 1,
       // FTS's 30 s mirror-down grace period, shortened like the copy and catch-up times.
       mirrorDownGracePeriodSeconds: 1,
-      recoveryKbPerSecond: 80_000,
-      walBytesBehind: 24 * 1024 ** 2,
+      recoveryKbPerSecond: 100_000,
+      walBytesBehind: 16 * 1024 ** 2,
       syncBytesPerSecond: 24 * 1024 ** 2,
     },
   });

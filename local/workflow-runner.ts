@@ -48,6 +48,20 @@ const context = (name: string): Context =>
     succeed: () => {},
   }) as Context;
 
+/** The handler module CDK deploys for a Task; the module loader keeps it once loaded. */
+function deployedHandler(task: WorkflowTask): Promise<LambdaHandler> {
+  const entry = WORKFLOW_TASKS[task].entry.replace(/^lambdas\//, '#lambdas/');
+  return import(entry).then((m: { handler: LambdaHandler }) => m.handler);
+}
+
+/**
+ * Loads every Task's handler ahead of the first run, as Lambda's init phase would: what they
+ * read from the environment as they load must be set before.
+ */
+export async function loadDeployedHandlers(): Promise<void> {
+  await Promise.all(WORKFLOW_TASK_NAMES.map(deployedHandler));
+}
+
 /**
  * Each Task state runs the very module CDK deploys for it (the shared task table), with the
  * payload JSON round-tripped as Lambda would.
@@ -55,13 +69,7 @@ const context = (name: string): Context =>
 export function deployedTaskInvoker(): TaskInvoker {
   const modules = new Map<WorkflowTask, Promise<LambdaHandler>>();
   return async (task, payload) => {
-    if (!modules.has(task)) {
-      const entry = WORKFLOW_TASKS[task].entry.replace(/^lambdas\//, '#lambdas/');
-      modules.set(
-        task,
-        import(entry).then((m: { handler: LambdaHandler }) => m.handler),
-      );
-    }
+    if (!modules.has(task)) modules.set(task, deployedHandler(task));
     const handler = await modules.get(task)!;
     const result = await handler(JSON.parse(JSON.stringify(payload)), context(task));
     return result === undefined ? null : JSON.parse(JSON.stringify(result));
