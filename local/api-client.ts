@@ -1,7 +1,3 @@
-import { SignatureV4 } from '@smithy/signature-v4';
-import { Hash } from '@smithy/hash-node';
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
-
 /** The API answered with an error; its message names the field or object. */
 export class ApiError extends Error {
   override name = 'ApiError';
@@ -47,6 +43,13 @@ export class ApiClient {
     let headers: Record<string, string> = { 'content-type': 'application/json', host: url.host };
     const aws = AWS_API.exec(url.hostname);
     if (aws) {
+      // Loaded here: `recoverseg serve` on localhost needs no signature, and these take longer
+      // to load than such a command to run.
+      const [{ SignatureV4 }, { Hash }, { defaultProvider }] = await Promise.all([
+        import('@smithy/signature-v4'),
+        import('@smithy/hash-node'),
+        import('@aws-sdk/credential-provider-node'),
+      ]);
       const signer = new SignatureV4({
         service: 'execute-api',
         region: aws[2]!,

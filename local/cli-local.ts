@@ -1,5 +1,6 @@
 import { deployedDefinition } from '#local/definition.ts';
-import { runDemo, combine, progressObserver } from '#local/demo.ts';
+import { runDemo } from '#local/demo.ts';
+import { combine, progressObserver } from '#local/progress.ts';
 import { startHttpApi } from '#local/http-server.ts';
 import { LiveFeed } from '#local/web/live.ts';
 import { printTable, terminalOut } from '#local/output.ts';
@@ -108,7 +109,7 @@ export async function scenarioCommand(
   const out = terminalOut(json ? process.stderr : process.stdout);
   const recorder = new PhaseRecorder();
   const runtime = await startLocalRuntime({
-    definition: await deployedDefinition(),
+    definition: deployedDefinition(),
     observer: combine(progressObserver(out), recorder),
   });
   recorder.attach(runtime);
@@ -142,7 +143,7 @@ export async function serveCommand(
   // The dashboard's progress bars: what the workflow's polls see, kept for the live stream.
   const live = new LiveFeed();
   const runtime = await startLocalRuntime({
-    definition: await deployedDefinition(),
+    definition: deployedDefinition(),
     observer: live,
     ...(dataDir ? { dataDir } : {}),
     ...(realCluster ? { realCluster } : {}),

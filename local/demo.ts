@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { configurationOf } from '#domain/evolve.ts';
-import type { WorkflowTask } from '#infra/tasks.ts';
 import { deployedDefinition } from '#local/definition.ts';
 import { startLocalRuntime } from '#local/runtime.ts';
 import {
@@ -9,8 +8,8 @@ import {
   type PhaseSnapshot,
   type ScenarioPhase,
 } from '#local/scenario.ts';
-import { formatBytes, printGpstate, printHistory, printTable, type Out } from '#local/output.ts';
-import type { TaskObserver } from '#local/workflow-runner.ts';
+import { printGpstate, printHistory, printTable, type Out } from '#local/output.ts';
+import { combine, progressObserver } from '#local/progress.ts';
 import { registrationEvents } from '#domain/registration.ts';
 import { renderConfigurationTable } from '#domain/render.ts';
 
@@ -22,46 +21,6 @@ const TITLES: Record<ScenarioPhase, string | undefined> = {
   rebalanced: '3. Rebalance: gprecoverseg -r, roles back to preferred',
 };
 
-/** Progress of gprecoverseg and of WAL catch-up, as the Check tasks report it. */
-export function progressObserver(out: Out): TaskObserver {
-  return {
-    onTaskSucceeded(task: WorkflowTask, _payload, output) {
-      const o = output as {
-        next?: string;
-        percent?: number;
-        kind?: string;
-        walRemainingBytes?: number;
-        unsynchronized?: number[];
-      };
-      if (task === 'CheckRecovery') {
-        const label = o.kind === 'rebalance' ? 'gprecoverseg -r' : 'gprecoverseg   ';
-        out.progress(label, (o.percent ?? 0) / 100, o.next === 'wait' ? 'copying' : 'segments up');
-        if (o.next !== 'wait') out.done();
-      }
-      if (task === 'CheckSync') {
-        const waiting = o.unsynchronized?.length ?? 0;
-        out.progress(
-          'wait for sync  ',
-          waiting === 0 ? 1 : 0.5,
-          waiting === 0
-            ? 'all pairs synchronized'
-            : `contents ${o.unsynchronized!.join(', ')}: ${formatBytes(o.walRemainingBytes ?? 0)} WAL to go`,
-        );
-        if (o.next !== 'wait') out.done();
-      }
-    },
-  };
-}
-
-export const combine = (...observers: TaskObserver[]): TaskObserver => ({
-  async onTaskSucceeded(task, payload, output) {
-    for (const o of observers) await o.onTaskSucceeded?.(task, payload, output);
-  },
-  async onTaskFailed(task, payload, error) {
-    for (const o of observers) await o.onTaskFailed?.(task, payload, error);
-  },
-});
-
 /**
  * `npm start`: the seed incident end to end on the deployed workflow, locally. Returns the
  * process exit code.
@@ -70,16 +29,17 @@ export async function runDemo(out: Out): Promise<number> {
   const file = JSON.parse(
     readFileSync(new URL('../scenarios/seed-host-failure.json', import.meta.url), 'utf8'),
   );
-  // Sizes that make progress visible in a few seconds; the outcome does not depend on them.
+  // Sizes that make each phase and its progress visible in about a second; the outcome does
+  // not depend on them.
   const scenario = parseScenario({
     ...file,
     simulation: {
       ...file.simulation,
       timeScale: 1,
       // FTS's 30 s mirror-down grace period, shortened like the copy and catch-up times.
-      mirrorDownGracePeriodSeconds: 3,
-      recoveryKbPerSecond: 40_000,
-      walBytesBehind: 48 * 1024 ** 2,
+      mirrorDownGracePeriodSeconds: 1,
+      recoveryKbPerSecond: 100_000,
+      walBytesBehind: 16 * 1024 ** 2,
       syncBytesPerSecond: 24 * 1024 ** 2,
     },
   });
@@ -100,8 +60,10 @@ export async function runDemo(out: Out): Promise<number> {
     else out.line(`-- ${snapshot.phase} (seq ${snapshot.seq})`);
   });
   const runtime = await startLocalRuntime({
-    definition: await deployedDefinition(),
+    definition: deployedDefinition(),
     observer: combine(progressObserver(out), recorder),
+    // The workflow polls at the pace of this compressed time, not every (whole) second.
+    pauseMs: 200,
   });
   recorder.attach(runtime);
   try {

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiClient } from '#local/api-client.ts';
 import { printTable, type Out } from '#local/output.ts';
+import { progressObserver } from '#local/progress.ts';
 import type { RecordedEvent } from '#domain/events.ts';
 import type { SegmentRow } from '#domain/segment.ts';
 
@@ -70,8 +71,7 @@ export async function followRecovery(
   options: FollowOptions,
 ): Promise<FollowResult> {
   const base = `/clusters/${encodeURIComponent(clusterId)}`;
-  // The demo's bars; demo.ts loads the local workflow, so only a client that follows loads it.
-  const { progressObserver } = await import('#local/demo.ts');
+  // The demo's bars.
   const bars = progressObserver(out);
   /** The demo's gprecoverseg bar, fed with segments done of those the operation covers. */
   const bar = (kind: 'recovery' | 'rebalance', done: number, of: number) =>

@@ -10,6 +10,7 @@ import { LocalStreamPoller } from '#local/stream-poller.ts';
 import {
   LocalWorkflow,
   deployedTaskInvoker,
+  loadDeployedHandlers,
   type TaskInvoker,
   type TaskObserver,
 } from '#local/workflow-runner.ts';
@@ -21,8 +22,11 @@ export interface LocalRuntimeOptions {
   port?: number;
   dataDir?: string;
   tables?: TableNames;
-  definition: Record<string, unknown>;
+  /** A promise is awaited while DynamoDB Local starts: both take a while. */
+  definition: Record<string, unknown> | Promise<Record<string, unknown>>;
   observer?: TaskObserver;
+  /** Every Wait state and retry of the workflow pauses this many ms (a demo's pace). */
+  pauseMs?: number;
   invoke?: TaskInvoker;
   /** Clock of the simulated clusters, ms. */
   clock?: () => number;
@@ -51,16 +55,16 @@ export interface LocalRuntime {
  * environment variables as in Lambda, pointed here.
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
-  let ddb: DynamoDbLocal | undefined;
-  const endpoint =
-    options.endpoint ??
-    (ddb = await startDynamoDbLocal({ port: options.port, dataDir: options.dataDir })).endpoint;
+  const starting =
+    options.endpoint === undefined
+      ? startDynamoDbLocal({ port: options.port, dataDir: options.dataDir, quickStart: true })
+      : undefined;
   const tables: TableNames = options.tables ?? {
     eventLog: TABLES.eventLog.id,
     configuration: TABLES.configuration.id,
     control: TABLES.control.id,
   };
-  process.env.DYNAMODB_ENDPOINT = endpoint;
+  // The environment of the handlers, as in Lambda; DynamoDB Local's endpoint follows its start.
   Object.assign(process.env, options.realCluster ?? { CLUSTER_BACKEND: 'simulated' });
   const simulated = options.realCluster === undefined;
   process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
@@ -69,13 +73,32 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   for (const key of Object.keys(TABLES) as (keyof TableNames)[])
     process.env[TABLES[key].env] = tables[key];
 
+  // DynamoDB Local takes seconds to start: the definition and the handlers load meanwhile.
+  const projector = import('#lambdas/project-configuration.ts') as Promise<{
+    handler: (event: DynamoDBStreamEvent, context: never) => Promise<DynamoDBBatchResponse>;
+  }>;
+  let ddb: DynamoDbLocal | undefined;
+  let definition: Record<string, unknown>;
+  let project: Awaited<typeof projector>['handler'];
+  try {
+    [ddb, definition, { handler: project }] = await Promise.all([
+      starting,
+      options.definition,
+      projector,
+      options.invoke ? undefined : loadDeployedHandlers(),
+    ]);
+  } catch (error) {
+    // One of them failed: DynamoDB Local may have started all the same, and stops with us.
+    await starting?.then((started) => started.stop()).catch(() => {});
+    throw error;
+  }
+  const endpoint = options.endpoint ?? ddb!.endpoint;
+  process.env.DYNAMODB_ENDPOINT = endpoint;
+
   const client = createDynamoClient(endpoint);
   await createTables(client, tables);
   const doc = createDocumentClient(client);
   const stores = createStores(doc, tables);
-  const { handler: project } = (await import('#lambdas/project-configuration.ts')) as {
-    handler: (event: DynamoDBStreamEvent, context: never) => Promise<DynamoDBBatchResponse>;
-  };
   const poller = new LocalStreamPoller(
     client,
     tables.eventLog,
@@ -88,9 +111,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const clock = options.clock ?? Date.now;
   const cluster = clusterBackendFromEnv(doc, tables, process.env, clock);
   const workflow = new LocalWorkflow(
-    options.definition,
+    definition,
     options.invoke ?? deployedTaskInvoker(),
     options.observer,
+    options.pauseMs,
   );
   return {
     endpoint,

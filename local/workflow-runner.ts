@@ -48,6 +48,20 @@ const context = (name: string): Context =>
     succeed: () => {},
   }) as Context;
 
+/** The handler module CDK deploys for a Task; the module loader keeps it once loaded. */
+function deployedHandler(task: WorkflowTask): Promise<LambdaHandler> {
+  const entry = WORKFLOW_TASKS[task].entry.replace(/^lambdas\//, '#lambdas/');
+  return import(entry).then((m: { handler: LambdaHandler }) => m.handler);
+}
+
+/**
+ * Loads every Task's handler ahead of the first run, as Lambda's init phase would: what they
+ * read from the environment as they load must be set before.
+ */
+export async function loadDeployedHandlers(): Promise<void> {
+  await Promise.all(WORKFLOW_TASK_NAMES.map(deployedHandler));
+}
+
 /**
  * Each Task state runs the very module CDK deploys for it (the shared task table), with the
  * payload JSON round-tripped as Lambda would.
@@ -55,13 +69,7 @@ const context = (name: string): Context =>
 export function deployedTaskInvoker(): TaskInvoker {
   const modules = new Map<WorkflowTask, Promise<LambdaHandler>>();
   return async (task, payload) => {
-    if (!modules.has(task)) {
-      const entry = WORKFLOW_TASKS[task].entry.replace(/^lambdas\//, '#lambdas/');
-      modules.set(
-        task,
-        import(entry).then((m: { handler: LambdaHandler }) => m.handler),
-      );
-    }
+    if (!modules.has(task)) modules.set(task, deployedHandler(task));
     const handler = await modules.get(task)!;
     const result = await handler(JSON.parse(JSON.stringify(payload)), context(task));
     return result === undefined ? null : JSON.parse(JSON.stringify(result));
@@ -98,8 +106,26 @@ export class LocalWorkflow implements WorkflowStarter {
     definition: Record<string, unknown>,
     private readonly invoke: TaskInvoker = deployedTaskInvoker(),
     private readonly observer: TaskObserver = {},
+    /**
+     * A demo's pace: every Wait state and every retry pauses this many ms instead of the
+     * definition's seconds (whole seconds, made for a cluster that takes minutes).
+     */
+    private readonly pauseMs?: number,
   ) {
     this.definition = substituteTaskArns(definition);
+  }
+
+  private paceOverrides() {
+    const ms = this.pauseMs;
+    if (ms === undefined) return {};
+    type State = { Type?: string; Retry?: unknown };
+    const states = Object.entries((this.definition.States ?? {}) as Record<string, State>);
+    const each = (keep: (state: State) => boolean) =>
+      Object.fromEntries(states.filter(([, state]) => keep(state)).map(([name]) => [name, ms]));
+    return {
+      waitTimeOverrides: each((state) => state.Type === 'Wait'),
+      retryIntervalOverrides: each((state) => state.Retry !== undefined),
+    };
   }
 
   async start(input: WorkflowInput): Promise<StartedExecution> {
@@ -165,7 +191,7 @@ export class LocalWorkflow implements WorkflowStarter {
       ]),
     );
     const execution = machine.run(input as never, {
-      overrides: { taskResourceLocalHandlers },
+      overrides: { taskResourceLocalHandlers, ...this.paceOverrides() },
       context: {
         Execution: {
           Id: executionArn,
