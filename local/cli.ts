@@ -132,6 +132,31 @@ function program(run: (code: Promise<number>) => Promise<void>): Command {
         })(),
       );
     });
+  root
+    .command('rules')
+    .description(
+      'every decision table, rule by rule in the order they are read (pg_autoctl do fsm)',
+    )
+    .option('--json', 'the tables as one JSON document: name, question, reader, rules')
+    .action((o: { json?: boolean }) =>
+      run(
+        import('#domain/rule-book.ts').then((m) => {
+          process.stdout.write(
+            o.json
+              ? `${JSON.stringify(
+                  m.RULE_BOOK.map((c) => ({
+                    ...c,
+                    rules: c.rules.map((r) => ({ rule: r.rule, then: r.then })),
+                  })),
+                  null,
+                  2,
+                )}\n`
+              : m.renderRuleBook(),
+          );
+          return 0;
+        }),
+      ),
+    );
   const client = (name: string, description: string, json = true) =>
     clientOptions(root.command(name).description(description), json);
   policyOptions(
