@@ -1,11 +1,42 @@
 import { defineConfig } from 'vitest/config';
 
+/** Starts (once per run, shared by every project that lists it) the JVM of DynamoDB Local. */
+const dynamodbLocal = 'test/global-setup.ts';
+
+/**
+ * `npm test` runs every project in one pool; `vitest run --project unit` runs the tests that
+ * need neither DynamoDB Local nor a CDK synth, and starts no JVM.
+ */
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'] },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts', 'test/races/**/*.test.ts'],
+          globalSetup: [dynamodbLocal],
+        },
+      },
+      {
+        extends: true,
+        test: { name: 'model', include: ['test/model/**/*.test.ts'], globalSetup: [dynamodbLocal] },
+      },
+      {
+        extends: true,
+        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], globalSetup: [dynamodbLocal] },
+      },
+      {
+        extends: true,
+        test: { name: 'infra', include: ['test/infra/**/*.test.ts'] },
+      },
+    ],
   },
 });
