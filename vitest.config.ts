@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 /** Starts (once per run, shared by every project that lists it) the JVM of DynamoDB Local. */
@@ -12,6 +13,10 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Vitest's default is one worker less than the cores, one worker on a 2-core machine. Most
+    // integration and e2e files spend their time waiting on DynamoDB Local, Step Functions waits
+    // or a spawned `serve`, so one worker more than the cores keeps the cores busy.
+    maxWorkers: availableParallelism() + 1,
     projects: [
       {
         extends: true,
