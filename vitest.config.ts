@@ -13,10 +13,12 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    // Vitest's default is one worker less than the cores, one worker on a 2-core machine. Most
-    // integration and e2e files spend their time waiting on DynamoDB Local, Step Functions waits
-    // or a spawned `serve`, so one worker more than the cores keeps the cores busy.
-    maxWorkers: availableParallelism() + 1,
+    // Vitest's default is one worker less than the cores: one worker, every file in series, on
+    // a 2-core machine. Most integration and e2e files spend their time waiting on DynamoDB
+    // Local, Step Functions waits or a spawned `serve`, so one worker per core; more overlaps
+    // better on a quiet machine but starves the spawned processes on a loaded one
+    // (`--maxWorkers=N` to choose).
+    maxWorkers: availableParallelism(),
     projects: [
       {
         extends: true,
