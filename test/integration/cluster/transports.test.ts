@@ -22,7 +22,12 @@ import { LocalTransport } from '#cluster/transport/local.ts';
 import { SshTransport } from '#cluster/transport/ssh.ts';
 import { SsmTransport } from '#cluster/transport/ssm.ts';
 import type { CoordinatorTransport } from '#cluster/transport/transport.ts';
-import { adapterRuns, readCapture, readCaptureFile, sectionText } from '#test/unit/cluster/greenplum/captures.ts';
+import {
+  adapterRuns,
+  readCapture,
+  readCaptureFile,
+  sectionText,
+} from '#test/unit/cluster/greenplum/captures.ts';
 import { CoordinatorStub, type RunResult } from '#test/unit/cluster/greenplum/coordinator-stub.ts';
 
 /**
