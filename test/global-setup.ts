@@ -1,12 +1,26 @@
 import type { TestProject } from 'vitest/node';
-import { startDynamoDbLocal } from '#local/dynamodb-local.ts';
+import { startDynamoDbLocal, type DynamoDbLocal } from '#local/dynamodb-local.ts';
 
-/** One DynamoDB Local per test run; tests isolate themselves with their own tables. */
+/**
+ * One DynamoDB Local per test run, shared by the projects that need it; tests isolate
+ * themselves with their own tables. Each project runs this setup (and only projects with
+ * files to run do), so the JVM is counted in and out on the process rather than per project.
+ */
+const shared = globalThis as {
+  recoversegDynamoDb?: { users: number; started: Promise<DynamoDbLocal> };
+};
+
 export default async function setup(project: TestProject) {
-  const ddb = await startDynamoDbLocal();
+  const entry = (shared.recoversegDynamoDb ??= { users: 0, started: startDynamoDbLocal() });
+  entry.users++;
+  const ddb = await entry.started;
   project.provide('dynamodbEndpoint', ddb.endpoint);
   process.env.DYNAMODB_ENDPOINT = ddb.endpoint;
-  return async () => ddb.stop();
+  return async () => {
+    if (--entry.users > 0) return;
+    shared.recoversegDynamoDb = undefined;
+    await ddb.stop();
+  };
 }
 
 declare module 'vitest' {

@@ -6,8 +6,7 @@ import {
   UnknownCluster,
   ValidationError,
 } from '#domain/errors.ts';
-import { AppendRejected, ConcurrencyError } from '#store/errors.ts';
-import { ClusterLocked } from '#store/cluster-lock.ts';
+import { AppendRejected, ClusterLocked, ConcurrencyError } from '#store/errors.ts';
 import { Conflict, NotFound, route, type ApiDeps } from '#api/routes.ts';
 import { ClusterBusy, OperatorRequestRefused } from '#app/control.ts';
 

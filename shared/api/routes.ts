@@ -1,5 +1,4 @@
 import * as z from 'zod';
-import { scanAll } from '#store/clients.ts';
 import { configurationOf } from '#domain/evolve.ts';
 import { clusterIdSchema, incidentIdSchema, type NewEvent } from '#domain/events.ts';
 import { relocationProblems, runPhase } from '#domain/decisions.ts';
@@ -14,7 +13,7 @@ import { COLUMNS, type SegmentRow } from '#domain/segment.ts';
 import { parseOrThrow } from '#domain/validation.ts';
 import { workflowInputSchema } from '#domain/step-contract.ts';
 import { SimulatedClusterExists } from '#cluster/simulated/errors.ts';
-import type { Stores } from '#store/stores.ts';
+import type { StorePorts } from '#store/ports.ts';
 import type { WorkflowStarter } from '#app/starter.ts';
 import { executionName } from '#app/starter.ts';
 import { approveRebalance, cancelRecovery, supersedeDeadHolder } from '#app/control.ts';
@@ -31,7 +30,7 @@ import {
 } from '#domain/requests.ts';
 
 export interface ApiDeps {
-  stores: Stores;
+  stores: StorePorts;
   starter: WorkflowStarter;
   /** Present only where the cluster backend is simulated. */
   simulator: Simulator | undefined;
@@ -150,28 +149,13 @@ export interface ClusterListing {
   doubleFaults: number[];
 }
 
-/**
- * Every cluster with a projected summary (dbid 0 of Configuration). A Scan, not a Query: the
- * list is for the few clusters of one deployment, and reads only their summary items' fields.
- */
+/** Every cluster with a projected summary, by id. */
 async function listClusters(deps: ApiDeps): Promise<ClusterListing[]> {
-  const summaries = await scanAll(deps.stores.doc, {
-    TableName: deps.stores.tables.configuration,
-    FilterExpression: 'dbid = :summary',
-    ProjectionExpression: 'clusterId, lastSeq, recovery, lastIncident, doubleFaults',
-    ExpressionAttributeValues: { ':summary': 0 },
-  });
-  const clusters = summaries.map((item): ClusterListing => {
-    const recovery = item.recovery as { incidentId: string } | undefined;
-    const last = item.lastIncident as { incidentId: string; status: string } | undefined;
-    return {
-      clusterId: item.clusterId as string,
-      seq: item.lastSeq as number,
-      recovery: recovery ? { incidentId: recovery.incidentId } : null,
-      lastIncident: last ? { incidentId: last.incidentId, status: last.status } : null,
-      doubleFaults: (item.doubleFaults as number[] | undefined) ?? [],
-    };
-  });
+  const clusters = (await deps.stores.projection.list()).map((summary): ClusterListing => ({
+    ...summary,
+    recovery: summary.recovery ?? null,
+    lastIncident: summary.lastIncident ?? null,
+  }));
   return clusters.sort((a, b) => a.clusterId.localeCompare(b.clusterId));
 }
 

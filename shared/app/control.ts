@@ -4,7 +4,7 @@ import type { ClusterState } from '#domain/evolve.ts';
 import type { NewEvent, Phase, RunPhase } from '#domain/events.ts';
 import { UnknownCluster } from '#domain/errors.ts';
 import { ConcurrencyError } from '#store/errors.ts';
-import type { Stores } from '#store/stores.ts';
+import type { StorePorts } from '#store/ports.ts';
 import type { WorkflowStarter } from '#app/starter.ts';
 
 /**
@@ -22,7 +22,7 @@ export class OperatorRequestRefused extends Error {
  * have made the request pointless, and then it is refused).
  */
 export async function appendDecided(
-  stores: Stores,
+  stores: StorePorts,
   clusterId: string,
   options: { key: (state: ClusterState) => string; actor: string; now: () => Date },
   decide: (state: ClusterState) => NewEvent[],
@@ -70,7 +70,7 @@ export function recoveryInProgress(state: ClusterState, clusterId: string, incid
  * the run follows `immediate` or `never`, or when it was approved already.
  */
 export async function approveRebalance(
-  deps: { stores: Stores; now: () => Date },
+  deps: { stores: StorePorts; now: () => Date },
   clusterId: string,
   request: { by: string; incidentId?: string },
 ) {
@@ -131,7 +131,7 @@ export class ClusterBusy extends Error {
 }
 
 export interface ControlDeps {
-  stores: Stores;
+  stores: StorePorts;
   starter: WorkflowStarter;
   now: () => Date;
   /** The cluster itself, where this process can reach it (serve); absent behind API Gateway. */

@@ -1,6 +1,6 @@
 import { parseOrThrow } from '#domain/validation.ts';
 import { workflowInputSchema } from '#domain/step-contract.ts';
-import type { Stores } from '#store/stores.ts';
+import type { StorePorts } from '#store/ports.ts';
 import { ClusterBusy, supersedeDeadHolder } from '#app/control.ts';
 import { decideTrigger, type InstanceTags } from '#app/triggers.ts';
 import { executionName, type StartedExecution, type WorkflowStarter } from '#app/starter.ts';
@@ -15,7 +15,7 @@ export type TriggerResult =
  */
 export async function startFromTrigger(
   event: unknown,
-  deps: { stores: Stores; starter: WorkflowStarter; tagsOf: InstanceTags; now: () => Date },
+  deps: { stores: StorePorts; starter: WorkflowStarter; tagsOf: InstanceTags; now: () => Date },
 ): Promise<TriggerResult> {
   const decision = await decideTrigger(event, async (id) => {
     try {

@@ -44,12 +44,12 @@ import type {
 } from '#domain/step-contract.ts';
 import type { ClusterOperations, OperationHandle } from '#cluster/port.ts';
 import { ConcurrencyError } from '#store/errors.ts';
-import type { Stores } from '#store/stores.ts';
+import type { StorePorts } from '#store/ports.ts';
 import type { Notifier } from '#app/notifier.ts';
 
 /** What a workflow step needs from the outside world; Lambdas and the local runner build it. */
 export interface StepDeps {
-  stores: Stores;
+  stores: StorePorts;
   cluster: (clusterId: string) => ClusterOperations;
   notifier: Notifier;
   now: () => Date;

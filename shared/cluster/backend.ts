@@ -146,7 +146,11 @@ export function simulatorFor(
   tables: TableNames,
   clock: () => number = Date.now,
 ): Simulator {
-  const sim = (clusterId: string) => new SimulatedCluster({ doc, tables, clusterId, clock });
+  return simulatorOver((clusterId) => new SimulatedCluster({ doc, tables, clusterId, clock }));
+}
+
+/** The Simulator over simulated clusters kept anywhere (the Control table, or memory in tests). */
+export function simulatorOver(sim: (clusterId: string) => SimulatedCluster): Simulator {
   return {
     validate: (simulation) =>
       void parseOrThrow(simulationOptionsSchema, simulation, 'body.simulation'),

@@ -5,34 +5,15 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { ClusterLocked } from '#store/errors.ts';
+import type { ClusterLockPort, LockInfo } from '#store/ports.ts';
 import type { TableNames } from '#store/tables.ts';
-
-/** Another recovery holds the cluster: the caller waits (Retry) or gives up. */
-export class ClusterLocked extends Error {
-  override name = 'ClusterLocked';
-  constructor(
-    readonly clusterId: string,
-    readonly holder: string,
-    readonly expiresAt: number,
-  ) {
-    super(
-      `cluster ${clusterId} is being recovered by ${holder} (lock until ${new Date(expiresAt * 1000).toISOString()}); one recovery at a time: wait for it to finish`,
-    );
-  }
-}
-
-export interface LockInfo {
-  holder: string;
-  incidentId: string;
-  acquiredAt: number;
-  expiresAt: number;
-}
 
 /**
  * One recovery per cluster, as a conditional item. The holder is the workflow execution; the
  * expiry (epoch seconds, also the table's TTL) lets a crashed run free the cluster eventually.
  */
-export class ClusterLock {
+export class ClusterLock implements ClusterLockPort {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tables: TableNames,

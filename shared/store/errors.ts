@@ -16,3 +16,17 @@ export class ConcurrencyError extends Error {
 export class AppendRejected extends Error {
   override name = 'AppendRejected';
 }
+
+/** Another recovery holds the cluster: the caller waits (Retry) or gives up. */
+export class ClusterLocked extends Error {
+  override name = 'ClusterLocked';
+  constructor(
+    readonly clusterId: string,
+    readonly holder: string,
+    readonly expiresAt: number,
+  ) {
+    super(
+      `cluster ${clusterId} is being recovered by ${holder} (lock until ${new Date(expiresAt * 1000).toISOString()}); one recovery at a time: wait for it to finish`,
+    );
+  }
+}

@@ -8,49 +8,22 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { emptyState, fold, type ClusterState } from '#domain/evolve.ts';
-import {
-  causationSchema,
-  clusterIdSchema,
-  newEventSchema,
-  type Causation,
-  type NewEvent,
-  type RecordedEvent,
-} from '#domain/events.ts';
+import type { NewEvent, RecordedEvent } from '#domain/events.ts';
 import { fromDocument, toDocument, type StateDocument } from '#domain/snapshot.ts';
-import { parseOrThrow } from '#domain/validation.ts';
-import * as z from 'zod';
-import { AppendRejected, ConcurrencyError } from '#store/errors.ts';
+import { itemSize, recordedEvents } from '#store/append.ts';
+import { ConcurrencyError } from '#store/errors.ts';
+import type { AppendOptions, AppendResult, EventStorePort, SeqRange } from '#store/ports.ts';
 import type { TableNames } from '#store/tables.ts';
 
 /** DynamoDB allows 100 items per transaction: the head and the idempotency key take two. */
 const EVENTS_PER_TRANSACTION = 98;
-/** Below DynamoDB's 4 MB per transaction and 400 KB per item, with room for attribute names. */
+/** Below DynamoDB's 4 MB per transaction. */
 const TRANSACTION_BYTES = 3_500_000;
-const ITEM_BYTES = 350_000;
-const MAX_EVENTS_PER_APPEND = 10_000;
 /** Snapshots every so many events keep a long stream's read short. */
 const SNAPSHOT_EVERY = 1000;
 const SNAPSHOT_CHUNK_CHARS = 300_000;
 
 const HEAD_SEQ = 0;
-
-export interface AppendOptions {
-  /** The last seq the caller decided on; anything else is a lost race. */
-  expectedSeq: number;
-  /** The same key appended twice writes once and returns the first append's seqs. */
-  idempotencyKey: string;
-  causation?: Causation;
-  /** When the facts happened; the store has no opinion on time. */
-  at: string;
-  /** The state at `expectedSeq`: when given, the events are folded onto it first, so an event Greenplum could not produce is refused before anything is written. */
-  state?: ClusterState;
-}
-
-export interface AppendResult {
-  firstSeq: number;
-  lastSeq: number;
-  duplicate: boolean;
-}
 
 interface PendingBatch {
   key: string;
@@ -65,13 +38,6 @@ interface Head {
   pending: PendingBatch | undefined;
 }
 
-const appendOptionsSchema = z.object({
-  expectedSeq: z.number().int().min(0),
-  idempotencyKey: z.string().min(1).max(512),
-  causation: causationSchema.optional(),
-  at: z.iso.datetime(),
-});
-
 /**
  * An empty map does not survive DynamoDB Streams images intact, so an event without a
  * causation is stored without the attribute and given `{}` back when read.
@@ -81,8 +47,6 @@ const storedEvent = (event: RecordedEvent): Record<string, unknown> =>
 
 export const recordedEventOf = (item: Record<string, unknown>): RecordedEvent =>
   ({ ...item, causation: item.causation ?? {} }) as RecordedEvent;
-
-const itemSize = (item: unknown): number => Buffer.byteLength(JSON.stringify(item));
 
 function chunk<T>(items: readonly T[], size: (item: T) => number): T[][] {
   const chunks: T[][] = [];
@@ -111,7 +75,7 @@ function chunk<T>(items: readonly T[], size: (item: T) => number): T[][] {
  * written chunk by chunk under a pending marker and become visible at once when the last chunk
  * commits; readers never see a half-written batch.
  */
-export class EventStore {
+export class EventStore implements EventStorePort {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tables: TableNames,
@@ -127,42 +91,8 @@ export class EventStore {
     events: readonly NewEvent[],
     options: AppendOptions,
   ): Promise<AppendResult> {
-    parseOrThrow(clusterIdSchema, clusterId, 'clusterId');
-    const {
-      expectedSeq,
-      idempotencyKey,
-      causation = {},
-      at,
-    } = parseOrThrow(appendOptionsSchema, options);
-    if (!Array.isArray(events) || events.length === 0)
-      throw new AppendRejected(`cluster ${clusterId}: nothing to append`);
-    if (events.length > MAX_EVENTS_PER_APPEND)
-      throw new AppendRejected(
-        `cluster ${clusterId}: ${events.length} events in one append, at most ${MAX_EVENTS_PER_APPEND}`,
-      );
-    const parsed = events.map(
-      (event, i) => parseOrThrow(newEventSchema, event, `events[${i}]`) as NewEvent,
-    );
-    if (options.state) {
-      if (options.state.seq !== expectedSeq)
-        throw new AppendRejected(
-          `cluster ${clusterId}: state is at seq ${options.state.seq}, expected seq ${expectedSeq}`,
-        );
-      fold(parsed, options.state);
-    }
-    const items: RecordedEvent[] = parsed.map((event, i) => ({
-      clusterId,
-      seq: expectedSeq + 1 + i,
-      at,
-      idempotencyKey,
-      causation,
-      ...event,
-    }));
-    for (const item of items)
-      if (itemSize(item) > ITEM_BYTES)
-        throw new AppendRejected(
-          `cluster ${clusterId}: event ${item.type} at seq ${item.seq} is larger than ${ITEM_BYTES} bytes; split it`,
-        );
+    const items = recordedEvents(clusterId, events, options);
+    const { expectedSeq, idempotencyKey } = options;
 
     const existing = await this.findAppend(clusterId, idempotencyKey);
     if (existing) return existing;
@@ -360,10 +290,7 @@ export class EventStore {
   }
 
   /** Committed events with `afterSeq < seq <= toSeq`, in order, page by page. */
-  async *readPages(
-    clusterId: string,
-    range: { afterSeq?: number; toSeq?: number } = {},
-  ): AsyncGenerator<RecordedEvent[]> {
+  async *readPages(clusterId: string, range: SeqRange = {}): AsyncGenerator<RecordedEvent[]> {
     const afterSeq = range.afterSeq ?? 0;
     const committed = (await this.readHead(clusterId)).lastSeq;
     const toSeq = Math.min(range.toSeq ?? committed, committed);
@@ -393,10 +320,7 @@ export class EventStore {
     }
   }
 
-  async read(
-    clusterId: string,
-    range: { afterSeq?: number; toSeq?: number } = {},
-  ): Promise<RecordedEvent[]> {
+  async read(clusterId: string, range: SeqRange = {}): Promise<RecordedEvent[]> {
     const events: RecordedEvent[] = [];
     for await (const page of this.readPages(clusterId, range)) events.push(...page);
     return events;

@@ -9,27 +9,25 @@ import {
   ConditionalCheckFailedException,
   TransactionCanceledException,
 } from '@aws-sdk/client-dynamodb';
-import { emptyState, type ClusterState } from '#domain/evolve.ts';
-import { COLUMNS, sortRows, type SegmentRow } from '#domain/segment.ts';
+import type { ClusterState } from '#domain/evolve.ts';
+import {
+  clusterSummaryOf,
+  projectedOf,
+  rowItem,
+  summaryItem,
+  SUMMARY_DBID,
+  SUMMARY_FIELDS,
+} from '#store/configuration-items.ts';
+import { scanAll } from '#store/clients.ts';
+import type { ClusterSummary, ProjectedConfiguration, ProjectionStorePort } from '#store/ports.ts';
 import type { TableNames } from '#store/tables.ts';
-
-const SUMMARY_DBID = 0;
-
-/** What the Configuration table holds for one cluster: the rows and the summary item. */
-export interface ProjectedConfiguration {
-  state: ClusterState;
-  rows: SegmentRow[];
-}
-
-const rowOf = (item: Record<string, unknown>): SegmentRow =>
-  Object.fromEntries(COLUMNS.map((c) => [c, item[c]])) as SegmentRow;
 
 /**
  * The read side: gp_segment_configuration per cluster (one item per dbid) and a summary item
  * (dbid 0) with `lastSeq` and the rest of the folded state. Writes are monotonic in seq, so
  * a late or repeated projector can never move a row backwards.
  */
-export class ProjectionStore {
+export class ProjectionStore implements ProjectionStorePort {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tables: TableNames,
@@ -51,20 +49,7 @@ export class ProjectionStore {
       items.push(...(page.Items ?? []));
       ExclusiveStartKey = page.LastEvaluatedKey;
     } while (ExclusiveStartKey);
-    const summary = items.find((item) => item.dbid === SUMMARY_DBID);
-    const rows = items.filter((item) => item.dbid !== SUMMARY_DBID).map(rowOf);
-    const base = emptyState();
-    const state: ClusterState = summary
-      ? {
-          seq: summary.lastSeq as number,
-          segments: new Map(rows.map((r) => [r.dbid, r])),
-          registration: (summary.registration as ClusterState['registration']) ?? undefined,
-          doubleFaults: (summary.doubleFaults as number[]) ?? [],
-          recovery: (summary.recovery as ClusterState['recovery']) ?? undefined,
-          lastIncident: (summary.lastIncident as ClusterState['lastIncident']) ?? undefined,
-        }
-      : base;
-    return { state, rows: sortRows(state.segments.values()) };
+    return projectedOf(items);
   }
 
   /**
@@ -78,7 +63,7 @@ export class ProjectionStore {
     );
     const puts = changed.map((row) => ({
       TableName: this.tables.configuration,
-      Item: { clusterId, ...row, projectedSeq: next.seq },
+      Item: rowItem(clusterId, row, next.seq),
       ConditionExpression: 'attribute_not_exists(projectedSeq) OR projectedSeq <= :seq',
       ExpressionAttributeValues: { ':seq': next.seq },
     }));
@@ -120,14 +105,24 @@ export class ProjectionStore {
     }
   }
 
+  /**
+   * A Scan, not a Query: the list is for the few clusters of one deployment, and reads only
+   * their summary items' fields.
+   */
+  async list(): Promise<ClusterSummary[]> {
+    const summaries = await scanAll(this.doc, {
+      TableName: this.tables.configuration,
+      FilterExpression: 'dbid = :summary',
+      ProjectionExpression: SUMMARY_FIELDS.join(', '),
+      ExpressionAttributeValues: { ':summary': SUMMARY_DBID },
+    });
+    return summaries.map(clusterSummaryOf);
+  }
+
   /** Replaces the cluster's projection with `state` whole (a rebuild). */
   async replace(clusterId: string, state: ClusterState): Promise<void> {
     const puts = [
-      ...[...state.segments.values()].map((row) => ({
-        clusterId,
-        ...row,
-        projectedSeq: state.seq,
-      })),
+      ...[...state.segments.values()].map((row) => rowItem(clusterId, row, state.seq)),
       summaryItem(clusterId, state),
     ];
     for (let i = 0; i < puts.length; i += 25) {
@@ -140,16 +135,4 @@ export class ProjectionStore {
       }
     }
   }
-}
-
-function summaryItem(clusterId: string, state: ClusterState): Record<string, unknown> {
-  return {
-    clusterId,
-    dbid: SUMMARY_DBID,
-    lastSeq: state.seq,
-    registration: state.registration,
-    doubleFaults: [...state.doubleFaults],
-    recovery: state.recovery,
-    lastIncident: state.lastIncident,
-  };
 }

@@ -1,15 +1,11 @@
 import { fold, type ClusterState } from '#domain/evolve.ts';
 import type { RecordedEvent } from '#domain/events.ts';
-import type { EventStore } from '#store/event-store.ts';
-import type { ProjectionStore } from '#store/projection-store.ts';
-
-export interface ProjectionResult {
-  clusterId: string;
-  fromSeq: number;
-  toSeq: number;
-  /** True when the delivered events did not follow the projection and the log filled the gap. */
-  readFromLog: boolean;
-}
+import type {
+  EventStorePort,
+  ProjectionResult,
+  ProjectionStorePort,
+  ProjectorPort,
+} from '#store/ports.ts';
 
 /**
  * Applies a cluster's events to the Configuration table in order and idempotently. Delivered
@@ -17,10 +13,10 @@ export interface ProjectionResult {
  * committed; otherwise the missing range is read from the log. Either way the result is the
  * fold of the log.
  */
-export class Projector {
+export class Projector implements ProjectorPort {
   constructor(
-    private readonly events: EventStore,
-    private readonly projection: ProjectionStore,
+    private readonly events: EventStorePort,
+    private readonly projection: ProjectionStorePort,
   ) {}
 
   async project(

@@ -3,10 +3,12 @@ import { documentClient } from '#store/clients.ts';
 import { ClusterLock } from '#store/cluster-lock.ts';
 import { EventStore } from '#store/event-store.ts';
 import { ProjectionStore } from '#store/projection-store.ts';
+import type { StorePorts } from '#store/ports.ts';
 import { Projector } from '#store/projector.ts';
 import { tableNamesFromEnv, type TableNames } from '#store/tables.ts';
 
-export interface Stores {
+/** The store port on DynamoDB, with the client and tables for what only DynamoDB does (scans, the simulator's state). */
+export interface Stores extends StorePorts {
   doc: DynamoDBDocumentClient;
   tables: TableNames;
   events: EventStore;

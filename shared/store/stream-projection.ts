@@ -2,7 +2,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord } from 'aws-lambda';
 import { recordedEventSchema, type RecordedEvent } from '#domain/events.ts';
-import type { Projector } from '#store/projector.ts';
+import type { ProjectorPort } from '#store/ports.ts';
 import { recordedEventOf } from '#store/event-store.ts';
 
 /**
@@ -12,7 +12,7 @@ import { recordedEventOf } from '#store/event-store.ts';
  */
 export async function projectStreamRecords(
   records: readonly DynamoDBRecord[],
-  projector: Projector,
+  projector: ProjectorPort,
   onError: (clusterId: string, error: unknown) => void = () => {},
 ): Promise<DynamoDBBatchResponse> {
   const byCluster = new Map<string, { first: string; events: RecordedEvent[] }>();

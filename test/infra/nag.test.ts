@@ -24,10 +24,19 @@ const BACKENDS = {
   },
 };
 
+// One app per backend for the file: the nag test synthesizes it and the ASL test reads the
+// same assembly (a synthesized App returns its assembly again instead of synthesizing twice).
+const apps = new Map<keyof typeof BACKENDS, ReturnType<typeof buildApp>>();
+const appFor = (backend: keyof typeof BACKENDS) => {
+  const built = apps.get(backend) ?? buildApp({ context: BACKENDS[backend], bundle: false });
+  apps.set(backend, built);
+  return built;
+};
+
 describe('cdk-nag AwsSolutions', () => {
-  for (const [backend, context] of Object.entries(BACKENDS)) {
+  for (const backend of Object.keys(BACKENDS) as (keyof typeof BACKENDS)[]) {
     it(`synthesizes with every finding acknowledged (${backend} backend)`, () => {
-      const { app } = buildApp({ context, bundle: false });
+      const { app } = appFor(backend);
       // The pack is a validation plugin: an unacknowledged finding throws here.
       expect(() => app.synth()).not.toThrow();
       const report = new AwsSolutionsChecks().validateScope(app);
@@ -54,7 +63,7 @@ describe('cdk-nag AwsSolutions', () => {
 
 describe('the synthesized state machine definition', () => {
   it('is valid Amazon States Language once the task ARNs are substituted', () => {
-    const { app, stack } = buildApp({ context: BACKENDS.simulated, bundle: false });
+    const { app, stack } = appFor('simulated');
     const template = app.synth().getStackArtifact(stack.artifactId).template as {
       Resources: Record<
         string,

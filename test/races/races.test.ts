@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { NewEvent, RecordedEvent } from '#domain/events.ts';
 import { workflowInputSchema, type WorkflowInput } from '#domain/step-contract.ts';
-import { ClusterLocked } from '#store/cluster-lock.ts';
+import { ClusterLocked } from '#store/errors.ts';
 import { ConcurrencyError } from '#store/errors.ts';
 import { startFromTrigger } from '#app/start-from-trigger.ts';
 import { startRecovery } from '#app/steps.ts';

@@ -21,21 +21,30 @@ import {
 import * as operations from '#cluster/simulated/operations.ts';
 import type { SimulationOptionsInput } from '#cluster/simulated/options.ts';
 import * as reads from '#cluster/simulated/reads.ts';
-import { DEFAULT_CHUNK_BYTES, SimulatedStateStore } from '#cluster/simulated/store.ts';
+import {
+  DEFAULT_CHUNK_BYTES,
+  SimulatedStateStore,
+  type SimulatedStates,
+} from '#cluster/simulated/store.ts';
 import { advance, probe } from '#cluster/simulated/timeline.ts';
 import type { PlanItem } from '#domain/events.ts';
 import type { SegmentRow } from '#domain/segment.ts';
 import type { TableNames } from '#store/tables.ts';
 
-export interface SimulatedClusterConfig {
-  doc: DynamoDBDocumentClient;
-  tables: TableNames;
+export type SimulatedClusterConfig = {
   clusterId: string;
   /** Clock time in ms; the simulation advances to it on every call. */
   clock: () => number;
-  /** Bytes per state item; smaller only to exercise chunking. */
-  chunkBytes?: number;
-}
+} & (
+  | {
+      doc: DynamoDBDocumentClient;
+      tables: TableNames;
+      /** Bytes per state item; smaller only to exercise chunking. */
+      chunkBytes?: number;
+    }
+  /** Kept elsewhere than the Control table: tests of the steps, in memory. */
+  | { states: SimulatedStates }
+);
 
 const WRITE_ATTEMPTS = 30;
 
@@ -46,15 +55,18 @@ const WRITE_ATTEMPTS = 30;
  * version read; a lost race re-reads and re-applies.
  */
 export class SimulatedCluster implements ClusterOperations {
-  private readonly store: SimulatedStateStore;
+  private readonly store: SimulatedStates;
 
   constructor(private readonly config: SimulatedClusterConfig) {
-    this.store = new SimulatedStateStore(
-      config.doc,
-      config.tables.control,
-      config.clusterId,
-      config.chunkBytes ?? DEFAULT_CHUNK_BYTES,
-    );
+    this.store =
+      'states' in config
+        ? config.states
+        : new SimulatedStateStore(
+            config.doc,
+            config.tables.control,
+            config.clusterId,
+            config.chunkBytes ?? DEFAULT_CHUNK_BYTES,
+          );
   }
 
   /** Brings up a cluster in the given configuration; refuses a topology Greenplum would not show. */

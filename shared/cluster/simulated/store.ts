@@ -28,13 +28,20 @@ export interface LoadedState extends StoredVersion {
   state: SimulatedClusterState;
 }
 
+/** Where one simulated cluster's state is kept, versioned so that concurrent writers never interleave. */
+export interface SimulatedStates {
+  load(): Promise<LoadedState | undefined>;
+  /** Writes `state` as the version after `previous`; false when another writer got there first. */
+  save(state: SimulatedClusterState, previous: StoredVersion | undefined): Promise<boolean>;
+}
+
 /**
  * One simulated cluster's state in the Control table under `sim#<clusterId>`: a head item (`sk` "state") holding the
  * version and chunk count, and the gzipped JSON split over `chunk#NNNNN` items. A write replaces
  * head and chunks in one transaction conditioned on the version it read, so concurrent writers
  * never interleave; a reader that sees chunks of another version than the head reads again.
  */
-export class SimulatedStateStore {
+export class SimulatedStateStore implements SimulatedStates {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,

@@ -12,7 +12,7 @@ let n = 0;
 const fresh = () => `op${++n}`;
 
 beforeAll(async () => {
-  api = await apiHarness('api-operator');
+  api = apiHarness();
 });
 
 async function register(clusterId: string, extra: Record<string, unknown> = {}) {

@@ -6,7 +6,7 @@ import { apiHarness, type ApiHarness } from './support.ts';
 let api: ApiHarness;
 
 beforeAll(async () => {
-  api = await apiHarness('api-props');
+  api = apiHarness();
   const reply = await api.call('POST', '/clusters', {
     body: { clusterId: 'prop', segments: seedScenario.segments, simulation: { timeScale: 0 } },
   });

@@ -1,6 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BODY_BYTES } from '#api/http.ts';
-import { SimulatedCluster } from '#cluster/simulated/simulated-cluster.ts';
 import type { NewEvent } from '#domain/events.ts';
 import type { SegmentRow } from '#domain/segment.ts';
 import { seedGpstate, seedIncidentPhases, seedScenario, seedTables } from '#test/fixtures/seed.ts';
@@ -32,7 +31,7 @@ async function appendEvents(clusterId: string, events: NewEvent[], key: string) 
 }
 
 beforeAll(async () => {
-  api = await apiHarness('api-routes');
+  api = apiHarness();
 });
 
 describe('POST /clusters registers a cluster once', () => {
@@ -298,12 +297,7 @@ describe('POST /clusters/{id}/faults breaks a simulated cluster', () => {
       status: 202,
       body: { clusterId: id, fault: { host: 'segment-2', kind: 'host-down' } },
     });
-    const cluster = new SimulatedCluster({
-      doc: api.stores.doc,
-      tables: api.stores.tables,
-      clusterId: id,
-      clock: () => NOW.getTime(),
-    });
+    const cluster = api.sim(id);
     await cluster.requestFtsProbe();
     const rows = (await cluster.readConfiguration()).segments;
     expect(
@@ -773,7 +767,7 @@ describe('bad input answers 4xx naming the field, appends nothing and starts not
   let real: ApiHarness;
   beforeAll(async () => {
     await register('api1');
-    real = await apiHarness('api-real', { simulator: false });
+    real = apiHarness({ simulator: false });
     const reply = await real.call('POST', '/clusters', {
       body: { clusterId: 'api1', segments: segments() },
     });

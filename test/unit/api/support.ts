@@ -1,17 +1,17 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { handleApiEvent } from '#api/http.ts';
 import type { ApiDeps } from '#api/routes.ts';
-import type { Simulator } from '#cluster/port.ts';
-import { simulatorFor } from '#cluster/backend.ts';
+import type { SimulatedCluster } from '#cluster/simulated/simulated-cluster.ts';
 import type { WorkflowInput } from '#domain/step-contract.ts';
-import { createStores, type Stores } from '#store/stores.ts';
+import { createMemoryStores } from '#store/memory.ts';
+import type { StorePorts } from '#store/ports.ts';
 import {
   executionName,
   type ExecutionLiveness,
   type StartedExecution,
   type WorkflowStarter,
 } from '#app/starter.ts';
-import { localDynamo } from '#test/support.ts';
+import { memorySimulation } from '#test/memory-simulation.ts';
 
 export const NOW = new Date('2024-12-23T12:00:00.000Z');
 
@@ -49,8 +49,10 @@ export class RecordingStarter implements WorkflowStarter {
 
 export interface ApiHarness {
   deps: ApiDeps;
-  stores: Stores;
+  stores: StorePorts;
   starter: RecordingStarter;
+  /** The simulated cluster the API's simulator creates and breaks. */
+  sim(clusterId: string): SimulatedCluster;
   errors: { message: string; details: Record<string, unknown> }[];
   call(
     method: string,
@@ -65,19 +67,17 @@ export interface ApiReply {
   headers: Record<string, string>;
 }
 
-/** The API over real stores on the run's DynamoDB Local (own tables) and a zero-time simulator. */
-export async function apiHarness(
-  prefix: string,
-  options: { simulator?: boolean } = {},
-): Promise<ApiHarness> {
-  const ddb = await localDynamo(prefix);
-  const stores = createStores(ddb.doc, ddb.tables);
+/** The API over the memory store and in-memory zero-time simulations. */
+export function apiHarness(options: { simulator?: boolean } = {}): ApiHarness {
+  const stores = createMemoryStores();
   const starter = new RecordingStarter();
-  const simulator: Simulator | undefined =
-    options.simulator === false
-      ? undefined
-      : simulatorFor(ddb.doc, ddb.tables, () => NOW.getTime());
-  const deps: ApiDeps = { stores, starter, simulator, now: () => NOW };
+  const { sim, simulator } = memorySimulation(() => NOW.getTime());
+  const deps: ApiDeps = {
+    stores,
+    starter,
+    simulator: options.simulator === false ? undefined : simulator,
+    now: () => NOW,
+  };
   const errors: ApiHarness['errors'] = [];
   const log = {
     error: (message: string, details: Record<string, unknown>) =>
@@ -87,6 +87,7 @@ export async function apiHarness(
     deps,
     stores,
     starter,
+    sim,
     errors,
     async call(method, path, { body, raw, query } = {}) {
       const result = await handleApiEvent(

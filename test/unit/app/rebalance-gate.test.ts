@@ -14,7 +14,7 @@ let n = 0;
 const fresh = () => `gate${++n}`;
 
 beforeAll(async () => {
-  h = await stepsHarness('gate');
+  h = stepsHarness();
 });
 
 /** The seed incident up to the first sync check once every pair is in sync. */

@@ -1,4 +1,4 @@
-import { SimulatedCluster } from '#cluster/simulated/simulated-cluster.ts';
+import type { SimulatedCluster } from '#cluster/simulated/simulated-cluster.ts';
 import type { SimulationOptionsInput } from '#cluster/simulated/options.ts';
 import { registrationEvents } from '#domain/registration.ts';
 import type { SegmentRow } from '#domain/segment.ts';
@@ -8,11 +8,12 @@ import {
   type TaskEvent,
   type WorkflowInputRequest,
 } from '#domain/step-contract.ts';
-import { createStores, type Stores } from '#store/stores.ts';
+import { createMemoryStores } from '#store/memory.ts';
+import type { StorePorts } from '#store/ports.ts';
 import type { Notifier, RunOutcome } from '#app/notifier.ts';
 import type { StepDeps } from '#app/steps.ts';
 import { seedScenario } from '#test/fixtures/seed.ts';
-import { localDynamo } from '#test/support.ts';
+import { memorySimulation } from '#test/memory-simulation.ts';
 
 export const FIXED = new Date('2024-12-23T12:00:00.000Z');
 
@@ -25,24 +26,18 @@ export class RecordingNotifier implements Notifier {
 
 export interface StepsHarness {
   deps: StepDeps;
-  stores: Stores;
+  stores: StorePorts;
   notifier: RecordingNotifier;
   sim(clusterId: string): SimulatedCluster;
   /** Registers the seed cluster in the log and creates its zero-time simulation. */
   seed(clusterId: string, simulation?: SimulationOptionsInput): Promise<void>;
 }
 
-export async function stepsHarness(prefix: string): Promise<StepsHarness> {
-  const ddb = await localDynamo(prefix);
-  const stores = createStores(ddb.doc, ddb.tables);
+/** The steps over the memory store and in-memory zero-time simulations: decisions, not DynamoDB. */
+export function stepsHarness(): StepsHarness {
+  const stores = createMemoryStores();
   const notifier = new RecordingNotifier();
-  const sim = (clusterId: string) =>
-    new SimulatedCluster({
-      doc: ddb.doc,
-      tables: ddb.tables,
-      clusterId,
-      clock: () => FIXED.getTime(),
-    });
+  const { sim } = memorySimulation(() => FIXED.getTime());
   return {
     stores,
     notifier,

@@ -6,7 +6,7 @@ import {
   UnknownCluster,
 } from '#domain/errors.ts';
 import type { WorkflowInputRequest } from '#domain/step-contract.ts';
-import { ClusterLocked } from '#store/cluster-lock.ts';
+import { ClusterLocked } from '#store/errors.ts';
 import * as steps from '#app/steps.ts';
 import {
   Execution,
@@ -21,7 +21,7 @@ let n = 0;
 const fresh = () => `s${++n}`;
 
 beforeAll(async () => {
-  h = await stepsHarness('steps');
+  h = stepsHarness();
 });
 
 const request = (

@@ -1,11 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { EventStore } from '#store/event-store.ts';
-import { createStores, type Stores } from '#store/stores.ts';
+import { createMemoryStores } from '#store/memory.ts';
+import type { EventStorePort, StorePorts } from '#store/ports.ts';
 import { recoveryOptionsSchema } from '#domain/events.ts';
 import { startFromTrigger } from '#app/start-from-trigger.ts';
 import { CLUSTER_TAG, decideTrigger, HOST_TAG, type InstanceTags } from '#app/triggers.ts';
 import { seedIncidentPhases } from '#test/fixtures/seed.ts';
-import { localDynamo } from '#test/support.ts';
 import { RecordingStarter } from '#test/unit/api/support.ts';
 
 const alarm = (alarmName: string, value = 'ALARM', time = '2024-12-23T12:03:17Z') => ({
@@ -162,11 +161,10 @@ describe('decideTrigger: which EventBridge events start a recovery', () => {
 });
 
 describe('startFromTrigger: an EventBridge event in, at most one execution out', () => {
-  let stores: Stores;
+  let stores: StorePorts;
   const now = () => new Date('2024-12-23T12:04:00.000Z');
   beforeAll(async () => {
-    const ddb = await localDynamo('triggers');
-    stores = createStores(ddb.doc, ddb.tables);
+    stores = createMemoryStores();
     const [registration] = seedIncidentPhases();
     await stores.events.append('seed', registration, {
       expectedSeq: 0,
@@ -227,7 +225,7 @@ describe('startFromTrigger: an EventBridge event in, at most one execution out',
     const starter = new RecordingStarter();
     const unread = {
       readHead: () => Promise.reject(new Error('the log must not be read')),
-    } as unknown as EventStore;
+    } as unknown as EventStorePort;
     expect(
       await startFromTrigger(alarm('recoverseg/seed/x', 'OK'), {
         stores: { ...stores, events: unread },
@@ -267,11 +265,10 @@ describe('startFromTrigger: an EventBridge event in, at most one execution out',
 describe('startFromTrigger: a lock holder that died never wedges the cluster', () => {
   const held = 'held';
   const deadArn = 'arn:aws:states:us-east-1:000000000000:execution:recoverseg:held--old';
-  let stores: Stores;
+  let stores: StorePorts;
   const now = () => new Date('2024-12-23T12:04:00.000Z');
   beforeAll(async () => {
-    const ddb = await localDynamo('triggers-held');
-    stores = createStores(ddb.doc, ddb.tables);
+    stores = createMemoryStores();
     const [registration] = seedIncidentPhases();
     await stores.events.append(held, registration!, {
       expectedSeq: 0,

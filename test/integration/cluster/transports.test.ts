@@ -22,8 +22,13 @@ import { LocalTransport } from '#cluster/transport/local.ts';
 import { SshTransport } from '#cluster/transport/ssh.ts';
 import { SsmTransport } from '#cluster/transport/ssm.ts';
 import type { CoordinatorTransport } from '#cluster/transport/transport.ts';
-import { adapterRuns, readCapture, readCaptureFile, sectionText } from '../greenplum/captures.ts';
-import { CoordinatorStub, type RunResult } from '../greenplum/coordinator-stub.ts';
+import {
+  adapterRuns,
+  readCapture,
+  readCaptureFile,
+  sectionText,
+} from '#test/unit/cluster/greenplum/captures.ts';
+import { CoordinatorStub, type RunResult } from '#test/unit/cluster/greenplum/coordinator-stub.ts';
 
 /**
  * The same adapter over each transport, against the stub coordinator: the generated scripts run

@@ -1,0 +1,74 @@
+import { fold } from '#domain/evolve.ts';
+import {
+  causationSchema,
+  clusterIdSchema,
+  newEventSchema,
+  type NewEvent,
+  type RecordedEvent,
+} from '#domain/events.ts';
+import { parseOrThrow } from '#domain/validation.ts';
+import * as z from 'zod';
+import { AppendRejected } from '#store/errors.ts';
+import type { AppendOptions } from '#store/ports.ts';
+
+/** Below DynamoDB's 400 KB per item, with room for attribute names. */
+export const ITEM_BYTES = 350_000;
+const MAX_EVENTS_PER_APPEND = 10_000;
+
+const appendOptionsSchema = z.object({
+  expectedSeq: z.number().int().min(0),
+  idempotencyKey: z.string().min(1).max(512),
+  causation: causationSchema.optional(),
+  at: z.iso.datetime(),
+});
+
+export const itemSize = (item: unknown): number => Buffer.byteLength(JSON.stringify(item));
+
+/**
+ * The events of an append as they will be recorded (seq `expectedSeq + 1` on), or a
+ * ValidationError / AppendRejected before anything is written. Every implementation of the
+ * port refuses the same appends because they all ask this.
+ */
+export function recordedEvents(
+  clusterId: string,
+  events: readonly NewEvent[],
+  options: AppendOptions,
+): RecordedEvent[] {
+  parseOrThrow(clusterIdSchema, clusterId, 'clusterId');
+  const {
+    expectedSeq,
+    idempotencyKey,
+    causation = {},
+    at,
+  } = parseOrThrow(appendOptionsSchema, options);
+  if (!Array.isArray(events) || events.length === 0)
+    throw new AppendRejected(`cluster ${clusterId}: nothing to append`);
+  if (events.length > MAX_EVENTS_PER_APPEND)
+    throw new AppendRejected(
+      `cluster ${clusterId}: ${events.length} events in one append, at most ${MAX_EVENTS_PER_APPEND}`,
+    );
+  const parsed = events.map(
+    (event, i) => parseOrThrow(newEventSchema, event, `events[${i}]`) as NewEvent,
+  );
+  if (options.state) {
+    if (options.state.seq !== expectedSeq)
+      throw new AppendRejected(
+        `cluster ${clusterId}: state is at seq ${options.state.seq}, expected seq ${expectedSeq}`,
+      );
+    fold(parsed, options.state);
+  }
+  const items: RecordedEvent[] = parsed.map((event, i) => ({
+    clusterId,
+    seq: expectedSeq + 1 + i,
+    at,
+    idempotencyKey,
+    causation,
+    ...event,
+  }));
+  for (const item of items)
+    if (itemSize(item) > ITEM_BYTES)
+      throw new AppendRejected(
+        `cluster ${clusterId}: event ${item.type} at seq ${item.seq} is larger than ${ITEM_BYTES} bytes; split it`,
+      );
+  return items;
+}

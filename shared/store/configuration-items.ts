@@ -1,0 +1,65 @@
+import { emptyState, type ClusterState } from '#domain/evolve.ts';
+import { COLUMNS, sortRows, type SegmentRow } from '#domain/segment.ts';
+import type { ClusterSummary, ProjectedConfiguration } from '#store/ports.ts';
+
+/**
+ * The Configuration table's items, shared by both implementations of the projection port so
+ * the memory store keeps exactly what DynamoDB keeps: one item per dbid, stamped with the seq
+ * that wrote it, and a summary item at dbid 0 with `lastSeq` and the rest of the folded state.
+ */
+export const SUMMARY_DBID = 0;
+
+export type ConfigurationItem = Record<string, unknown>;
+
+export const rowItem = (clusterId: string, row: SegmentRow, seq: number): ConfigurationItem => ({
+  clusterId,
+  ...row,
+  projectedSeq: seq,
+});
+
+export function summaryItem(clusterId: string, state: ClusterState): ConfigurationItem {
+  return {
+    clusterId,
+    dbid: SUMMARY_DBID,
+    lastSeq: state.seq,
+    registration: state.registration,
+    doubleFaults: [...state.doubleFaults],
+    recovery: state.recovery,
+    lastIncident: state.lastIncident,
+  };
+}
+
+const rowOf = (item: ConfigurationItem): SegmentRow =>
+  Object.fromEntries(COLUMNS.map((c) => [c, item[c]])) as SegmentRow;
+
+/** One cluster's items (any order) back into its state and sorted rows. */
+export function projectedOf(items: readonly ConfigurationItem[]): ProjectedConfiguration {
+  const summary = items.find((item) => item.dbid === SUMMARY_DBID);
+  const rows = items.filter((item) => item.dbid !== SUMMARY_DBID).map(rowOf);
+  const state: ClusterState = summary
+    ? {
+        seq: summary.lastSeq as number,
+        segments: new Map(rows.map((r) => [r.dbid, r])),
+        registration: (summary.registration as ClusterState['registration']) ?? undefined,
+        doubleFaults: (summary.doubleFaults as number[]) ?? [],
+        recovery: (summary.recovery as ClusterState['recovery']) ?? undefined,
+        lastIncident: (summary.lastIncident as ClusterState['lastIncident']) ?? undefined,
+      }
+    : emptyState();
+  return { state, rows: sortRows(state.segments.values()) };
+}
+
+/** The fields of a summary item the cluster list shows. */
+export const SUMMARY_FIELDS = ['clusterId', 'lastSeq', 'recovery', 'lastIncident', 'doubleFaults'];
+
+export function clusterSummaryOf(item: ConfigurationItem): ClusterSummary {
+  const recovery = item.recovery as { incidentId: string } | undefined;
+  const last = item.lastIncident as { incidentId: string; status: string } | undefined;
+  return {
+    clusterId: item.clusterId as string,
+    seq: item.lastSeq as number,
+    recovery: recovery ? { incidentId: recovery.incidentId } : undefined,
+    lastIncident: last ? { incidentId: last.incidentId, status: last.status } : undefined,
+    doubleFaults: (item.doubleFaults as number[] | undefined) ?? [],
+  };
+}
