@@ -6,8 +6,7 @@ import { GprecoversegLocked, SsmThrottled } from '#cluster/greenplum/errors.ts';
 import { GprecoversegLocked as SimulatedGprecoversegLocked } from '#cluster/simulated/errors.ts';
 import { PromotionPending } from '#domain/errors.ts';
 import type { WorkflowTask } from '#domain/step-contract.ts';
-import { ClusterLocked } from '#store/cluster-lock.ts';
-import { ConcurrencyError } from '#store/errors.ts';
+import { ClusterLocked, ConcurrencyError } from '#store/errors.ts';
 
 export type { WorkflowTask };
 
