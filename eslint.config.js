@@ -1,7 +1,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'cdk.out/', 'coverage/', 'bench/results.json'] },
+  { ignores: ['node_modules/', 'cdk.out/', 'coverage/'] },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -1,3 +1,6 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { ClientRequest } from 'node:http';
+
 /**
  * Counts DynamoDB requests by operation with two middlewares on a client's middleware stack
  * (a DynamoDBDocumentClient shares its client's stack, so one install covers both):
@@ -46,5 +49,30 @@ export class RequestCounter {
       attempts: this.attempts,
       byOperation: Object.fromEntries(Object.entries(this.requests).sort()),
     };
+  }
+}
+
+/**
+ * Counts the HTTP requests of this process whose `X-Amz-Target` starts with `prefix` (e.g.
+ * `DynamoDBStreams_`), from Node's `http.client.request.start` diagnostics channel: it sees
+ * clients built out of reach (the local stream poller's) without touching them.
+ */
+export class HttpTargetCounter {
+  total = 0;
+  private readonly listener = (message: unknown) => {
+    const target = (message as { request: ClientRequest }).request.getHeader('x-amz-target');
+    if (typeof target === 'string' && target.startsWith(this.prefix)) this.total++;
+  };
+
+  constructor(private readonly prefix: string) {
+    subscribe('http.client.request.start', this.listener);
+  }
+
+  reset(): void {
+    this.total = 0;
+  }
+
+  close(): void {
+    unsubscribe('http.client.request.start', this.listener);
   }
 }

@@ -21,6 +21,7 @@ import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources'
 import {
   LogLevel,
   NodejsFunction,
+  type BundlingOptions,
   OutputFormat,
   SourceMapMode,
 } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -57,6 +58,30 @@ const SERVICE_NAME = 'recoverseg';
 /** The CloudFormation substitution key of a Task's `${…Arn}` placeholder in the definition. */
 export const substitutionKey = (task: WorkflowTask): string =>
   taskArnPlaceholder(task).slice(2, -1);
+
+/**
+ * How every function is bundled (local esbuild, no Docker). The AWS SDK is the one the
+ * nodejs24.x runtime provides (`@aws-sdk/*` external): bundled, even minified and tree-shaken,
+ * it made each function 500 KiB to 1 MiB, most of it SDK (README, "Lambda bundles"); the SDK
+ * surface the code may use is pinned by test/infra/runtime-sdk.test.ts.
+ */
+export const LAMBDA_BUNDLING: BundlingOptions = {
+  forceDockerBundling: false,
+  format: OutputFormat.ESM,
+  target: 'node24',
+  mainFields: ['module', 'main'],
+  // ESM output meeting a CommonJS dependency that calls require() (none is bundled now that the
+  // SDK is not) would fail at that call without it.
+  banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+  tsconfig: `${REPO_ROOT}tsconfig.json`,
+  minify: true,
+  sourceMap: true,
+  sourceMapMode: SourceMapMode.DEFAULT,
+  // Stack traces need the mappings, not the sources; keeps the bundles small.
+  sourcesContent: false,
+  bundleAwsSDK: false,
+  logLevel: LogLevel.WARNING,
+};
 
 export interface Lambda {
   fn: NodejsFunction;
@@ -210,26 +235,13 @@ export class RecoverSegStack extends Stack {
       timeout: Duration.seconds(timeoutSeconds),
       role,
       logGroup,
+      // Nothing in the handlers is instrumented (no X-Ray SDK, no Powertools Tracer: they would
+      // add to every bundle and its init). Active tracing still gives each invocation Lambda's
+      // own segments (Initialization, i.e. the cold start, Invocation, Overhead), joined to the
+      // state machine's and API Gateway's traces: where a recovery or a request spent its time.
       tracing: lambda.Tracing.ACTIVE,
       environment: this.functionEnvironment(),
-      bundling: {
-        forceDockerBundling: false,
-        format: OutputFormat.ESM,
-        target: 'node24',
-        mainFields: ['module', 'main'],
-        // ESM output still meets CommonJS dependencies that call require().
-        banner:
-          "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
-        tsconfig: `${REPO_ROOT}tsconfig.json`,
-        minify: true,
-        sourceMap: true,
-        sourceMapMode: SourceMapMode.DEFAULT,
-        // Stack traces need the mappings, not the sources; keeps the bundles small.
-        sourcesContent: false,
-        // The SDK version the tests ran against, not whatever the runtime ships this month.
-        bundleAwsSDK: true,
-        logLevel: LogLevel.WARNING,
-      },
+      bundling: LAMBDA_BUNDLING,
     });
     return { fn, role };
   }

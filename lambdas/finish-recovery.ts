@@ -1,6 +1,6 @@
 import { finishRecovery } from '#app/steps.ts';
 import { workflowTask } from '#lambdas/common/workflow-task.ts';
-import { metrics } from '#lambdas/common/powertools.ts';
+import { metrics } from '#lambdas/common/metrics.ts';
 import { publishIncidentMetrics } from '#lambdas/common/incident-metrics.ts';
 
 export const handler = workflowTask('FinishRecovery', async (deps, event) => {

@@ -9,7 +9,8 @@ import { clusterBackendFromEnv } from '#cluster/backend.ts';
 import { stores } from '#store/stores.ts';
 import { SnsNotifier, type Notifier } from '#app/notifier.ts';
 import type { StepDeps } from '#app/steps.ts';
-import { logger, metrics } from '#lambdas/common/powertools.ts';
+import { logger } from '#lambdas/common/powertools.ts';
+import { metrics } from '#lambdas/common/metrics.ts';
 
 const silent: Notifier = { notify: async () => {} };
 
