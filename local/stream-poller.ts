@@ -5,6 +5,7 @@ import {
   ExpiredIteratorException,
   GetRecordsCommand,
   GetShardIteratorCommand,
+  TrimmedDataAccessException,
   type _Record,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBBatchResponse, DynamoDBRecord } from 'aws-lambda';
@@ -69,15 +70,8 @@ export class LocalStreamPoller {
       );
       for (const shard of StreamDescription?.Shards ?? []) {
         if (!shard.ShardId || this.cursors.has(shard.ShardId)) continue;
-        const { ShardIterator } = await this.streams.send(
-          new GetShardIteratorCommand({
-            StreamArn,
-            ShardId: shard.ShardId,
-            ShardIteratorType: 'TRIM_HORIZON',
-          }),
-        );
         this.cursors.set(shard.ShardId, {
-          iterator: ShardIterator,
+          iterator: await this.oldest(shard.ShardId),
           lastSequence: undefined,
           closed: false,
           attempts: 0,
@@ -85,6 +79,18 @@ export class LocalStreamPoller {
       }
       ExclusiveStartShardId = StreamDescription?.LastEvaluatedShardId;
     } while (ExclusiveStartShardId);
+  }
+
+  /** An iterator at the shard's oldest record. */
+  private async oldest(shardId: string): Promise<string | undefined> {
+    const { ShardIterator } = await this.streams.send(
+      new GetShardIteratorCommand({
+        StreamArn: await this.arn(),
+        ShardId: shardId,
+        ShardIteratorType: 'TRIM_HORIZON',
+      }),
+    );
+    return ShardIterator;
   }
 
   private async reposition(
@@ -110,24 +116,38 @@ export class LocalStreamPoller {
     return this.running;
   }
 
+  /**
+   * One page of a shard. An iterator that expired, or that points before the shard's oldest
+   * record (DynamoDB Local says so now and then under load), is renewed and read again at
+   * once, as Lambda's event source mapping does: after the last record handed over, or from
+   * the oldest one. What is handed over twice is harmless: projections never move back in seq.
+   */
+  private async read(shardId: string, cursor: ShardCursor) {
+    const page = () =>
+      this.streams.send(
+        new GetRecordsCommand({
+          ShardIterator: cursor.iterator,
+          Limit: this.options.batchSize ?? 100,
+        }),
+      );
+    try {
+      return await page();
+    } catch (error) {
+      if (error instanceof ExpiredIteratorException && cursor.lastSequence)
+        await this.reposition(shardId, cursor, 'AFTER_SEQUENCE_NUMBER', cursor.lastSequence);
+      else if (error instanceof TrimmedDataAccessException)
+        cursor.iterator = await this.oldest(shardId);
+      else throw error;
+      return page();
+    }
+  }
+
   private async pass(): Promise<number> {
     await this.discoverShards();
     let delivered = 0;
     for (const [shardId, cursor] of this.cursors) {
       if (cursor.closed || !cursor.iterator) continue;
-      let page;
-      try {
-        page = await this.streams.send(
-          new GetRecordsCommand({
-            ShardIterator: cursor.iterator,
-            Limit: this.options.batchSize ?? 100,
-          }),
-        );
-      } catch (error) {
-        if (!(error instanceof ExpiredIteratorException) || !cursor.lastSequence) throw error;
-        await this.reposition(shardId, cursor, 'AFTER_SEQUENCE_NUMBER', cursor.lastSequence);
-        continue;
-      }
+      const page = await this.read(shardId, cursor);
       const records = (page.Records ?? []).map(toLambdaRecord);
       cursor.iterator = page.NextShardIterator;
       if (!page.NextShardIterator) cursor.closed = true;
