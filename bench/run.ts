@@ -11,6 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { append } from './append.ts';
 import { bundles } from './bundles.ts';
+import { cli } from './cli.ts';
 import { coldStart } from './cold-start.ts';
 import { ROOT, benchContext, log, round, type Measurement } from './context.ts';
 import { README, RESULTS, renderReadme } from './figures.ts';
@@ -18,6 +19,7 @@ import { fold } from './fold.ts';
 import { rebuild } from './rebuild.ts';
 import { scale } from './scale.ts';
 import { seed } from './seed.ts';
+import { tests } from './tests.ts';
 
 /** Every measurement, by the name it has on the command line and in results.json. */
 const MEASUREMENTS: Record<string, Measurement> = {
@@ -28,6 +30,8 @@ const MEASUREMENTS: Record<string, Measurement> = {
   fold,
   bundles,
   coldStart,
+  cli,
+  tests,
 };
 
 async function main(args: string[]): Promise<void> {
