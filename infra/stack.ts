@@ -32,7 +32,13 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { ROUTES } from '#api/routes.ts';
 import { INCIDENT_METRICS } from '#lambdas/common/incident-metrics.ts';
-import { TABLES, type TableDefinition, type TableKey } from '#store/tables.ts';
+import {
+  TABLES,
+  tableEnvironment,
+  type TableDefinition,
+  type TableKey,
+  type TableNames,
+} from '#store/tables.ts';
 import { deploymentSettings, type DeploymentSettings } from '#infra/settings.ts';
 import {
   SERVICE_FUNCTIONS,
@@ -249,11 +255,10 @@ export class RecoverSegStack extends Stack {
   private functionEnvironment(): Record<string, string> {
     const settings = this.settings;
     return {
-      ...Object.fromEntries(
-        Object.entries(TABLES).map(([key, definition]) => [
-          definition.env,
-          this.tables[key as TableKey].tableName,
-        ]),
+      ...tableEnvironment(
+        Object.fromEntries(
+          Object.entries(this.tables).map(([key, table]) => [key, table.tableName]),
+        ) as TableNames,
       ),
       POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
       POWERTOOLS_METRICS_NAMESPACE: SERVICE_NAME,

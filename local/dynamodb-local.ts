@@ -11,7 +11,12 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { createDynamoClient } from '#store/clients.ts';
-import { TABLES, type TableDefinition, type TableNames } from '#store/tables.ts';
+import {
+  TABLES,
+  prefixedTableNames,
+  type TableDefinition,
+  type TableNames,
+} from '#store/tables.ts';
 
 /** DynamoDB Local could not be started; the message says what to do. */
 export class DynamoDbLocalUnavailable extends Error {
@@ -221,11 +226,7 @@ export async function createIsolatedTables(
   prefix = 'test',
 ): Promise<TableNames> {
   const unique = `${prefix}-${process.pid}-${Date.now().toString(36)}-${(counter++).toString(36)}`;
-  const names: TableNames = {
-    eventLog: `${unique}-EventLog`,
-    configuration: `${unique}-Configuration`,
-    control: `${unique}-Control`,
-  };
+  const names = prefixedTableNames(unique);
   await createTables(client, names);
   return names;
 }

@@ -9,7 +9,7 @@ export interface KeyAttribute {
 
 export interface TableDefinition {
   /** CloudFormation logical id and the local table name. */
-  id: 'EventLog' | 'Configuration' | 'Control';
+  id: string;
   partitionKey: KeyAttribute;
   sortKey: KeyAttribute;
   stream?: 'NEW_IMAGE';
@@ -47,11 +47,19 @@ export const TABLES = {
 export type TableKey = keyof typeof TABLES;
 export type TableNames = Record<TableKey, string>;
 
+const names = (name: (definition: TableDefinition) => string): TableNames =>
+  Object.fromEntries(
+    Object.entries(TABLES).map(([key, definition]) => [key, name(definition)]),
+  ) as TableNames;
+
 /** Table names from the environment (set by CDK), defaulting to the local names. */
 export function tableNamesFromEnv(env: NodeJS.ProcessEnv = process.env): TableNames {
-  return {
-    eventLog: env[TABLES.eventLog.env] ?? TABLES.eventLog.id,
-    configuration: env[TABLES.configuration.env] ?? TABLES.configuration.id,
-    control: env[TABLES.control.env] ?? TABLES.control.id,
-  };
+  return names((t) => env[t.env] ?? t.id);
 }
+
+/** Each table's name with a prefix: tables of their own for a test or a benchmark. */
+export const prefixedTableNames = (prefix: string): TableNames => names((t) => `${prefix}-${t.id}`);
+
+/** The environment a Lambda reads its table names from (see tableNamesFromEnv). */
+export const tableEnvironment = (tables: TableNames): Record<string, string> =>
+  Object.fromEntries(Object.entries(TABLES).map(([key, t]) => [t.env, tables[key as TableKey]]));

@@ -1,15 +1,12 @@
 import type { Context } from 'aws-lambda';
+import { prefixedTableNames, tableEnvironment } from '#store/tables.ts';
 import type { NewEvent } from '#domain/events.ts';
 import { registrationEvents } from '#domain/registration.ts';
 import type { SegmentRow } from '#domain/segment.ts';
 import { seedScenario } from '#test/fixtures/seed.ts';
 
 /** The table names the handlers read from their environment, as CDK sets them. */
-export const TABLES = {
-  eventLog: 'rs-EventLog',
-  configuration: 'rs-Configuration',
-  control: 'rs-Control',
-} as const;
+export const TABLES = prefixedTableNames('rs');
 export const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:recoverseg';
 export const TOPIC_ARN = 'arn:aws:sns:us-east-1:123456789012:recoverseg';
 
@@ -17,9 +14,7 @@ export const TOPIC_ARN = 'arn:aws:sns:us-east-1:123456789012:recoverseg';
 export function lambdaEnvironment(extra: Record<string, string> = {}): void {
   Object.assign(process.env, {
     AWS_REGION: 'us-east-1',
-    EVENT_LOG_TABLE: TABLES.eventLog,
-    CONFIGURATION_TABLE: TABLES.configuration,
-    CONTROL_TABLE: TABLES.control,
+    ...tableEnvironment(TABLES),
     CLUSTER_BACKEND: 'simulated',
     STATE_MACHINE_ARN,
     NOTIFY_TOPIC_ARN: TOPIC_ARN,
