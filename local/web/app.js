@@ -264,6 +264,8 @@ function summarize(event) {
       return `gprecoverseg started on dbid ${d.dbid} (${d.type})`;
     case 'SegmentRecovered':
       return `dbid ${d.dbid} up${d.relocatedTo ? ` on ${d.relocatedTo.hostname}:${d.relocatedTo.port}:${d.relocatedTo.datadir}` : ''}`;
+    case 'SegmentRelocated':
+      return `dbid ${d.dbid} moved to ${d.to?.hostname}:${d.to?.port}:${d.to?.datadir}, still down`;
     case 'SegmentRecoveryFailed':
       return `dbid ${d.dbid}: ${d.type} recovery failed: ${d.reason}`;
     case 'PairSynchronized':

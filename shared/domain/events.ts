@@ -161,6 +161,11 @@ export const eventDataSchemas = {
     dbid: dbidSchema,
     relocatedTo: segmentLocationSchema.optional(),
   }),
+  /**
+   * gprecoverseg -p moved a failed mirror in the catalog, and it did not come up there (the
+   * copy was made, the start failed; or its new host died): it is down at its new location.
+   */
+  SegmentRelocated: z.strictObject({ dbid: dbidSchema, to: segmentLocationSchema }),
   SegmentRecoveryFailed: z.strictObject({
     dbid: dbidSchema,
     type: recoveryTypeSchema,

@@ -286,6 +286,17 @@ const RULES: { [T in EventType]: Rule<T> } = {
       draft.recovery = { ...draft.recovery, recovered: [...draft.recovery.recovered, dbid] };
   },
 
+  SegmentRelocated(draft, { dbid, to }) {
+    const row = segment(draft, dbid);
+    if (row.role !== 'm' || row.status !== 'd')
+      fail(`dbid ${dbid} is not a failed mirror (role ${row.role}, status ${row.status})`);
+    put(draft, { ...row, ...to });
+    const problems = configurationProblems([...draft.segments.values()]).filter((p) =>
+      p.includes(`dbid ${dbid}`),
+    );
+    if (problems.length > 0) fail(`relocation of dbid ${dbid}: ${problems.join('; ')}`);
+  },
+
   SegmentRecoveryFailed(draft, { dbid, type, reason }) {
     const row = segment(draft, dbid);
     if (row.role !== 'm' || row.status !== 'd')
@@ -358,6 +369,7 @@ function touchedContents(draft: Draft, event: NewEvent): number[] {
   switch (event.type) {
     case 'SegmentMarkedDown':
     case 'SegmentRecovered':
+    case 'SegmentRelocated':
       return [draft.segments.get(event.data.dbid)?.content ?? -1];
     case 'MirrorPromoted':
     case 'PairSynchronized':

@@ -79,6 +79,18 @@ function pairEvents(
   }
 
   const seenMirror = seen.mirror;
+  // A failed mirror the catalog shows down elsewhere: gprecoverseg -p moved it and it never
+  // came up there. The next recovery starts from where the catalog has it.
+  if (mirror.status === 'd' && seenMirror.status === 'd' && !located(mirror, seenMirror)) {
+    const to = {
+      hostname: seenMirror.hostname,
+      address: seenMirror.address,
+      port: seenMirror.port,
+      datadir: seenMirror.datadir,
+    };
+    events.push({ type: 'SegmentRelocated', data: { dbid: mirror.dbid, to } });
+    mirror = { ...mirror, ...to };
+  }
   if (mirror.status === 'u' && seenMirror.status === 'd') {
     events.push({ type: 'SegmentMarkedDown', data: { dbid: mirror.dbid } });
     mirror = { ...mirror, status: 'd', mode: 'n' };
