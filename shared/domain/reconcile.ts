@@ -2,7 +2,7 @@ import { InvalidTransition } from '#domain/errors.ts';
 import { evolve, type ClusterState } from '#domain/evolve.ts';
 import type { NewEvent } from '#domain/events.ts';
 import type { DoubleFault } from '#domain/observation.ts';
-import { pairsOf, type Pair, type SegmentRow } from '#domain/segment.ts';
+import { locationOf, pairsOf, sameLocation, type Pair, type SegmentRow } from '#domain/segment.ts';
 
 /** What the cluster showed when it was read: its catalog and the contents with no live copy. */
 export interface Observation {
@@ -15,26 +15,12 @@ export class UnexplainedConfiguration extends InvalidTransition {
   override name = 'UnexplainedConfiguration';
 }
 
-const located = (a: SegmentRow, b: SegmentRow) =>
-  a.hostname === b.hostname &&
-  a.address === b.address &&
-  a.port === b.port &&
-  a.datadir === b.datadir;
-
 /** A failed segment seen up again, wherever gprecoverseg put it. */
 const recoveredEvent = (logged: SegmentRow, seen: SegmentRow): NewEvent => ({
   type: 'SegmentRecovered',
-  data: located(logged, seen)
+  data: sameLocation(logged, seen)
     ? { dbid: logged.dbid }
-    : {
-        dbid: logged.dbid,
-        relocatedTo: {
-          hostname: seen.hostname,
-          address: seen.address,
-          port: seen.port,
-          datadir: seen.datadir,
-        },
-      },
+    : { dbid: logged.dbid, relocatedTo: locationOf(seen) },
 });
 
 /**
@@ -81,13 +67,8 @@ function pairEvents(
   const seenMirror = seen.mirror;
   // A failed mirror the catalog shows down elsewhere: gprecoverseg -p moved it and it never
   // came up there. The next recovery starts from where the catalog has it.
-  if (mirror.status === 'd' && seenMirror.status === 'd' && !located(mirror, seenMirror)) {
-    const to = {
-      hostname: seenMirror.hostname,
-      address: seenMirror.address,
-      port: seenMirror.port,
-      datadir: seenMirror.datadir,
-    };
+  if (mirror.status === 'd' && seenMirror.status === 'd' && !sameLocation(mirror, seenMirror)) {
+    const to = locationOf(seenMirror);
     events.push({ type: 'SegmentRelocated', data: { dbid: mirror.dbid, to } });
     mirror = { ...mirror, ...to };
   }

@@ -56,6 +56,19 @@ export const segmentLocationSchema = z.strictObject({
 });
 export type SegmentLocation = z.infer<typeof segmentLocationSchema>;
 
+export const locationOf = (row: SegmentLocation): SegmentLocation => ({
+  hostname: row.hostname,
+  address: row.address,
+  port: row.port,
+  datadir: row.datadir,
+});
+
+export const sameLocation = (a: SegmentLocation, b: SegmentLocation): boolean =>
+  a.hostname === b.hostname &&
+  a.address === b.address &&
+  a.port === b.port &&
+  a.datadir === b.datadir;
+
 export const COLUMNS = [
   'dbid',
   'content',

@@ -273,13 +273,6 @@ export function copiedKb(item: OperationItem, at: number): number {
   return Math.floor((item.totalKb * Math.max(0, at - item.startedAt)) / total);
 }
 
-export const locationOf = (row: SegmentRow): SegmentLocation => ({
-  hostname: row.hostname,
-  address: row.address,
-  port: row.port,
-  datadir: row.datadir,
-});
-
 /**
  * The catalog must only ever show what Greenplum shows; a step that breaks this is a bug in
  * the simulator, reported rather than persisted.

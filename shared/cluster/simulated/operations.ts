@@ -16,7 +16,6 @@ import {
   durationMs,
   indexOf,
   isHostDown,
-  locationOf,
   log,
   processOf,
   runningOperation,
@@ -35,6 +34,8 @@ import { planItemSchema, type PlanItem, type RecoveryType } from '#domain/events
 import {
   describeLocation,
   isInPreferredRoles,
+  locationOf,
+  sameLocation,
   type Pair,
   type SegmentLocation,
   type SegmentRow,
@@ -60,12 +61,6 @@ const handleOf = (op: SimulatedOperation): OperationHandle => ({
   operationId: op.operationId,
   kind: op.kind,
 });
-
-const sameLocation = (a: SegmentLocation, b: SegmentLocation): boolean =>
-  a.hostname === b.hostname &&
-  a.address === b.address &&
-  a.port === b.port &&
-  a.datadir === b.datadir;
 
 /** Problems gprecoverseg finds before touching anything; each names the dbid or content. */
 function planProblems(

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { configurationOf, evolve, fold } from '#domain/evolve.ts';
 import { InvalidTransition } from '#domain/errors.ts';
 import { reconcile } from '#domain/reconcile.ts';
+import { locationOf } from '#domain/segment.ts';
 import { seedIncidentPhases } from '#test/fixtures/seed.ts';
 
 /*
@@ -44,13 +45,7 @@ describe('a failed mirror the catalog moved (SegmentRelocated)', () => {
 
   it('is refused onto a location another segment holds', () => {
     const state = afterFailure();
-    const taken = state.segments.get(2)!;
-    const onto = {
-      hostname: taken.hostname,
-      address: taken.address,
-      port: taken.port,
-      datadir: taken.datadir,
-    };
+    const onto = locationOf(state.segments.get(2)!);
     expect(() => evolve(state, { type: 'SegmentRelocated', data: { dbid: 6, to: onto } })).toThrow(
       /relocation of dbid 6/,
     );
