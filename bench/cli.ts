@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '#local/dynamodb-local.ts';
-import { log, met, type BenchContext, type Figures } from './context.ts';
+import { log, median, met, type BenchContext, type Figures } from './context.ts';
 
 const BIN = fileURLToPath(new URL('../local/bin/recoverseg.js', import.meta.url));
 const SEED = fileURLToPath(new URL('../scenarios/seed-host-failure.json', import.meta.url));
@@ -29,8 +29,6 @@ export interface CliTimes {
 export class CliBenchFailed extends Error {
   override name = 'CliBenchFailed';
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Wall ms of one run of the bin with `args`; throws unless it exits 0. */
 function run(args: string[]): number {

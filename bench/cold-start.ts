@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { FunctionName } from '#infra/stack.ts';
-import { TABLES } from '#store/tables.ts';
+import { prefixedTableNames, tableEnvironment } from '#store/tables.ts';
 import { ROOT, log, median, round, type BenchContext, type Figures } from './context.ts';
 import { FUNCTION_NAMES, lambdaBundles, type Bundle } from './lambda-bundles.ts';
 
@@ -17,7 +17,7 @@ const ENVIRONMENT: Record<string, string> = {
   AWS_SECRET_ACCESS_KEY: 'example',
   AWS_SESSION_TOKEN: 'example',
   AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '512',
-  ...Object.fromEntries(Object.values(TABLES).map(({ env, id }) => [env, `bench-${id}`])),
+  ...tableEnvironment(prefixedTableNames('bench')),
   POWERTOOLS_SERVICE_NAME: 'recoverseg',
   POWERTOOLS_METRICS_NAMESPACE: 'recoverseg',
   CLUSTER_BACKEND: 'simulated',
