@@ -71,7 +71,7 @@ export class LocalStreamPoller {
       for (const shard of StreamDescription?.Shards ?? []) {
         if (!shard.ShardId || this.cursors.has(shard.ShardId)) continue;
         this.cursors.set(shard.ShardId, {
-          iterator: await this.oldest(shard.ShardId),
+          iterator: await this.iterator(shard.ShardId, { type: 'TRIM_HORIZON' }),
           lastSequence: undefined,
           closed: false,
           attempts: 0,
@@ -81,33 +81,22 @@ export class LocalStreamPoller {
     } while (ExclusiveStartShardId);
   }
 
-  /** An iterator at the shard's oldest record. */
-  private async oldest(shardId: string): Promise<string | undefined> {
+  /** An iterator at the shard's oldest record, or at / after a record's sequence number. */
+  private async iterator(
+    shardId: string,
+    at:
+      | { type: 'TRIM_HORIZON' }
+      | { type: 'AT_SEQUENCE_NUMBER' | 'AFTER_SEQUENCE_NUMBER'; sequence: string },
+  ): Promise<string | undefined> {
     const { ShardIterator } = await this.streams.send(
       new GetShardIteratorCommand({
         StreamArn: await this.arn(),
         ShardId: shardId,
-        ShardIteratorType: 'TRIM_HORIZON',
+        ShardIteratorType: at.type,
+        ...('sequence' in at ? { SequenceNumber: at.sequence } : {}),
       }),
     );
     return ShardIterator;
-  }
-
-  private async reposition(
-    shardId: string,
-    cursor: ShardCursor,
-    type: 'AT_SEQUENCE_NUMBER' | 'AFTER_SEQUENCE_NUMBER',
-    sequence: string,
-  ) {
-    const { ShardIterator } = await this.streams.send(
-      new GetShardIteratorCommand({
-        StreamArn: await this.arn(),
-        ShardId: shardId,
-        ShardIteratorType: type,
-        SequenceNumber: sequence,
-      }),
-    );
-    cursor.iterator = ShardIterator;
   }
 
   /** One pass over every shard; returns how many records were handed to the handler. */
@@ -134,9 +123,12 @@ export class LocalStreamPoller {
       return await page();
     } catch (error) {
       if (error instanceof ExpiredIteratorException && cursor.lastSequence)
-        await this.reposition(shardId, cursor, 'AFTER_SEQUENCE_NUMBER', cursor.lastSequence);
+        cursor.iterator = await this.iterator(shardId, {
+          type: 'AFTER_SEQUENCE_NUMBER',
+          sequence: cursor.lastSequence,
+        });
       else if (error instanceof TrimmedDataAccessException)
-        cursor.iterator = await this.oldest(shardId);
+        cursor.iterator = await this.iterator(shardId, { type: 'TRIM_HORIZON' });
       else throw error;
       return page();
     }
@@ -156,7 +148,10 @@ export class LocalStreamPoller {
       const failed = batchItemFailures[0]?.itemIdentifier;
       if (failed && ++cursor.attempts < (this.options.maxAttempts ?? 5)) {
         cursor.closed = false;
-        await this.reposition(shardId, cursor, 'AT_SEQUENCE_NUMBER', failed);
+        cursor.iterator = await this.iterator(shardId, {
+          type: 'AT_SEQUENCE_NUMBER',
+          sequence: failed,
+        });
         delivered += records.findIndex((r) => r.dynamodb?.SequenceNumber === failed);
         continue;
       }
