@@ -4,7 +4,7 @@ import { combine, progressObserver } from '#local/progress.ts';
 import { startHttpApi } from '#local/http-server.ts';
 import { LiveFeed } from '#local/web/live.ts';
 import { printTable, terminalOut } from '#local/output.ts';
-import { startLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
+import { startLocalRuntime, type LocalRuntime, type LocalStore } from '#local/runtime.ts';
 import { closeAbandonedRecoveries } from '#local/open-recoveries.ts';
 import { route } from '#api/routes.ts';
 import { clusterBackendFromEnv } from '#cluster/backend.ts';
@@ -12,6 +12,7 @@ import { GreenplumClusterOperations } from '#cluster/greenplum/greenplum-cluster
 import { clusterIdSchema } from '#domain/events.ts';
 import { PhaseRecorder, parseScenario, runScenario } from '#local/scenario.ts';
 import { UsageError, readJson } from '#local/cli-common.ts';
+import { prefixedTableNames } from '#store/tables.ts';
 
 /**
  * What runs the workflow on this machine (demo, scenario, serve): loaded only by those
@@ -20,6 +21,25 @@ import { UsageError, readJson } from '#local/cli-common.ts';
 export { runDemo, terminalOut };
 
 type Values = Record<string, string | undefined>;
+
+/** `--dynamodb-local URL --table-prefix P`, validated before anything starts. */
+export function localStore(values: Values): LocalStore {
+  const url = values['dynamodb-local'];
+  const prefix = values['table-prefix'];
+  if (url !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(url))
+    throw new UsageError(
+      `--dynamodb-local ${url}: expected the URL of a running DynamoDB Local, such as http://127.0.0.1:8000`,
+    );
+  // DynamoDB's table-name characters, short enough for the longest of our names.
+  if (prefix !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(prefix))
+    throw new UsageError(
+      `--table-prefix ${prefix}: expected 1 to 64 letters, digits, '_', '.' or '-'`,
+    );
+  return {
+    ...(url === undefined ? {} : { endpoint: url.replace(/\/$/, '') }),
+    ...(prefix === undefined ? {} : { tables: prefixedTableNames(prefix) }),
+  };
+}
 
 /**
  * `serve --cluster-backend greenplum ...` as the environment the deployed handlers read
@@ -104,11 +124,13 @@ export async function scenarioCommand(
   file: string,
   json: boolean,
   pollSeconds: number,
+  store: LocalStore = {},
 ): Promise<number> {
   const scenario = parseScenario(readJson(file));
   const out = terminalOut(json ? process.stderr : process.stdout);
   const recorder = new PhaseRecorder();
   const runtime = await startLocalRuntime({
+    ...store,
     definition: deployedDefinition(),
     observer: combine(progressObserver(out), recorder),
   });
@@ -139,10 +161,12 @@ export async function serveCommand(
   port: number,
   dataDir: string | undefined,
   realCluster: Record<string, string> | undefined,
+  store: LocalStore = {},
 ): Promise<number> {
   // The dashboard's progress bars: what the workflow's polls see, kept for the live stream.
   const live = new LiveFeed();
   const runtime = await startLocalRuntime({
+    ...store,
     definition: deployedDefinition(),
     observer: live,
     ...(dataDir ? { dataDir } : {}),
@@ -168,7 +192,7 @@ export async function serveCommand(
     throw new UsageError((error as Error).message);
   });
   process.stdout.write(
-    `recoverseg API and dashboard on http://127.0.0.1:${port} (DynamoDB Local ${runtime.endpoint}${dataDir ? `, data in ${dataDir}` : ', in memory'}); Ctrl-C stops\n`,
+    `recoverseg API and dashboard on http://127.0.0.1:${port} (DynamoDB Local ${runtime.endpoint}${dataDir ? `, data in ${dataDir}` : store.endpoint ? ', already running' : ', in memory'}); Ctrl-C stops\n`,
   );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

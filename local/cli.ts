@@ -53,6 +53,15 @@ const policyOptions = (command: Command): Command =>
       'the window of policy window, e.g. "Sun 02:00-04:00 UTC"',
     );
 
+/** Where a command that runs the workflow here keeps its tables. */
+const storeOptions = (command: Command): Command =>
+  command
+    .option('--dynamodb-local <url>', 'a DynamoDB Local already running (default: start one)')
+    .option(
+      '--table-prefix <prefix>',
+      "prefix the tables' names, so that several runs share one DynamoDB Local",
+    );
+
 /** Commander's camelCase options back to the flags' own names (`--no-rebalance` included). */
 function flags(options: Record<string, unknown>): Record<string, unknown> {
   const values: Record<string, unknown> = {};
@@ -73,12 +82,15 @@ function program(run: (code: Promise<number>) => Promise<void>): Command {
     .showSuggestionAfterError(false)
     .exitOverride()
     .configureOutput({ writeErr: () => {}, outputError: () => {} });
-  root
-    .command('demo')
-    .description('the seed incident end to end (npm start)')
-    .action(() => run(local().then((m) => m.runDemo(m.terminalOut()))));
-  root
-    .command('scenario')
+  storeOptions(root.command('demo').description('the seed incident end to end (npm start)')).action(
+    (o: Record<string, string | undefined>) =>
+      run(
+        local().then((m) =>
+          m.runDemo(m.terminalOut(), m.localStore(flags(o) as Record<string, string | undefined>)),
+        ),
+      ),
+  );
+  storeOptions(root.command('scenario'))
     .description(
       'run a scenario file: exit 0 ok, 1 failed recovery or expectation, 2 invalid scenario',
     )
@@ -92,15 +104,22 @@ function program(run: (code: Promise<number>) => Promise<void>): Command {
             file,
             Boolean(o.json),
             integer(o.pollSeconds as string, 'poll-seconds') ?? 1,
+            m.localStore(flags(o) as Record<string, string | undefined>),
           ),
         ),
       ),
     );
-  root
-    .command('serve')
-    .description('DynamoDB Local + the API and dashboard + the workflow, until Ctrl-C')
+  storeOptions(
+    root
+      .command('serve')
+      .description('DynamoDB Local + the API and dashboard + the workflow, until Ctrl-C'),
+  )
     .option('--port <n>', 'the API port', '3000')
-    .option('--data <dir>', 'keep DynamoDB Local data in DIR (default: in memory)')
+    .addOption(
+      new Option('--data <dir>', 'keep DynamoDB Local data in DIR (default: in memory)').conflicts(
+        'dynamodbLocal',
+      ),
+    )
     .addOption(
       new Option('--cluster-backend <backend>', 'simulated, or drive a real cluster').choices([
         'simulated',
@@ -128,6 +147,7 @@ function program(run: (code: Promise<number>) => Promise<void>): Command {
             integer(values.port, 'port', 1) ?? 3000,
             values.data,
             m.realClusterEnvironment(values),
+            m.localStore(values),
           );
         })(),
       );

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { configurationOf } from '#domain/evolve.ts';
 import { deployedDefinition } from '#local/definition.ts';
-import { startLocalRuntime } from '#local/runtime.ts';
+import { startLocalRuntime, type LocalStore } from '#local/runtime.ts';
 import {
   PhaseRecorder,
   parseScenario,
@@ -25,7 +25,7 @@ const TITLES: Record<ScenarioPhase, string | undefined> = {
  * `npm start`: the seed incident end to end on the deployed workflow, locally. Returns the
  * process exit code.
  */
-export async function runDemo(out: Out): Promise<number> {
+export async function runDemo(out: Out, store: LocalStore = {}): Promise<number> {
   const file = JSON.parse(
     readFileSync(new URL('../scenarios/seed-host-failure.json', import.meta.url), 'utf8'),
   );
@@ -60,6 +60,7 @@ export async function runDemo(out: Out): Promise<number> {
     else out.line(`-- ${snapshot.phase} (seq ${snapshot.seq})`);
   });
   const runtime = await startLocalRuntime({
+    ...store,
     definition: deployedDefinition(),
     observer: combine(progressObserver(out), recorder),
     // The workflow polls at the pace of this compressed time, not every (whole) second.

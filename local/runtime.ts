@@ -5,7 +5,12 @@ import { createStores, type Stores } from '#store/stores.ts';
 import { TABLES, type TableNames } from '#store/tables.ts';
 import { clusterBackendFromEnv, simulatorFor } from '#cluster/backend.ts';
 import type { ApiDeps } from '#api/routes.ts';
-import { createTables, startDynamoDbLocal, type DynamoDbLocal } from '#local/dynamodb-local.ts';
+import {
+  DynamoDbLocalUnavailable,
+  createTables,
+  startDynamoDbLocal,
+  type DynamoDbLocal,
+} from '#local/dynamodb-local.ts';
 import { LocalStreamPoller } from '#local/stream-poller.ts';
 import {
   LocalWorkflow,
@@ -36,6 +41,11 @@ export interface LocalRuntimeOptions {
    */
   realCluster?: Readonly<Record<string, string>>;
 }
+
+const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EHOSTUNREACH']);
+
+/** Where the tables live: a DynamoDB Local started here (the default) or one already running. */
+export type LocalStore = Pick<LocalRuntimeOptions, 'endpoint' | 'tables'>;
 
 export interface LocalRuntime {
   endpoint: string;
@@ -96,7 +106,19 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   process.env.DYNAMODB_ENDPOINT = endpoint;
 
   const client = createDynamoClient(endpoint);
-  await createTables(client, tables);
+  try {
+    await createTables(client, tables);
+  } catch (error) {
+    client.destroy();
+    await ddb?.stop();
+    const code = (error as NodeJS.ErrnoException).code;
+    // A DynamoDB Local named by its URL (--dynamodb-local) may not be running at all.
+    throw code && NETWORK_ERRORS.has(code)
+      ? new DynamoDbLocalUnavailable(
+          `nothing answers at ${endpoint} (${code}): start DynamoDB Local there, or leave out --dynamodb-local to start one`,
+        )
+      : error;
+  }
   const doc = createDocumentClient(client);
   const stores = createStores(doc, tables);
   const poller = new LocalStreamPoller(

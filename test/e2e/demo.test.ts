@@ -1,15 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { sharedDynamoFlags } from '#test/e2e/shared-dynamo.ts';
 
 const BIN = new URL('../../local/bin/recoverseg.js', import.meta.url).pathname;
 
 describe('npm start (recoverseg demo)', () => {
   it('shows every phase of the seed incident and ends with a projection that matches the log', () => {
-    const { status, stdout, stderr } = spawnSync(process.execPath, [BIN, 'demo'], {
-      encoding: 'utf8',
-      timeout: 120_000,
-      env: { ...process.env, FORCE_COLOR: '0' },
-    });
+    const { status, stdout, stderr } = spawnSync(
+      process.execPath,
+      [BIN, 'demo', ...sharedDynamoFlags('demo')],
+      {
+        encoding: 'utf8',
+        timeout: 120_000,
+        env: { ...process.env, FORCE_COLOR: '0' },
+      },
+    );
     expect(status, stderr).toBe(0);
     const titles = [
       '## 0. Before the failure',

@@ -6,6 +6,7 @@ import type { RecordedEvent } from '#domain/events.ts';
 import type { SegmentRow } from '#domain/segment.ts';
 import { adapterRun, sectionText } from '#test/unit/cluster/greenplum/captures.ts';
 import { CoordinatorStub } from '#test/unit/cluster/greenplum/coordinator-stub.ts';
+import { sharedDynamoFlags } from '#test/e2e/shared-dynamo.ts';
 
 /*
  * `recoverseg serve --cluster-backend greenplum --transport ssh` as an on-premises DBA runs it,
@@ -60,6 +61,7 @@ beforeAll(async () => {
       stub.coordinatorDataDirectory,
       '--admin-user',
       stub.adminUser,
+      ...sharedDynamoFlags('serve-gp'),
     ],
     // The stub `ssh` first on PATH, as a real one would be.
     { env: { ...process.env, PATH: `${stub.bin}:${process.env.PATH}` } },
