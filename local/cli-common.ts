@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { prefixedTableNames } from '#store/tables.ts';
+import type { LocalStore } from '#local/runtime.ts';
 
 /** Wrong usage or input: one line, exit 2. */
 export class UsageError extends Error {
@@ -31,4 +33,23 @@ export function readJson(file: string): unknown {
   } catch (error) {
     throw new InvalidJsonFile(`${file}: not JSON (${(error as Error).message})`);
   }
+}
+
+/** `--dynamodb-local URL --table-prefix P`, validated before anything starts. */
+export function localStore(values: Record<string, string | undefined>): LocalStore {
+  const url = values['dynamodb-local'];
+  const prefix = values['table-prefix'];
+  if (url !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(url))
+    throw new UsageError(
+      `--dynamodb-local ${url}: expected the URL of a running DynamoDB Local, such as http://127.0.0.1:8000`,
+    );
+  // DynamoDB's table-name characters, short enough for the longest of our names.
+  if (prefix !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(prefix))
+    throw new UsageError(
+      `--table-prefix ${prefix}: expected 1 to 64 letters, digits, '_', '.' or '-'`,
+    );
+  return {
+    ...(url === undefined ? {} : { endpoint: url.replace(/\/$/, '') }),
+    ...(prefix === undefined ? {} : { tables: prefixedTableNames(prefix) }),
+  };
 }

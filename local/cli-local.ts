@@ -10,9 +10,8 @@ import { route } from '#api/routes.ts';
 import { clusterBackendFromEnv } from '#cluster/backend.ts';
 import { GreenplumClusterOperations } from '#cluster/greenplum/greenplum-cluster-operations.ts';
 import { clusterIdSchema } from '#domain/events.ts';
-import { PhaseRecorder, parseScenario, runScenario } from '#local/scenario.ts';
-import { UsageError, readJson } from '#local/cli-common.ts';
-import { prefixedTableNames } from '#store/tables.ts';
+import { PhaseRecorder, runScenario, type Scenario } from '#local/scenario.ts';
+import { UsageError } from '#local/cli-common.ts';
 
 /**
  * What runs the workflow on this machine (demo, scenario, serve): loaded only by those
@@ -21,25 +20,6 @@ import { prefixedTableNames } from '#store/tables.ts';
 export { runDemo, terminalOut };
 
 type Values = Record<string, string | undefined>;
-
-/** `--dynamodb-local URL --table-prefix P`, validated before anything starts. */
-export function localStore(values: Values): LocalStore {
-  const url = values['dynamodb-local'];
-  const prefix = values['table-prefix'];
-  if (url !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(url))
-    throw new UsageError(
-      `--dynamodb-local ${url}: expected the URL of a running DynamoDB Local, such as http://127.0.0.1:8000`,
-    );
-  // DynamoDB's table-name characters, short enough for the longest of our names.
-  if (prefix !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(prefix))
-    throw new UsageError(
-      `--table-prefix ${prefix}: expected 1 to 64 letters, digits, '_', '.' or '-'`,
-    );
-  return {
-    ...(url === undefined ? {} : { endpoint: url.replace(/\/$/, '') }),
-    ...(prefix === undefined ? {} : { tables: prefixedTableNames(prefix) }),
-  };
-}
 
 /**
  * `serve --cluster-backend greenplum ...` as the environment the deployed handlers read
@@ -121,12 +101,11 @@ async function registerLiveCluster(
 }
 
 export async function scenarioCommand(
-  file: string,
+  scenario: Scenario,
   json: boolean,
   pollSeconds: number,
   store: LocalStore = {},
 ): Promise<number> {
-  const scenario = parseScenario(readJson(file));
   const out = terminalOut(json ? process.stderr : process.stdout);
   const recorder = new PhaseRecorder();
   const runtime = await startLocalRuntime({

@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ApiError } from '#local/api-client.ts';
-import { UsageError, integer } from '#local/cli-common.ts';
+import { UsageError, integer, localStore, readJson } from '#local/cli-common.ts';
 
 /**
  * Each command loads its modules when it is asked for: those that run the workflow here load
@@ -86,7 +86,7 @@ function program(run: (code: Promise<number>) => Promise<void>): Command {
     (o: Record<string, string | undefined>) =>
       run(
         local().then((m) =>
-          m.runDemo(m.terminalOut(), m.localStore(flags(o) as Record<string, string | undefined>)),
+          m.runDemo(m.terminalOut(), localStore(flags(o) as Record<string, string | undefined>)),
         ),
       ),
   );
@@ -99,14 +99,15 @@ function program(run: (code: Promise<number>) => Promise<void>): Command {
     .option('--poll-seconds <n>', 'the workflow waits between polls', '1')
     .action((file: string, o: Record<string, string | boolean | undefined>) =>
       run(
-        local().then((m) =>
-          m.scenarioCommand(
-            file,
-            Boolean(o.json),
-            integer(o.pollSeconds as string, 'poll-seconds') ?? 1,
-            m.localStore(flags(o) as Record<string, string | undefined>),
-          ),
-        ),
+        (async () => {
+          const store = localStore(flags(o) as Record<string, string | undefined>);
+          const pollSeconds = integer(o.pollSeconds as string, 'poll-seconds') ?? 1;
+          // Read and validated before the runtime loads: a bad file is refused in a blink.
+          const { parseScenario } = await import('#local/scenario.ts');
+          const scenario = parseScenario(readJson(file));
+          const m = await local();
+          return m.scenarioCommand(scenario, Boolean(o.json), pollSeconds, store);
+        })(),
       ),
     );
   storeOptions(
@@ -147,7 +148,7 @@ function program(run: (code: Promise<number>) => Promise<void>): Command {
             integer(values.port, 'port', 1) ?? 3000,
             values.data,
             m.realClusterEnvironment(values),
-            m.localStore(values),
+            localStore(values),
           );
         })(),
       );
