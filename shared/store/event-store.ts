@@ -79,8 +79,17 @@ export class EventStore implements EventStorePort {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tables: TableNames,
-    private readonly options: { now?: () => number; pendingTimeoutMs?: number } = {},
+    private readonly options: {
+      now?: () => number;
+      pendingTimeoutMs?: number;
+      /** Events folded at once after which loadState saves a snapshot (default 1000). */
+      snapshotEvery?: number;
+    } = {},
   ) {}
+
+  private get snapshotEvery(): number {
+    return this.options.snapshotEvery ?? SNAPSHOT_EVERY;
+  }
 
   private now(): number {
     return (this.options.now ?? Date.now)();
@@ -291,9 +300,20 @@ export class EventStore implements EventStorePort {
 
   /** Committed events with `afterSeq < seq <= toSeq`, in order, page by page. */
   async *readPages(clusterId: string, range: SeqRange = {}): AsyncGenerator<RecordedEvent[]> {
-    const afterSeq = range.afterSeq ?? 0;
     const committed = (await this.readHead(clusterId)).lastSeq;
-    const toSeq = Math.min(range.toSeq ?? committed, committed);
+    yield* this.pages(
+      clusterId,
+      range.afterSeq ?? 0,
+      Math.min(range.toSeq ?? committed, committed),
+    );
+  }
+
+  /** Events `afterSeq < seq <= toSeq` of a log known to be committed up to `toSeq`. */
+  private async *pages(
+    clusterId: string,
+    afterSeq: number,
+    toSeq: number,
+  ): AsyncGenerator<RecordedEvent[]> {
     if (toSeq <= afterSeq) return;
     const query = (ExclusiveStartKey?: Record<string, unknown>): Promise<QueryCommandOutput> =>
       this.doc.send(
@@ -326,16 +346,20 @@ export class EventStore implements EventStorePort {
     return events;
   }
 
-  /** The state at the head (or at `toSeq`): latest snapshot at or below it, then the events after. */
+  /**
+   * The state at the head (or at `toSeq`): the latest snapshot at or below it, then the events
+   * after. A log shorter than `snapshotEvery` has no snapshot to look for (this is where the
+   * first is saved, at that length): it is read in two requests, head and events, not three.
+   */
   async loadState(clusterId: string, options: { toSeq?: number } = {}): Promise<ClusterState> {
-    let state = (await this.readSnapshot(clusterId, options.toSeq)) ?? emptyState();
+    const committed = (await this.readHead(clusterId)).lastSeq;
+    const toSeq = Math.min(options.toSeq ?? committed, committed);
+    let state =
+      (toSeq >= this.snapshotEvery ? await this.readSnapshot(clusterId, toSeq) : undefined) ??
+      emptyState();
     const fromSnapshot = state.seq;
-    for await (const page of this.readPages(clusterId, {
-      afterSeq: state.seq,
-      toSeq: options.toSeq,
-    }))
-      state = fold(page, state);
-    if (options.toSeq === undefined && state.seq - fromSnapshot >= SNAPSHOT_EVERY)
+    for await (const page of this.pages(clusterId, state.seq, toSeq)) state = fold(page, state);
+    if (options.toSeq === undefined && state.seq - fromSnapshot >= this.snapshotEvery)
       await this.saveSnapshot(clusterId, state);
     return state;
   }
@@ -361,8 +385,8 @@ export class EventStore implements EventStorePort {
       );
   }
 
-  private async readSnapshot(clusterId: string, toSeq?: number): Promise<ClusterState | undefined> {
-    const upper = toSeq === undefined ? '~' : `${String(toSeq).padStart(12, '0')}#~`;
+  private async readSnapshot(clusterId: string, toSeq: number): Promise<ClusterState | undefined> {
+    const upper = `${String(toSeq).padStart(12, '0')}#~`;
     let ExclusiveStartKey: Record<string, unknown> | undefined;
     let collected: { seq: number; parts: number; bodies: Map<number, string> } | undefined;
     do {

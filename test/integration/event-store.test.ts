@@ -224,19 +224,43 @@ describe('EventStore on DynamoDB Local', () => {
     ]);
   });
 
-  it('loads state from a snapshot and the events after it', async () => {
+  it('loads state from a snapshot and the events after it; a shorter log is read whole', async () => {
     const id = cluster();
-    await store.append(id, registration, { expectedSeq: 0, idempotencyKey: 'r', at });
-    await store.append(id, failure, { expectedSeq: 1, idempotencyKey: 'f', at });
-    await store.saveSnapshot(id, await store.loadState(id));
-    await store.append(id, recovery, { expectedSeq: 5, idempotencyKey: 'rec', at });
-    const state = await store.loadState(id);
+    // Snapshots from 5 events on: the first loadState of the 5-event log saves one at seq 5.
+    const snapshotting = new EventStore(ddb.doc, ddb.tables, { snapshotEvery: 5 });
+    await snapshotting.append(id, registration, { expectedSeq: 0, idempotencyKey: 'r', at });
+    await snapshotting.append(id, failure, { expectedSeq: 1, idempotencyKey: 'f', at });
+    const atFive = await snapshotting.loadState(id);
+    expect(atFive.seq).toBe(5);
+    const snapshots = async () =>
+      (
+        await ddb.doc.send(
+          new QueryCommand({
+            TableName: ddb.tables.control,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': `snapshot#${id}` },
+          }),
+        )
+      ).Items ?? [];
+    expect((await snapshots()).map((item) => item.seq)).toEqual([5]);
+    await snapshotting.append(id, recovery, { expectedSeq: 5, idempotencyKey: 'rec', at });
+    const state = await snapshotting.loadState(id);
     expect(configurationOf(state)).toEqual(
       configurationOf(fold([...registration, ...failure, ...recovery])),
     );
-    const asOf = await store.loadState(id, { toSeq: 5 });
+    const asOf = await snapshotting.loadState(id, { toSeq: 5 });
     expect(asOf.seq).toBe(5);
     expect(configurationOf(asOf)).toEqual(configurationOf(fold([...registration, ...failure])));
+
+    // The snapshot is what is read: one that disagrees with the log (never written so) wins...
+    await snapshotting.saveSnapshot(id, { ...fold(registration), seq: 5 });
+    expect(configurationOf(await snapshotting.loadState(id, { toSeq: 5 }))).toEqual(
+      configurationOf(fold(registration)),
+    );
+    // ...and a store that snapshots from 1000 events on does not look for one in 9.
+    expect(configurationOf(await store.loadState(id, { toSeq: 5 }))).toEqual(
+      configurationOf(fold([...registration, ...failure])),
+    );
     void rebalance;
   });
 });
