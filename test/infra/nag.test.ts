@@ -3,10 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { App } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { buildApp } from '#infra/build-app.ts';
 import { applyNagChecks } from '#infra/nag.ts';
 import { RecoverSegStack } from '#infra/stack.ts';
 import { WORKFLOW_TASK_NAMES } from '#infra/tasks.ts';
+import { BACKENDS, synthesizedApp } from '#test/infra/synth.ts';
 
 type AslValidator = (
   definition: unknown,
@@ -15,29 +15,12 @@ type AslValidator = (
 // asl-validator is CommonJS without type declarations.
 const validateAsl = createRequire(import.meta.url)('asl-validator') as AslValidator;
 
-const BACKENDS = {
-  simulated: { 'recoverseg:clusterBackend': 'simulated', 'recoverseg:clusterId': 'seed' },
-  ssm: {
-    'recoverseg:clusterBackend': 'ssm',
-    'recoverseg:clusterId': 'prod',
-    'recoverseg:coordinatorInstanceId': 'i-0123456789abcdef0',
-  },
-};
-
-// One app per backend for the file: the nag test synthesizes it and the ASL test reads the
-// same assembly (a synthesized App returns its assembly again instead of synthesizing twice).
-const apps = new Map<keyof typeof BACKENDS, ReturnType<typeof buildApp>>();
-const appFor = (backend: keyof typeof BACKENDS) => {
-  const built = apps.get(backend) ?? buildApp({ context: BACKENDS[backend], bundle: false });
-  apps.set(backend, built);
-  return built;
-};
-
 describe('cdk-nag AwsSolutions', () => {
   for (const backend of Object.keys(BACKENDS) as (keyof typeof BACKENDS)[]) {
     it(`synthesizes with every finding acknowledged (${backend} backend)`, () => {
-      const { app } = appFor(backend);
-      // The pack is a validation plugin: an unacknowledged finding throws here.
+      const { app } = synthesizedApp(backend);
+      // The pack is a validation plugin: an unacknowledged finding throws at the synth (in
+      // synthesizedApp, whichever file asks first), so this file fails too.
       expect(() => app.synth()).not.toThrow();
       const report = new AwsSolutionsChecks().validateScope(app);
       expect(
@@ -63,7 +46,7 @@ describe('cdk-nag AwsSolutions', () => {
 
 describe('the synthesized state machine definition', () => {
   it('is valid Amazon States Language once the task ARNs are substituted', () => {
-    const { app, stack } = appFor('simulated');
+    const { app, stack } = synthesizedApp('simulated');
     const template = app.synth().getStackArtifact(stack.artifactId).template as {
       Resources: Record<
         string,

@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { CfnElement } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
-import type { IConstruct } from 'constructs';
-import { buildApp } from '#infra/build-app.ts';
+import { Match } from 'aws-cdk-lib/assertions';
+import { synthesizedApp } from '#test/infra/synth.ts';
 import { INCIDENT_METRICS } from '#lambdas/common/incident-metrics.ts';
 
-const { app, stack } = buildApp({
-  context: { 'recoverseg:clusterBackend': 'simulated', 'recoverseg:clusterId': 'seed' },
-  bundle: false,
-});
-const template = Template.fromJSON(
-  app.synth().getStackArtifact(stack.artifactId).template as Record<string, unknown>,
-);
-const id = (construct: IConstruct) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
+const { stack, template, id } = synthesizedApp('simulated');
 const topic = { Ref: id(stack.topic) };
 
 /** The dashboard body with its tokens resolved to CloudFormation references, as JSON text. */

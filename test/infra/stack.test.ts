@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { App, type CfnElement } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { App } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { ROUTES } from '#api/routes.ts';
-import { buildApp } from '#infra/build-app.ts';
 import { RecoverSegStack, substitutionKey, type FunctionName } from '#infra/stack.ts';
 import {
   SERVICE_FUNCTIONS,
@@ -14,28 +13,10 @@ import {
 } from '#infra/tasks.ts';
 import { workflowDefinition } from '#infra/state-machine.ts';
 import { TABLES, type TableKey } from '#store/tables.ts';
+import { BACKENDS, synthesizedApp, type Synthesized } from '#test/infra/synth.ts';
 
-const SSM_CONTEXT = {
-  'recoverseg:clusterBackend': 'ssm',
-  'recoverseg:clusterId': 'prod',
-  'recoverseg:coordinatorInstanceId': 'i-0123456789abcdef0',
-};
-
-function synth(context: Record<string, string> = {}) {
-  const { app, stack } = buildApp({ context, bundle: false });
-  const template = Template.fromJSON(
-    app.synth().getStackArtifact(stack.artifactId).template as Record<string, unknown>,
-  );
-  const id = (construct: IConstruct) =>
-    stack.getLogicalId(construct.node.defaultChild as CfnElement);
-  return { stack, template, id };
-}
-
-const simulated = synth({
-  'recoverseg:clusterBackend': 'simulated',
-  'recoverseg:clusterId': 'seed',
-});
-const ssm = synth(SSM_CONTEXT);
+const simulated = synthesizedApp('simulated');
+const ssm = synthesizedApp('ssm');
 
 const FUNCTION_NAMES = [
   ...Object.keys(WORKFLOW_TASKS),
@@ -56,7 +37,7 @@ interface Statement {
 
 /** Every statement of every inline policy attached to the role of a function (or the state machine). */
 function statementsOf(
-  { template, id }: ReturnType<typeof synth>,
+  { template, id }: Synthesized,
   role: IConstruct,
 ): { actions: string[]; resources: unknown[] }[] {
   const roleId = id(role);
@@ -75,7 +56,7 @@ const refersTo = (resources: unknown[], logicalId: string) =>
   resources.some((r) => JSON.stringify(r) === JSON.stringify(arnOf(logicalId)));
 
 function allows(
-  synthd: ReturnType<typeof synth>,
+  synthd: Synthesized,
   name: FunctionName | 'workflow',
   actions: string[],
   resourceId?: string,
@@ -526,7 +507,7 @@ describe('outputs and context', () => {
         'recoverseg:coordinatorInstanceId': 'i-0123456789abcdef0',
       }),
     ).toThrow(/needs recoverseg:clusterId/);
-    expect(build({ ...SSM_CONTEXT, 'recoverseg:coordinatorInstanceId': 'coordinator-1' })).toThrow(
+    expect(build({ ...BACKENDS.ssm, 'recoverseg:coordinatorInstanceId': 'coordinator-1' })).toThrow(
       /must be an EC2 instance id/,
     );
     expect(build({ 'recoverseg:clusterBackend': 'docker' })).toThrow(
