@@ -5,6 +5,12 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 /** Starts (once per run, shared by every project that lists it) the JVM of DynamoDB Local. */
 const dynamodbLocal = 'test/global-setup.ts';
 
+/**
+ * The projects that run the local runtime share their worker's module cache, and start each
+ * file with the worker's environment and this repository's modules evaluated afresh.
+ */
+const sharedWorker = { isolate: false, setupFiles: ['test/fresh-modules.ts'] };
+
 /** The projects from the longest files to the shortest (a file's project, then its size). */
 const LONGEST_FIRST = ['model', 'e2e', 'integration', 'infra', 'unit-lambdas', 'unit'];
 
@@ -59,15 +65,26 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts', 'test/races/**/*.test.ts'],
           globalSetup: [dynamodbLocal],
+          ...sharedWorker,
         },
       },
       {
         extends: true,
-        test: { name: 'model', include: ['test/model/**/*.test.ts'], globalSetup: [dynamodbLocal] },
+        test: {
+          name: 'model',
+          include: ['test/model/**/*.test.ts'],
+          globalSetup: [dynamodbLocal],
+          ...sharedWorker,
+        },
       },
       {
         extends: true,
-        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], globalSetup: [dynamodbLocal] },
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          globalSetup: [dynamodbLocal],
+          ...sharedWorker,
+        },
       },
       {
         extends: true,

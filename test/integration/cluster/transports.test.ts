@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PlanItem } from '#domain/events.ts';
 import { coordinatorScript, readConfigurationScript } from '#cluster/greenplum/commands.ts';
 import { splitSections } from '#cluster/greenplum/framing.ts';
@@ -35,6 +35,10 @@ import { CoordinatorStub, type RunResult } from '#test/unit/cluster/greenplum/co
  * in bash and the stubbed tools answer with what real Greenplum 6.24.3 printed.
  */
 const ssmMock = mockClient(SSMClient);
+// The worker's other files share the SDK: leave its clients unmocked.
+afterAll(() => {
+  ssmMock.restore();
+});
 
 function ssmRunsOn(stub: CoordinatorStub): SsmTransport {
   const runs = new Map<string, Promise<RunResult>>();

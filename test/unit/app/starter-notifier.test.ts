@@ -2,13 +2,18 @@ import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-s
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { workflowInputSchema } from '#domain/step-contract.ts';
 import { SnsNotifier } from '#app/notifier.ts';
 import { executionName, SfnWorkflowStarter } from '#app/starter.ts';
 
 const sfn = mockClient(SFNClient);
 const sns = mockClient(SNSClient);
+// The worker's other files share the SDK: leave its clients unmocked.
+afterAll(() => {
+  sfn.restore();
+  sns.restore();
+});
 const STATE_MACHINE = 'arn:aws:states:us-east-1:123456789012:stateMachine:recoverseg';
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:recoverseg';
 

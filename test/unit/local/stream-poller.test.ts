@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
@@ -14,6 +14,11 @@ import { LocalStreamPoller } from '#local/stream-poller.ts';
 
 const dynamo = mockClient(DynamoDBClient);
 const streams = mockClient(DynamoDBStreamsClient);
+// The worker's other files share the SDK: leave its clients unmocked.
+afterAll(() => {
+  dynamo.restore();
+  streams.restore();
+});
 afterEach(() => {
   dynamo.reset();
   streams.reset();

@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   HostUnreachable,
   MalformedOutput,
@@ -23,6 +23,10 @@ import {
 } from '#cluster/ssm/run-command.ts';
 
 const ssmMock = mockClient(SSMClient);
+// The worker's other files share the SDK: leave its clients unmocked.
+afterAll(() => {
+  ssmMock.restore();
+});
 const awsError = (name: string) => Object.assign(new Error(name), { name });
 const encoded = (text: string) => `${gzipSync(Buffer.from(text)).toString('base64')}\n`;
 
