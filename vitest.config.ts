@@ -15,35 +15,14 @@ const sharedWorker = { isolate: false, setupFiles: ['test/fresh-modules.ts'] };
 const LONGEST_FIRST = ['model', 'e2e', 'integration', 'infra', 'unit-lambdas', 'unit'];
 
 /**
- * The files that take longest (5 to 25 s each in `npm test -- --reporter=json` on two cores),
- * longest first: they start before all others. Only a scheduling hint, for a fresh clone:
- * without it they were ordered by size, and a 15-second file started last.
- */
-const LONG_FILES = [
-  'test/model/recovery.model.test.ts',
-  'test/integration/cluster/transports.test.ts',
-  'test/races/races.test.ts',
-  'test/e2e/serve-kill.test.ts',
-  'test/infra/bundle.test.ts',
-  'test/e2e/cli.test.ts',
-  'test/e2e/dashboard.test.ts',
-  'test/e2e/demo.test.ts',
-  'test/infra/nag.test.ts',
-];
-
-/**
  * The long files start first, so that the short ones fill the gaps at the end: on two cores a
  * 40-second model file started last is 40 seconds of one idle core. (Vitest orders by the
  * durations it cached from the last run, which a fresh clone does not have.)
  */
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
-    const long = (file: TestSpecification) => {
-      const at = LONG_FILES.findIndex((name) => file.moduleId.endsWith(name));
-      return at < 0 ? LONG_FILES.length : at;
-    };
     const rank = (file: TestSpecification) => LONGEST_FIRST.indexOf(file.project.name);
-    return (await super.sort(files)).sort((a, b) => long(a) - long(b) || rank(a) - rank(b));
+    return (await super.sort(files)).sort((a, b) => rank(a) - rank(b));
   }
 }
 
