@@ -12,6 +12,7 @@ import { GreenplumClusterOperations } from '#cluster/greenplum/greenplum-cluster
 import { clusterIdSchema } from '#domain/events.ts';
 import { PhaseRecorder, runScenario, type Scenario } from '#local/scenario.ts';
 import { UsageError } from '#local/cli-common.ts';
+import { resolve } from 'node:path';
 
 /**
  * What runs the workflow on this machine (demo, scenario, serve): loaded only by those
@@ -171,7 +172,7 @@ export async function serveCommand(
     throw new UsageError((error as Error).message);
   });
   process.stdout.write(
-    `recoverseg API and dashboard on http://127.0.0.1:${port} (DynamoDB Local ${runtime.endpoint}${dataDir ? `, data in ${dataDir}` : store.endpoint ? ', already running' : ', in memory'}); Ctrl-C stops\n`,
+    `recoverseg API and dashboard on http://127.0.0.1:${port} (DynamoDB Local ${runtime.endpoint}${dataDir ? `, data in ${resolve(dataDir)}` : store.endpoint ? ', already running' : ', in memory'}); Ctrl-C stops\n`,
   );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

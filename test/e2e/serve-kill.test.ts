@@ -44,11 +44,13 @@ async function until(what: string, check: () => boolean | Promise<boolean>, limi
   throw new Error(`still not ${what} after ${limitMs} ms`);
 }
 
+/** `serve --data state` run in `cwd`: the directory is relative, and made if missing. */
 async function serve(
   port: number,
-  data: string,
+  cwd: string,
 ): Promise<{ child: ChildProcess; stdout: () => string }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', String(port), '--data', data], {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', String(port), '--data', 'state'], {
+    cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -60,9 +62,12 @@ async function serve(
 
 describe('recoverseg serve --data DIR killed with SIGKILL mid-recovery', () => {
   it('leaves no DynamoDB Local behind, and started again closes the run on record and recovers anew', async () => {
-    const data = mkdtempSync(join(tmpdir(), 'recoverseg-kill-'));
+    const cwd = mkdtempSync(join(tmpdir(), 'recoverseg-kill-'));
     const port = await freePort();
-    const first = await serve(port, data);
+    const first = await serve(port, cwd);
+    // The data where the user said, and nothing else of DynamoDB Local's in their directory.
+    expect(first.stdout()).toContain(`data in ${join(cwd, 'state')}`);
+    expect(readdirSync(cwd)).toEqual(['state']);
     const java = children(first.child.pid!).find((c) => c.comm === 'java');
     expect(java, 'serve runs DynamoDB Local as its child').toBeDefined();
     const api = new ApiClient(`http://127.0.0.1:${port}`);
@@ -86,7 +91,7 @@ describe('recoverseg serve --data DIR killed with SIGKILL mid-recovery', () => {
     await until('dead', () => !alive(first.child.pid!));
     await until('rid of DynamoDB Local', () => !alive(java!.pid));
 
-    const second = await serve(port, data);
+    const second = await serve(port, cwd);
     try {
       expect(second.stdout()).toContain(
         'cluster seed: incident before-kill was left open by a serve that stopped; closed as abandoned',
