@@ -1,4 +1,3 @@
-import { scanAll } from '#store/clients.ts';
 import type { LocalRuntime } from '#local/runtime.ts';
 import { supersedeDeadHolder } from '#app/control.ts';
 
@@ -9,16 +8,8 @@ import { supersedeDeadHolder } from '#app/control.ts';
  * the truth and the next `recover` runs. Returns one line per cluster closed.
  */
 export async function closeAbandonedRecoveries(runtime: LocalRuntime): Promise<string[]> {
-  const heads = await scanAll(runtime.stores.doc, {
-    TableName: runtime.stores.tables.eventLog,
-    // The head item of each cluster's stream.
-    FilterExpression: 'seq = :head',
-    ProjectionExpression: 'clusterId',
-    ExpressionAttributeValues: { ':head': 0 },
-  });
-  const clusters = heads.map((item) => item.clusterId as string);
   const lines: string[] = [];
-  for (const clusterId of clusters.sort()) {
+  for (const clusterId of await runtime.stores.events.clusterIds()) {
     const { superseded } = await supersedeDeadHolder(runtime.api, clusterId, {
       by: 'recoverseg serve, restarted on its data directory',
     });

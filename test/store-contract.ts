@@ -71,6 +71,21 @@ export function storeContract(name: string, create: () => Promise<StorePorts>): 
       expect(configurationOf(asOf)).toEqual(configurationOf(fold(registration)));
     });
 
+    it('lists every cluster with a committed event, sorted', async () => {
+      const [b, a, never] = [cluster(), cluster(), cluster()].map((id) => `${id}-list`);
+      await register(b!);
+      await register(a!);
+      await expect(
+        stores.events.append(never!, [{ type: 'SegmentExploded', data: {} }] as never, {
+          expectedSeq: 0,
+          idempotencyKey: 'refused',
+          at,
+        }),
+      ).rejects.toThrow();
+      const mine = (await stores.events.clusterIds()).filter((id) => id.endsWith('-list'));
+      expect(mine).toEqual([a, b].sort());
+    });
+
     it('gives a repeated idempotency key the first append back, writing nothing', async () => {
       const id = cluster();
       await register(id);

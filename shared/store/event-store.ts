@@ -11,6 +11,7 @@ import { emptyState, fold, type ClusterState } from '#domain/evolve.ts';
 import type { NewEvent, RecordedEvent } from '#domain/events.ts';
 import { fromDocument, toDocument, type StateDocument } from '#domain/snapshot.ts';
 import { itemSize, recordedEvents } from '#store/append.ts';
+import { scanAll } from '#store/clients.ts';
 import { ConcurrencyError } from '#store/errors.ts';
 import type { AppendOptions, AppendResult, EventStorePort, SeqRange } from '#store/ports.ts';
 import type { TableNames } from '#store/tables.ts';
@@ -362,6 +363,17 @@ export class EventStore implements EventStorePort {
     if (options.toSeq === undefined && state.seq - fromSnapshot >= this.snapshotEvery)
       await this.saveSnapshot(clusterId, state);
     return state;
+  }
+
+  async clusterIds(): Promise<string[]> {
+    const heads = await scanAll(this.doc, {
+      TableName: this.tables.eventLog,
+      // The head item of each stream, once a batch has committed.
+      FilterExpression: 'seq = :head AND lastSeq > :none',
+      ProjectionExpression: 'clusterId',
+      ExpressionAttributeValues: { ':head': HEAD_SEQ, ':none': 0 },
+    });
+    return heads.map((item) => item.clusterId as string).sort();
   }
 
   async saveSnapshot(clusterId: string, state: ClusterState): Promise<void> {

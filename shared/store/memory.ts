@@ -76,6 +76,13 @@ export class MemoryEventStore implements EventStorePort {
   async loadState(clusterId: string, options: { toSeq?: number } = {}): Promise<ClusterState> {
     return fold(await this.read(clusterId, { toSeq: options.toSeq }), emptyState());
   }
+
+  async clusterIds(): Promise<string[]> {
+    return [...this.streams]
+      .filter(([, log]) => log.length > 0)
+      .map(([id]) => id)
+      .sort();
+  }
 }
 
 export class MemoryProjectionStore implements ProjectionStorePort {

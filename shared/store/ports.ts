@@ -50,6 +50,11 @@ export interface EventStorePort {
   read(clusterId: string, range?: SeqRange): Promise<RecordedEvent[]>;
   /** The fold of the log up to the head (or `toSeq`). */
   loadState(clusterId: string, options?: { toSeq?: number }): Promise<ClusterState>;
+  /**
+   * Every cluster with a committed event, sorted: the log knows them all, where the projection
+   * may lag behind it.
+   */
+  clusterIds(): Promise<string[]>;
 }
 
 /** What the Configuration table holds for one cluster: the rows and the summary item. */
