@@ -30,6 +30,7 @@ export class LocalStreamPoller {
   private streamArn: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
+  private stopped = false;
 
   constructor(
     private readonly dynamo: DynamoDBClient,
@@ -163,9 +164,9 @@ export class LocalStreamPoller {
     return delivered;
   }
 
-  /** Polls until a whole pass finds nothing new. */
+  /** Polls until a whole pass finds nothing new (or the poller is stopped). */
   async drain(): Promise<void> {
-    while ((await this.pollOnce()) > 0);
+    while (!this.stopped && (await this.pollOnce()) > 0);
   }
 
   start(intervalMs = 200): void {
@@ -181,7 +182,12 @@ export class LocalStreamPoller {
     this.timer = setTimeout(tick, 0);
   }
 
+  /**
+   * Stops polling: a drain in progress ends with its current pass, so that nothing reads the
+   * stream once this resolves (DynamoDB Local may be stopped next).
+   */
   async stop(): Promise<void> {
+    this.stopped = true;
     const timer = this.timer;
     this.timer = undefined;
     if (timer) clearTimeout(timer);

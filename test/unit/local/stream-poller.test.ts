@@ -122,4 +122,25 @@ describe('LocalStreamPoller', () => {
     await expect(p.drain()).rejects.toThrow('connection refused');
     await p.stop();
   });
+
+  it('reads nothing once stopped, even in the middle of a drain that keeps finding records', async () => {
+    dynamo.on(DescribeTableCommand).resolves({ Table: { LatestStreamArn: 'arn:stream' } });
+    streams
+      .on(DescribeStreamCommand)
+      .resolves({ StreamDescription: { Shards: [{ ShardId: 's1' }] } });
+    streams.on(GetShardIteratorCommand).resolves({ ShardIterator: 'busy' });
+    let n = 0;
+    // A record on every read, each a turn of the event loop away, as over a socket.
+    streams.on(GetRecordsCommand).callsFake(async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      return { Records: [record(String(++n))], NextShardIterator: 'busy' };
+    });
+    const { p, handed } = poller();
+    p.start();
+    while (handed.length < 3) await new Promise((resolve) => setImmediate(resolve));
+    await p.stop();
+    const reads = streams.commandCalls(GetRecordsCommand).length;
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(streams.commandCalls(GetRecordsCommand)).toHaveLength(reads);
+  });
 });
