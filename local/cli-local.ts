@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { deployedDefinition } from '#local/definition.ts';
 import { runDemo } from '#local/demo.ts';
 import { combine, progressObserver } from '#local/progress.ts';
@@ -12,7 +13,6 @@ import { GreenplumClusterOperations } from '#cluster/greenplum/greenplum-cluster
 import { clusterIdSchema } from '#domain/events.ts';
 import { PhaseRecorder, runScenario, type Scenario } from '#local/scenario.ts';
 import { UsageError } from '#local/cli-common.ts';
-import { resolve } from 'node:path';
 
 /**
  * What runs the workflow on this machine (demo, scenario, serve): loaded only by those

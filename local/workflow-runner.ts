@@ -102,8 +102,8 @@ export class LocalWorkflow implements WorkflowStarter {
 
   private readonly definition: Record<string, unknown>;
   /**
-   * Built (and validated against the ASL schema) once: the validation compiles a JSON schema
-   * and took a fifth of the CPU of a short execution when each execution built its own.
+   * Built (and validated against the ASL schema) once: the validation compiles a JSON schema,
+   * a fifth of the model test's Node CPU when each execution built its own.
    */
   private readonly machine: StateMachine;
 
