@@ -113,7 +113,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     await ddb?.stop();
     const code = (error as NodeJS.ErrnoException).code;
     // A DynamoDB Local named by its URL (--dynamodb-local) may not be running at all.
-    throw code && NETWORK_ERRORS.has(code)
+    throw options.endpoint !== undefined && code && NETWORK_ERRORS.has(code)
       ? new DynamoDbLocalUnavailable(
           `nothing answers at ${endpoint} (${code}): start DynamoDB Local there, or leave out --dynamodb-local to start one`,
         )
