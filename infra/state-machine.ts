@@ -5,7 +5,7 @@ import {
   syncResultSchema,
   type WorkflowTask,
 } from '#domain/step-contract.ts';
-import { taskArnPlaceholder, type TaskErrorName } from '#infra/tasks.ts';
+import { WORKFLOW_TASKS, taskArnPlaceholder, type TaskErrorName } from '#infra/tasks.ts';
 
 /**
  * The recovery workflow in Amazon States Language (JSONPath), defined once. CDK deploys it
@@ -60,6 +60,34 @@ const transientRetry = {
   JitterStrategy: 'FULL',
 };
 
+/**
+ * An answer of the cluster a step could not read (kept on record by the step): read again, a
+ * few times over about two minutes, since a cluster in the middle of a role switch or a start
+ * says things it will not say a moment later. Past that, the run fails saying it could not
+ * read the cluster, not that the cluster failed.
+ */
+const unreadableRetry = {
+  ErrorEquals: named('ClusterUnreadable'),
+  IntervalSeconds: 5,
+  BackoffRate: 2,
+  MaxAttempts: 5,
+  MaxDelaySeconds: 60,
+};
+
+/**
+ * FTS has not finished a failover, a mark-down or a promotion. Each attempt requests an FTS
+ * probe. No jitter: one execution per cluster, and the attempts must outlast
+ * gp_fts_mark_mirror_down_grace_period (30 s) plus FTS's own probe retries (about 2 minutes)
+ * for certain: 5 s growing to 60 s, 9.6 minutes in all.
+ */
+const promotionPendingRetry = {
+  ErrorEquals: named('PromotionPending'),
+  IntervalSeconds: 5,
+  BackoffRate: 1.5,
+  MaxAttempts: 14,
+  MaxDelaySeconds: 60,
+};
+
 function task(
   name: WorkflowTask,
   phase: Phase,
@@ -72,7 +100,11 @@ function task(
     Resource: taskArnPlaceholder(name),
     Parameters: { 'executionId.$': '$$.Execution.Id', 'input.$': '$' },
     ResultPath: resultPath,
-    Retry: [...((extra.Retry as object[]) ?? []), transientRetry],
+    Retry: [
+      ...((extra.Retry as object[]) ?? []),
+      ...(WORKFLOW_TASKS[name].drivesCluster ? [unreadableRetry] : []),
+      transientRetry,
+    ],
     Catch:
       name === 'RecordFailure'
         ? undefined
@@ -144,18 +176,7 @@ export function workflowDefinition(): Record<string, unknown> {
       }),
       DetectFailures: task('DetectFailures', 'detect', 'CheckPromotion', '$.detect'),
       CheckPromotion: task('CheckPromotion', 'promote', 'PlanRecovery', '$.promote', {
-        // Each attempt requests an FTS probe. No jitter: one execution per cluster, and the
-        // attempts must outlast gp_fts_mark_mirror_down_grace_period (30 s) plus FTS's own
-        // probe retries (about 2 minutes) for certain: 5 s growing to 60 s, 9.6 minutes in all.
-        Retry: [
-          {
-            ErrorEquals: named('PromotionPending'),
-            IntervalSeconds: 5,
-            BackoffRate: 1.5,
-            MaxAttempts: 14,
-            MaxDelaySeconds: 60,
-          },
-        ],
+        Retry: [promotionPendingRetry],
       }),
       PlanRecovery: task('PlanRecovery', 'plan', 'AfterPlan', '$.plan'),
       AfterPlan: choice('$.plan.next', planResultSchema.shape.next.options, {
@@ -164,7 +185,8 @@ export function workflowDefinition(): Record<string, unknown> {
         'dry-run': 'FinishRecovery',
       }),
       RecoverSegments: task('RecoverSegments', 'recover', 'WaitForRecovery', '$.operation', {
-        Retry: [lockHolderRetry],
+        // A source still finishing its promotion is waited for, as in CheckPromotion.
+        Retry: [lockHolderRetry, promotionPendingRetry],
       }),
       WaitForRecovery: wait('CheckRecovery'),
       CheckRecovery: task('CheckRecovery', 'recover', 'AfterRecoveryCheck', '$.operation'),

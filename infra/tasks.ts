@@ -4,7 +4,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { GprecoversegLocked, SsmThrottled } from '#cluster/greenplum/errors.ts';
 import { GprecoversegLocked as SimulatedGprecoversegLocked } from '#cluster/simulated/errors.ts';
-import { PromotionPending } from '#domain/errors.ts';
+import { ClusterUnreadable, PromotionPending } from '#domain/errors.ts';
 import type { WorkflowTask } from '#domain/step-contract.ts';
 import { ClusterLocked, ConcurrencyError } from '#store/errors.ts';
 
@@ -109,6 +109,7 @@ export const TASK_ERRORS = {
   ClusterLocked: [ClusterLocked],
   ConcurrencyError: [ConcurrencyError],
   PromotionPending: [PromotionPending],
+  ClusterUnreadable: [ClusterUnreadable],
   GprecoversegLocked: [GprecoversegLocked, SimulatedGprecoversegLocked],
   SsmThrottled: [SsmThrottled],
   ProvisionedThroughputExceededException: [ProvisionedThroughputExceededException],

@@ -1,8 +1,9 @@
-import { IncrementalRecoveryFailed, UnknownCluster } from '#domain/errors.ts';
+import { ClusterUnreadable, IncrementalRecoveryFailed, UnknownCluster } from '#domain/errors.ts';
 import { configurationOf, pairsOfState, type ClusterState } from '#domain/evolve.ts';
 import type { NewEvent, Phase, PlanItem, RebalanceSetting } from '#domain/events.ts';
 import {
   MAX_PLANS_PER_INCIDENT,
+  MILESTONE_RULES,
   PROMOTION_RULES,
   RECOVERY_OUTCOME_RULES,
   SOURCE_RULES,
@@ -11,12 +12,14 @@ import {
   doubleFaultedPairs,
   escalatedDbids,
   inPlaceFailures,
+  allPairsRedundant,
   isStreamingInSync,
   planRecovery,
   promotionContext,
   promotionPendingReport,
   rebalanceSettingFor,
   sourceContext,
+  sourcesPendingReport,
   sourcesReport,
   type RecoveryProgressContext,
 } from '#domain/decisions.ts';
@@ -28,6 +31,7 @@ import {
   START_RULES,
 } from '#domain/run-rules.ts';
 import { decide } from '#domain/rules.ts';
+import { isInPreferredRoles } from '#domain/segment.ts';
 import { settle } from '#domain/verdicts.ts';
 import { isWindowOpen, nextOpening, parseWindow } from '#domain/window.ts';
 import { reconcile } from '#domain/reconcile.ts';
@@ -102,9 +106,63 @@ async function record(
   }
 }
 
+/** What a cluster adapter throws for an answer it cannot read (MalformedOutput). */
+interface UnreadableAnswer {
+  name: 'MalformedOutput';
+  message: string;
+  command: string;
+  problem: string;
+  line: string;
+  firstLines: string[];
+}
+
+const isUnreadableAnswer = (error: unknown): error is UnreadableAnswer =>
+  error instanceof Error && error.name === 'MalformedOutput';
+
+/**
+ * The cluster as a step sees it: an answer the adapter cannot read is written down verbatim
+ * (ClusterAnswerUnreadable) and thrown as ClusterUnreadable, which the state machine retries
+ * with a bound, instead of ending the run as if the cluster had failed.
+ */
+function clusterOf(deps: StepDeps, event: TaskEvent): ClusterOperations {
+  const cluster = deps.cluster(event.input.clusterId);
+  const keep = async (error: unknown): Promise<never> => {
+    if (!isUnreadableAnswer(error)) throw error;
+    const { incidentId } = event.input;
+    await record(deps, event, 'ClusterAnswerUnreadable', (s) =>
+      s.recovery?.incidentId === incidentId
+        ? [
+            {
+              type: 'ClusterAnswerUnreadable',
+              data: {
+                incidentId,
+                what: error.command.slice(0, 200),
+                problem: error.problem.slice(0, 2000),
+                text: [error.line, ...error.firstLines].join('\n').slice(0, 4000),
+              },
+            },
+          ]
+        : [],
+    );
+    throw new ClusterUnreadable(
+      `${error.message.slice(0, 1500)}; unreadable, retrying: recoverseg could not read this answer, which says nothing about the cluster's health (every unreadable answer is on record: recoverseg events)`,
+    );
+  };
+  return new Proxy(cluster, {
+    get(target, key, receiver) {
+      const value: unknown = Reflect.get(target, key, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) =>
+        Promise.resolve()
+          .then(() => (value as (...a: unknown[]) => unknown).apply(target, args))
+          .catch(keep);
+    },
+  });
+}
+
 /** Reads the cluster (after an FTS probe) and writes down what changed since the log's view. */
 async function observe(deps: StepDeps, event: TaskEvent, step: string) {
-  const cluster = deps.cluster(event.input.clusterId);
+  const cluster = clusterOf(deps, event);
   await cluster.requestFtsProbe();
   const observation = await cluster.readConfiguration();
   const recorded = await record(deps, event, step, (state) => reconcile(state, observation));
@@ -115,17 +173,17 @@ async function observe(deps: StepDeps, event: TaskEvent, step: string) {
  * gp_stat_replication, unless a content is double faulted: then the query fails (capture 80h),
  * and the double-fault row, first in the tables that read it, decides without it.
  */
-async function replicationOf(deps: StepDeps, clusterId: string, state: ClusterState) {
-  return state.doubleFaults.length > 0 ? [] : await deps.cluster(clusterId).readReplication();
+async function replicationOf(deps: StepDeps, event: TaskEvent, state: ClusterState) {
+  return state.doubleFaults.length > 0 ? [] : await clusterOf(deps, event).readReplication();
 }
 
 /** Contents whose acting primary streams WAL to its mirror: the other half of "in sync". */
 async function streamingContents(
   deps: StepDeps,
-  clusterId: string,
+  event: TaskEvent,
   state: ClusterState,
 ): Promise<number[]> {
-  const replication = await replicationOf(deps, clusterId, state);
+  const replication = await replicationOf(deps, event, state);
   return replication.filter((r) => r.state === 'streaming').map((r) => r.content);
 }
 
@@ -203,7 +261,8 @@ export async function checkPromotion(
   const context = promotionContext(state, {
     failedHosts: event.input.failedHosts,
     unresponsive: observation.unresponsive,
-    streaming: await streamingContents(deps, event.input.clusterId, state),
+    notReady: observation.notReady,
+    streaming: await streamingContents(deps, event, state),
   });
   const { rule, then } = settle(PROMOTION_RULES, context, {
     'double-fault': doubleFaultReport,
@@ -223,12 +282,19 @@ export async function planRecoveryStep(
   await record(deps, event, 'PlanRecovery', (state) => {
     inPlaceFailed = inPlaceFailures(state);
     planned = planRecovery(state, options, inPlaceFailed);
-    decided = decide(PLAN_RULES, { dryRun: options.dryRun, planned: planned.length }).then;
-    // A retried PlanRecovery finds its plan already on record and not yet started.
-    const onRecord =
-      state.recovery?.started.length === 0 &&
-      planKey(state.recovery.plan ?? []) === planKey(planned);
-    return decided.record && !onRecord
+    const recovery = state.recovery;
+    decided = decide(PLAN_RULES, {
+      dryRun: options.dryRun,
+      planned: planned.length,
+      // A retried PlanRecovery, or a run resumed after a restart, finds this very plan on
+      // record with none of its segments back up yet: it is still the plan in progress.
+      inProgress:
+        recovery?.incidentId === incidentId &&
+        recovery.plan !== undefined &&
+        planKey(recovery.plan) === planKey(planned) &&
+        !planned.some((i) => recovery.recovered.includes(i.dbid)),
+    }).then;
+    return decided.record
       ? [{ type: 'RecoveryPlanned', data: { incidentId, items: planned } }]
       : [];
   });
@@ -270,15 +336,18 @@ export async function recoverSegments(
   // nothing to check.
   if (!plan.every((item) => logged.recovery?.started.includes(item.dbid))) {
     const { state, observation } = await observe(deps, event, 'CheckSources');
-    settle(SOURCE_RULES, sourceContext(state, observation.unresponsive, plan), {
+    settle(SOURCE_RULES, sourceContext(state, observation, plan), {
       'double-fault': doubleFaultReport,
       'sources-unusable': sourcesReport,
+      pending: sourcesPendingReport,
     });
   }
-  // One operation per plan: a retried start finds the one already running.
-  const handle = await deps
-    .cluster(clusterId)
-    .startRecovery(plan, `${event.executionId}#${planKey(plan)}`);
+  // One operation per plan of the incident: a retried start, or a run resumed after a restart,
+  // finds the one already started instead of starting another.
+  const handle = await clusterOf(deps, event).startRecovery(
+    plan,
+    `${incidentId}#${planKey(plan)}@${logged.recovery!.plans}`,
+  );
   await record(deps, event, 'RecoverSegments', (s) =>
     plan
       .filter((item) => !s.recovery?.started.includes(item.dbid))
@@ -303,9 +372,10 @@ export async function checkRecovery(
   if (!previous)
     throw new IncrementalRecoveryFailed('no gprecoverseg operation to check; start one first');
   const polls = previous.polls + 1;
-  const status = await deps
-    .cluster(clusterId)
-    .pollOperation({ operationId: previous.operationId, kind: previous.kind });
+  const status = await clusterOf(deps, event).pollOperation({
+    operationId: previous.operationId,
+    kind: previous.kind,
+  });
   const { state } = await observe(
     deps,
     event,
@@ -384,8 +454,8 @@ export async function checkSync(
   const freshLoop = !previous || previous.next !== 'wait';
   const since = freshLoop ? now.toISOString() : previous.since;
   const polls = freshLoop ? 1 : previous.polls + 1;
-  const { state } = await observe(deps, event, 'CheckSync');
-  const replication = await replicationOf(deps, clusterId, state);
+  const { state, observation } = await observe(deps, event, 'CheckSync');
+  const replication = await replicationOf(deps, event, state);
   const pairs = pairsOfState(state);
   const lags = replication.map((r) => r.replayLagBytes).filter((b): b is number => b !== undefined);
   const streaming = replication.filter((r) => r.state === 'streaming').map((r) => r.content);
@@ -405,6 +475,7 @@ export async function checkSync(
     {
       pairs,
       streaming,
+      notReady: observation.notReady.map((n) => n.dbid),
       doubleFaulted: doubleFaultedPairs(state),
       plans: state.recovery?.plans ?? 0,
       rebalanceRequested: options.rebalance,
@@ -435,6 +506,20 @@ export async function checkSync(
       'sync-timeout': (_c, why) =>
         `content ${unsynchronized.join(', ') || '(none)'}: mirrors not synchronized after ${polls} checks since ${since} (${walRemainingBytes} WAL bytes remaining; ${why})`,
     },
+  );
+  const { incidentId } = event.input;
+  const { then: milestones } = decide(MILESTONE_RULES, {
+    redundant: allPairsRedundant(pairs, streaming) && observation.notReady.length === 0,
+    balanced: pairs.every(isInPreferredRoles),
+    planned: (state.recovery?.plans ?? 0) > 0,
+    rebalanceDone,
+    redundantOnRecord: state.recovery?.redundantAt !== undefined,
+    rebalancedOnRecord: state.recovery?.rebalancedAt !== undefined,
+  });
+  await record(deps, event, 'RecordMilestones', (s) =>
+    s.recovery?.incidentId === incidentId
+      ? milestones.map((type): NewEvent => ({ type, data: { incidentId } }))
+      : [],
   );
   const result = {
     at: now.toISOString(),
@@ -535,13 +620,14 @@ export async function rebalanceSegments(
   deps: StepDeps,
   event: TaskEvent,
 ): Promise<Result<typeof operationResultSchema>> {
-  const { clusterId, options } = event.input;
-  // A run may rebalance again after re-planning a segment that failed meanwhile; the log's
-  // seq tells those apart, and stays put when this step is merely retried.
-  const { seq } = await loadRegistered(deps, clusterId);
-  const handle = await deps
-    .cluster(clusterId)
-    .startRebalance({ replayLagGb: options.replayLagGb }, `${event.executionId}#rebalance@${seq}`);
+  const { clusterId, incidentId, options } = event.input;
+  // A run may rebalance again after re-planning a segment that failed meanwhile; the plan
+  // count tells those apart, and stays put when this step is retried or its run resumed.
+  const { recovery } = await loadRegistered(deps, clusterId);
+  const handle = await clusterOf(deps, event).startRebalance(
+    { replayLagGb: options.replayLagGb },
+    `${incidentId}#rebalance@${recovery?.plans ?? 0}`,
+  );
   return operationStarted(deps, handle);
 }
 
@@ -561,6 +647,7 @@ export async function finishRecovery(deps: StepDeps, event: TaskEvent) {
       await deps.stores.events.read(clusterId, { afterSeq: Math.max(0, s.seq - 5000) }),
       incidentId,
       completedAt,
+      new Set([...s.segments.values()].filter((r) => r.preferred_role === 'p').map((r) => r.dbid)),
     );
     return [
       {

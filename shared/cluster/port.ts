@@ -1,9 +1,9 @@
 import type { PlanItem, RecoveryType } from '#domain/events.ts';
 import type { SegmentRow } from '#domain/segment.ts';
-import type { DoubleFault } from '#domain/observation.ts';
+import type { DoubleFault, NotReady } from '#domain/observation.ts';
 import type { Fault } from '#domain/requests.ts';
 
-export type { DoubleFault } from '#domain/observation.ts';
+export type { DoubleFault, NotReady, NotReadyAnswer } from '#domain/observation.ts';
 
 /**
  * All the workflow knows about a cluster. Long operations are start-then-poll: a full
@@ -42,6 +42,11 @@ export interface ClusterObservation {
   segments: SegmentRow[];
   /** Acting primaries (dbids, content >= 0) that did not answer a connection when read. */
   unresponsive: number[];
+  /**
+   * Acting primaries that are alive but not ready as primaries yet (a promotion or a start
+   * under way): never a double fault, never a source to copy from; the run waits for them.
+   */
+  notReady: NotReady[];
   /** `observedDoubleFaults(segments, unresponsive)`: contents with no live copy. */
   doubleFaults: DoubleFault[];
 }

@@ -9,6 +9,7 @@ import type {
   RunPhase,
 } from '#domain/events.ts';
 import { configurationProblems } from '#domain/invariants.ts';
+import type { NotReady, NotReadyAnswer } from '#domain/observation.ts';
 import { always, decide, type Rule, type Table } from '#domain/rules.ts';
 import {
   isInPreferredRoles,
@@ -218,6 +219,11 @@ export interface PromotionContext {
    * not said so yet (for 30 s after a mirror dies it stays `u` and its pair `s`: captures 22-29).
    */
   awaitingMarkDown: Pair[];
+  /**
+   * Acting primaries alive but not ready as primaries: a mirror FTS has marked `p` answers
+   * "mirror ready" until its promotion ends, about 5 s (capture 103); one starting up rejects.
+   */
+  notReady: (SegmentRow & { answer: NotReadyAnswer })[];
 }
 
 export const PROMOTION_RULES: Table<
@@ -235,6 +241,11 @@ export const PROMOTION_RULES: Table<
     when: (c) => c.awaitingMarkDown.length > 0,
     then: 'pending',
   },
+  {
+    rule: 'an acting primary is alive but not ready (a promoted mirror still answers "mirror ready", or it starts up): wait for its promotion to end',
+    when: (c) => c.notReady.length > 0,
+    then: 'pending',
+  },
   { rule: 'every content has a running acting primary', when: always, then: 'promoted' },
 ];
 
@@ -250,7 +261,25 @@ export interface PromotionLook {
   unresponsive: readonly number[];
   /** Contents whose acting primary has a walsender in state `streaming`. */
   streaming: readonly number[];
+  /** Acting primaries alive but not ready as primaries yet. */
+  notReady: readonly NotReady[];
 }
+
+/** The acting primaries of `state` that `notReady` names, each with its answer. */
+const notReadyRows = (state: ClusterState, notReady: readonly NotReady[]) =>
+  notReady.flatMap(({ dbid, answer }) => {
+    const row = state.segments.get(dbid);
+    return row && row.role === 'p' ? [{ ...row, answer }] : [];
+  });
+
+/** How an operator reads a not-ready answer. */
+const NOT_READY_WORDS: Record<NotReadyAnswer, string> = {
+  'mirror-ready': 'still answers "mirror ready": its promotion has not ended',
+  rejecting: 'rejects connections: it is starting up or in recovery',
+};
+
+const notReadyMessage = (r: SegmentRow & { answer: NotReadyAnswer }) =>
+  `acting primary dbid ${r.dbid} (content ${r.content}, ${r.hostname}:${r.port}) ${NOT_READY_WORDS[r.answer]}`;
 
 export function promotionContext(state: ClusterState, look: PromotionLook): PromotionContext {
   const pairs = pairsOf(state.segments.values());
@@ -268,6 +297,7 @@ export function promotionContext(state: ClusterState, look: PromotionLook): Prom
     awaitingMarkDown: pairs.filter(
       (p) => !failingOver.includes(p) && isSynchronized(p) && !look.streaming.includes(p.content),
     ),
+    notReady: notReadyRows(state, look.notReady),
   };
 }
 
@@ -281,6 +311,7 @@ export const promotionPendingReport = (c: PromotionContext): string =>
       (p) =>
         `content ${p.content} shows in sync but does not stream (primary dbid ${p.primary.dbid}, mirror dbid ${p.mirror!.dbid}): waiting for FTS to mark the dead segment down (gp_fts_mark_mirror_down_grace_period)`,
     ),
+    ...c.notReady.map(notReadyMessage),
   ].join('; ') + '; probing again';
 
 /* ---------- May gprecoverseg copy from the planned sources? ---------- */
@@ -288,12 +319,21 @@ export const promotionPendingReport = (c: PromotionContext): string =>
 export interface SourceContext {
   doubleFaulted: readonly Pair[];
   /** Each plan item with its content's acting primary now, and whether that one answers. */
-  sources: { item: PlanItem; actingPrimary: SegmentRow | undefined; answers: boolean }[];
+  sources: {
+    item: PlanItem;
+    actingPrimary: SegmentRow | undefined;
+    answers: boolean;
+    /** Alive but not ready as a primary yet (its promotion has not ended), if so. */
+    notReady?: NotReadyAnswer;
+  }[];
 }
 
 const moved = (s: SourceContext['sources'][number]) => s.actingPrimary?.dbid !== s.item.sourceDbid;
 
-export const SOURCE_RULES: Table<SourceContext, 'double-fault' | 'sources-unusable' | 'recover'> = [
+export const SOURCE_RULES: Table<
+  SourceContext,
+  'double-fault' | 'sources-unusable' | 'pending' | 'recover'
+> = [
   DOUBLE_FAULT_RULE,
   {
     rule: 'a planned source is no longer the acting primary of its content (FTS failed it over since the plan): plan again',
@@ -306,6 +346,11 @@ export const SOURCE_RULES: Table<SourceContext, 'double-fault' | 'sources-unusab
     then: 'sources-unusable',
   },
   {
+    rule: 'a planned source is alive but not ready (a promoted mirror still answers "mirror ready"): wait for its promotion to end, then copy',
+    when: (c) => c.sources.some((s) => s.notReady !== undefined),
+    then: 'pending',
+  },
+  {
     rule: 'every source is the answering acting primary of its content: run gprecoverseg',
     when: always,
     then: 'recover',
@@ -314,7 +359,7 @@ export const SOURCE_RULES: Table<SourceContext, 'double-fault' | 'sources-unusab
 
 export function sourceContext(
   state: ClusterState,
-  unresponsive: readonly number[],
+  look: { unresponsive: readonly number[]; notReady: readonly NotReady[] },
   plan: readonly PlanItem[],
 ): SourceContext {
   const pairs = new Map(pairsOf(state.segments.values()).map((p) => [p.content, p]));
@@ -322,14 +367,26 @@ export function sourceContext(
     doubleFaulted: doubleFaultedPairs(state),
     sources: plan.map((item) => {
       const actingPrimary = pairs.get(item.content)?.primary;
+      const notReady = look.notReady.find((n) => n.dbid === actingPrimary?.dbid)?.answer;
       return {
         item,
         actingPrimary,
-        answers: actingPrimary !== undefined && !unresponsive.includes(actingPrimary.dbid),
+        answers: actingPrimary !== undefined && !look.unresponsive.includes(actingPrimary.dbid),
+        ...(notReady ? { notReady } : {}),
       };
     }),
   };
 }
+
+/** What PromotionPending says when a source is not ready yet. */
+export const sourcesPendingReport = (c: SourceContext): string =>
+  c.sources
+    .flatMap(({ item, actingPrimary: p, notReady }) =>
+      p && notReady
+        ? [`content ${item.content}: source ${notReadyMessage({ ...p, answer: notReady })}`]
+        : [],
+    )
+    .join('; ') + '; gprecoverseg waits for it';
 
 /** What SourceUnavailable says, item by item in plan order. */
 export const sourcesReport = (c: SourceContext): string =>
@@ -486,6 +543,8 @@ export interface SyncContext {
   pairs: Pair[];
   /** Contents whose acting primary has a walsender in state `streaming`. */
   streaming: readonly number[];
+  /** Acting primaries alive but not ready as primaries (a rebalance's promotions). */
+  notReady: readonly number[];
   doubleFaulted: readonly Pair[];
   rebalanceRequested: boolean;
   rebalanceDone: boolean;
@@ -498,8 +557,10 @@ export interface SyncContext {
   outOfTime: boolean;
 }
 
-const allSynchronized = (c: SyncContext) =>
-  c.pairs.every((p) => !p.mirror || isStreamingInSync(p, c.streaming));
+/** Every pair with a mirror is in sync in the catalog and its walsender streams. */
+export const allPairsRedundant = (pairs: readonly Pair[], streaming: readonly number[]) =>
+  pairs.every((p) => !p.mirror || isStreamingInSync(p, streaming));
+const allSynchronized = (c: SyncContext) => allPairsRedundant(c.pairs, c.streaming);
 const outOfPreferredRoles = (c: SyncContext) => c.pairs.some((p) => !isInPreferredRoles(p));
 const tooFarBehind = (c: SyncContext) =>
   c.maxReplayLagBytes !== undefined && c.maxReplayLagBytes >= c.replayLagLimitBytes;
@@ -525,6 +586,16 @@ export const SYNC_RULES: Table<SyncContext, SyncNext> = [
   {
     rule: 'some pair is not synchronized yet (catalog not s, or no streaming walsender): wait',
     when: (c) => !allSynchronized(c),
+    then: 'wait',
+  },
+  {
+    rule: 'an acting primary still answers "mirror ready" (its promotion, a rebalance\'s too, has not ended) when the sync wait runs out: stop',
+    when: (c) => c.notReady.length > 0 && c.outOfTime,
+    then: 'sync-timeout',
+  },
+  {
+    rule: 'an acting primary still answers "mirror ready" or starts up: wait until it accepts connections',
+    when: (c) => c.notReady.length > 0,
     then: 'wait',
   },
   {
@@ -571,6 +642,48 @@ export const SYNC_RULES: Table<SyncContext, SyncNext> = [
     when: always,
     then: 'await-rebalance',
   },
+];
+
+/* ---------- What a sync check puts on record of the incident ---------- */
+
+export interface MilestoneContext {
+  /** Every pair up, in sync in the catalog and streaming, every acting primary ready. */
+  redundant: boolean;
+  /** Every pair in its preferred roles. */
+  balanced: boolean;
+  /** This incident planned a recovery: it restores redundancy it lost. */
+  planned: boolean;
+  /** This incident's gprecoverseg -r ended. */
+  rebalanceDone: boolean;
+  redundantOnRecord: boolean;
+  rebalancedOnRecord: boolean;
+}
+
+/**
+ * "Redundant again" and "rebalanced" are what this incident's run saw, never what the log
+ * folds into after an earlier incident: a pair resynchronized or switched back while no run
+ * looked is reconciled on record, but not credited to the incident that found it so.
+ */
+export const MILESTONE_RULES: Table<
+  MilestoneContext,
+  readonly ('ClusterRedundant' | 'ClusterRebalanced')[]
+> = [
+  {
+    rule: 'some pair is not up, in sync and streaming, or an acting primary is not ready: nothing to record',
+    when: (c) => !c.redundant,
+    then: [],
+  },
+  {
+    rule: 'this incident recovered segments and every pair is up, in sync and streaming: redundant again, on record (once per plan)',
+    when: (c) => c.planned && !c.redundantOnRecord,
+    then: ['ClusterRedundant'],
+  },
+  {
+    rule: "this incident's gprecoverseg -r ended and every pair is in its preferred roles, in sync and streaming: rebalanced, on record",
+    when: (c) => c.rebalanceDone && c.balanced && !c.rebalancedOnRecord,
+    then: ['ClusterRebalanced'],
+  },
+  { rule: 'otherwise: nothing new to record', when: always, then: [] },
 ];
 
 /* ---------- Where a run is, in words ---------- */

@@ -71,3 +71,12 @@ export class RecoveryTimeout extends DomainError {
 export class SyncTimeout extends DomainError {
   override name = 'SyncTimeout';
 }
+
+/**
+ * A step could not read the cluster's answer: retried with a bound (the answer is kept on
+ * record each time). Says nothing about the cluster's health, only that recoverseg could not
+ * tell it.
+ */
+export class ClusterUnreadable extends DomainError {
+  override name = 'ClusterUnreadable';
+}

@@ -172,6 +172,26 @@ export const eventDataSchemas = {
     reason: reasonSchema,
   }),
   PairSynchronized: z.strictObject({ content: contentSchema }),
+  /**
+   * A step could not read what the cluster answered (a pg_isready status, a catalog line, a
+   * gprecoverseg message it does not know): kept raw, and the step is retried. It says
+   * nothing about the cluster's health.
+   */
+  ClusterAnswerUnreadable: z.strictObject({
+    incidentId: incidentIdSchema,
+    /** The command, e.g. `read gp_segment_configuration`. */
+    what: z.string().min(1).max(200),
+    problem: reasonSchema,
+    /** The line that could not be read and the first lines of the answer, verbatim. */
+    text: z.string().max(4000),
+  }),
+  /** This incident's run saw every pair up, in sync and streaming again (redundant again). */
+  ClusterRedundant: z.strictObject({ incidentId: incidentIdSchema }),
+  /**
+   * This incident's `gprecoverseg -r` ended and the run saw every pair in its preferred role,
+   * in sync and streaming (rebalanced).
+   */
+  ClusterRebalanced: z.strictObject({ incidentId: incidentIdSchema }),
   /** Every pair is in sync again; `gprecoverseg -r` waits for an operator or a window. */
   RebalanceAwaitingApproval: z.strictObject({
     incidentId: incidentIdSchema,

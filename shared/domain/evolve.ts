@@ -8,7 +8,14 @@ import type {
   RecoveryOptions,
 } from '#domain/events.ts';
 import { configurationProblems, pairProblems } from '#domain/invariants.ts';
-import { pairsOf, sortRows, type Pair, type SegmentRow } from '#domain/segment.ts';
+import {
+  isInPreferredRoles,
+  isSynchronized,
+  pairsOf,
+  sortRows,
+  type Pair,
+  type SegmentRow,
+} from '#domain/segment.ts';
 
 /** The recovery the cluster is in, as the event log tells it. */
 export interface ActiveRecovery {
@@ -27,6 +34,12 @@ export interface ActiveRecovery {
   /** Set once every pair is in sync and `gprecoverseg -r` waits for an operator or a window. */
   awaitingRebalance?: { since: string | undefined; until: string };
   approved?: { by: string; at: string | undefined };
+  /** The last answer of the cluster a step could not read, while it is the log's last word. */
+  unreadable?: { what: string; problem: string; at: string | undefined; seq: number };
+  /** When this incident's run last saw the cluster redundant again (cleared by a new plan). */
+  redundantAt?: string;
+  /** When this incident's rebalance was seen complete. */
+  rebalancedAt?: string;
 }
 
 export interface IncidentOutcome {
@@ -254,8 +267,10 @@ const RULES: { [T in EventType]: Rule<T> } = {
     }
     // A new plan (an escalation) starts afresh, but earlier failures stay: they are why
     // the policy chose this plan.
+    // Redundancy is to be restored again: whatever an earlier plan restored was lost since.
+    const { redundantAt: _restored, ...rest } = recovery;
     draft.recovery = {
-      ...recovery,
+      ...rest,
       plan: items,
       plans: recovery.plans + 1,
       started: [],
@@ -317,6 +332,33 @@ const RULES: { [T in EventType]: Rule<T> } = {
     put(draft, { ...primary, mode: 's' }, { ...mirror, mode: 's' });
     if (draft.doubleFaults.includes(content))
       draft.doubleFaults = draft.doubleFaults.filter((c) => c !== content);
+  },
+
+  ClusterAnswerUnreadable(draft, { incidentId, what, problem }, at) {
+    const recovery = activeRecovery(draft, incidentId);
+    draft.recovery = { ...recovery, unreadable: { what, problem, at, seq: draft.seq + 1 } };
+  },
+
+  ClusterRedundant(draft, { incidentId }, at) {
+    const recovery = activeRecovery(draft, incidentId);
+    const degraded = pairsOf(draft.segments.values()).filter((p) => p.mirror && !isSynchronized(p));
+    if (degraded.length > 0)
+      fail(
+        `incident ${incidentId}: content ${degraded.map((p) => p.content).join(', ')} is not in sync; the cluster is not redundant`,
+      );
+    draft.recovery = { ...recovery, redundantAt: at };
+  },
+
+  ClusterRebalanced(draft, { incidentId }, at) {
+    const recovery = activeRecovery(draft, incidentId);
+    const off = pairsOf(draft.segments.values()).filter(
+      (p) => p.mirror && (!isSynchronized(p) || !isInPreferredRoles(p)),
+    );
+    if (off.length > 0)
+      fail(
+        `incident ${incidentId}: content ${off.map((p) => p.content).join(', ')} is not in sync in its preferred roles; the cluster is not rebalanced`,
+      );
+    draft.recovery = { ...recovery, rebalancedAt: at };
   },
 
   RebalanceAwaitingApproval(draft, { incidentId, until }, at) {

@@ -16,6 +16,20 @@ export interface DoubleFault {
 }
 
 /**
+ * How a live acting primary that does not accept connections yet answers pg_isready:
+ * `mirror-ready` (exit 64, libpq's PQPING_MIRROR_READY) while it is still a mirror, which a
+ * mirror FTS has just marked `p` stays for about 5 s until its promotion ends (capture 103);
+ * `rejecting` (exit 1) while it starts up, is in recovery or shuts down.
+ */
+export type NotReadyAnswer = 'mirror-ready' | 'rejecting';
+
+/** An acting primary that is alive but not ready as a primary yet. */
+export interface NotReady {
+  dbid: number;
+  answer: NotReadyAnswer;
+}
+
+/**
  * The double faults an observation shows: `unresponsive` lists the acting primaries that did
  * not answer a connection from the coordinator (pg_isready "no response") after an FTS probe.
  * An unresponsive primary of a pair still in sync is not one: FTS fails it over to its mirror.

@@ -7,6 +7,7 @@ import {
   RUN_PHASE_RULES,
   SOURCE_RULES,
   SYNC_RULES,
+  MILESTONE_RULES,
 } from '#domain/decisions.ts';
 import { FTS_RULES } from '#domain/fts-rules.ts';
 import { FAILURE_PHASE_RULES, FINISH_RULES, PLAN_RULES, START_RULES } from '#domain/run-rules.ts';
@@ -85,6 +86,12 @@ export const RULE_BOOK: readonly Chapter[] = [
     rules: SYNC_RULES,
   },
   {
+    name: 'MILESTONE_RULES',
+    readBy: 'CheckSync',
+    question: 'Is the cluster redundant again, or rebalanced, by this incident?',
+    rules: MILESTONE_RULES,
+  },
+  {
     name: 'FINISH_RULES',
     readBy: 'FinishRecovery',
     question: 'Which outcome goes on record?',
@@ -106,11 +113,15 @@ export const RULE_BOOK: readonly Chapter[] = [
 
 /** A row's outcome as one word, or its fields as `key=value`. */
 const outcome = (then: unknown): string =>
-  typeof then === 'object' && then !== null
-    ? Object.entries(then)
-        .map(([k, v]) => `${k}=${String(v)}`)
-        .join(' ')
-    : String(then);
+  Array.isArray(then)
+    ? then.length === 0
+      ? 'nothing'
+      : then.join('+')
+    : typeof then === 'object' && then !== null
+      ? Object.entries(then)
+          .map(([k, v]) => `${k}=${String(v)}`)
+          .join(' ')
+      : String(then);
 
 /**
  * Every table, rule by rule in the order they are read, like `pg_autoctl do fsm`: the first

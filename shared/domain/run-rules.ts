@@ -35,6 +35,8 @@ export interface PlanContext {
   dryRun: boolean;
   /** Segments the plan recovers. */
   planned: number;
+  /** The very same plan is on record for this incident, none of its segments back up yet. */
+  inProgress: boolean;
 }
 
 export const PLAN_RULES: Table<PlanContext, { next: PlanResult['next']; record: boolean }> = [
@@ -47,6 +49,11 @@ export const PLAN_RULES: Table<PlanContext, { next: PlanResult['next']; record: 
     rule: 'no segment is down: nothing to record or recover; wait for every pair to be in sync',
     when: (c) => c.planned === 0,
     then: { next: 'sync', record: false },
+  },
+  {
+    rule: 'the same plan is on record and in progress (a retried step, or a run resumed after a restart): record nothing; its gprecoverseg is found, not started again',
+    when: (c) => c.inProgress,
+    then: { next: 'recover', record: false },
   },
   {
     rule: 'otherwise: record the plan, then run gprecoverseg',

@@ -11,46 +11,57 @@ export interface IncidentTimings {
 }
 
 /**
- * When each phase of an incident ended, from the events it wrote: the failure seen
- * (detected), the last FTS promotion (promoted), the last segment back up (recovered), the
- * last pair back in sync (redundant again), and the same after `gprecoverseg -r`.
+ * When each phase of an incident ended, from what its run recorded:
+ * - detected: the first failure its run saw (a mirror marked down, a failover, a double fault);
+ * - promoted: the last failover FTS made before this incident's gprecoverseg started (a
+ *   preferred primary demoted; a pair switched back to its preferred roles is not one);
+ * - recovered: the last segment this incident's gprecoverseg brought back up;
+ * - redundant again (synchronizedAt): its run saw every pair up, in sync and streaming
+ *   (ClusterRedundant);
+ * - rebalanced: its own gprecoverseg -r ended with every pair in its preferred roles, in sync
+ *   and streaming (ClusterRebalanced).
+ * State carried over from an earlier incident (a pair resynchronized or switched back while no
+ * run looked) is reconciled on record, but credited to none of these.
  */
 export function incidentTimings(
   events: readonly RecordedEvent[],
   incidentId: string,
   completedAt: string,
+  /** dbids whose preferred role is primary: demoting one is a failover. */
+  preferredPrimaries: ReadonlySet<number>,
 ): IncidentTimings {
   const start = events.findIndex(
     (e) => e.type === 'RecoveryRequested' && e.data.incidentId === incidentId,
   );
-  const requestedAt = events[start]?.at ?? completedAt;
   const incident = start < 0 ? [] : events.slice(start);
-  const firstRecovered = incident.findIndex((e) => e.type === 'SegmentRecovered');
-  // gprecoverseg -r starts with FTS promoting the preferred primaries back.
-  const rebalanceStart =
-    firstRecovered < 0
-      ? -1
-      : incident.findIndex((e, i) => i > firstRecovered && e.type === 'MirrorPromoted');
-  const before = rebalanceStart < 0 ? incident : incident.slice(0, rebalanceStart);
-  const after = rebalanceStart < 0 ? [] : incident.slice(rebalanceStart);
-  const last = (list: readonly RecordedEvent[], ...types: RecordedEvent['type'][]) =>
-    list.findLast((e) => types.includes(e.type))?.at;
-  const firstFailure = before.find(
-    (e) =>
-      e.type === 'SegmentMarkedDown' ||
-      e.type === 'MirrorPromoted' ||
-      e.type === 'DoubleFaultDetected',
+  const timings: IncidentTimings = { requestedAt: events[start]?.at ?? completedAt, completedAt };
+  const failover = (e: RecordedEvent) =>
+    e.type === 'MirrorPromoted' && preferredPrimaries.has(e.data.demotedDbid);
+  const firstStart = incident.findIndex(
+    (e) => e.type === 'SegmentRecoveryStarted' && e.data.incidentId === incidentId,
   );
-  const recoveryBegins =
-    firstRecovered < 0 ? before : before.slice(0, before.indexOf(incident[firstRecovered]!));
-  const timings: IncidentTimings = { requestedAt, completedAt };
+  const beforeRecovery = firstStart < 0 ? incident : incident.slice(0, firstStart);
+  const started = new Set<number>();
+  let recoveredAt: string | undefined;
+  for (const e of incident) {
+    if (e.type === 'SegmentRecoveryStarted' && e.data.incidentId === incidentId)
+      started.add(e.data.dbid);
+    else if (e.type === 'SegmentRecovered' && started.has(e.data.dbid)) recoveredAt = e.at;
+  }
   const set = (key: keyof IncidentTimings, value: string | undefined) => {
     if (value) timings[key] = value;
   };
-  set('detectedAt', firstFailure?.at);
-  set('promotedAt', last(recoveryBegins, 'MirrorPromoted'));
-  set('recoveredAt', last(before, 'SegmentRecovered'));
-  set('synchronizedAt', last(before, 'PairSynchronized'));
-  set('rebalancedAt', last(after, 'PairSynchronized'));
+  set(
+    'detectedAt',
+    incident.find(
+      (e) => e.type === 'SegmentMarkedDown' || e.type === 'DoubleFaultDetected' || failover(e),
+    )?.at,
+  );
+  set('promotedAt', beforeRecovery.findLast(failover)?.at);
+  set('recoveredAt', recoveredAt);
+  const mine = (type: 'ClusterRedundant' | 'ClusterRebalanced') =>
+    incident.findLast((e) => e.type === type && e.data.incidentId === incidentId)?.at;
+  set('synchronizedAt', mine('ClusterRedundant'));
+  set('rebalancedAt', mine('ClusterRebalanced'));
   return timings;
 }

@@ -99,8 +99,17 @@ export class GreenplumClusterOperations implements ClusterOperations {
     const what = 'read gp_segment_configuration';
     const sections = splitSections(what, await this.run(what, readConfigurationScript()));
     const segments = parseSegmentRows(what, section(what, sections, 'segments'));
-    const unresponsive = parseResponses(what, section(what, sections, 'responds'), segments);
-    return { segments, unresponsive, doubleFaults: observedDoubleFaults(segments, unresponsive) };
+    const { unresponsive, notReady } = parseResponses(
+      what,
+      section(what, sections, 'responds'),
+      segments,
+    );
+    return {
+      segments,
+      unresponsive,
+      notReady,
+      doubleFaults: observedDoubleFaults(segments, unresponsive),
+    };
   }
 
   async readReplication(): Promise<ReplicationState[]> {

@@ -1,5 +1,5 @@
 import { pairsOf, segmentRowSchema, type SegmentRow } from '#domain/segment.ts';
-import type { ReplicationState, WalSenderState } from '#cluster/port.ts';
+import type { NotReady, NotReadyAnswer, ReplicationState, WalSenderState } from '#cluster/port.ts';
 import { MalformedOutput } from './errors.ts';
 import type { OutputLine } from './framing.ts';
 
@@ -72,20 +72,43 @@ export function parseSegmentRows(command: string, lines: readonly OutputLine[]):
 }
 
 /**
+ * What pg_isready's exit status says of an acting primary (libpq's PGPing, the same in every
+ * release recoverseg drives): 0 accepting connections and 2 no response (capture 102), 64
+ * "mirror ready" for a mirror, which one FTS has just marked acting primary stays for about 5 s
+ * until its promotion ends (capture 103), 1 rejecting connections (starting up, in recovery,
+ * shutting down). 3 (no attempt made: the arguments were bad) and anything else say nothing.
+ */
+export const PG_ISREADY_ANSWERS: Readonly<
+  Record<number, 'accepting' | 'no-response' | NotReadyAnswer>
+> = {
+  0: 'accepting',
+  1: 'rejecting',
+  2: 'no-response',
+  64: 'mirror-ready',
+};
+
+export interface Responses {
+  /** Acting primaries that did not answer (no response). */
+  unresponsive: number[];
+  /** Acting primaries alive but not ready as primaries yet. */
+  notReady: NotReady[];
+}
+
+/**
  * The `responds` section: `dbid|rc` per acting primary (content >= 0), rc being the exit status
- * of `pg_isready -h ADDRESS -p PORT` on the coordinator. Returns the dbids that do not answer:
- * rc 2, "no response" (capture 102). rc 0 (accepting) and 1 (rejecting, e.g. starting up) answer.
+ * of `pg_isready -h ADDRESS -p PORT` on the coordinator, read through PG_ISREADY_ANSWERS.
  */
 export function parseResponses(
   command: string,
   lines: readonly OutputLine[],
   segments: readonly SegmentRow[],
-): number[] {
+): Responses {
   const actingPrimaries = new Set(
     segments.filter((row) => row.content >= 0 && row.role === 'p').map((row) => row.dbid),
   );
   const seen = new Set<number>();
   const unresponsive: number[] = [];
+  const notReady: NotReady[] = [];
   for (const line of lines) {
     const [dbidText, rcText] = fields(command, line, 2) as [string, string];
     const dbid = integer(command, line, dbidText, 'dbid');
@@ -100,14 +123,16 @@ export function parseResponses(
     if (seen.has(dbid))
       throw new MalformedOutput(command, line.number, line.text, `dbid ${dbid} answered twice`);
     seen.add(dbid);
-    if (rc === 2) unresponsive.push(dbid);
-    else if (rc !== 0 && rc !== 1)
+    const answer = Object.hasOwn(PG_ISREADY_ANSWERS, rc) ? PG_ISREADY_ANSWERS[rc] : undefined;
+    if (answer === undefined)
       throw new MalformedOutput(
         command,
         line.number,
         line.text,
-        `pg_isready exit status ${rc} (3: no attempt made) says nothing about dbid ${dbid}`,
+        `pg_isready exit status ${rc} (${rc === 3 ? 'no attempt made' : 'not one libpq defines'}) says nothing about dbid ${dbid}`,
       );
+    if (answer === 'no-response') unresponsive.push(dbid);
+    else if (answer !== 'accepting') notReady.push({ dbid, answer });
   }
   const missing = [...actingPrimaries].filter((dbid) => !seen.has(dbid));
   if (missing.length > 0)
@@ -117,7 +142,10 @@ export function parseResponses(
       lines.at(-1)?.text ?? '',
       `no pg_isready answer for acting primary dbid ${missing.sort((a, b) => a - b).join(', ')}`,
     );
-  return unresponsive.sort((a, b) => a - b);
+  return {
+    unresponsive: unresponsive.sort((a, b) => a - b),
+    notReady: notReady.sort((a, b) => a.dbid - b.dbid),
+  };
 }
 
 const WAL_SENDER_STATES: readonly WalSenderState[] = ['startup', 'backup', 'catchup', 'streaming'];

@@ -140,6 +140,7 @@ describe('SYNC_RULES: the rebalance gate once every pair is in sync', () => {
   const context = (gate: Partial<RebalanceGate>): SyncContext => ({
     pairs: pairsOf(switched),
     streaming: [0, 1, 2, 3],
+    notReady: [],
     doubleFaulted: [],
     rebalanceRequested: true,
     rebalanceDone: false,

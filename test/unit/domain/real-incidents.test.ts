@@ -94,6 +94,7 @@ describe('a mirror killed alone (jsonl 13:53, captures 51*): never "nothing to d
     const context = promotionContext(inGrace.state, {
       failedHosts: [],
       unresponsive: [],
+      notReady: [],
       streaming: streaming,
     });
     expect(context.awaitingMarkDown.map((p) => p.content)).toEqual([0]);
@@ -103,6 +104,7 @@ describe('a mirror killed alone (jsonl 13:53, captures 51*): never "nothing to d
       decideAfterSyncCheck({
         pairs: pairsOf(configurationOf(inGrace.state)),
         streaming,
+        notReady: [],
         doubleFaulted: [],
         rebalanceRequested: true,
         rebalanceDone: false,
@@ -127,7 +129,12 @@ describe('a mirror killed alone (jsonl 13:53, captures 51*): never "nothing to d
     expect(marked.events).toEqual([{ type: 'SegmentMarkedDown', data: { dbid: 6 } }]);
     expect(
       decidePromotion(
-        promotionContext(marked.state, { failedHosts: [], unresponsive: [], streaming: [1, 2, 3] }),
+        promotionContext(marked.state, {
+          failedHosts: [],
+          unresponsive: [],
+          notReady: [],
+          streaming: [1, 2, 3],
+        }),
       ).then,
     ).toBe('promoted');
     expect(planRecovery(marked.state, AUTO)).toEqual([
@@ -150,6 +157,7 @@ describe('host sdw2 fails (captures 20-30f): one recovery round, after the grace
     const waiting = promotionContext(beforeProbe.state, {
       failedHosts: [],
       unresponsive: [4, 5],
+      notReady: [],
       streaming: [],
     });
     expect(waiting.awaitingFailover.map((r) => r.dbid)).toEqual([4, 5]);
@@ -166,6 +174,7 @@ describe('host sdw2 fails (captures 20-30f): one recovery round, after the grace
     const context = promotionContext(inGrace.state, {
       failedHosts: ['sdw2'],
       unresponsive: [],
+      notReady: [],
       streaming: [],
     });
     expect(context.awaitingMarkDown.map((p) => p.content)).toEqual([0, 1]);
@@ -184,6 +193,7 @@ describe('host sdw2 fails (captures 20-30f): one recovery round, after the grace
         promotionContext(afterGrace.state, {
           failedHosts: ['sdw2'],
           unresponsive: [],
+          notReady: [],
           streaming: [],
         }),
       ).then,
@@ -206,7 +216,12 @@ describe('double fault on content 3 (captures 80-88): found by observation, neve
     expect(faulted.events).toEqual(expected);
     expect(faulted.state.doubleFaults).toEqual([3]);
     const verdict = decidePromotion(
-      promotionContext(faulted.state, { failedHosts: [], unresponsive: [], streaming: [0, 1, 2] }),
+      promotionContext(faulted.state, {
+        failedHosts: [],
+        unresponsive: [],
+        notReady: [],
+        streaming: [0, 1, 2],
+      }),
     );
     expect(verdict.then).toBe('double-fault');
     expect(() => planRecovery(faulted.state, AUTO)).toThrow(RecoveryNotPossible);

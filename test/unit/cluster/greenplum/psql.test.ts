@@ -202,12 +202,49 @@ describe('parseResponses: which acting primaries answer pg_isready', () => {
     expect([...capture.body.matchAll(/^rc=(\d+)$/gm)].map((m) => Number(m[1]))).toEqual([0, 2]);
     // The acting primaries of HOST_DOWN are 2, 3, 8, 9; one answers as 6000 did, one as 7999 did.
     const segments = parseSegmentRows('psql', (await sections(HOST_DOWN))('segments'));
-    expect(parseResponses('responds', responds('2|0\n3|1\n8|0\n9|2'), segments)).toEqual([9]);
-    expect(parseResponses('responds', responds('2|0\n3|0\n8|0\n9|0'), segments)).toEqual([]);
+    expect(parseResponses('responds', responds('2|0\n3|0\n8|0\n9|2'), segments)).toEqual({
+      unresponsive: [9],
+      notReady: [],
+    });
+    expect(parseResponses('responds', responds('2|0\n3|0\n8|0\n9|0'), segments)).toEqual({
+      unresponsive: [],
+      notReady: [],
+    });
+  });
+
+  it('103_pg_isready_mirror_during_promotion.txt: 64 (mirror ready) while a promoted mirror finishes its promotion is alive, not ready', async () => {
+    const capture = await readCapture('103_pg_isready_mirror_during_promotion.txt');
+    const answers = [...capture.body.matchAll(/^\S+ sdw1:7002 - (.+)\nrc=(\d+)$/gm)].map(
+      (m) => [m[1], Number(m[2])] as const,
+    );
+    // Every answer of the capture is one the parser knows: 64 while a mirror, then 0.
+    expect(new Set(answers.map(([text, rc]) => `${rc} ${text}`))).toEqual(
+      new Set(['64 mirror ready', '0 accepting connections']),
+    );
+    expect(answers.findIndex(([, rc]) => rc === 0)).toBeGreaterThan(0);
+    // HOST_DOWN after FTS: dbid 8 (sdw1:7002) already acting primary of content 2, still a mirror.
+    const segments = parseSegmentRows('psql', (await sections(HOST_DOWN))('segments'));
+    for (const [, rc] of answers)
+      expect(parseResponses('responds', responds(`2|0\n3|0\n8|${rc}\n9|0`), segments)).toEqual({
+        unresponsive: [],
+        notReady: rc === 64 ? [{ dbid: 8, answer: 'mirror-ready' }] : [],
+      });
+  });
+
+  it('reads 1 (rejecting connections: starting up, in recovery) as alive but not ready', async () => {
+    const segments = parseSegmentRows('psql', (await sections(HOST_DOWN))('segments'));
+    expect(parseResponses('responds', responds('2|0\n3|1\n8|64\n9|2'), segments)).toEqual({
+      unresponsive: [9],
+      notReady: [
+        { dbid: 3, answer: 'rejecting' },
+        { dbid: 8, answer: 'mirror-ready' },
+      ],
+    });
   });
 
   it.each([
-    ['another exit status', '2|0\n3|3\n8|0\n9|0', /pg_isready exit status 3/],
+    ['exit status 3', '2|0\n3|3\n8|0\n9|0', /pg_isready exit status 3 \(no attempt made\)/],
+    ['an exit status libpq does not define', '2|0\n3|65\n8|0\n9|0', /exit status 65 \(not one/],
     ['an unknown dbid', '2|0\n3|0\n8|0\n9|0\n42|0', /dbid 42 is not an acting primary/],
     ['a mirror', '2|0\n3|0\n8|0\n9|0\n6|2', /dbid 6 is not an acting primary/],
     ['the coordinator', '1|0\n2|0\n3|0\n8|0\n9|0', /dbid 1 is not an acting primary/],

@@ -63,13 +63,17 @@ describe('PROMOTION_RULES', () => {
     doubleFaulted: [],
     awaitingFailover: [],
     awaitingMarkDown: [],
+    notReady: [],
     ...over,
   });
+  const promoting = { ...switched.primary, answer: 'mirror-ready' as const };
   everyRow(PROMOTION_RULES, [
     [1, promotion({ doubleFaulted: [switched], awaitingFailover: [healthy.primary] })],
     [2, promotion({ awaitingFailover: [healthy.primary], awaitingMarkDown: [healthy] })],
-    [3, promotion({ awaitingMarkDown: [healthy] })],
-    [4, promotion({})],
+    [3, promotion({ awaitingMarkDown: [healthy], notReady: [promoting] })],
+    [4, promotion({ notReady: [promoting] })],
+    [4, promotion({ notReady: [{ ...promoting, answer: 'rejecting' }] })],
+    [5, promotion({})],
   ]);
 });
 
@@ -83,8 +87,9 @@ describe('SOURCE_RULES', () => {
     [1, { ...sources({}), doubleFaulted: [switched] }],
     [2, sources({ actingPrimary: switched.primary, answers: false })],
     [2, sources({ actingPrimary: undefined, answers: false })],
-    [3, sources({ answers: false })],
-    [4, sources({})],
+    [3, sources({ answers: false, notReady: 'mirror-ready' })],
+    [4, sources({ notReady: 'mirror-ready' })],
+    [5, sources({})],
   ]);
 });
 
@@ -126,6 +131,7 @@ describe('SYNC_RULES', () => {
   const sync = (over: Partial<SyncContext>, gate: Partial<SyncContext['rebalance']> = {}) => ({
     pairs: [inSyncSwitched],
     streaming: [0],
+    notReady: [],
     doubleFaulted: [],
     rebalanceRequested: true,
     rebalanceDone: false,
@@ -149,18 +155,21 @@ describe('SYNC_RULES', () => {
     [4, sync({ pairs: [catchingUp], outOfTime: true })],
     [5, sync({ pairs: [catchingUp] })],
     [5, sync({ streaming: [] })],
-    [6, sync({ pairs: [healthy], maxReplayLagBytes: 1000 })],
-    [6, sync({ rebalanceRequested: false })],
-    [6, sync({}, { policy: 'never' })],
-    [6, sync({ rebalanceDone: true })],
-    [7, sync({ maxReplayLagBytes: 100, outOfTime: true }, { policy: 'immediate' })],
-    [8, sync({ maxReplayLagBytes: 100 }, { policy: 'immediate' })],
-    [9, sync({ maxReplayLagBytes: undefined }, { policy: 'immediate' })],
-    [10, sync({}, { approved: true, waitedTooLong: true })],
-    [11, sync({}, { policy: 'window', windowOpen: true, waitedTooLong: true })],
-    [12, sync({}, { policy: 'window', waitedTooLong: true })],
-    [13, sync({}, { policy: 'window' })],
-    [13, sync({ outOfTime: true })],
+    [6, sync({ pairs: [healthy], notReady: [2], outOfTime: true })],
+    [7, sync({ pairs: [healthy], notReady: [2] })],
+    [7, sync({ notReady: [6], rebalanceDone: true })],
+    [8, sync({ pairs: [healthy], maxReplayLagBytes: 1000 })],
+    [8, sync({ rebalanceRequested: false })],
+    [8, sync({}, { policy: 'never' })],
+    [8, sync({ rebalanceDone: true })],
+    [9, sync({ maxReplayLagBytes: 100, outOfTime: true }, { policy: 'immediate' })],
+    [10, sync({ maxReplayLagBytes: 100 }, { policy: 'immediate' })],
+    [11, sync({ maxReplayLagBytes: undefined }, { policy: 'immediate' })],
+    [12, sync({}, { approved: true, waitedTooLong: true })],
+    [13, sync({}, { policy: 'window', windowOpen: true, waitedTooLong: true })],
+    [14, sync({}, { policy: 'window', waitedTooLong: true })],
+    [15, sync({}, { policy: 'window' })],
+    [15, sync({ outOfTime: true })],
   ]);
 });
 

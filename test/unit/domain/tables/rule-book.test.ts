@@ -34,7 +34,7 @@ describe('renderRuleBook: every table, rule by rule, like pg_autoctl do fsm', ()
   it('shows each outcome, objects as key=value', () => {
     const plan = chapters[RULE_BOOK.findIndex((c) => c.name === 'PLAN_RULES')]!;
     expect(plan).toContain(
-      '   1  next=dry-run record=true  a dry run: record the plan and finish; gprecoverseg never runs',
+      '   1  next=dry-run record=true   a dry run: record the plan and finish; gprecoverseg never runs',
     );
     const sync = chapters[RULE_BOOK.findIndex((c) => c.name === 'SYNC_RULES')]!;
     expect(sync.split('\n')[1]).toMatch(/^ {3}1 {2}double-fault {5}a content lost its primary/);

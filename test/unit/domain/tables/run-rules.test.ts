@@ -19,10 +19,11 @@ describe('START_RULES', () => {
 
 describe('PLAN_RULES', () => {
   everyRow(PLAN_RULES, [
-    [1, { dryRun: true, planned: 0 }],
-    [1, { dryRun: true, planned: 4 }],
-    [2, { dryRun: false, planned: 0 }],
-    [3, { dryRun: false, planned: 4 }],
+    [1, { dryRun: true, planned: 0, inProgress: false }],
+    [1, { dryRun: true, planned: 4, inProgress: true }],
+    [2, { dryRun: false, planned: 0, inProgress: false }],
+    [3, { dryRun: false, planned: 4, inProgress: true }],
+    [4, { dryRun: false, planned: 4, inProgress: false }],
   ]);
 });
 
