@@ -106,28 +106,49 @@ async function record(
   }
 }
 
-/** What a cluster adapter throws for an answer it cannot read (MalformedOutput). */
-interface UnreadableAnswer {
-  name: 'MalformedOutput';
-  message: string;
-  command: string;
-  problem: string;
-  line: string;
-  firstLines: string[];
-}
-
-const isUnreadableAnswer = (error: unknown): error is UnreadableAnswer =>
-  error instanceof Error && error.name === 'MalformedOutput';
+/**
+ * The answers of a cluster adapter no parser understood, by the name of what it throws, and
+ * how each is kept on record: a line it could not read (MalformedOutput), a script that ended
+ * in an error it does not know (CoordinatorScriptFailed: psql refused, the coordinator was
+ * starting up). Matched by name, as Step Functions does, so no adapter class leaks in here.
+ */
+const UNREADABLE: Record<
+  string,
+  (error: never) => { what: string; problem: string; text: string }
+> = {
+  MalformedOutput: (e: {
+    command: string;
+    problem: string;
+    line: string;
+    firstLines: string[];
+  }) => ({
+    what: e.command,
+    problem: e.problem,
+    text: [e.line, ...e.firstLines].join('\n'),
+  }),
+  CoordinatorScriptFailed: (e: {
+    what: string;
+    coordinator: string;
+    exitCode: number;
+    stderr: string;
+  }) => ({
+    what: e.what,
+    problem: `the script exited ${e.exitCode} on ${e.coordinator}`,
+    text: e.stderr,
+  }),
+};
 
 /**
- * The cluster as a step sees it: an answer the adapter cannot read is written down verbatim
- * (ClusterAnswerUnreadable) and thrown as ClusterUnreadable, which the state machine retries
- * with a bound, instead of ending the run as if the cluster had failed.
+ * The cluster as a step sees it: an answer the adapter did not understand is written down
+ * verbatim (ClusterAnswerUnreadable) and thrown as ClusterUnreadable, which the state machine
+ * retries with a bound, instead of ending the run as if the cluster had failed.
  */
 function clusterOf(deps: StepDeps, event: TaskEvent): ClusterOperations {
   const cluster = deps.cluster(event.input.clusterId);
   const keep = async (error: unknown): Promise<never> => {
-    if (!isUnreadableAnswer(error)) throw error;
+    const kept = error instanceof Error ? UNREADABLE[error.name] : undefined;
+    if (!kept) throw error;
+    const { what, problem, text } = kept(error as never);
     const { incidentId } = event.input;
     await record(deps, event, 'ClusterAnswerUnreadable', (s) =>
       s.recovery?.incidentId === incidentId
@@ -136,16 +157,16 @@ function clusterOf(deps: StepDeps, event: TaskEvent): ClusterOperations {
               type: 'ClusterAnswerUnreadable',
               data: {
                 incidentId,
-                what: error.command.slice(0, 200),
-                problem: error.problem.slice(0, 2000),
-                text: [error.line, ...error.firstLines].join('\n').slice(0, 4000),
+                what: what.slice(0, 200),
+                problem: problem.slice(0, 2000) || 'no reason given',
+                text: text.slice(0, 4000),
               },
             },
           ]
         : [],
     );
     throw new ClusterUnreadable(
-      `${error.message.slice(0, 1500)}; unreadable, retrying: recoverseg could not read this answer, which says nothing about the cluster's health (every unreadable answer is on record: recoverseg events)`,
+      `${(error as Error).message.slice(0, 1500)}; unreadable, retrying: recoverseg did not understand this answer, which says nothing about the cluster's health (every such answer is on record: recoverseg events)`,
     );
   };
   return new Proxy(cluster, {

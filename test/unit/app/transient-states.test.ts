@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { MalformedOutput } from '#cluster/greenplum/errors.ts';
+import { CoordinatorScriptFailed } from '#cluster/transport/errors.ts';
 import type { ClusterObservation, ClusterOperations, NotReady } from '#cluster/port.ts';
 import { ClusterUnreadable, PromotionPending } from '#domain/errors.ts';
 import type { WorkflowInputRequest } from '#domain/step-contract.ts';
@@ -161,13 +162,34 @@ describe('an answer recoverseg cannot read', () => {
     await expect(run.run(steps.detectFailures, 'detect')).resolves.toMatchObject({ down: [] });
   });
 
+  it('keeps a script that failed in a way no parser knows (psql refused: the coordinator starts up) the same way', async () => {
+    const id = `t${++n}`;
+    await h.seed(id);
+    const run = execution(id);
+    await run.run(steps.startRecovery, 'start');
+    unreadable = [
+      new CoordinatorScriptFailed(
+        'read gp_segment_configuration',
+        'mdw',
+        2,
+        'psql: FATAL:  the database system is starting up\n',
+      ),
+    ];
+    await expect(run.run(steps.detectFailures, 'detect')).rejects.toThrow(ClusterUnreadable);
+    const kept = (await h.stores.events.read(id)).find((e) => e.type === 'ClusterAnswerUnreadable');
+    expect(kept?.data).toMatchObject({
+      problem: 'the script exited 2 on mdw',
+      text: 'psql: FATAL:  the database system is starting up\n',
+    });
+  });
+
   it('fails the run as unreadable, not as the cluster, when the retries run out', async () => {
     const id = `t${++n}`;
     await h.seed(id);
     const run = execution(id);
     await run.run(steps.startRecovery, 'start');
     unreadable = [malformed()];
-    const error = await run.run(steps.detectFailures, 'detect').catch((e: Error) => e);
+    const error = (await run.run(steps.detectFailures, 'detect').catch((e: unknown) => e)) as Error;
     run.state.errors = {
       detect: { Error: error.name, Cause: JSON.stringify({ errorMessage: error.message }) },
     };
@@ -175,7 +197,7 @@ describe('an answer recoverseg cannot read', () => {
     const state = await h.stores.events.loadState(id);
     expect(state.lastIncident).toMatchObject({ status: 'failed', phase: 'detect' });
     expect(state.lastIncident?.reason).toMatch(
-      /^read gp_segment_configuration: pg_isready exit status 65 .*unreadable, retrying: recoverseg could not read this answer, which says nothing about the cluster's health/,
+      /^read gp_segment_configuration: pg_isready exit status 65 .*unreadable, retrying: recoverseg did not understand this answer, which says nothing about the cluster's health/,
     );
   });
 });

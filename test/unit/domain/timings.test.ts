@@ -27,7 +27,7 @@ function log(...events: NewEvent[]): RecordedEvent[] {
         seq: i + 1,
         at: at(i),
         idempotencyKey: `k${i}`,
-        causation: { by: 'test' },
+        causation: { actor: 'test' },
       }) as RecordedEvent,
   );
   fold(all);
