@@ -388,7 +388,7 @@ export async function checkRecovery(
   deps: StepDeps,
   event: TaskEvent,
 ): Promise<Result<typeof operationResultSchema>> {
-  const { clusterId, options, limits } = event.input;
+  const { options, limits } = event.input;
   const previous = event.input.operation;
   if (!previous)
     throw new IncrementalRecoveryFailed('no gprecoverseg operation to check; start one first');

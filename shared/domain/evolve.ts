@@ -268,9 +268,9 @@ const RULES: { [T in EventType]: Rule<T> } = {
     // A new plan (an escalation) starts afresh, but earlier failures stay: they are why
     // the policy chose this plan.
     // Redundancy is to be restored again: whatever an earlier plan restored was lost since.
-    const { redundantAt: _restored, ...rest } = recovery;
     draft.recovery = {
-      ...rest,
+      ...recovery,
+      redundantAt: undefined,
       plan: items,
       plans: recovery.plans + 1,
       started: [],
