@@ -354,6 +354,26 @@ describe('the read-configuration script', () => {
   });
 });
 
+describe('reading the cluster while a promoted mirror finishes its promotion (capture 103)', () => {
+  it('reads pg_isready 64 as alive but not ready: not unresponsive, no double fault', async () => {
+    await stub.answerSql('segments', sectionText(runs[105]!.decoded, 'segments'));
+    await stub.deadPorts([]);
+    await stub.mirrorReadyPorts([7003]);
+    const ops = new GreenplumClusterOperations({
+      transport: new LocalTransport({ program: join(stub.bin, 'local-bash') }),
+      settings: stub.settings,
+    });
+    try {
+      const observation = await ops.readConfiguration();
+      expect(observation.unresponsive).toEqual([]);
+      expect(observation.notReady).toEqual([{ dbid: 9, answer: 'mirror-ready' }]);
+      expect(observation.doubleFaults).toEqual([]);
+    } finally {
+      await stub.mirrorReadyPorts([]);
+    }
+  });
+});
+
 describe('the admin user', () => {
   it('--transport local refuses to run as anyone else, before anything runs', async () => {
     const ops = new GreenplumClusterOperations({

@@ -47,7 +47,8 @@ printf '%s\\n' "$*" >> "$STUB_DIR/postgres.calls"
 cat "$STUB_DIR/postgres-version"
 `;
 
-// Answers as capture 102 shows: "<host>:<port> - accepting connections" (0) or "- no response" (2).
+// Answers as captures 102 and 103 show: "<host>:<port> - accepting connections" (0), "- no
+// response" (2), or "- mirror ready" (64: a mirror, or one FTS has just promoted).
 const PG_ISREADY = `#!/bin/bash
 host=""; port=""
 while [ "$#" -gt 0 ]; do
@@ -56,6 +57,7 @@ while [ "$#" -gt 0 ]; do
 done
 printf '%s:%s\\n' "$host" "$port" >> "$STUB_DIR/pg_isready.calls"
 if grep -qx "$port" "$STUB_DIR/dead-ports" 2>/dev/null; then echo "$host:$port - no response"; exit 2; fi
+if grep -qx "$port" "$STUB_DIR/mirror-ready-ports" 2>/dev/null; then echo "$host:$port - mirror ready"; exit 64; fi
 echo "$host:$port - accepting connections"
 `;
 
@@ -198,6 +200,14 @@ export class CoordinatorStub {
   /** Ports where nothing listens: pg_isready answers "no response", exit 2 (capture 102). */
   deadPorts(ports: readonly number[]): Promise<void> {
     return writeFile(join(this.stubDir, 'dead-ports'), ports.map((port) => `${port}\n`).join(''));
+  }
+
+  /** Ports of segments still mirrors: pg_isready answers "mirror ready", exit 64 (capture 103). */
+  mirrorReadyPorts(ports: readonly number[]): Promise<void> {
+    return writeFile(
+      join(this.stubDir, 'mirror-ready-ports'),
+      ports.map((port) => `${port}\n`).join(''),
+    );
   }
 
   /** The n-th gprecoverseg call prints a capture and exits with its status. */
