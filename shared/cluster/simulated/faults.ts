@@ -1,4 +1,5 @@
 import { UnknownHost, UnknownSegment, UnsupportedFault } from '#cluster/simulated/errors.ts';
+import { RECOVERY_TOOL } from '#cluster/simulated/gprecoverseg.ts';
 import {
   assertCatalogValid,
   clone,
@@ -13,15 +14,7 @@ import {
   type SimulatedClusterState,
 } from '#cluster/simulated/model.ts';
 import { advanceInPlace } from '#cluster/simulated/timeline.ts';
-import type { RecoveryType } from '#domain/events.ts';
 import type { SegmentRow } from '#domain/segment.ts';
-
-/** The program each recovery type runs, as named in its error lines. */
-export const RECOVERY_TOOL: Record<RecoveryType, string> = {
-  incremental: 'pg_rewind',
-  differential: 'rsync',
-  full: 'pg_basebackup',
-};
 
 function segmentOf(state: SimulatedClusterState, dbid: number): SegmentRow {
   const row = state.catalog.find((r) => r.dbid === dbid);

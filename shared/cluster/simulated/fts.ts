@@ -8,6 +8,7 @@ import {
   log,
   pinWal,
   processOf,
+  startPromotion,
   walBehind,
   type SimulatedClusterState,
 } from '#cluster/simulated/model.ts';
@@ -60,6 +61,8 @@ const EFFECTS: Record<FtsAction, (p: Probed) => void> = {
     delete state.unreachableMirrors[mirror.dbid];
     update(state, at, primary, { role: 'm', status: 'd', mode: 'n' });
     update(state, at, mirror, { role: 'p', status: 'u', mode: 'n' });
+    // Catalog first, then the promote message: the mirror takes a while to become a primary.
+    startPromotion(state, mirror.dbid, at);
   },
   holdMirrorUp: ({ state, at, mirror }) => {
     state.unreachableMirrors[mirror.dbid] ??= at;

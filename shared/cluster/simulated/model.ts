@@ -38,6 +38,11 @@ export interface SimulatedClusterState {
    * still showed it up: it is marked down once the mirror-down grace period has passed.
    */
   unreachableMirrors: Record<string, number>;
+  /**
+   * Promotions under way (keys are dbids): the clock time each ends. FTS has already marked the
+   * segment acting primary; until then it still answers as a mirror (capture 103).
+   */
+  promotions: Record<string, number>;
   /** Running and recent gprecoverseg runs, oldest first. */
   operations: SimulatedOperation[];
   operationCount: number;
@@ -94,9 +99,49 @@ export interface SimulatedOperation {
   skipped: { content: number; reason: string }[];
   /** gprecoverseg's closing lines. */
   messages: string[];
-  /** gprecoverseg stopped before changing anything (exit 2). */
+  /**
+   * gprecoverseg exited 2 (`[CRITICAL]`) without copying anything: before changing anything,
+   * or, for `gprecoverseg -r` whose promotions never ended, with the primaries it stopped.
+   */
   refusal?: Refusal;
+  /**
+   * gprecoverseg has not begun to copy: an acting primary does not accept connections yet (a
+   * promotion under way), and it tries again (see gprecoverseg.ts). Gone once it goes on.
+   */
+  waiting?: Waiting;
+  /** Clock time it stopped waiting (went on, or refused). */
+  waitedUntil?: number;
 }
+
+/** A segment gprecoverseg is to recover once it goes on. */
+export interface RequestedItem {
+  dbid: number;
+  sourceDbid: number;
+  type: RecoveryType;
+  target?: SegmentLocation;
+}
+
+export interface Waiting {
+  /**
+   * `gang`: gprecoverseg's first statement, whose gang the coordinator builds again while a
+   * segment answers "in recovery mode"; `promotion`: `gprecoverseg -r` after FTS promoted the
+   * preferred primaries, trying a distributed statement until they all accept it.
+   */
+  for: 'gang' | 'promotion';
+  since: number;
+  /** Clock time of the next attempt. */
+  next: number;
+  /** Attempts made so far. */
+  attempts: number;
+  /** What gprecoverseg does once the statement runs. */
+  then: Continuation;
+}
+
+export type Continuation =
+  | { kind: 'recover'; items: RequestedItem[] }
+  | { kind: 'rebalance'; replayLagGb: number }
+  /** A rebalance's nested `gprecoverseg -a`: it finds its segments then. */
+  | { kind: 'nested-recovery' };
 
 export interface Refusal {
   /** Its `[CRITICAL]` reason. */
@@ -145,6 +190,7 @@ export function createState(
     downHosts: {},
     wal,
     unreachableMirrors: {},
+    promotions: {},
     operations: [],
     operationCount: 0,
     log: [],
@@ -196,24 +242,60 @@ export function amountDone(state: SimulatedClusterState, rate: number, ms: numbe
   return scale === 0 ? Infinity : Math.floor((rate * Math.max(0, ms) * scale) / 1000);
 }
 
-/** The acting primary's walsender streams to the mirror: both postmasters run. */
+export const isPromoting = (state: SimulatedClusterState, dbid: number): boolean =>
+  dbid in state.promotions;
+
+/**
+ * The acting primary's walsender streams to the mirror: both postmasters run, and the primary
+ * has finished its promotion (a mirror being promoted has no walsender yet).
+ */
 export function isReplicating(state: SimulatedClusterState, pair: Pair): boolean {
   return (
     pair.mirror !== undefined &&
     processOf(state, pair.primary.dbid).running &&
-    processOf(state, pair.mirror.dbid).running
+    processOf(state, pair.mirror.dbid).running &&
+    !isPromoting(state, pair.primary.dbid)
   );
 }
+
+/**
+ * What `pg_isready` against a segment answers (captures 102, 103): `accepting` (exit 0) from a
+ * primary done with its promotion, `mirror-ready` (exit 64, PQPING_MIRROR_READY) from a mirror
+ * and from a mirror FTS marked acting primary until its promotion ends, `no-response` (exit 2)
+ * when no postmaster runs, whatever the catalog says. A segment starting up (exit 1) is not
+ * simulated: gprecoverseg starts a recovered mirror in one step.
+ */
+export type PgIsReadyAnswer = 'accepting' | 'mirror-ready' | 'no-response';
+
+export function pgIsReady(state: SimulatedClusterState, row: SegmentRow): PgIsReadyAnswer {
+  if (!processOf(state, row.dbid).running) return 'no-response';
+  return row.role === 'm' || isPromoting(state, row.dbid) ? 'mirror-ready' : 'accepting';
+}
+
+const actingPrimariesAnswering = (state: SimulatedClusterState, answer: PgIsReadyAnswer) =>
+  state.catalog
+    .filter((row) => row.content >= 0 && row.role === 'p' && pgIsReady(state, row) === answer)
+    .map((row) => row.dbid)
+    .sort((a, b) => a - b);
 
 /**
  * Acting primaries (content >= 0) whose postmaster does not run: what a connection from the
  * coordinator finds (pg_isready "no response", capture 102), whatever the catalog says.
  */
-export function unresponsivePrimaries(state: SimulatedClusterState): number[] {
-  return state.catalog
-    .filter((row) => row.content >= 0 && row.role === 'p' && !processOf(state, row.dbid).running)
-    .map((row) => row.dbid)
-    .sort((a, b) => a - b);
+export const unresponsivePrimaries = (state: SimulatedClusterState): number[] =>
+  actingPrimariesAnswering(state, 'no-response');
+
+/** Acting primaries still finishing their promotion: alive, answering "mirror ready" (capture 103). */
+export const promotingPrimaries = (state: SimulatedClusterState): number[] =>
+  actingPrimariesAnswering(state, 'mirror-ready');
+
+/**
+ * FTS has marked the mirror acting primary: it finishes its promotion `promotionSeconds` later.
+ * A mirror that does not run (FTS takes the catalog's word, capture 80c) promotes nothing.
+ */
+export function startPromotion(state: SimulatedClusterState, dbid: number, at: number): void {
+  const ms = durationMs(state, state.options.promotionSeconds);
+  if (ms > 0 && processOf(state, dbid).running) state.promotions[dbid] = at + ms;
 }
 
 /** Bytes of WAL the content's mirror still lacks at clock time `at`. */
@@ -245,6 +327,8 @@ export function setRunning(
   const pair = row && index.pairByContent.get(row.content);
   if (pair) pinWal(state, pair, at);
   processOf(state, dbid).running = running;
+  // A promotion dies with its postmaster; nothing restarts one.
+  if (!running) delete state.promotions[dbid];
 }
 
 export function log(state: SimulatedClusterState, at: number, message: string): void {

@@ -7,45 +7,30 @@ import {
   UnknownOperation,
   UnknownSegment,
 } from '#cluster/simulated/errors.ts';
-import { RECOVERY_TOOL } from '#cluster/simulated/faults.ts';
-import { probeInPlace } from '#cluster/simulated/fts.ts';
+import { whenDispatched } from '#cluster/simulated/gprecoverseg.ts';
 import {
   assertCatalogValid,
   clone,
   copiedKb,
-  durationMs,
   indexOf,
-  isHostDown,
-  log,
-  processOf,
   runningOperation,
-  setRunning,
-  unresponsivePrimaries,
   type Index,
-  type OperationItem,
   type OperationKind,
-  type Refusal,
   type SimulatedClusterState,
   type SimulatedOperation,
 } from '#cluster/simulated/model.ts';
-import { nextRandom } from '#cluster/simulated/random.ts';
 import { advanceInPlace } from '#cluster/simulated/timeline.ts';
-import { planItemSchema, type PlanItem, type RecoveryType } from '#domain/events.ts';
+import { planItemSchema, type PlanItem } from '#domain/events.ts';
 import {
-  describeLocation,
-  isInPreferredRoles,
   locationOf,
   sameLocation,
-  type Pair,
+  describeLocation,
   type SegmentLocation,
   type SegmentRow,
 } from '#domain/segment.ts';
 
-export const NOTHING_TO_REBALANCE =
-  'No segments are running in their non-preferred role and need to be rebalanced.';
+export { NOTHING_TO_REBALANCE } from '#cluster/simulated/gprecoverseg.ts';
 export const NOTHING_TO_RECOVER = 'No segments to recover';
-
-const GB = 1024 ** 3;
 
 /** The port's status plus gprecoverseg's closing lines. */
 export interface SimulatedOperationStatus extends OperationStatus {
@@ -125,74 +110,6 @@ function planProblems(
   return problems;
 }
 
-function drawTotalKb(state: SimulatedClusterState, type: RecoveryType): number {
-  const { segmentSizeKb, segmentSizeJitter, incrementalFraction, differentialFraction } =
-    state.options;
-  const fraction = {
-    incremental: incrementalFraction,
-    differential: differentialFraction,
-    full: 1,
-  }[type];
-  const { value, state: rng } = nextRandom(state.rng);
-  state.rng = rng;
-  return Math.max(
-    1,
-    Math.round(segmentSizeKb * fraction * (1 + segmentSizeJitter * (2 * value - 1))),
-  );
-}
-
-/** Why this copy cannot work at all, in the words of the tool that would report it. */
-function copyFailure(
-  state: SimulatedClusterState,
-  row: SegmentRow,
-  type: RecoveryType,
-): OperationItem['failure'] {
-  const process = processOf(state, row.dbid);
-  if (isHostDown(state, row.hostname))
-    return { reason: `Host ${row.hostname} is unreachable`, needsFull: false };
-  if (type === 'full') return undefined;
-  if (type === 'incremental' && process.dataLost)
-    return {
-      reason: `${RECOVERY_TOOL.incremental}: fatal: could not open file "${row.datadir}/global/pg_control" for reading: No such file or directory`,
-      needsFull: true,
-    };
-  if (type === 'incremental' && process.rewindBroken)
-    return {
-      reason: `${RECOVERY_TOOL.incremental}: fatal: could not find previous WAL record`,
-      needsFull: true,
-    };
-  if (type === 'differential' && process.dataLost)
-    return {
-      reason: `${RECOVERY_TOOL.differential}: change_dir "${row.datadir}" failed: No such file or directory (2)`,
-      needsFull: true,
-    };
-  return undefined;
-}
-
-function startCopy(
-  state: SimulatedClusterState,
-  row: SegmentRow,
-  sourceDbid: number,
-  type: RecoveryType,
-  at: number,
-  backout?: SegmentLocation,
-): OperationItem {
-  const totalKb = drawTotalKb(state, type);
-  const failure = copyFailure(state, row, type);
-  return {
-    dbid: row.dbid,
-    content: row.content,
-    sourceDbid,
-    type,
-    totalKb,
-    startedAt: at,
-    completeAt: failure ? at : at + durationMs(state, totalKb / state.options.recoveryKbPerSecond),
-    outcome: failure ? 'failed' : 'copying',
-    ...(failure ? { failure, resolvedAt: at, completedKb: 0 } : {}),
-    ...(backout ? { backout } : {}),
-  };
-}
-
 function newOperation(
   state: SimulatedClusterState,
   kind: OperationKind,
@@ -223,68 +140,6 @@ function lockedDraft(state: SimulatedClusterState, now: number): SimulatedCluste
   const running = runningOperation(draft);
   if (running) throw new GprecoversegLocked(running.operationId);
   return draft;
-}
-
-/**
- * gprecoverseg's `[CRITICAL]` exit (2) when an acting primary does not answer: its first
- * statement is dispatched to every segment and fails (capture 82, a double fault).
- */
-function unreachablePrimaryRefusal(state: SimulatedClusterState): Refusal | undefined {
-  const [dbid] = unresponsivePrimaries(state);
-  const row = state.catalog.find((r) => r.dbid === dbid);
-  if (!row) return undefined;
-  return {
-    reason:
-      `gprecoverseg failed. (Reason='error 'ERROR:  failed to acquire resources on one or more segments\n` +
-      `DETAIL:  could not connect to server: Connection refused\n` +
-      `\tIs the server running on host "${row.address}" and accepting\n` +
-      `\tTCP/IP connections on port ${row.port}?\n` +
-      ` (seg${row.content} ${row.address}:${row.port})\n` +
-      `' in 'SET CLIENT_MIN_MESSAGES='ERROR''') exiting...`,
-  };
-}
-
-/** gprecoverseg stopped before changing anything: the run ends at once. */
-function refuse(op: SimulatedOperation, refusal: Refusal): void {
-  op.refusal = refusal;
-  op.messages.push(refusal.reason);
-}
-
-interface ItemRequest {
-  row: SegmentRow;
-  sourceDbid: number;
-  type: RecoveryType;
-  target?: SegmentLocation;
-}
-
-/**
- * What `gprecoverseg -a` does once its input is accepted: refuse when an acting primary does
- * not answer; otherwise stop stray postmasters, move relocated rows in the catalog (with a
- * backout), and copy in parallel. Segments whose copy cannot work fail; the others come up.
- */
-function recover(
-  state: SimulatedClusterState,
-  index: Index,
-  op: SimulatedOperation,
-  items: readonly ItemRequest[],
-  at: number,
-): void {
-  const refusal = unreachablePrimaryRefusal(state);
-  if (refusal) return refuse(op, refusal);
-  for (const { row, sourceDbid, type, target } of items) {
-    if (processOf(state, row.dbid).running) setRunning(state, index, row.dbid, false, at);
-    let backout: SegmentLocation | undefined;
-    if (target && !sameLocation(target, locationOf(row))) {
-      backout = locationOf(row);
-      Object.assign(row, target);
-      log(
-        state,
-        at,
-        `gprecoverseg: segment config for content ${row.content} moved from ${describeLocation(backout)} to ${describeLocation(row)}`,
-      );
-    }
-    op.items.push(startCopy(state, row, sourceDbid, type, at, backout));
-  }
 }
 
 /**
@@ -320,30 +175,21 @@ export function startRecovery(
 
   const op = newOperation(draft, 'recovery', operationKey, at);
   if (plan.length === 0) op.messages.push(NOTHING_TO_RECOVER);
-  recover(
-    draft,
-    index,
-    op,
-    plan.map((item) => ({
-      row: index.byDbid.get(item.dbid) as SegmentRow,
-      sourceDbid: item.sourceDbid,
-      type: item.type,
-      ...(item.target ? { target: item.target } : {}),
-    })),
-    at,
-  );
+  const items = plan.map(({ dbid, sourceDbid, type, target }) => ({
+    dbid,
+    sourceDbid,
+    type,
+    ...(target ? { target } : {}),
+  }));
+  whenDispatched(draft, op, { kind: 'recover', items }, at);
   advanceInPlace(draft, at);
   assertCatalogValid(draft, `startRecovery(${op.operationId})`);
   return { state: draft, handle: handleOf(op) };
 }
 
 /**
- * `gprecoverseg -ar --replay-lag N` as GpSegmentRebalanceOperation does it (capture 40): pairs
- * out of their preferred roles that are up, reachable and synchronized in the catalog are
- * rebalanced, the others skipped with a warning; one mirror at or over the replay-lag limit
- * refuses the whole run before anything stops. The non-preferred acting primaries are stopped,
- * FTS promotes the preferred ones (their mirrors), and a nested `gprecoverseg -a` recovers
- * every segment marked down in the cluster, incrementally.
+ * `gprecoverseg -ar --replay-lag N`: see `rebalance` in gprecoverseg.ts. Like every run, it
+ * starts with a statement dispatched to every acting primary.
  */
 export function startRebalance(
   state: SimulatedClusterState,
@@ -355,75 +201,11 @@ export function startRebalance(
   if (retried) return { state, handle: handleOf(retried) };
   const draft = lockedDraft(state, now);
   const at = draft.now;
-  const index = indexOf(draft);
   const op = newOperation(draft, 'rebalance', operationKey, at);
-  const refusal = unreachablePrimaryRefusal(draft) ?? replayLagRefusal(draft, index, replayLagGb);
-  const outOfRole = index.pairs.filter((pair) => pair.mirror && !isInPreferredRoles(pair));
-  if (refusal) refuse(op, refusal);
-  else if (outOfRole.length === 0) op.messages.push(NOTHING_TO_REBALANCE);
-  else {
-    const stopped: number[] = [];
-    for (const pair of outOfRole) {
-      const { primary, mirror } = pair as typeof pair & { mirror: SegmentRow };
-      if (rebalanceable(draft, pair)) stopped.push(primary.dbid);
-      else
-        op.skipped.push({
-          content: pair.content,
-          reason: `Not rebalancing primary segment dbid ${primary.dbid} with its mirror dbid ${mirror.dbid} because one is either down, unreachable, or not synchronized`,
-        });
-    }
-    if (stopped.length > 0) {
-      for (const dbid of stopped) setRunning(draft, index, dbid, false, at);
-      probeInPlace(draft, at);
-      const promoted = indexOf(draft);
-      recover(
-        draft,
-        promoted,
-        op,
-        promoted.pairs.flatMap((pair) =>
-          pair.mirror?.status === 'd'
-            ? [{ row: pair.mirror, sourceDbid: pair.primary.dbid, type: 'incremental' as const }]
-            : [],
-        ),
-        at,
-      );
-    }
-  }
+  whenDispatched(draft, op, { kind: 'rebalance', replayLagGb }, at);
   advanceInPlace(draft, at);
   assertCatalogValid(draft, `startRebalance(${op.operationId})`);
   return { state: draft, handle: handleOf(op) };
-}
-
-/** gprecoverseg -r trusts the catalog: both up and `s`, both hosts reachable. */
-function rebalanceable(state: SimulatedClusterState, pair: Pair): boolean {
-  const { primary, mirror } = pair;
-  return (
-    mirror !== undefined &&
-    primary.status === 'u' &&
-    mirror.status === 'u' &&
-    primary.mode === 's' &&
-    !isHostDown(state, primary.hostname) &&
-    !isHostDown(state, mirror.hostname)
-  );
-}
-
-/** The first pair to rebalance whose mirror replays at or over the limit refuses the whole run. */
-function replayLagRefusal(
-  state: SimulatedClusterState,
-  index: Index,
-  replayLagGb: number,
-): Refusal | undefined {
-  for (const pair of index.pairs) {
-    if (!pair.mirror || isInPreferredRoles(pair) || !rebalanceable(state, pair)) continue;
-    const bytes = state.options.replayLag.find((l) => l.content === pair.content)?.bytes ?? 0;
-    if (bytes < replayLagGb * GB) continue;
-    const dbid = pair.primary.dbid;
-    return {
-      reason: `gprecoverseg failed. (Reason='${bytes} bytes of wal is still to be replayed on mirror with dbid ${dbid}, let mirror catchup on replay then trigger rebalance. Use --replay-lag to configure the allowed replay lag limit or --disable-replay-lag to disable the check completely if you wish to continue with rebalance anyway') exiting...`,
-      replayLag: { dbid, bytes },
-    };
-  }
-  return undefined;
 }
 
 /**

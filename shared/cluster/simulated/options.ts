@@ -40,7 +40,14 @@ export const simulationOptionsSchema = z.strictObject({
    * (real captures 22-30 and 51*: the mirrors of a dead host stayed `u` for 30 s).
    */
   mirrorDownGracePeriodSeconds: z.number().min(0).default(30),
-  /** Simulated seconds per clock second; 0 is zero-time mode: every copy and catch-up finishes as it starts. */
+  /**
+   * Simulated seconds a mirror FTS has just marked acting primary takes to finish its promotion
+   * (capture 103: about 5 s). Until then the catalog already shows it `p`, but it answers
+   * pg_isready "mirror ready" (exit 64), has no walsender, and gprecoverseg cannot copy from it.
+   * A rebalance's promotions take as long.
+   */
+  promotionSeconds: z.number().min(0).default(5),
+  /** Simulated seconds per clock second; 0 is zero-time mode: every copy, catch-up and promotion finishes as it starts. */
   timeScale: z.number().min(0).default(1),
 });
 

@@ -2,6 +2,7 @@ import type { ClusterObservation, ReplicationState } from '#cluster/port.ts';
 import {
   indexOf,
   isReplicating,
+  promotingPrimaries,
   unresponsivePrimaries,
   walBehind,
   type SimulatedClusterState,
@@ -11,19 +12,27 @@ import { observedDoubleFaults } from '#domain/observation.ts';
 import { sortRows } from '#domain/segment.ts';
 
 /**
- * gp_segment_configuration at clock time `now`, in the seed's row order, and which acting
- * primaries do not answer: the catalog alone never shows a double fault (capture 80c).
+ * gp_segment_configuration at clock time `now`, in the seed's row order, and how its acting
+ * primaries answer pg_isready: those that do not answer (the catalog alone never shows a double
+ * fault, capture 80c), and those still answering "mirror ready" because their promotion has not
+ * ended (capture 103): alive, so never a double fault.
  */
 export function readConfiguration(state: SimulatedClusterState, now: number): ClusterObservation {
   const current = advance(state, now);
   const segments = sortRows(current.catalog);
   const unresponsive = unresponsivePrimaries(current);
-  return { segments, unresponsive, doubleFaults: observedDoubleFaults(segments, unresponsive) };
+  return {
+    segments,
+    unresponsive,
+    notReady: promotingPrimaries(current).map((dbid) => ({ dbid, answer: 'mirror-ready' })),
+    doubleFaults: observedDoubleFaults(segments, unresponsive),
+  };
 }
 
 /**
  * gp_stat_replication per content with a mirror. Without a walsender (either side stopped,
- * even while the catalog still shows the pair in sync: captures 26, 51h) nothing is known, as
+ * even while the catalog still shows the pair in sync: captures 26, 51h; or the acting primary
+ * still finishing its promotion) nothing is known, as
  * gpstate's `Unknown`. PostgreSQL counts a standby as `sync` only once it
  * streams; while it catches up it is a `potential` one.
  */

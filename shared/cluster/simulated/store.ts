@@ -65,10 +65,12 @@ export class SimulatedStateStore implements SimulatedStates {
       if (chunks.length !== head.chunks) continue;
       const body = Buffer.concat(chunks.map((item) => item.data as Uint8Array));
       const state = JSON.parse(gunzipSync(body).toString('utf8')) as SimulatedClusterState;
-      // A state saved before the mirror-down grace period was simulated (`serve --data DIR`)
-      // gets that option's default and no mirror waiting out its grace.
+      // A state saved before the mirror-down grace period or promotions were simulated
+      // (`serve --data DIR`) gets those options' defaults, no mirror waiting out its grace and
+      // no promotion under way.
       state.options = simulationOptionsSchema.parse(state.options);
       state.unreachableMirrors ??= {};
+      state.promotions ??= {};
       return { state, version, chunks: chunks.length };
     }
     throw new SimulatedClusterBusy(this.clusterId, LOAD_ATTEMPTS);

@@ -1,10 +1,12 @@
 import { probeInPlace } from '#cluster/simulated/fts.ts';
+import { attempt } from '#cluster/simulated/gprecoverseg.ts';
 import {
   assertCatalogValid,
   clone,
   forgetOldOperations,
   indexOf,
   log,
+  pinWal,
   processOf,
   setRunning,
   type OperationItem,
@@ -18,21 +20,41 @@ export const RECOVERED_MESSAGE = 'Segments successfully recovered.';
 export const REBALANCED_MESSAGE = 'The rebalance operation has completed successfully.';
 
 const allResolved = (op: SimulatedOperation): boolean =>
-  op.items.every((item) => item.outcome !== 'copying');
+  op.waiting === undefined && op.items.every((item) => item.outcome !== 'copying');
 
 const finishTime = (op: SimulatedOperation): number =>
-  Math.max(op.startedAt, ...op.items.map((item) => item.resolvedAt ?? op.startedAt));
+  Math.max(
+    op.startedAt,
+    op.waitedUntil ?? op.startedAt,
+    ...op.items.map((item) => item.resolvedAt ?? op.startedAt),
+  );
 
-/** The earliest thing that happens by itself: a host powering on, a copy ending, a run ending. */
+/**
+ * The earliest thing that happens by itself: a host powering on, a promotion ending, a waiting
+ * gprecoverseg trying again, a copy ending, a run ending.
+ */
 function nextEventTime(state: SimulatedClusterState): number | undefined {
   const times: number[] = [];
   for (const back of Object.values(state.downHosts)) if (back !== null) times.push(back);
+  times.push(...Object.values(state.promotions));
   for (const op of state.operations) {
     if (op.finishedAt !== undefined) continue;
+    if (op.waiting) times.push(op.waiting.next);
     if (allResolved(op)) times.push(finishTime(op));
     for (const item of op.items) if (item.outcome === 'copying') times.push(item.completeAt);
   }
   return times.length === 0 ? undefined : Math.min(...times);
+}
+
+/** The promotion ended: the segment accepts connections, and its walsender may start. */
+function endPromotion(state: SimulatedClusterState, dbid: string, at: number): void {
+  const { byDbid, pairByContent } = indexOf(state);
+  const row = byDbid.get(Number(dbid));
+  const pair = row && pairByContent.get(row.content);
+  // Pinned while it still has no walsender: catch-up counts only from now.
+  if (pair) pinWal(state, pair, at);
+  delete state.promotions[dbid];
+  log(state, at, `dbid ${dbid}: promotion ended, database system is ready to accept connections`);
 }
 
 /** The copy finished: gprecoverseg starts the segment, which then streams the WAL it lacks. */
@@ -75,8 +97,9 @@ function finishOperation(state: SimulatedClusterState, op: SimulatedOperation, a
 
 /**
  * Lets clock time pass up to `now`, in place: everything scheduled by then happens in time
- * order (hosts back, copies done, runs finished). WAL catch-up needs no steps: it is computed
- * from the positions pinned whenever replication starts or stops.
+ * order (hosts back, promotions ended, waiting runs trying again, copies done, runs finished).
+ * WAL catch-up needs no steps: it is computed from the positions pinned whenever replication
+ * starts or stops.
  */
 export function advanceInPlace(state: SimulatedClusterState, now: number): void {
   const target = Math.max(now, state.now);
@@ -86,8 +109,11 @@ export function advanceInPlace(state: SimulatedClusterState, now: number): void 
     state.now = Math.max(state.now, at);
     for (const [host, back] of Object.entries(state.downHosts))
       if (back !== null && back <= at) delete state.downHosts[host];
+    for (const [dbid, end] of Object.entries(state.promotions))
+      if (end <= at) endPromotion(state, dbid, at);
     for (const op of state.operations) {
       if (op.finishedAt !== undefined) continue;
+      if (op.waiting && op.waiting.next <= at) attempt(state, op, at);
       for (const item of op.items)
         if (item.outcome === 'copying' && item.completeAt <= at) completeCopy(state, item, at);
       if (allResolved(op) && finishTime(op) <= at) finishOperation(state, op, at);

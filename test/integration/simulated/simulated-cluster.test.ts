@@ -100,12 +100,31 @@ describe('SimulatedCluster on DynamoDB Local', () => {
     expect(await table()).toBe(SEED_TABLES.synchronized);
 
     const rebalance = await workflow.startRebalance({ replayLagGb: 10 }, 'incident-1/rebalance');
-    clock.now = 37_000;
+    // FTS has marked the preferred primaries acting again; for 5 s they answer "mirror ready"
+    // (capture 103), have no walsender, and gprecoverseg -r waits for them before it copies.
+    clock.now = 39_999;
+    expect(await operator.readConfiguration()).toMatchObject({
+      unresponsive: [],
+      notReady: [
+        { dbid: 4, answer: 'mirror-ready' },
+        { dbid: 5, answer: 'mirror-ready' },
+      ],
+      doubleFaults: [],
+    });
+    expect((await operator.readReplication()).map((r) => r.state)).toEqual([
+      'streaming',
+      'streaming',
+      undefined,
+      undefined,
+    ]);
+    expect(await operator.pollOperation(rebalance)).toMatchObject({ done: false, progress: [] });
+    clock.now = 43_000;
+    expect((await operator.readConfiguration()).notReady).toEqual([]);
     expect(await operator.pollOperation(rebalance)).toMatchObject({
       done: true,
       recovered: [8, 9],
     });
-    clock.now = 40_000;
+    clock.now = 46_000;
     await operator.requestFtsProbe();
     expect(await table()).toBe(SEED_TABLES.rebalanced);
   });

@@ -278,6 +278,7 @@ describe('gprecoverseg', () => {
   });
 
   it('backs out the catalog of a full relocation that failed', () => {
+    // Started once FTS's promotions (at the probe, 5 s) have ended.
     const state = probe(failHost(seed({ hostRestartSeconds: null }), 0, 'segment-2'), 1_000);
     const target = {
       hostname: 'segment-3',
@@ -287,14 +288,14 @@ describe('gprecoverseg', () => {
     };
     const run = startRecovery(
       state,
-      2_000,
+      6_000,
       [{ dbid: 6, content: 0, sourceDbid: 2, type: 'full', target }],
       'k',
     );
     // gprecoverseg updates the catalog before it copies.
     expect(row(run.state, 6)).toMatchObject({ hostname: 'segment-3', port: 12000, status: 'd' });
-    const interrupted = failHost(run.state, 3_000, 'segment-3');
-    const status = pollOperation(interrupted, 3_000, run.handle.operationId);
+    const interrupted = failHost(run.state, 7_000, 'segment-3');
+    const status = pollOperation(interrupted, 7_000, run.handle.operationId);
     expect(status.failures).toEqual([
       expect.objectContaining({ dbid: 6, type: 'full', reason: 'Host segment-3 is unreachable' }),
     ]);
@@ -502,7 +503,7 @@ describe('rebalance', () => {
     expect(status).toMatchObject({ done: true, recovered: [4, 9], failures: [] });
   });
 
-  it('trusts the catalog: a mirror dead within its grace period is "promoted" and the content is lost (captures 51b, 80c)', () => {
+  it('trusts the catalog: a mirror dead within its grace period is "promoted", the content is lost, and gprecoverseg -r gives up after 30 s (captures 51b, 80c; SegmentReconfigurer)', () => {
     // Content 3 acts in switched roles and in sync, with FTS's real grace period.
     const swapped = seedCluster().map((r) =>
       r.content === 3 ? { ...r, role: r.role === 'p' ? ('m' as const) : ('p' as const) } : r,
@@ -511,15 +512,29 @@ describe('rebalance', () => {
     state = probe(crashSegment(state, 100, 5), 200);
     expect(modesOf(rows(state)).split(' ').slice(6)).toEqual(['9:pus', '5:mus']);
     const run = startRebalance(state, 300, { replayLagGb: 10 }, 'b');
-    expect(readConfiguration(run.state, 300).doubleFaults).toEqual([
-      { content: 3, primaryDbid: 5, mirrorDbid: 9 },
-    ]);
-    expect(() => pollOperation(run.state, 300, run.handle.operationId)).toThrow(
+    expect(readConfiguration(run.state, 300)).toMatchObject({
+      notReady: [],
+      doubleFaults: [{ content: 3, primaryDbid: 5, mirrorDbid: 9 }],
+    });
+    // It tries a distributed statement every 2 s for its MIRROR_PROMOTION_TIMEOUT, 30 s.
+    expect(pollOperation(run.state, 30_299, run.handle.operationId)).toMatchObject({
+      done: false,
+      progress: [],
+    });
+    expect(() => pollOperation(run.state, 30_300, run.handle.operationId)).toThrow(
       expect.objectContaining({
         name: 'GprecoversegFailed',
-        message: expect.stringContaining('(seg3 segment-2:10001)'),
+        message: expect.stringContaining(
+          "gprecoverseg failed. (Reason='Mirror promotion did not complete in 30 seconds.') exiting...",
+        ),
       }),
     );
+    // The primary it stopped stays down: nothing was recovered.
+    expect(
+      modesOf(rows(advance(run.state, 30_300)))
+        .split(' ')
+        .slice(6),
+    ).toEqual(['5:pun', '9:mdn']);
   });
 });
 
@@ -527,9 +542,9 @@ describe('determinism', () => {
   const run = (seedValue: number) => {
     let state = createState(seedCluster(), { seed: seedValue, incrementalFailsFor: [5] }, 0);
     state = probe(failHost(state, 10, 'segment-2'), 20);
-    state = startRecovery(state, 30, planFor(state), 'a').state;
-    state = advance(state, 700);
-    state = crashSegment(state, 800, 9);
+    state = startRecovery(state, 6_000, planFor(state), 'a').state;
+    state = advance(state, 6_700);
+    state = crashSegment(state, 6_800, 9);
     return probe(state, 60_000);
   };
 
