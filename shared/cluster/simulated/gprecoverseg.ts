@@ -257,8 +257,7 @@ function copy(
         `gprecoverseg: segment config for content ${row.content} moved from ${describeLocation(backout)} to ${describeLocation(row)}`,
       );
     }
-    const source = index.byDbid.get(sourceDbid) as SegmentRow;
-    op.items.push(startCopy(state, row, source, type, at, backout));
+    op.items.push(startCopy(state, row, sourceDbid, type, at, backout));
   }
 }
 
@@ -282,18 +281,11 @@ function drawTotalKb(state: SimulatedClusterState, type: RecoveryType): number {
 function copyFailure(
   state: SimulatedClusterState,
   row: SegmentRow,
-  source: SegmentRow,
   type: RecoveryType,
 ): OperationItem['failure'] {
   const process = processOf(state, row.dbid);
   if (isHostDown(state, row.hostname))
     return { reason: `Host ${row.hostname} is unreachable`, needsFull: false };
-  // The plan's source went away while gprecoverseg waited for a promotion.
-  if (!processOf(state, source.dbid).running)
-    return {
-      reason: `${RECOVERY_TOOL[type]}: error: could not connect to source dbid ${source.dbid} on ${source.hostname}:${source.port}: Connection refused`,
-      needsFull: false,
-    };
   if (type === 'full') return undefined;
   if (type === 'incremental' && process.dataLost)
     return {
@@ -316,17 +308,17 @@ function copyFailure(
 function startCopy(
   state: SimulatedClusterState,
   row: SegmentRow,
-  source: SegmentRow,
+  sourceDbid: number,
   type: RecoveryType,
   at: number,
   backout?: SegmentLocation,
 ): OperationItem {
   const totalKb = drawTotalKb(state, type);
-  const failure = copyFailure(state, row, source, type);
+  const failure = copyFailure(state, row, type);
   return {
     dbid: row.dbid,
     content: row.content,
-    sourceDbid: source.dbid,
+    sourceDbid,
     type,
     totalKb,
     startedAt: at,

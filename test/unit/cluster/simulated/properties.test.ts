@@ -14,7 +14,7 @@ import {
   type SimulatedClusterState,
 } from '#cluster/simulated/model.ts';
 import { startRebalance, startRecovery } from '#cluster/simulated/operations.ts';
-import { readConfiguration } from '#cluster/simulated/reads.ts';
+import { readConfiguration, readReplication } from '#cluster/simulated/reads.ts';
 import { advance, probe } from '#cluster/simulated/timeline.ts';
 import { DomainError } from '#domain/errors.ts';
 import { configurationProblems } from '#domain/invariants.ts';
@@ -56,6 +56,8 @@ const optionsArb = fc.record({
   seed: fc.integer(),
   walBytesBehind: fc.constantFrom(0, 1_048_576, 64 * 1_048_576),
   timeScale: fc.constantFrom(0, 1, 20),
+  // 12 s outlasts the gang retries of gprecoverseg's first statement (10 s).
+  promotionSeconds: fc.constantFrom(0, 5, 5, 12),
   hostRestartSeconds: fc.constantFrom(null, 0, 30),
   incrementalFailsFor: fc.subarray(DBIDS, { maxLength: 3 }),
 });
@@ -122,6 +124,37 @@ function everyDeadPrimaryFailedOverOrDoubleFaulted(state: SimulatedClusterState,
   ).toEqual(doubleFaults.map((f) => f.primaryDbid).sort((a, b) => a - b));
 }
 
+/**
+ * A promotion under way (capture 103): the segment is alive, so neither unresponsive nor a
+ * double fault; it has no walsender; and no copy reads from it.
+ */
+function promotingPrimariesAreAliveAndUnused(state: SimulatedClusterState, at: number): void {
+  const { unresponsive, notReady, doubleFaults } = readConfiguration(state, at);
+  const promoting = notReady.map((n) => n.dbid);
+  if (promoting.length === 0) return;
+  expect(
+    promoting.filter((d) => unresponsive.includes(d)),
+    'promoting and unresponsive',
+  ).toEqual([]);
+  expect(
+    doubleFaults.filter((f) => promoting.includes(f.primaryDbid)),
+    'a promoting primary counted as a double fault',
+  ).toEqual([]);
+  for (const r of readReplication(state, at))
+    if (promoting.includes(r.primaryDbid))
+      expect(r.state, `content ${r.content}: walsender of promoting dbid ${r.primaryDbid}`).toBe(
+        undefined,
+      );
+  // `state` is already at `at`: every action returns the cluster as of its time.
+  for (const op of state.operations)
+    for (const item of op.items)
+      if (item.outcome === 'copying')
+        expect(
+          promoting,
+          `dbid ${item.dbid} copies from dbid ${item.sourceDbid} while it is being promoted`,
+        ).not.toContain(item.sourceDbid);
+}
+
 /** Every content whose acting primary changed was promoted from a mirror that had all the WAL. */
 function promotionsWereSafe(
   before: SimulatedClusterState,
@@ -173,6 +206,7 @@ describe('simulated cluster properties', () => {
           }
           expect(configurationProblems(after.catalog)).toEqual([]);
           promotionsWereSafe(before, after, at);
+          promotingPrimariesAreAliveAndUnused(after, at);
           if (action.kind === 'probe') everyDeadPrimaryFailedOverOrDoubleFaulted(after, at);
           state = after;
         });

@@ -41,6 +41,9 @@ describe('the seed incident (segment-2 powered off), in simulated real time', ()
       status: 'u',
       mode: 's',
     });
+    // The promoted mirrors answer "mirror ready" until their promotions end 5 s later (capture 103).
+    expect(readConfiguration(state, 6_999).notReady.map((n) => n.dbid)).toEqual([8, 9]);
+    expect(readConfiguration(state, 7_000).notReady).toEqual([]);
     state = probe(state, 32_000);
     expectValid(state);
     expect(table(state, 32_000)).toBe(SEED_TABLES.promoted);
@@ -94,6 +97,11 @@ describe('the seed incident (segment-2 powered off), in simulated real time', ()
       status: 'd',
       mode: 'n',
     });
+    // So do the preferred primaries FTS made acting again; gprecoverseg -r waits for them.
+    expect(readConfiguration(state, caughtUp + 1_000).notReady).toEqual([
+      { dbid: 4, answer: 'mirror-ready' },
+      { dbid: 5, answer: 'mirror-ready' },
+    ]);
     const rebalanced = pollUntilDone(state, rebalance.handle, caughtUp + 1_000, 10);
     expect(rebalanced.status).toMatchObject({
       kind: 'rebalance',
