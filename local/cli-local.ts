@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import type { Server } from 'node:http';
+import { join, resolve } from 'node:path';
 import { deployedDefinition } from '#local/definition.ts';
 import { runDemo } from '#local/demo.ts';
 import { combine, progressObserver } from '#local/progress.ts';
@@ -6,11 +7,15 @@ import { startHttpApi } from '#local/http-server.ts';
 import { LiveFeed } from '#local/web/live.ts';
 import { printTable, terminalOut } from '#local/output.ts';
 import { startLocalRuntime, type LocalRuntime, type LocalStore } from '#local/runtime.ts';
-import { closeAbandonedRecoveries } from '#local/open-recoveries.ts';
+import { catchUpProjections, resumeOpenRecoveries } from '#local/open-recoveries.ts';
+import { RunJournal } from '#local/run-journal.ts';
+import { ServeLock } from '#local/serve-lock.ts';
+import type { LeftRun } from '#local/workflow-runner.ts';
 import { route } from '#api/routes.ts';
 import { clusterBackendFromEnv } from '#cluster/backend.ts';
 import { GreenplumClusterOperations } from '#cluster/greenplum/greenplum-cluster-operations.ts';
 import { clusterIdSchema } from '#domain/events.ts';
+import { runPhase } from '#domain/decisions.ts';
 import { PhaseRecorder, runScenario, type Scenario } from '#local/scenario.ts';
 import { UsageError } from '#local/cli-common.ts';
 
@@ -137,49 +142,98 @@ export async function scenarioCommand(
   }
 }
 
+/** Where serve's tables live, and so what becomes of a run it stops. */
+type TablesKept = 'data' | 'endpoint' | 'memory';
+
+const LEFT_RUN_RESUMED_BY: Record<TablesKept, (dataDir: string | undefined) => string> = {
+  data: (dataDir) => `recoverseg serve --data ${resolve(dataDir!)} resumes it`,
+  endpoint: () => 'a recoverseg serve on the same --dynamodb-local and --table-prefix resumes it',
+  memory: () => 'its record goes with this in-memory DynamoDB Local',
+};
+
+/** One line per run a stopping serve left: which incident, where it stopped, who resumes it. */
+async function leftRunLine(
+  runtime: LocalRuntime,
+  run: LeftRun,
+  resumedBy: string,
+): Promise<string> {
+  const phase = await runtime.stores.events
+    .loadState(run.clusterId)
+    .then((state) => runPhase(state))
+    .catch(() => undefined);
+  return `left incident ${run.incidentId} of cluster ${run.clusterId}${phase ? ` in phase ${phase}` : ''} (state ${run.state}), not failed: ${resumedBy}`;
+}
+
+/** Resolves on the first SIGINT or SIGTERM; a second one ends the process at once. */
+function stopSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const stop = (signal: string) => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(signal);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+/**
+ * `serve`: one per data directory (serve.lock), the projections brought to the log's head,
+ * every recovery the log shows open resumed, then the API until SIGINT or SIGTERM. Stopping
+ * aborts the runs at once, records nothing of them, and says where each was left.
+ */
 export async function serveCommand(
   port: number,
   dataDir: string | undefined,
   realCluster: Record<string, string> | undefined,
   store: LocalStore = {},
 ): Promise<number> {
-  // The dashboard's progress bars: what the workflow's polls see, kept for the live stream.
-  const live = new LiveFeed();
-  const runtime = await startLocalRuntime({
-    ...store,
-    definition: deployedDefinition(),
-    observer: live,
-    ...(dataDir ? { dataDir } : {}),
-    ...(realCluster ? { realCluster } : {}),
-  });
-  live.attach(runtime.steps.cluster);
-  if (realCluster)
-    await registerLiveCluster(runtime, realCluster.CLUSTER_ID!, (line) =>
-      process.stdout.write(`${line}\n`),
-    ).catch(async (error) => {
-      await runtime.stop();
-      throw error;
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const lock = dataDir === undefined ? undefined : ServeLock.acquire(dataDir, port);
+  try {
+    if (lock?.tookOver)
+      out(
+        `data directory ${resolve(dataDir!)}: its serve (PID ${lock.tookOver.pid}, since ${lock.tookOver.startedAt}) is gone; taken over`,
+      );
+    const journal =
+      dataDir === undefined ? undefined : new RunJournal(join(resolve(dataDir), 'serve-runs'));
+    const kept: TablesKept = dataDir ? 'data' : store.endpoint ? 'endpoint' : 'memory';
+    // The dashboard's progress bars: what the workflow's polls see, kept for the live stream.
+    const live = new LiveFeed();
+    const runtime = await startLocalRuntime({
+      ...store,
+      definition: deployedDefinition(),
+      observer: live,
+      ...(dataDir ? { dataDir } : {}),
+      ...(realCluster ? { realCluster } : {}),
+      ...(journal ? { inputs: journal } : {}),
     });
-  // A serve that died (kill -9) left its recoveries open with no run: close them on record.
-  for (const line of await closeAbandonedRecoveries(runtime)) process.stdout.write(`${line}\n`);
-  const server = await startHttpApi(
-    runtime.api,
-    port,
-    (line) => process.stderr.write(`${line}\n`),
-    { live },
-  ).catch(async (error) => {
-    await runtime.stop();
-    throw new UsageError((error as Error).message);
-  });
-  process.stdout.write(
-    `recoverseg API and dashboard on http://127.0.0.1:${port} (DynamoDB Local ${runtime.endpoint}${dataDir ? `, data in ${resolve(dataDir)}` : store.endpoint ? ', already running' : ', in memory'}); Ctrl-C stops\n`,
-  );
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  process.stdout.write('stopping\n');
-  await new Promise((resolve) => server.close(resolve));
-  await runtime.stop();
-  return 0;
+    let server: Server | undefined;
+    try {
+      lock?.update({ dynamodbPort: Number(new URL(runtime.endpoint).port) });
+      live.attach(runtime.steps.cluster);
+      if (realCluster) await registerLiveCluster(runtime, realCluster.CLUSTER_ID!, out);
+      for (const line of await catchUpProjections(runtime.stores)) out(line);
+      for (const line of await resumeOpenRecoveries(runtime, journal)) out(line);
+      server = await startHttpApi(runtime.api, port, (line) => process.stderr.write(`${line}\n`), {
+        live,
+      }).catch((error: Error) => {
+        throw new UsageError(error.message);
+      });
+      out(
+        `recoverseg API and dashboard on http://127.0.0.1:${port} (DynamoDB Local ${runtime.endpoint}${dataDir ? `, data in ${resolve(dataDir)}` : store.endpoint ? ', already running' : ', in memory'}); Ctrl-C stops`,
+      );
+      await stopSignal();
+      out('stopping');
+    } finally {
+      server?.close();
+      server?.closeAllConnections();
+      for (const run of await runtime.workflow.shutdown())
+        out(await leftRunLine(runtime, run, LEFT_RUN_RESUMED_BY[kept](dataDir)));
+      await runtime.stop();
+    }
+    return 0;
+  } finally {
+    lock?.release();
+  }
 }

@@ -16,6 +16,7 @@ import {
   LocalWorkflow,
   deployedTaskInvoker,
   loadDeployedHandlers,
+  type RunInputs,
   type TaskInvoker,
   type TaskObserver,
 } from '#local/workflow-runner.ts';
@@ -40,6 +41,8 @@ export interface LocalRuntimeOptions {
    * (`CLUSTER_BACKEND` local or ssh, `CLUSTER_ID`, `COORDINATOR_HOST`, `GPHOME`, ...).
    */
   realCluster?: Readonly<Record<string, string>>;
+  /** Where each run's input is kept for a restarted serve to resume it (serve --data). */
+  inputs?: RunInputs;
 }
 
 const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EHOSTUNREACH']);
@@ -137,6 +140,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     options.invoke ?? deployedTaskInvoker(),
     options.observer,
     options.pauseMs,
+    options.inputs,
   );
   return {
     endpoint,

@@ -1,7 +1,11 @@
 import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import type { Context } from 'aws-lambda';
 import { parseOrThrow } from '#domain/validation.ts';
-import { workflowInputSchema, type WorkflowInput } from '#domain/step-contract.ts';
+import {
+  workflowInputSchema,
+  type ExecutionState,
+  type WorkflowInput,
+} from '#domain/step-contract.ts';
 import {
   WORKFLOW_TASKS,
   WORKFLOW_TASK_NAMES,
@@ -90,6 +94,56 @@ export function substituteTaskArns(definition: Record<string, unknown>): Record<
   return JSON.parse(text) as Record<string, unknown>;
 }
 
+/** The local ARN of an execution: the lock's holder while it runs. */
+export const localExecutionArn = (name: string): string =>
+  `arn:aws:states:local:000000000000:execution:recoverseg:${name}`;
+
+/** An execution this runner still has going, and where it is. */
+interface Running {
+  input: WorkflowInput;
+  abort: () => void;
+  /** The state it last entered, that state's type, and the execution state it entered with. */
+  state: string;
+  stateType: string;
+  data: unknown;
+  /** The last Task it ran. */
+  lastTask: WorkflowTask | undefined;
+  /** Task calls not yet returned: an execution that ends may leave one behind it. */
+  inFlight: Set<Promise<unknown>>;
+}
+
+/** An execution `shutdown` stopped: left for a restarted serve to resume. */
+export interface LeftRun {
+  clusterId: string;
+  incidentId: string;
+  state: string;
+}
+
+/** Where a runner keeps the input of the executions it runs (serve --data: run-journal.ts). */
+export interface RunInputs {
+  keep(executionName: string, input: WorkflowInput): void;
+  forget(executionName: string): void;
+}
+
+/**
+ * A Task that threw something other than an Error: made an Error, so that the state's Catch
+ * sees a name (aws-local-stepfunctions reads `error.name` and fails the whole run without one).
+ */
+export class NonErrorThrown extends Error {
+  override name = 'NonErrorThrown';
+}
+
+function asError(task: WorkflowTask, thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  let shown: string;
+  try {
+    shown = JSON.stringify(thrown) ?? String(thrown);
+  } catch {
+    shown = String(thrown);
+  }
+  return new NonErrorThrown(`${task} threw ${typeof thrown} ${shown.slice(0, 500)}, not an Error`);
+}
+
 /**
  * The deployed state machine definition, run on this machine by aws-local-stepfunctions.
  * Executions are named after their incident, as in AWS: starting the same incident twice
@@ -97,8 +151,10 @@ export function substituteTaskArns(definition: Record<string, unknown>): Record<
  */
 export class LocalWorkflow implements WorkflowStarter {
   private readonly executions = new Map<string, Promise<ExecutionResult>>();
-  private readonly running = new Map<string, { abort: () => void }>();
+  private readonly running = new Map<string, Running>();
   private readonly ended = new Map<string, string>();
+  /** Set by shutdown: what is aborted from now on is left to resume, and nothing new starts. */
+  private stopping = false;
 
   private readonly definition: Record<string, unknown>;
   /**
@@ -116,17 +172,22 @@ export class LocalWorkflow implements WorkflowStarter {
      * definition's seconds (whole seconds, made for a cluster that takes minutes).
      */
     private readonly pauseMs?: number,
+    /** serve --data keeps each run's input, for a restarted serve to resume it. */
+    private readonly inputs?: RunInputs,
   ) {
     this.definition = substituteTaskArns(definition);
     this.machine = new StateMachine(this.definition as never);
   }
 
+  private get states(): Record<string, { Type?: string; Retry?: unknown; Catch?: unknown }> {
+    return (this.definition.States ?? {}) as never;
+  }
+
   private paceOverrides() {
     const ms = this.pauseMs;
     if (ms === undefined) return {};
-    type State = { Type?: string; Retry?: unknown };
-    const states = Object.entries((this.definition.States ?? {}) as Record<string, State>);
-    const each = (keep: (state: State) => boolean) =>
+    const states = Object.entries(this.states);
+    const each = (keep: (state: { Type?: string; Retry?: unknown }) => boolean) =>
       Object.fromEntries(states.filter(([, state]) => keep(state)).map(([name]) => [name, ms]));
     return {
       waitTimeOverrides: each((state) => state.Type === 'Wait'),
@@ -136,9 +197,14 @@ export class LocalWorkflow implements WorkflowStarter {
 
   async start(input: WorkflowInput): Promise<StartedExecution> {
     const name = executionName(input.clusterId, input.incidentId);
-    const executionArn = `arn:aws:states:local:000000000000:execution:recoverseg:${name}`;
+    const executionArn = localExecutionArn(name);
     if (this.executions.has(name))
       return { executionName: name, executionArn, alreadyStarted: true };
+    if (this.stopping)
+      throw new Error(
+        `incident ${input.incidentId}: recoverseg serve is stopping and starts no run; start it again once serve runs`,
+      );
+    this.inputs?.keep(name, input);
     const run = this.execute(name, executionArn, input);
     this.executions.set(name, run);
     return { executionName: name, executionArn, alreadyStarted: false };
@@ -175,23 +241,109 @@ export class LocalWorkflow implements WorkflowStarter {
     await Promise.all(this.executions.values());
   }
 
+  /**
+   * serve stopping (SIGTERM, Ctrl-C): every execution is aborted at once, a Wait state
+   * included, and recorded as nothing (neither failed nor ended: a restarted serve resumes
+   * it). A Task in flight gets `graceMs` to finish its call; past that it is cut short with
+   * the process, as a Lambda may be, and every step is safe to run again. Returns what it left.
+   */
+  async shutdown(graceMs = 2000): Promise<LeftRun[]> {
+    this.stopping = true;
+    const runs = [...this.running.values()];
+    for (const run of runs) run.abort();
+    await this.settle();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled(runs.flatMap((run) => [...run.inFlight])),
+      new Promise((resolve) => (timer = setTimeout(resolve, graceMs))),
+    ]);
+    clearTimeout(timer);
+    return runs.map((run) => ({
+      clusterId: run.input.clusterId,
+      incidentId: run.input.incidentId,
+      state: run.state,
+    }));
+  }
+
+  private async invokeTask(task: WorkflowTask, payload: unknown): Promise<unknown> {
+    try {
+      const output = await this.invoke(task, payload);
+      await this.observer.onTaskSucceeded?.(task, payload, output);
+      return output;
+    } catch (thrown) {
+      const error = asError(task, thrown);
+      await this.observer.onTaskFailed?.(task, payload, error);
+      throw error;
+    }
+  }
+
+  /** The phase a Task's Catch files its error under (`$.errors.<phase>`), from the definition. */
+  private phaseOf(task: string): string | undefined {
+    const catchers = this.states[task]?.Catch as { ResultPath?: string }[] | undefined;
+    return catchers?.[0]?.ResultPath?.match(/^\$\.errors\.(\w+)$/)?.[1];
+  }
+
+  /**
+   * An execution that ended neither through FinishRecovery nor through RecordFailure and its
+   * Fail state (the runner itself failed, a state no Catch covers failed, it timed out) would
+   * leave its incident open for good: RecordFailure runs for it here, as the definition would
+   * have run it, once every Task call it left behind has returned (Node 20's runner failed
+   * while StartRecovery was still writing, and the incident opened after its failure was
+   * recorded). Returns why that failed too, if it did.
+   */
+  private async recordUnended(
+    run: Running,
+    executionArn: string,
+    cause: { name: string; message: string },
+  ): Promise<string | undefined> {
+    await Promise.allSettled(run.inFlight);
+    const state = run.data as ExecutionState;
+    const phase = this.phaseOf(run.lastTask ?? String(this.definition.StartAt));
+    const errors = state.errors ?? {
+      ...(phase
+        ? {
+            [phase]: {
+              Error: cause.name,
+              Cause: `the local workflow runner failed in state ${run.state}: ${cause.name}: ${cause.message}`,
+            },
+          }
+        : {}),
+    };
+    try {
+      await this.invokeTask('RecordFailure', {
+        executionId: executionArn,
+        input: { ...state, errors },
+      });
+      return undefined;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  }
+
   private async execute(
     name: string,
     executionArn: string,
     input: WorkflowInput,
   ): Promise<ExecutionResult> {
+    const run: Running = {
+      input,
+      abort: () => {},
+      state: String(this.definition.StartAt),
+      stateType: 'Task',
+      data: input,
+      lastTask: undefined,
+      inFlight: new Set(),
+    };
     const taskResourceLocalHandlers = Object.fromEntries(
       WORKFLOW_TASK_NAMES.map((task) => [
         task,
-        async (payload: unknown) => {
-          try {
-            const output = await this.invoke(task, payload);
-            await this.observer.onTaskSucceeded?.(task, payload, output);
-            return output as never;
-          } catch (error) {
-            await this.observer.onTaskFailed?.(task, payload, error as Error);
-            throw error;
-          }
+        (payload: unknown) => {
+          run.lastTask = task;
+          const call = this.invokeTask(task, payload);
+          run.inFlight.add(call);
+          const done = () => run.inFlight.delete(call);
+          call.then(done, done);
+          return call as never;
         },
       ]),
     );
@@ -206,34 +358,63 @@ export class LocalWorkflow implements WorkflowStarter {
         },
       },
     });
-    this.running.set(executionArn, execution);
+    run.abort = execution.abort;
+    // Where the execution is; reading the log also keeps it from piling up in memory.
+    const watching = (async () => {
+      for await (const event of execution.eventLogs)
+        if (event.type === 'StateEntered') {
+          run.state = event.state.name;
+          run.stateType = event.state.type;
+          run.data = event.state.input;
+        }
+    })();
+    this.running.set(executionArn, run);
+    let result: ExecutionResult;
     try {
       const output = await execution.result;
-      this.ended.set(executionArn, 'SUCCEEDED');
-      return { executionName: name, status: 'succeeded', output, error: undefined };
+      result = { executionName: name, status: 'succeeded', output, error: undefined };
     } catch (error) {
-      if ((error as Error).name === 'ExecutionAbortedError') {
-        this.ended.set(executionArn, 'ABORTED');
-        return {
+      await watching;
+      if ((error as Error).name === 'ExecutionAbortedError')
+        result = {
           executionName: name,
           status: 'aborted',
           output: undefined,
-          error: { name: 'ExecutionAborted', message: 'stopped by an operator' },
+          error: this.stopping
+            ? { name: 'ExecutionLeft', message: `serve stopped; left in state ${run.state}` }
+            : { name: 'ExecutionAborted', message: 'stopped by an operator' },
+        };
+      else {
+        const cause =
+          error instanceof ExecutionError
+            ? ((error as Error & { cause?: Error }).cause ?? error)
+            : (error as Error);
+        const failure = { name: cause.name, message: cause.message };
+        // The definition's own end: RecordFailure ran and then its Fail state.
+        const unrecorded =
+          run.stateType === 'Fail'
+            ? undefined
+            : await this.recordUnended(run, executionArn, failure);
+        result = {
+          executionName: name,
+          status: 'failed',
+          output: undefined,
+          error: unrecorded
+            ? {
+                ...failure,
+                message: `${failure.message}; recording the failure failed too: ${unrecorded}`,
+              }
+            : failure,
         };
       }
-      this.ended.set(executionArn, 'FAILED');
-      const cause =
-        error instanceof ExecutionError
-          ? ((error as Error & { cause?: Error }).cause ?? error)
-          : (error as Error);
-      return {
-        executionName: name,
-        status: 'failed',
-        output: undefined,
-        error: { name: cause.name, message: cause.message },
-      };
     } finally {
       this.running.delete(executionArn);
     }
+    this.ended.set(
+      executionArn,
+      { succeeded: 'SUCCEEDED', failed: 'FAILED', aborted: 'ABORTED' }[result.status],
+    );
+    if (!(result.status === 'aborted' && this.stopping)) this.inputs?.forget(name);
+    return result;
   }
 }

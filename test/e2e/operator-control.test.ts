@@ -8,7 +8,6 @@ import { createDynamoClient } from '#store/clients.ts';
 import { renderConfigurationTable } from '#domain/render.ts';
 import { configurationOf } from '#domain/evolve.ts';
 import { recoveryOptionsSchema } from '#domain/events.ts';
-import { closeAbandonedRecoveries } from '#local/open-recoveries.ts';
 import { seedScenario, seedTables } from '#test/fixtures/seed.ts';
 import { apiEvent, reply } from '#test/unit/api/support.ts';
 
@@ -259,24 +258,5 @@ describe('cancel, and a cluster no dead run can wedge', () => {
       ),
     );
     expect(log.at(-1)?.type).toBe('RecoveryCompleted');
-  });
-
-  it('serve, started again on its data, closes what the dead serve left open', async () => {
-    const clusterId = await brokenSeed();
-    await leftByADeadServe(clusterId);
-    const lines = await closeAbandonedRecoveries(runtime);
-    expect(lines).toContain(
-      `cluster ${clusterId}: incident killed was left open by a serve that stopped; closed as abandoned (recoverseg history --cluster ${clusterId}); start a recovery again if segments are still down`,
-    );
-    const state = await runtime.stores.events.loadState(clusterId);
-    expect(state.recovery).toBeUndefined();
-    expect(state.lastIncident).toMatchObject({ incidentId: 'killed', status: 'failed' });
-    expect(await runtime.stores.lock.read(clusterId)).toBeUndefined();
-    // Nothing left to close: a second start writes nothing.
-    const seq = state.seq;
-    expect(await closeAbandonedRecoveries(runtime)).not.toContain(
-      expect.stringContaining(clusterId),
-    );
-    expect((await runtime.stores.events.readHead(clusterId)).lastSeq).toBe(seq);
   });
 });
