@@ -113,7 +113,9 @@ function program(run: (code: Promise<number>) => Promise<void>): Command {
   storeOptions(
     root
       .command('serve')
-      .description('DynamoDB Local + the API and dashboard + the workflow, until Ctrl-C'),
+      .description(
+        'DynamoDB Local + the API and dashboard + the workflow, until Ctrl-C or SIGTERM; one per --data DIR, which resumes the recoveries left open there',
+      ),
   )
     .option('--port <n>', 'the API port', '3000')
     .addOption(
