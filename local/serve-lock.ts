@@ -56,7 +56,7 @@ function pidAlive(pid: number): boolean {
 }
 
 /** The holder still runs: its PID lives and, where /proc says, it is the same process. */
-export function holderAlive(holder: ServeLockInfo): boolean {
+function holderAlive(holder: ServeLockInfo): boolean {
   if (!pidAlive(holder.pid)) return false;
   const start = processStart(holder.pid);
   return start === undefined || holder.processStart === undefined || start === holder.processStart;
