@@ -16,7 +16,12 @@ import { SimulatedClusterExists } from '#cluster/simulated/errors.ts';
 import type { StorePorts } from '#store/ports.ts';
 import type { WorkflowStarter } from '#app/starter.ts';
 import { executionName } from '#app/starter.ts';
-import { approveRebalance, cancelRecovery, supersedeDeadHolder } from '#app/control.ts';
+import {
+  approveRebalance,
+  cancelRecovery,
+  setRecoveryPolicy,
+  supersedeDeadHolder,
+} from '#app/control.ts';
 import type { ClusterOperations, Simulator } from '#cluster/port.ts';
 import {
   apiRecoverRequestSchema,
@@ -25,9 +30,11 @@ import {
   faultSchema,
   policyRequestSchema,
   rebalanceSetting,
+  recoveryPolicyRequestSchema,
   registerRequestSchema,
   unknownHosts,
 } from '#domain/requests.ts';
+import { recoveryPolicyOf, wholeness } from '#domain/watch.ts';
 
 export interface ApiDeps {
   stores: StorePorts;
@@ -181,6 +188,9 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
       const events: NewEvent[] = [
         ...registrationEvents(body.segments),
         ...(setting ? [{ type: 'RebalancePolicySet' as const, data: { setting } }] : []),
+        ...(body.recoveryPolicy
+          ? [{ type: 'RecoveryPolicySet' as const, data: { policy: body.recoveryPolicy } }]
+          : []),
       ];
       const result = await deps.stores.events.append(body.clusterId, events, {
         expectedSeq: 0,
@@ -262,6 +272,8 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
           recovery: state.recovery ?? null,
           lastIncident: state.lastIncident ?? null,
           rebalancePolicy: state.rebalancePolicy ?? null,
+          recoveryPolicy: recoveryPolicyOf(state),
+          watch: wholeness(state),
           doubleFaults: state.doubleFaults,
           gpstateMirrors: renderGpstateMirrors(rows),
           gpstateErrors: renderGpstateErrors(state),
@@ -356,6 +368,19 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
         statusCode: 200,
         body: { clusterId, rebalancePolicy: setting, seq: result.lastSeq },
       };
+    },
+  },
+  {
+    method: 'PUT',
+    path: '/clusters/{clusterId}/recovery-policy',
+    handler: async (deps, request, { clusterId }) => {
+      await registered(deps, clusterId!);
+      const body = parseOrThrow(recoveryPolicyRequestSchema, request.body ?? {}, 'body');
+      const set = await setRecoveryPolicy(deps, clusterId!, {
+        policy: body.recoveryPolicy,
+        by: actor(request, body.by),
+      });
+      return { statusCode: 200, body: set };
     },
   },
   {

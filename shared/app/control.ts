@@ -1,7 +1,7 @@
 import type { ClusterOperations } from '#cluster/port.ts';
 import { runPhase } from '#domain/decisions.ts';
 import type { ClusterState } from '#domain/evolve.ts';
-import type { NewEvent, Phase, RunPhase } from '#domain/events.ts';
+import type { NewEvent, Phase, RecoveryPolicy, RunPhase } from '#domain/events.ts';
 import { UnknownCluster } from '#domain/errors.ts';
 import { ConcurrencyError } from '#store/errors.ts';
 import type { StorePorts } from '#store/ports.ts';
@@ -31,6 +31,8 @@ export async function appendDecided(
     const state = await stores.events.loadState(clusterId);
     if (state.segments.size === 0) throw new UnknownCluster(clusterId);
     const events = decide(state);
+    // A request that changes nothing (the winner of a race did it already) writes nothing.
+    if (events.length === 0) return { state, seq: state.seq };
     try {
       const { lastSeq } = await stores.events.append(clusterId, events, {
         expectedSeq: state.seq,
@@ -110,6 +112,31 @@ export async function approveRebalance(
       ? `approved: gprecoverseg -r starts at the run's next check`
       : `approved in advance: gprecoverseg -r runs as soon as every pair is in sync`,
   };
+}
+
+/**
+ * Sets what the watcher does when the cluster fails (RecoveryPolicySet): `auto` starts a
+ * recovery, `notify` sends a notice, `off` neither. The policy the cluster already has is not
+ * written again.
+ */
+export async function setRecoveryPolicy(
+  deps: { stores: StorePorts; now: () => Date },
+  clusterId: string,
+  request: { policy: RecoveryPolicy; by: string },
+) {
+  let previous: RecoveryPolicy | undefined;
+  const { seq } = await appendDecided(
+    deps.stores,
+    clusterId,
+    { key: (s) => `recovery-policy/${request.policy}@${s.seq}`, actor: request.by, now: deps.now },
+    (state) => {
+      previous = state.recoveryPolicy;
+      return previous === request.policy
+        ? []
+        : [{ type: 'RecoveryPolicySet', data: { policy: request.policy } }];
+    },
+  );
+  return { clusterId, recoveryPolicy: request.policy, changed: previous !== request.policy, seq };
 }
 
 /* ---------- Who holds the cluster, and is it alive ---------- */

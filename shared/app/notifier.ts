@@ -1,11 +1,16 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 
-/** How a run ended, as every subscriber (SNS, the CLI) hears it. */
+/** How a run ended, or what the watcher found, as every subscriber (SNS, the CLI) hears it. */
 export interface RunOutcome {
   clusterId: string;
+  /** For `detected`: the incident a recovery of it would run as. */
   incidentId: string;
-  /** `awaiting-rebalance`: redundant again, `gprecoverseg -r` waits; `reason` says what to run. */
-  status: 'succeeded' | 'failed' | 'awaiting-rebalance' | 'cancelled';
+  /**
+   * `awaiting-rebalance`: redundant again, `gprecoverseg -r` waits; `detected`: the watcher
+   * saw a failure and started nothing (policy notify, or a double fault). `reason` says what
+   * to run.
+   */
+  status: 'succeeded' | 'failed' | 'awaiting-rebalance' | 'cancelled' | 'detected';
   outcome?: string;
   phase?: string;
   reason?: string;
@@ -15,6 +20,15 @@ export interface Notifier {
   notify(outcome: RunOutcome): Promise<void>;
 }
 
+/** What the summary line of each notice says. */
+const SUMMARIES: Record<RunOutcome['status'], (o: RunOutcome) => string> = {
+  succeeded: (o) => `recovered (${o.outcome})`,
+  failed: (o) => `recovery failed in ${o.phase}: ${o.reason}`,
+  cancelled: (o) => `recovery cancelled: ${o.reason}`,
+  'awaiting-rebalance': (o) => `rebalance awaiting approval: ${o.reason}`,
+  detected: (o) => `failure detected, no recovery started: ${o.reason}`,
+};
+
 export class SnsNotifier implements Notifier {
   constructor(
     private readonly sns: SNSClient,
@@ -22,14 +36,7 @@ export class SnsNotifier implements Notifier {
   ) {}
 
   async notify(outcome: RunOutcome): Promise<void> {
-    const what =
-      outcome.status === 'succeeded'
-        ? `recovered (${outcome.outcome})`
-        : outcome.status === 'failed'
-          ? `recovery failed in ${outcome.phase}: ${outcome.reason}`
-          : outcome.status === 'cancelled'
-            ? `recovery cancelled: ${outcome.reason}`
-            : `rebalance awaiting approval: ${outcome.reason}`;
+    const what = SUMMARIES[outcome.status](outcome);
     await this.sns.send(
       new PublishCommand({
         TopicArn: this.topicArn,

@@ -493,8 +493,8 @@ export const REBALANCE_POLICY_RULES: Table<RebalancePolicyContext, PolicySource>
     then: 'cluster',
   },
   {
-    rule: 'an alarm or an EC2 event started the run, maybe at peak hours: wait for an operator, as gprecoverseg -r cancels every query in flight',
-    when: (c) => c.trigger === 'alarm' || c.trigger === 'ec2',
+    rule: 'an alarm, an EC2 event or the watcher started the run, maybe at peak hours: wait for an operator, as gprecoverseg -r cancels every query in flight',
+    when: (c) => c.trigger === 'alarm' || c.trigger === 'ec2' || c.trigger === 'watch',
     then: 'approval',
   },
   {

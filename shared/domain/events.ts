@@ -48,6 +48,17 @@ export const rebalanceSettingSchema = z.union([
 ]);
 export type RebalanceSetting = z.infer<typeof rebalanceSettingSchema>;
 
+/**
+ * What the watcher does when it sees a cluster lose redundancy: start a recovery at once
+ * (`auto`), tell the operators and start nothing (`notify`), or neither (`off`). A double
+ * fault is never started, whatever the policy (see WATCH_RULES).
+ */
+export const recoveryPolicySchema = z.enum(['auto', 'notify', 'off']);
+export type RecoveryPolicy = z.infer<typeof recoveryPolicySchema>;
+
+/** Who asked for a recovery: an operator (api, cli, scenario), an AWS event, or the watcher. */
+export const triggerSourceSchema = z.enum(['api', 'alarm', 'ec2', 'cli', 'scenario', 'watch']);
+
 export const recoveryOptionsSchema = z.strictObject({
   /** `auto` lets the policy choose per segment; a forced type is never escalated. */
   type: z.enum(['auto', 'incremental', 'differential', 'full']).default('auto'),
@@ -122,6 +133,8 @@ export const eventDataSchemas = {
   }),
   /** The cluster's rebalance policy, set at registration or later by an operator. */
   RebalancePolicySet: z.strictObject({ setting: rebalanceSettingSchema }),
+  /** The cluster's recovery-start policy, set at registration or later by an operator. */
+  RecoveryPolicySet: z.strictObject({ policy: recoveryPolicySchema }),
   SegmentMarkedDown: z.strictObject({ dbid: dbidSchema }),
   MirrorPromoted: z.strictObject({
     content: contentSchema,
@@ -141,7 +154,7 @@ export const eventDataSchemas = {
   RecoveryRequested: z.strictObject({
     incidentId: incidentIdSchema,
     trigger: z.strictObject({
-      source: z.enum(['api', 'alarm', 'ec2', 'cli', 'scenario']),
+      source: triggerSourceSchema,
       detail: z.string().max(500).optional(),
     }),
     options: recoveryOptionsSchema,
@@ -225,6 +238,12 @@ export const eventDataSchemas = {
     /** What is known of a gprecoverseg still running on the coordinator. */
     gprecoverseg: z.string().max(2000).optional(),
   }),
+  /**
+   * The watcher saw every segment up, every pair in sync in its preferred roles and every
+   * acting primary answering, where the log last said otherwise (or nothing): written when
+   * that changes, never once per look. The event's `at` is when the cluster was whole again.
+   */
+  ClusterSeenWhole: z.strictObject({}),
 } as const;
 
 export type EventType = keyof typeof eventDataSchemas;

@@ -6,6 +6,7 @@ import type {
   PlanItem,
   RebalanceSetting,
   RecoveryOptions,
+  RecoveryPolicy,
 } from '#domain/events.ts';
 import { configurationProblems, pairProblems } from '#domain/invariants.ts';
 import {
@@ -54,6 +55,27 @@ export interface IncidentOutcome {
   timings?: EventOf<'RecoveryCompleted'>['data']['timings'];
 }
 
+/** A point in the log: the seq of an event and when it was appended. */
+export interface LogMark {
+  seq: number;
+  at: string | undefined;
+}
+
+/**
+ * What the log tells the watcher about the cluster's health over time, so that a look which
+ * sees nothing new writes nothing (see watch.ts).
+ */
+export interface WatchRecord {
+  /** The last ClusterSeenWhole. */
+  seenWhole?: LogMark;
+  /** The first fault recorded after it: the cluster was whole until then. */
+  brokenAt?: LogMark;
+  /** The last fault on record: a mirror marked down, a mirror promoted, a double fault. */
+  lastFault?: LogMark;
+  /** Where the last recovery run ended (completed, failed or cancelled). */
+  runEndedSeq?: number;
+}
+
 /**
  * Everything the log says about one cluster. `segments` is gp_segment_configuration; the rest
  * is the summary Greenplum does not keep (double faults, the recovery in progress).
@@ -67,6 +89,10 @@ export interface ClusterState {
   lastIncident: IncidentOutcome | undefined;
   /** The cluster's rebalance policy (absent: the defaults of REBALANCE_POLICY_RULES). */
   rebalancePolicy?: RebalanceSetting;
+  /** The cluster's recovery-start policy (absent: DEFAULT_RECOVERY_POLICY of watch.ts). */
+  recoveryPolicy?: RecoveryPolicy;
+  /** Faults, run ends and wholeness on record (absent: none yet). */
+  watch?: WatchRecord;
 }
 
 export const emptyState = (): ClusterState => ({
@@ -87,6 +113,8 @@ interface Draft {
   recovery: ActiveRecovery | undefined;
   lastIncident: IncidentOutcome | undefined;
   rebalancePolicy?: RebalanceSetting;
+  recoveryPolicy?: RecoveryPolicy;
+  watch?: WatchRecord;
 }
 
 export type FoldableEvent = NewEvent & { seq?: number; at?: string };
@@ -100,6 +128,10 @@ type Rule<T extends EventType> = (
 const fail = (message: string): never => {
   throw new InvalidTransition(message);
 };
+
+function registered(draft: Draft): void {
+  if (draft.segments.size === 0) fail('the cluster is not registered; register it first');
+}
 
 function segment(draft: Draft, dbid: number): SegmentRow {
   return draft.segments.get(dbid) ?? fail(`dbid ${dbid} is not in the configuration`);
@@ -177,8 +209,13 @@ const RULES: { [T in EventType]: Rule<T> } = {
   },
 
   RebalancePolicySet(draft, { setting }) {
-    if (draft.segments.size === 0) fail('the cluster is not registered; register it first');
+    registered(draft);
     draft.rebalancePolicy = setting;
+  },
+
+  RecoveryPolicySet(draft, { policy }) {
+    registered(draft);
+    draft.recoveryPolicy = policy;
   },
 
   SegmentMarkedDown(draft, { dbid }) {
@@ -404,7 +441,50 @@ const RULES: { [T in EventType]: Rule<T> } = {
     draft.recovery = undefined;
     draft.lastIncident = { incidentId, status: 'cancelled', at, by, reason };
   },
+
+  ClusterSeenWhole(draft, _data, at) {
+    registered(draft);
+    // Written after the events that explain what the look saw: the log must agree it is whole.
+    const off = pairsOf(draft.segments.values()).filter(
+      (p) =>
+        p.primary.status === 'd' ||
+        (p.mirror && !isSynchronized(p)) ||
+        !isInPreferredRoles(p) ||
+        draft.doubleFaults.includes(p.content),
+    );
+    if (off.length > 0)
+      fail(
+        `content ${off.map((p) => p.content).join(', ')} is down, not in sync or switched on record; the cluster cannot have been seen whole`,
+      );
+    const watch: WatchRecord = { ...draft.watch, seenWhole: { seq: draft.seq + 1, at } };
+    delete watch.brokenAt;
+    draft.watch = watch;
+  },
 };
+
+/** Events that leave the cluster short of a copy or off its roles: what a failure is dated by. */
+const FAULTS: ReadonlySet<EventType> = new Set([
+  'SegmentMarkedDown',
+  'MirrorPromoted',
+  'DoubleFaultDetected',
+]);
+const RUN_ENDS: ReadonlySet<EventType> = new Set([
+  'RecoveryCompleted',
+  'RecoveryFailed',
+  'RecoveryCancelled',
+]);
+
+/**
+ * Keeps the watcher's record of faults and run ends, whoever wrote them (the watcher, a run's
+ * steps): the first fault after the cluster was seen whole dates when it stopped being whole.
+ */
+function keepWatchRecord(draft: Draft, type: EventType, mark: LogMark): void {
+  if (FAULTS.has(type)) {
+    const watch = draft.watch ?? {};
+    const brokenAt = watch.brokenAt ?? (watch.seenWhole ? mark : undefined);
+    draft.watch = { ...watch, lastFault: mark, ...(brokenAt ? { brokenAt } : {}) };
+  } else if (RUN_ENDS.has(type)) draft.watch = { ...draft.watch, runEndedSeq: mark.seq };
+}
 
 /** Contents whose rows an event touches: the pair invariant is re-checked for these only. */
 function touchedContents(draft: Draft, event: NewEvent): number[] {
@@ -428,6 +508,7 @@ function applyInPlace(draft: Draft, event: FoldableEvent): void {
   const rule = RULES[event.type] as Rule<EventType> | undefined;
   if (!rule) fail(`unknown event type ${String(event.type)}`);
   rule!(draft, event.data as never, event.at);
+  keepWatchRecord(draft, event.type, { seq, at: event.at });
   for (const content of touchedContents(draft, event)) {
     if (content < 0) continue;
     const problems = pairProblems(pairOf(draft, content));
@@ -436,14 +517,11 @@ function applyInPlace(draft: Draft, event: FoldableEvent): void {
   draft.seq = seq;
 }
 
+/** The fields a fold changes in place are copied; the rest are replaced, never changed. */
 const toDraft = (state: ClusterState): Draft => ({
-  seq: state.seq,
+  ...state,
   segments: new Map(state.segments),
-  registration: state.registration,
   doubleFaults: [...state.doubleFaults],
-  recovery: state.recovery,
-  lastIncident: state.lastIncident,
-  ...(state.rebalancePolicy ? { rebalancePolicy: state.rebalancePolicy } : {}),
 });
 
 /**

@@ -7,6 +7,7 @@ import {
   maintenanceWindowSchema,
   rebalancePolicySchema,
   recoveryOptionsSchema,
+  recoveryPolicySchema,
   type RebalanceSetting,
 } from '#domain/events.ts';
 import { dbidSchema, hostnameSchema, segmentRowSchema, type SegmentRow } from '#domain/segment.ts';
@@ -34,6 +35,13 @@ export const registerRequestSchema = z.strictObject({
   /** When this cluster's recoveries may run gprecoverseg -r (absent: the trigger's default). */
   rebalancePolicy: rebalancePolicySchema.optional(),
   rebalanceWindow: maintenanceWindowSchema.optional(),
+  /** What the watcher does on a failure (absent: DEFAULT_RECOVERY_POLICY, notify). */
+  recoveryPolicy: recoveryPolicySchema.optional(),
+});
+
+export const recoveryPolicyRequestSchema = z.strictObject({
+  recoveryPolicy: recoveryPolicySchema,
+  by: actorSchema.optional(),
 });
 
 export const policyRequestSchema = z.strictObject({

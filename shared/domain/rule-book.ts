@@ -13,18 +13,35 @@ import { FTS_RULES } from '#domain/fts-rules.ts';
 import { FAILURE_PHASE_RULES, FINISH_RULES, PLAN_RULES, START_RULES } from '#domain/run-rules.ts';
 import type { Table } from '#domain/rules.ts';
 import type { WorkflowTask } from '#domain/step-contract.ts';
+import { WATCH_PROBE_RULES, WATCH_RULES } from '#domain/watch.ts';
 
 /** One table of the book: which step reads it, and the question it answers. */
 export interface Chapter {
   name: string;
   /** The workflow Task that decides through it, or who else does. */
-  readBy: WorkflowTask | 'Greenplum FTS (the simulated cluster plays it)' | 'the API and the CLI';
+  readBy:
+    | WorkflowTask
+    | 'Greenplum FTS (the simulated cluster plays it)'
+    | 'the API and the CLI'
+    | 'WatchCluster, at every look';
   question: string;
   rules: Table<never, unknown>;
 }
 
-/** Every decision table, in the order a run meets them. */
+/** Every decision table, in the order a failure meets them: seen by the watcher, then run. */
 export const RULE_BOOK: readonly Chapter[] = [
+  {
+    name: 'WATCH_PROBE_RULES',
+    readBy: 'WatchCluster, at every look',
+    question: 'Does the look request an FTS probe and read again?',
+    rules: WATCH_PROBE_RULES,
+  },
+  {
+    name: 'WATCH_RULES',
+    readBy: 'WatchCluster, at every look',
+    question: 'What does the watcher do about what it saw?',
+    rules: WATCH_RULES,
+  },
   {
     name: 'RELOCATION_RULES',
     readBy: 'PlanRecovery',

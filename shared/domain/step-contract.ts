@@ -4,6 +4,7 @@ import {
   incidentIdSchema,
   phaseSchema,
   recoveryOptionsSchema,
+  triggerSourceSchema,
 } from '#domain/events.ts';
 import { hostnameSchema } from '#domain/segment.ts';
 
@@ -31,7 +32,7 @@ export const workflowTaskSchema = z.enum([
 export type WorkflowTask = z.infer<typeof workflowTaskSchema>;
 
 export const triggerSchema = z.strictObject({
-  source: z.enum(['api', 'alarm', 'ec2', 'cli', 'scenario']),
+  source: triggerSourceSchema,
   detail: z.string().max(500).optional(),
 });
 

@@ -26,11 +26,24 @@ export function summaryItem(clusterId: string, state: ClusterState): Configurati
     doubleFaults: [...state.doubleFaults],
     recovery: state.recovery,
     lastIncident: state.lastIncident,
+    // The policies and the watcher's record: the status route reads them from here.
+    rebalancePolicy: state.rebalancePolicy,
+    recoveryPolicy: state.recoveryPolicy,
+    watch: state.watch,
   };
 }
 
 const rowOf = (item: ConfigurationItem): SegmentRow =>
   Object.fromEntries(COLUMNS.map((c) => [c, item[c]])) as SegmentRow;
+
+/** A field of the state that is absent until an event sets it, as the fold leaves it. */
+const optional = <K extends 'rebalancePolicy' | 'recoveryPolicy' | 'watch'>(
+  summary: ConfigurationItem,
+  key: K,
+): Pick<ClusterState, K> | Record<string, never> =>
+  summary[key] === undefined || summary[key] === null
+    ? {}
+    : ({ [key]: summary[key] } as Pick<ClusterState, K>);
 
 /** One cluster's items (any order) back into its state and sorted rows. */
 export function projectedOf(items: readonly ConfigurationItem[]): ProjectedConfiguration {
@@ -44,6 +57,9 @@ export function projectedOf(items: readonly ConfigurationItem[]): ProjectedConfi
         doubleFaults: (summary.doubleFaults as number[]) ?? [],
         recovery: (summary.recovery as ClusterState['recovery']) ?? undefined,
         lastIncident: (summary.lastIncident as ClusterState['lastIncident']) ?? undefined,
+        ...optional(summary, 'rebalancePolicy'),
+        ...optional(summary, 'recoveryPolicy'),
+        ...optional(summary, 'watch'),
       }
     : emptyState();
   return { state, rows: sortRows(state.segments.values()) };

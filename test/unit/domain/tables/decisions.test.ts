@@ -187,6 +187,7 @@ describe('REBALANCE_POLICY_RULES', () => {
     [3, policy({ cluster: window, trigger: 'alarm' })],
     [4, policy({ trigger: 'alarm' })],
     [4, policy({ trigger: 'ec2' })],
+    [4, policy({ trigger: 'watch' })],
     [5, policy({ trigger: 'api' })],
     [5, policy({ trigger: 'scenario' })],
   ]);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as decisions from '#domain/decisions.ts';
 import * as fts from '#domain/fts-rules.ts';
 import * as runRules from '#domain/run-rules.ts';
+import * as watch from '#domain/watch.ts';
 import { RULE_BOOK, renderRuleBook } from '#domain/rule-book.ts';
 
 describe('renderRuleBook: every table, rule by rule, like pg_autoctl do fsm', () => {
@@ -9,8 +10,8 @@ describe('renderRuleBook: every table, rule by rule, like pg_autoctl do fsm', ()
   const chapters = book.split('\n\n').slice(1);
 
   it('holds every table the domain exports, once', () => {
-    const tables = Object.entries({ ...decisions, ...runRules, ...fts }).filter(([name]) =>
-      name.endsWith('_RULES'),
+    const tables = Object.entries({ ...decisions, ...runRules, ...fts, ...watch }).filter(
+      ([name]) => name.endsWith('_RULES'),
     );
     expect(tables.length).toBeGreaterThan(10);
     expect(RULE_BOOK.map((c) => c.name).sort()).toEqual(tables.map(([name]) => name).sort());
