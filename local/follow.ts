@@ -172,24 +172,29 @@ export async function followRecovery(
               ? 'all pairs synchronized'
               : `contents ${waiting.join(', ')} catching up`,
           );
-          if (
-            waiting.length === 0 &&
-            planned.length > 0 &&
-            planned.every((i) => up.has(i.dbid)) &&
-            !redundant
-          ) {
-            redundant = true;
-            const config = (await client.request('GET', `${base}/configuration`, undefined, {
-              seq: String(e.seq),
-            })) as { seq: number; rows: SegmentRow[] };
-            switched = new Set(
-              config.rows
-                .filter((r) => r.content >= 0 && r.role === 'p' && r.preferred_role !== 'p')
-                .map((r) => r.content),
-            );
-            out.done();
-            printTable(out, 'redundant again: every pair synchronized', config.rows);
-          }
+          break;
+        }
+        // The run saw every pair up, in sync and streaming: the catalog alone is not enough.
+        case 'ClusterRedundant': {
+          if (!ofIncident(e, incidentId) || redundant) break;
+          redundant = true;
+          const config = (await client.request('GET', `${base}/configuration`, undefined, {
+            seq: String(e.seq),
+          })) as { seq: number; rows: SegmentRow[] };
+          switched = new Set(
+            config.rows
+              .filter((r) => r.content >= 0 && r.role === 'p' && r.preferred_role !== 'p')
+              .map((r) => r.content),
+          );
+          out.done();
+          printTable(out, 'redundant again: every pair synchronized', config.rows);
+          break;
+        }
+        case 'ClusterAnswerUnreadable': {
+          if (!ofIncident(e, incidentId)) break;
+          const d = e.data as { what: string; problem: string };
+          out.done();
+          out.line(`-- unreadable, retrying (seq ${e.seq}): ${d.what}: ${d.problem}`);
           break;
         }
         case 'MirrorPromoted':
@@ -288,6 +293,7 @@ interface StatusBody {
     rebalance?: { policy: string; window?: string };
     awaitingRebalance?: { since?: string; until: string };
     approved?: { by: string; at?: string };
+    unreadable?: { what: string; problem: string; at?: string; seq: number };
   } | null;
   lastIncident: {
     incidentId: string;
@@ -339,6 +345,11 @@ export function statusInWords(status: StatusBody, now: Date = new Date()): strin
         `  redundant again, waiting to rebalance until ${r.awaitingRebalance.until}; approve with: ${approveCommand(status.clusterId)}`,
       );
     if (r.approved) lines.push(`  rebalance approved by ${r.approved.by}`);
+    // Only while it is the log's last word: anything after it means a later read went through.
+    if (r.unreadable && r.unreadable.seq === status.seq)
+      lines.push(
+        `  unreadable, retrying: ${r.unreadable.what}: ${r.unreadable.problem} (the answer is on record at seq ${r.unreadable.seq}; it says nothing about the cluster's health)`,
+      );
   }
   const last = status.lastIncident;
   if (!last) lines.push('last incident: none');
