@@ -29,6 +29,8 @@ export interface Harness {
   /** Replaced per command or per test; undefined: the handlers run as deployed. */
   hook: TaskHook | undefined;
   invocations: number;
+  /** Errors Tasks threw (and the workflow retried or caught), by name. */
+  errors: Record<string, number>;
   stop(): Promise<void>;
 }
 
@@ -46,12 +48,20 @@ export async function startHarness(endpoint: string, prefix: string): Promise<Ha
     runtime: undefined as never,
     hook: undefined,
     invocations: 0,
+    errors: {},
     stop: async () => harness.runtime.stop(),
   };
   const invoke: TaskInvoker = async (task, payload) => {
     harness.invocations++;
     await harness.hook?.(task, payload, 'before');
-    const output = await deployed(task, payload);
+    let output;
+    try {
+      output = await deployed(task, payload);
+    } catch (error) {
+      const name = (error as Error).name;
+      harness.errors[name] = (harness.errors[name] ?? 0) + 1;
+      throw error;
+    }
     await harness.hook?.(task, payload, 'after');
     return output;
   };

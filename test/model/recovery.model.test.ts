@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import fc from 'fast-check';
 import { configurationOf } from '#domain/evolve.ts';
@@ -7,7 +8,7 @@ import { workflowInputSchema } from '#domain/step-contract.ts';
 import { probe } from '#cluster/simulated/timeline.ts';
 import type { WorkflowTask } from '#infra/tasks.ts';
 import { detectFailures } from '#app/steps.ts';
-import { overrideRetryIntervals } from '#test/model/fast-retries.ts';
+import { overrideRetryIntervals, setPace } from '#test/model/fast-retries.ts';
 import {
   logProblems,
   registerCluster,
@@ -30,7 +31,9 @@ import {
  * Model-based test of the whole system: random clusters (1 to 8 hosts, group and spread
  * mirroring) under random faults, FTS probes, observations and recovery runs of the deployed
  * workflow on the local runtime, checking after every command what must always hold, and
- * after every run what the run must have ended in.
+ * after every run what the run must have ended in. In some clusters a promotion takes a few
+ * ms of clock time (capture 103): probes, observations and runs then read promoted mirrors
+ * still answering "mirror ready", after failovers and in every rebalance.
  *
  *   RECOVERSEG_MODEL_RUNS   number of fast-check runs (default 200; `npm run soak` 10000)
  *   RECOVERSEG_MODEL_SEED   replay a seed printed by a failure (with RECOVERSEG_MODEL_PATH)
@@ -49,6 +52,12 @@ interface Model {
 
 const always = () => true;
 
+/**
+ * More Task invocations than any run can legitimately take (a promotion waited for 15 times,
+ * 20 polls per gprecoverseg, a few plans, a rebalance): a run past it loops without end.
+ */
+const MAX_TASKS_PER_RUN = 600;
+
 interface Real {
   harness: Harness;
   cluster: ClusterUnderTest;
@@ -56,6 +65,8 @@ interface Real {
   serial: number;
   checkedSeq: number;
   incidents: number;
+  /** Clock ms a promotion lasts; 0 in zero-time mode. */
+  promotionWindowMs: number;
 }
 
 const timings: Record<string, { n: number; ms: number }> = {};
@@ -79,6 +90,14 @@ const stats = {
   faultsMidRun: 0,
   observations: 0,
   outcomes: {} as Record<string, number>,
+  /** Runs whose promotions take clock time, and what met a promotion under way. */
+  windowRuns: 0,
+  /** Probes and observations that read an acting primary still answering "mirror ready". */
+  windowReads: 0,
+  /** Workflow executions during which some read found a promotion under way (PromotionPending). */
+  executionsInWindow: 0,
+  /** gprecoverseg runs that waited for a promotion to end, by kind. */
+  waited: { recovery: 0, rebalance: 0 },
 };
 
 let harness: Harness;
@@ -95,7 +114,9 @@ afterAll(async () => {
   console.log(
     `model: ${stats.runs} runs, ${stats.commands} commands, ${stats.executions} workflow executions ` +
       `(${stats.succeeded} succeeded, ${stats.failed} failed; ${stats.predicted} checked against the oracle; ${stats.faultsMidRun} with a fault injected mid-run), ` +
-      `${stats.observations} observations; outcomes ${JSON.stringify(stats.outcomes)}; ms per step ${JSON.stringify(Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, `${v.n}x${Math.round(v.ms / v.n)}`])))}`,
+      `${stats.observations} observations; outcomes ${JSON.stringify(stats.outcomes)}; ` +
+      `promotion windows: ${stats.windowRuns} runs, ${stats.windowReads} probes/observations and ${stats.executionsInWindow} executions met one (${harness?.errors.PromotionPending ?? 0} PromotionPending), gprecoverseg waited ${JSON.stringify(stats.waited)}; ` +
+      `ms per step ${JSON.stringify(Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, `${v.n}x${Math.round(v.ms / v.n)}`])))}`,
   );
 });
 
@@ -168,13 +189,63 @@ class SegmentFault implements fc.AsyncCommand<Model, Real> {
   toString = () => `SegmentFault(${this.kind} ${this.role} of content #${this.pick})`;
 }
 
+/**
+ * What a read during a promotion window must show (capture 103): the promoted mirror is acting
+ * primary in the catalog, alive (never unresponsive, never a double fault), without a walsender.
+ */
+async function checkPromotionWindow(real: Real): Promise<number[]> {
+  const { segments, unresponsive, notReady, doubleFaults } =
+    await real.cluster.sim.readConfiguration();
+  const promoting = notReady.map((n) => n.dbid);
+  if (promoting.length === 0) return [];
+  stats.windowReads++;
+  const problems: string[] = [];
+  for (const { dbid, answer } of notReady) {
+    const row = segments.find((r) => r.dbid === dbid);
+    if (row?.role !== 'p' || row.status !== 'u')
+      problems.push(`notReady dbid ${dbid} is not an acting primary marked up`);
+    if (answer !== 'mirror-ready')
+      problems.push(`dbid ${dbid} answers ${answer}, not mirror-ready`);
+    if (unresponsive.includes(dbid))
+      problems.push(`dbid ${dbid} is both notReady and unresponsive`);
+    if (doubleFaults.some((f) => f.primaryDbid === dbid))
+      problems.push(`dbid ${dbid}, alive and being promoted, is counted a double fault`);
+  }
+  for (const r of await real.cluster.sim.readReplication())
+    if (promoting.includes(r.primaryDbid) && r.state !== undefined)
+      problems.push(
+        `content ${r.content}: dbid ${r.primaryDbid} has a walsender (${r.state}) before its promotion ended`,
+      );
+  fail(problems);
+  return promoting;
+}
+
 class Probe implements fc.AsyncCommand<Model, Real> {
   check = always;
   async run(_model: Model, real: Real) {
     await real.cluster.sim.requestFtsProbe();
+    // At once: inside the window of any promotion this probe started.
+    await checkPromotionWindow(real);
     await checkInvariants(real);
   }
   toString = () => 'Probe';
+}
+
+/**
+ * An acting primary crashes and FTS probes at once, as a query hitting it would make it
+ * (capture 103's setup): its mirror, if in sync, is promoted, and read inside the window.
+ */
+class FailOver implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly pick: number) {}
+  check = always;
+  async run(_model: Model, real: Real) {
+    const pairs = pairsOf((await real.cluster.sim.readState()).catalog);
+    await real.cluster.sim.crashSegment(pairs[this.pick % pairs.length]!.primary.dbid);
+    await real.cluster.sim.requestFtsProbe();
+    await checkPromotionWindow(real);
+    await checkInvariants(real);
+  }
+  toString = () => `FailOver(content #${this.pick})`;
 }
 
 /** DetectFailures outside a run: the log catches up with what the cluster shows. */
@@ -195,10 +266,17 @@ class Observe implements fc.AsyncCommand<Model, Real> {
         { executionId: `observe-${real.serial}-${stats.observations}`, input },
       ),
     );
+    const promoting = await checkPromotionWindow(real);
     await checkInvariants(real);
-    const logged = configurationOf(await runtime.stores.events.loadState(real.cluster.clusterId));
+    const state = await runtime.stores.events.loadState(real.cluster.clusterId);
+    const logged = configurationOf(state);
     const seen = (await real.cluster.sim.readConfiguration()).segments;
     expect(sameRows(logged, seen), 'after an observation the log shows the cluster').toBe(true);
+    const contents = seen.filter((r) => promoting.includes(r.dbid)).map((r) => r.content);
+    expect(
+      state.doubleFaults.filter((c) => contents.includes(c)),
+      'a content whose promoted mirror still answers "mirror ready" is recorded as double faulted',
+    ).toEqual([]);
   }
   toString = () => 'Observe';
 }
@@ -216,6 +294,11 @@ interface RecoverSpec {
   relocate: boolean;
   declareFailedHosts: boolean;
   midRun: MidRunFault | undefined;
+  /**
+   * The fault whose alarm starts this run: the acting primary of in-sync pair #n crashes just
+   * before, so the run's own probe makes FTS promote, and the run reads that promotion's window.
+   */
+  alarm: number | undefined;
 }
 
 class Recover implements fc.AsyncCommand<Model, Real> {
@@ -226,7 +309,17 @@ class Recover implements fc.AsyncCommand<Model, Real> {
     const { runtime } = real.harness;
     const { clusterId, sim } = real.cluster;
     const incidentId = `r${++real.incidents}`;
+    // With promotions taking clock time, a gprecoverseg a failed run left waiting for one may
+    // still hold its lock: an operator lets it end before recovering again.
+    for (let i = 0; i < 100 && (await sim.runningGprecoverseg()); i++) await sleep(10);
+    if (this.spec.alarm !== undefined) {
+      const inSync = pairsOf((await sim.readState()).catalog).filter((p) => p.primary.mode === 's');
+      if (inSync.length > 0)
+        await sim.crashSegment(inSync[this.spec.alarm % inSync.length]!.primary.dbid);
+    }
     const before = await sim.readState();
+    const startedAt = before.now;
+    const pendingBefore = real.harness.errors.PromotionPending ?? 0;
     const targetHosts: Record<string, string> = {};
     if (this.spec.relocate) {
       const failedMirrorHosts = segmentHosts(
@@ -247,14 +340,19 @@ class Recover implements fc.AsyncCommand<Model, Real> {
 
     let injected = false;
     const midRun = this.spec.midRun;
-    real.harness.hook = midRun
-      ? async (task, payload, when) => {
-          if (injected || when !== 'before' || task !== midRun.before) return;
-          injected = true;
-          stats.faultsMidRun++;
-          await injectMidRun(real, midRun, payload);
-        }
-      : undefined;
+    const tasks: WorkflowTask[] = [];
+    real.harness.hook = async (task, payload, when) => {
+      if (when !== 'before') return;
+      tasks.push(task);
+      // A run that never ends would hang the whole test without a seed to replay: past any
+      // legitimate length it is cut short (every Task from here on fails, RecordFailure too).
+      if (tasks.length > MAX_TASKS_PER_RUN)
+        throw new Error(`runaway execution: over ${MAX_TASKS_PER_RUN} Task invocations`);
+      if (!midRun || injected || task !== midRun.before) return;
+      injected = true;
+      stats.faultsMidRun++;
+      await injectMidRun(real, midRun, payload);
+    };
     let result;
     try {
       result = await timed('workflow', () =>
@@ -265,13 +363,32 @@ class Recover implements fc.AsyncCommand<Model, Real> {
           options,
           failedHosts,
           waits: { pollSeconds: 0 },
-          limits: { maxRecoveryPolls: 3, maxSyncPolls: 3, syncTimeoutSeconds: 60 },
+          // A rebalance's gprecoverseg runs through its promotions' window: polled every
+          // quarter window (the pace), 20 polls outlast it.
+          limits: {
+            maxRecoveryPolls: real.promotionWindowMs ? 20 : 3,
+            maxSyncPolls: 3,
+            syncTimeoutSeconds: 60,
+          },
         }),
       );
     } finally {
       real.harness.hook = undefined;
     }
     stats.executions++;
+    if (tasks.length > MAX_TASKS_PER_RUN)
+      throw new Error(
+        `run ${incidentId} (${JSON.stringify(options)}) did not end: ${MAX_TASKS_PER_RUN} Task invocations, the last ones ${tasks.slice(-12).join(' ')}; events on record: ${(
+          await runtime.stores.events.read(clusterId)
+        )
+          .slice(-8)
+          .map((e) => `${e.seq}:${e.type}`)
+          .join(' ')}`,
+      );
+    if ((real.harness.errors.PromotionPending ?? 0) > pendingBefore) stats.executionsInWindow++;
+    for (const op of (await sim.readState()).operations)
+      if (op.startedAt >= startedAt && (op.waitedUntil ?? op.startedAt) > op.startedAt)
+        stats.waited[op.kind]++;
     // Nothing stops a model run: it succeeds or fails.
     stats[result.status as 'succeeded' | 'failed']++;
     const key = result.status === 'succeeded' ? 'succeeded' : `${result.error?.name}`;
@@ -382,6 +499,7 @@ const recoverSpecArb: fc.Arbitrary<RecoverSpec> = fc.record({
       }),
     },
   ),
+  alarm: fc.option(fc.nat(), { nil: undefined }),
 });
 
 const commandArb = fc.oneof(
@@ -397,6 +515,7 @@ const commandArb = fc.oneof(
     weight: 4,
   },
   { arbitrary: fc.nat().map((n) => new RestoreHost(n)), weight: 1 },
+  { arbitrary: fc.nat().map((n) => new FailOver(n)), weight: 2 },
   { arbitrary: fc.constant(new Probe()), weight: 2 },
   { arbitrary: fc.constant(new Observe()), weight: 2 },
   { arbitrary: recoverSpecArb.map((s) => new Recover(s)), weight: 1 },
@@ -414,6 +533,10 @@ describe('model: random clusters, faults and recoveries on the local workflow', 
           fc.commands([commandArb], { maxCommands: 6 }),
           async (topologySpec, simulationSpec, commands) => {
             stats.runs++;
+            if (simulationSpec.promotionWindowMs > 0) stats.windowRuns++;
+            // Each retry of a pending promotion, and each poll, takes a quarter window.
+            const quarter = Math.ceil(simulationSpec.promotionWindowMs / 4);
+            setPace(quarter ? { promotionPendingMs: quarter, pollMs: quarter } : undefined);
             const topology = buildTopology(topologySpec);
             const clusterId = `model-${++serial}`;
             const cluster = await timed('register', () =>
@@ -425,7 +548,15 @@ describe('model: random clusters, faults and recoveries on the local workflow', 
               ),
             );
             // The registration is checked with the first change of the log.
-            const real: Real = { harness, cluster, topology, serial, checkedSeq: 1, incidents: 0 };
+            const real: Real = {
+              harness,
+              cluster,
+              topology,
+              serial,
+              checkedSeq: 1,
+              incidents: 0,
+              promotionWindowMs: simulationSpec.promotionWindowMs,
+            };
             await fc.asyncModelRun(
               () => ({ model: { failedHosts: new Set<string>() }, real }),
               commands,

@@ -119,6 +119,13 @@ export interface SimulationSpec {
   incrementalFails: number[];
   /** A content (mod contents) whose mirror replays more than the 10 GB rebalance limit behind. */
   laggingContent: number | undefined;
+  /**
+   * 0: zero-time mode, every promotion ends as it starts. Otherwise each promotion lasts this
+   * many ms of clock time (Greenplum's 5 s, compressed), while everything else stays as good as
+   * instant: reads, runs and FTS probes then meet promoted mirrors still answering "mirror
+   * ready" (capture 103), after failovers and during rebalances.
+   */
+  promotionWindowMs: number;
 }
 
 export const simulationSpecArb: fc.Arbitrary<SimulationSpec> = fc.record({
@@ -129,18 +136,38 @@ export const simulationSpecArb: fc.Arbitrary<SimulationSpec> = fc.record({
     { arbitrary: fc.constant(undefined), weight: 9 },
     { arbitrary: fc.nat(), weight: 1 },
   ),
+  promotionWindowMs: fc.constantFrom(0, 0, 40, 100),
 });
 
-/** The `simulation` block: zero-time mode, so every copy and every catch-up ends as it starts. */
+/** Greenplum's promotion (capture 103), the simulator's default `promotionSeconds`. */
+const PROMOTION_SECONDS = 5;
+
+/**
+ * The `simulation` block: zero-time mode, so every copy, catch-up and promotion ends as it
+ * starts; or, with a promotion window, time compressed so that the default 5 s promotion lasts
+ * `promotionWindowMs`, with copies and catch-up so fast (and no mirror-down grace period) that
+ * only promotions, and gprecoverseg waiting for them, take clock time.
+ */
 export function simulationOptions(
   topology: Topology,
   spec: SimulationSpec,
 ): SimulationOptionsInput {
   const segmentDbids = topology.segments.filter((r) => r.content >= 0).map((r) => r.dbid);
   const contents = topology.hosts * topology.primariesPerHost;
+  const timing: SimulationOptionsInput =
+    spec.promotionWindowMs === 0
+      ? { timeScale: 0 }
+      : {
+          timeScale: (PROMOTION_SECONDS * 1000) / spec.promotionWindowMs,
+          promotionSeconds: PROMOTION_SECONDS,
+          mirrorDownGracePeriodSeconds: 0,
+          walBytesBehind: 0,
+          recoveryKbPerSecond: 1e12,
+          syncBytesPerSecond: 1e15,
+        };
   return {
     seed: spec.seed,
-    timeScale: 0,
+    ...timing,
     hostRestartSeconds: spec.hostRestartSeconds,
     incrementalFailsFor: [
       ...new Set(spec.incrementalFails.map((n) => segmentDbids[n % segmentDbids.length]!)),
