@@ -36,8 +36,10 @@ export async function runDemo(out: Out, store: LocalStore = {}): Promise<number>
     simulation: {
       ...file.simulation,
       timeScale: 1,
-      // FTS's 30 s mirror-down grace period, shortened like the copy and catch-up times.
+      // FTS's 30 s mirror-down grace period and a promotion's 5 s, shortened like the copy and
+      // catch-up times: at the demo's pace (200 ms), CheckPromotion's 14 retries give up in 3 s.
       mirrorDownGracePeriodSeconds: 1,
+      promotionSeconds: 1,
       recoveryKbPerSecond: 100_000,
       walBytesBehind: 16 * 1024 ** 2,
       syncBytesPerSecond: 24 * 1024 ** 2,

@@ -127,7 +127,8 @@ export interface RunInputs {
 
 /**
  * A Task that threw something other than an Error: made an Error, so that the state's Catch
- * sees a name (aws-local-stepfunctions reads `error.name` and fails the whole run without one).
+ * records a name and a message (aws-local-stepfunctions reads both off the thrown value: a
+ * string reached RecordFailure as an error without either, and `undefined` fails the run).
  */
 export class NonErrorThrown extends Error {
   override name = 'NonErrorThrown';
