@@ -98,8 +98,12 @@ export function applyNagChecks(app: App, stack: RecoverSegStack): void {
 
   // grantPublish on a topic with a customer-managed key: the data key SNS asks for on each
   // publish, on that one key (the resource is the key's ARN, only the action has a wildcard).
-  for (const task of WORKFLOW_TASK_NAMES.filter((t) => WORKFLOW_TASKS[t].notifies)) {
-    const policy = stack.lambdas[task].role.node.tryFindChild('DefaultPolicy');
+  const notifying = [
+    ...WORKFLOW_TASK_NAMES.filter((t) => WORKFLOW_TASKS[t].notifies),
+    'WatchCluster',
+  ] as const;
+  for (const name of notifying) {
+    const policy = stack.lambdas[name].role.node.tryFindChild('DefaultPolicy');
     if (policy)
       acknowledge(
         policy,

@@ -1,8 +1,12 @@
 import type { Node } from 'constructs';
 import { DEFAULT_SETTINGS, validateSettings } from '#cluster/greenplum/commands.ts';
+import { clusterIdSchema } from '#domain/events.ts';
 
 /** The cluster a deployment drives, read from CDK context (`cdk.json` or `-c key=value`). */
-export type DeploymentSettings =
+export type DeploymentSettings = {
+  /** Minutes between two looks of the watcher at `clusterId` (default 1); 0: no watcher. */
+  watchMinutes: number;
+} & (
   | { clusterBackend: 'simulated'; clusterId?: string }
   | {
       clusterBackend: 'ssm';
@@ -14,7 +18,8 @@ export type DeploymentSettings =
       adminUser?: string;
       /** The coordinator's port (default 5432). */
       coordinatorPort?: number;
-    };
+    }
+);
 
 export const CONTEXT = {
   clusterBackend: 'recoverseg:clusterBackend',
@@ -24,7 +29,23 @@ export const CONTEXT = {
   coordinatorDataDirectory: 'recoverseg:coordinatorDataDirectory',
   adminUser: 'recoverseg:adminUser',
   coordinatorPort: 'recoverseg:coordinatorPort',
+  watchMinutes: 'recoverseg:watchMinutes',
 } as const;
+
+/** A day between looks at most: the watcher-stopped alarm waits three intervals. */
+const MAX_WATCH_MINUTES = 1440;
+
+/** Minutes between two looks of the watcher: a whole number, 0 (no watcher) to a day. */
+function watchMinutes(node: Node): number {
+  const value: unknown = node.tryGetContext(CONTEXT.watchMinutes);
+  if (value === undefined || value === null || value === '') return 1;
+  const minutes = Number(value);
+  if (!Number.isInteger(minutes) || minutes < 0 || minutes > MAX_WATCH_MINUTES)
+    throw new InvalidDeploymentContext(
+      `context ${CONTEXT.watchMinutes} must be a whole number of minutes from 0 (no watcher) to ${MAX_WATCH_MINUTES}, got ${JSON.stringify(value)}`,
+    );
+  return minutes;
+}
 
 export class InvalidDeploymentContext extends Error {
   override name = 'InvalidDeploymentContext';
@@ -43,8 +64,14 @@ function optional(node: Node, key: string): string | undefined {
 export function deploymentSettings(node: Node): DeploymentSettings {
   const backend = optional(node, CONTEXT.clusterBackend) ?? 'simulated';
   const clusterId = optional(node, CONTEXT.clusterId);
+  // The watcher's schedule sends it and every handler parses it: a bad one fails here.
+  if (clusterId !== undefined && !clusterIdSchema.safeParse(clusterId).success)
+    throw new InvalidDeploymentContext(
+      `context ${CONTEXT.clusterId} must be a cluster id (letters, digits, "-", "_", at most 64), got ${JSON.stringify(clusterId)}`,
+    );
+  const watch = { watchMinutes: watchMinutes(node) };
   if (backend === 'simulated')
-    return clusterId ? { clusterBackend: 'simulated', clusterId } : { clusterBackend: 'simulated' };
+    return { ...watch, clusterBackend: 'simulated', ...(clusterId ? { clusterId } : {}) };
   if (backend !== 'ssm')
     throw new InvalidDeploymentContext(
       `context ${CONTEXT.clusterBackend} must be "simulated" or "ssm", got "${backend}"`,
@@ -86,6 +113,7 @@ export function deploymentSettings(node: Node): DeploymentSettings {
     throw new InvalidDeploymentContext(`context ${(error as Error).message}`);
   }
   return {
+    ...watch,
     clusterBackend: 'ssm',
     clusterId,
     coordinatorInstanceId,

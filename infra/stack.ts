@@ -48,6 +48,7 @@ import {
   type WorkflowTask,
 } from '#infra/tasks.ts';
 import { workflowDefinition } from '#infra/state-machine.ts';
+import { Watcher } from '#infra/watcher.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -110,6 +111,7 @@ export class RecoverSegStack extends Stack {
   readonly triggerFailures: sqs.Queue;
   readonly api: apigw.LambdaRestApi;
   readonly dashboard: cloudwatch.Dashboard;
+  readonly watcher: Watcher;
   readonly alarms: {
     recoveryFailed: cloudwatch.Alarm;
     projectionDeadLetters: cloudwatch.Alarm;
@@ -181,6 +183,16 @@ export class RecoverSegStack extends Stack {
 
     this.alarms = this.recoveryAlarms();
     this.dashboard = this.workflowDashboard();
+
+    this.allowWatching(this.lambdas.WatchCluster.fn);
+    this.watcher = new Watcher(this, 'Watcher', {
+      fn: this.lambdas.WatchCluster.fn,
+      clusterId: this.settings.clusterId,
+      minutes: this.settings.watchMinutes,
+      service: SERVICE_NAME,
+      alarmAction: new SnsAction(this.topic),
+    });
+    this.dashboard.addWidgets(...this.watcher.widgets);
 
     new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboardName });
     new CfnOutput(this, 'ApiUrl', {
@@ -569,6 +581,29 @@ export class RecoverSegStack extends Stack {
         id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${this.getLogicalId(this.stateMachine.node.defaultChild as sfn.CfnStateMachine)}"}]}]}:*]`,
         reason: `${actions.join(' and ')} on the executions of the recovery state machine only (execution names are per incident): ${why}`,
       });
+  }
+
+  /**
+   * A look reads the log and the cluster, records what changed, and under policy auto starts a
+   * run as the API does (closing a dead holder's on record first); it notifies otherwise.
+   */
+  private allowWatching(fn: lambda.Function): void {
+    this.tables.eventLog.grantReadWriteData(fn);
+    // The lock lives in Control, and so does a simulated cluster's state.
+    this.tables.control.grantReadWriteData(fn);
+    this.stateMachine.grantStartExecution(fn);
+    this.grantOnExecutions(
+      fn,
+      ['states:DescribeExecution'],
+      'the watcher checks whether a cluster lock holder still runs, and before it starts a run.',
+    );
+    fn.addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
+    fn.addEnvironment('NOTIFY_TOPIC_ARN', this.topic.topicArn);
+    this.topic.grantPublish(fn);
+    if (this.settings.clusterBackend === 'ssm')
+      this.allowRunCommand(fn, this.settings.coordinatorInstanceId);
+    // A failed look is not retried: the next one comes within the interval.
+    fn.configureAsyncInvoke({ retryAttempts: 0 });
   }
 
   /**

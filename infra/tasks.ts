@@ -94,6 +94,8 @@ export const SERVICE_FUNCTIONS = {
   ApiRouter: { entry: 'lambdas/route-api.ts', timeoutSeconds: 29 },
   StartFromEvent: { entry: 'lambdas/start-from-event.ts', timeoutSeconds: 30 },
   ProjectConfiguration: { entry: 'lambdas/project-configuration.ts', timeoutSeconds: 60 },
+  // One look: two reads and an FTS probe over SSM at most, well inside the minute between looks.
+  WatchCluster: { entry: 'lambdas/watch-cluster.ts', timeoutSeconds: 55 },
 } as const;
 
 /** `${TaskName}Arn` in the definition, substituted by CloudFormation (DefinitionSubstitutions). */

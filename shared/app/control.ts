@@ -22,7 +22,7 @@ export class OperatorRequestRefused extends Error {
  * have made the request pointless, and then it is refused).
  */
 export async function appendDecided(
-  stores: StorePorts,
+  stores: Pick<StorePorts, 'events'>,
   clusterId: string,
   options: { key: (state: ClusterState) => string; actor: string; now: () => Date },
   decide: (state: ClusterState) => NewEvent[],
@@ -165,6 +165,11 @@ export interface ControlDeps {
   cluster?: ((clusterId: string) => ClusterOperations) | undefined;
 }
 
+/** What telling a live lock holder from a dead one needs: the log, the lock and the starter. */
+export type HolderDeps = Pick<ControlDeps, 'starter' | 'now'> & {
+  stores: Pick<StorePorts, 'events' | 'lock'>;
+};
+
 const executionNameOf = (arn: string): string => arn.split(':').at(-1) ?? arn;
 
 /** The phase an abandoned run stopped in, as RecoveryFailed records it. */
@@ -186,7 +191,7 @@ const FAILED_PHASE: Record<RunPhase, Phase> = {
  * lock is no obstacle (a retry, or a resumed run).
  */
 export async function supersedeDeadHolder(
-  deps: ControlDeps,
+  deps: HolderDeps,
   clusterId: string,
   incoming: { executionName?: string; by: string },
 ): Promise<{ superseded: string | undefined }> {

@@ -23,15 +23,18 @@ import {
   type WatchAction,
 } from '#domain/watch.ts';
 import { ConcurrencyError } from '#store/errors.ts';
-import { ClusterBusy, supersedeDeadHolder, type ControlDeps } from '#app/control.ts';
+import { ClusterBusy, supersedeDeadHolder, type HolderDeps } from '#app/control.ts';
 import type { Notifier } from '#app/notifier.ts';
 import { executionName, type StartedExecution } from '#app/starter.ts';
 
-/** What one look needs: the log, the cluster, the same starter as the API, and SNS. */
-export interface WatchDeps extends ControlDeps {
+/**
+ * What one look needs: the log and the lock (never the projection), the cluster, the same
+ * starter as the API, and SNS.
+ */
+export type WatchDeps = HolderDeps & {
   cluster: (clusterId: string) => ClusterOperations;
   notifier: Notifier;
-}
+};
 
 /** What one look saw and did, small enough for a Lambda's answer and a metrics line. */
 export interface WatchReport {

@@ -227,10 +227,13 @@ describe('least privilege', () => {
     }
   });
 
-  it('only FinishRecovery, RecordFailure and CheckSync (a rebalance awaiting approval) publish', () => {
+  it('only FinishRecovery, RecordFailure, CheckSync (a rebalance awaiting approval) and WatchCluster (a failure it starts nothing for) publish', () => {
     for (const name of FUNCTION_NAMES)
       expect(allows(simulated, name, ['sns:Publish']), name).toBe(
-        name === 'FinishRecovery' || name === 'RecordFailure' || name === 'CheckSync',
+        name === 'FinishRecovery' ||
+          name === 'RecordFailure' ||
+          name === 'CheckSync' ||
+          name === 'WatchCluster',
       );
   });
 
@@ -287,13 +290,14 @@ describe('least privilege', () => {
       );
   });
 
-  it('with SSM, SendCommand is scoped to AWS-RunShellScript on the coordinator instance, for the tasks that drive the cluster and the API router (cancel names the running gprecoverseg) only', () => {
+  it('with SSM, SendCommand is scoped to AWS-RunShellScript on the coordinator instance, for the tasks that drive the cluster, the API router (cancel names the running gprecoverseg) and the watcher only', () => {
     for (const name of FUNCTION_NAMES) {
       const sendCommand = statementsOf(ssm, ssm.stack.lambdas[name].role).filter((s) =>
         s.actions.includes('ssm:SendCommand'),
       );
       const reachesCoordinator =
         name === 'ApiRouter' ||
+        name === 'WatchCluster' ||
         (name in WORKFLOW_TASKS && WORKFLOW_TASKS[name as WorkflowTask].drivesCluster);
       if (!reachesCoordinator) {
         expect(sendCommand, name).toEqual([]);
