@@ -4,9 +4,16 @@
 
 const $ = (id) => document.getElementById(id);
 
+/**
+ * What identifies a row across live updates (an event's seq, a segment's dbid, a host): set as
+ * `el(tag, { [KEY]: 'seq:12' })`, kept on the element, never written to the DOM.
+ */
+const KEY = Symbol('key');
+
 /** An element with attributes and children; strings and numbers become text nodes. */
 function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
+  if (attributes[KEY] !== undefined) node[KEY] = attributes[KEY];
   for (const [name, value] of Object.entries(attributes))
     if (value !== undefined && value !== null && value !== false)
       node.setAttribute(name, value === true ? '' : String(value));
@@ -17,6 +24,58 @@ function el(tag, attributes = {}, ...children) {
 }
 
 const clear = (node, ...children) => node.replaceChildren(...children.flat());
+
+/**
+ * Makes `parent`'s children look like `children` (freshly built, detached) while keeping the
+ * elements already there: a child with a KEY is matched to the child with the same key (or, from
+ * `pool`, one that lived under another parent), an unkeyed one to the unkeyed child at its place;
+ * a match is patched in place, the rest is added, and only children not wanted any more are
+ * removed. A row a user is about to click stays the same element across any number of live
+ * updates, and so does its focus; nothing already in place moves.
+ */
+function update(parent, children, pool) {
+  const keyed = new Map();
+  const unkeyed = [];
+  for (const child of parent.childNodes)
+    if (child[KEY] === undefined) unkeyed.push(child);
+    else keyed.set(child[KEY], child);
+  let next = 0;
+  const wanted = children.flat().map((source) => {
+    if (!(source instanceof Node)) source = document.createTextNode(String(source));
+    const key = source[KEY];
+    let target;
+    if (key === undefined) target = unkeyed[next++];
+    else {
+      target = keyed.get(key) ?? pool?.get(key);
+      keyed.delete(key);
+      pool?.delete(key);
+    }
+    if (!target || target.nodeName !== source.nodeName) return source;
+    patch(target, source, pool);
+    return target;
+  });
+  const keep = new Set(wanted);
+  for (const child of [...parent.childNodes]) if (!keep.has(child)) child.remove();
+  wanted.forEach((node, i) => {
+    const there = parent.childNodes[i] ?? null;
+    if (there !== node) parent.insertBefore(node, there);
+  });
+}
+
+/** Gives `target` the text, attributes and children of `source`, an element built the same way. */
+function patch(target, source, pool) {
+  if (!(target instanceof Element)) {
+    if (target.data !== source.data) target.data = source.data;
+    return;
+  }
+  for (const { name } of [...target.attributes])
+    if (!source.hasAttribute(name)) target.removeAttribute(name);
+  for (const { name, value } of source.attributes)
+    if (name !== 'style' && target.getAttribute(name) !== value) target.setAttribute(name, value);
+  // Through the CSSOM, as the source was styled: the page's policy allows no style attribute.
+  if (target.style.cssText !== source.style.cssText) target.style.cssText = source.style.cssText;
+  update(target, [...source.childNodes], pool);
+}
 
 class ApiError extends Error {
   name = 'ApiError';
@@ -60,6 +119,10 @@ const view = {
   live: { rows: [], seq: 0 },
   /** A seq picked on the timeline: the grid shows the configuration as of it. */
   travelSeq: undefined,
+  /** The slider is being moved: live updates leave its value alone. */
+  sliding: false,
+  /** The timeline was last scrolled to its bottom: live updates keep it there. */
+  sticking: true,
   progress: null,
   routes: undefined,
   source: undefined,
@@ -113,6 +176,7 @@ function cell(row, recovering) {
   return el(
     'li',
     {
+      [KEY]: `dbid:${row.dbid}`,
       class: classes.filter(Boolean).join(' '),
       'data-dbid': row.dbid,
       'data-state': conditions.join(' ') || 'ok',
@@ -192,12 +256,14 @@ function renderGrid(rows, seq) {
   const grid = $('grid');
   grid.dataset.seq = String(seq);
   grid.dataset.mode = view.travelSeq === undefined ? 'live' : 'history';
-  clear(
+  // A segment moved to another host keeps its cell.
+  const cells = new Map([...grid.querySelectorAll('.seg')].map((node) => [node[KEY], node]));
+  update(
     grid,
     hostsOf(rows).map(([host, list]) =>
       el(
         'section',
-        { class: 'host', 'data-host': host },
+        { [KEY]: `host:${host}`, class: 'host', 'data-host': host },
         el(
           'h3',
           { class: 'host-name' },
@@ -211,19 +277,24 @@ function renderGrid(rows, seq) {
         ),
       ),
     ),
+    cells,
   );
   const sections = sectionsOf(rows, recovering);
   const healthy = sections.every(([, , n]) => n === 0);
-  clear(
-    $('summary'),
+  update($('summary'), [
     healthy
-      ? el('li', { class: 'ok' }, 'All segments are running normally')
+      ? el('li', { [KEY]: 'ok', class: 'ok' }, 'All segments are running normally')
       : sections
           .filter(([, , n]) => n > 0)
           .map(([kind, label, n]) =>
-            el('li', { class: kind, 'data-section': kind }, `${label}: `, el('b', {}, n)),
+            el(
+              'li',
+              { [KEY]: kind, class: kind, 'data-section': kind, title: `${label}: ${n}` },
+              el('span', { class: 'label' }, `${label}: `),
+              el('b', {}, n),
+            ),
           ),
-  );
+  ]);
   const asOf = $('as-of');
   asOf.dataset.seq = String(seq);
   asOf.textContent =
@@ -290,15 +361,26 @@ const SEVERITY = {
   RecoveryCompleted: 'good',
 };
 
-function renderTimeline() {
+const atBottom = (list) => list.scrollHeight - list.scrollTop - list.clientHeight < 4;
+
+/**
+ * The timeline, updated in place: new events are added at the end, a row already shown stays the
+ * same element. Live, it follows the newest event while the reader keeps it scrolled to the
+ * bottom, but never under the pointer: while it is over the timeline (a row about to be clicked)
+ * nothing slides, and the following resumes once it leaves. `follow` (back to live) scrolls
+ * down whatever the reader did.
+ */
+function renderTimeline(follow = false) {
   const list = $('events');
   const selected = view.travelSeq ?? view.live.seq;
-  clear(
+  if (follow) view.sticking = true;
+  update(
     list,
     view.events.map((event) =>
       el(
         'li',
         {
+          [KEY]: `seq:${event.seq}`,
           class: `event ${SEVERITY[event.type] ?? ''}${event.seq === selected ? ' selected' : ''}`,
           'data-seq': event.seq,
           tabindex: 0,
@@ -315,13 +397,17 @@ function renderTimeline() {
   const slider = $('seq-slider');
   slider.min = String(first);
   slider.max = String(Math.max(first, view.headSeq));
-  slider.value = String(selected || first);
-  $('seq-value').textContent = String(selected || '');
+  // Not under the hand of someone moving it.
+  if (!view.sliding) {
+    slider.value = String(selected || first);
+    $('seq-value').textContent = String(selected || '');
+  }
   $('timeline-note').textContent =
     first > 1
       ? `latest ${view.events.length} of ${view.headSeq} events`
       : plural(view.events.length, 'event');
-  if (view.travelSeq === undefined) list.scrollTop = list.scrollHeight;
+  if (view.travelSeq === undefined && view.sticking && !list.matches(':hover'))
+    list.scrollTop = list.scrollHeight;
 }
 
 async function travelTo(seq) {
@@ -337,7 +423,7 @@ async function travelTo(seq) {
 function backToLive() {
   view.travelSeq = undefined;
   renderGrid(view.live.rows, view.live.seq);
-  renderTimeline();
+  renderTimeline(true);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -468,12 +554,12 @@ function renderIncident() {
     ],
   ];
   if (done?.reason) facts.push(['reason', done.reason]);
-  clear(
+  update(
     $('incident-facts'),
     facts.map(([term, value]) =>
       el(
         'div',
-        { 'data-fact': term },
+        { [KEY]: term, 'data-fact': term },
         el('dt', {}, term),
         el('dd', { id: term === 'phase' ? 'phase' : undefined }, value),
       ),
@@ -493,7 +579,7 @@ function renderIncident() {
   const copies = new Map((progress?.copies ?? []).map((c) => [c.dbid, c]));
   const copyBars = items.map((item) => {
     const label = `dbid ${item.dbid} (content ${item.content}) ${item.type}`;
-    const attrs = { 'data-dbid': item.dbid };
+    const attrs = { [KEY]: `dbid:${item.dbid}`, 'data-dbid': item.dbid };
     const copy = copies.get(item.dbid);
     if (recovered.has(item.dbid)) return bar(label, 1, 'up', 'done', attrs);
     if (failed.has(item.dbid))
@@ -518,27 +604,25 @@ function renderIncident() {
         finished ? 1 : op ? op.percent / 100 : undefined,
         finished ? 'roles back to preferred' : op ? `${op.percent}%` : 'running',
         finished ? 'done' : 'running',
-        { 'data-rebalance': '' },
+        { [KEY]: 'rebalance', 'data-rebalance': '' },
       ),
     );
   }
-  clear(
-    $('copy-bars'),
+  update($('copy-bars'), [
     copyBars.length ? copyBars : el('li', { class: 'muted' }, 'nothing being recovered'),
-  );
+  ]);
 
   const synced = new Set(
     events.filter((e) => e.type === 'PairSynchronized').map((e) => e.data.content),
   );
   const catchUp = new Map((progress?.catchUp ?? []).map((c) => [c.content, c]));
   const contents = [...new Set(items.map((i) => i.content))].sort((a, b) => a - b);
-  clear(
-    $('sync-bars'),
+  update($('sync-bars'), [
     contents.length === 0
       ? el('li', { class: 'muted' }, 'no pair to catch up')
       : contents.map((content) => {
           const label = `content ${content}`;
-          const attrs = { 'data-content': content };
+          const attrs = { [KEY]: `content:${content}`, 'data-content': content };
           const pair = catchUp.get(content);
           if (synced.has(content) && !(pair?.walRemainingBytes > 0))
             return bar(label, 1, 'synchronized, streaming', 'done', attrs);
@@ -554,7 +638,7 @@ function renderIncident() {
             return bar(label, undefined, 'catching up', 'running', attrs);
           return bar(label, 0, 'waits for its mirror', 'waiting', attrs);
         }),
-  );
+  ]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -710,7 +794,7 @@ function renderOperatorActions() {
     ? ''
     : 'approve a rebalance, cancel a recovery: this API has no such route yet';
   const incidentId = view.status?.recovery?.incidentId;
-  clear(
+  update(
     box,
     routes.map((route) => {
       const needsIncident = route.path.includes('{incidentId}');
@@ -718,6 +802,7 @@ function renderOperatorActions() {
       return el(
         'button',
         {
+          [KEY]: route.path,
           type: 'button',
           'data-route': route.path,
           disabled: needsIncident && !incidentId,
@@ -788,6 +873,8 @@ async function refresh() {
     if (view.travelSeq === undefined) renderGrid(config.rows, config.seq);
     renderTimeline();
     renderIncident();
+    // The seq the incident's facts were read at (the status, a projection, can lag the log).
+    $('incident').dataset.seq = String(status.seq);
     renderOperatorActions();
     $('gpstate-e').textContent = ['$ gpstate -e', ...status.gpstateErrors].join('\n');
     $('gpstate-m').textContent = ['$ gpstate -m', ...status.gpstateMirrors].join('\n');
@@ -862,6 +949,7 @@ function select(clusterId) {
     status: undefined,
     live: { rows: [], seq: 0 },
     travelSeq: undefined,
+    sticking: true,
     progress: null,
   });
   history.replaceState(null, '', `#cluster=${encodeURIComponent(clusterId)}`);
@@ -881,9 +969,10 @@ async function loadClusters() {
     const ids = body.clusters.map((c) => c.clusterId);
     const label = (c) =>
       `${c.clusterId}${c.recovery ? ` — recovering (${c.recovery.incidentId})` : c.lastIncident?.status === 'failed' ? ' — last recovery failed' : ''}`;
-    clear(
+    // In place: a list someone has open keeps its options.
+    update(
       picker,
-      body.clusters.map((c) => el('option', { value: c.clusterId }, label(c))),
+      body.clusters.map((c) => el('option', { [KEY]: c.clusterId, value: c.clusterId }, label(c))),
     );
     const wanted = new URLSearchParams(location.hash.slice(1)).get('cluster');
     const chosen = ids.includes(view.clusterId)
@@ -914,14 +1003,22 @@ function wire() {
   $('cluster').addEventListener('change', (e) => select(e.target.value));
   $('back-live').addEventListener('click', backToLive);
   $('seq-slider').addEventListener('input', (e) => {
+    view.sliding = true;
     $('seq-value').textContent = e.target.value;
   });
-  $('seq-slider').addEventListener('change', (e) => void travelTo(Number(e.target.value)));
+  $('seq-slider').addEventListener('change', (e) => {
+    view.sliding = false;
+    void travelTo(Number(e.target.value));
+  });
+  for (const done of ['pointerup', 'blur'])
+    $('seq-slider').addEventListener(done, () => (view.sliding = false));
   const pick = (e) => {
     const item = e.target.closest('[data-seq]');
     if (item) void travelTo(Number(item.dataset.seq));
   };
   $('events').addEventListener('click', pick);
+  // The reader's scrolling (and the page's own, to the bottom) says whether to follow.
+  $('events').addEventListener('scroll', (e) => (view.sticking = atBottom(e.target)));
   $('events').addEventListener('keydown', (e) => {
     if (e.key === 'Enter' || e.key === ' ') pick(e);
   });

@@ -127,7 +127,10 @@ export function readGrid(page: Page): Promise<SegmentRow[]> {
   );
 }
 
-/** Waits until the grid shows seq `seq`: live (or later), or as of that seq after time travel. */
+/**
+ * Waits until the grid shows seq `seq`: live (or later), or as of that seq after time travel;
+ * within the page's default timeout.
+ */
 export async function gridAt(page: Page, seq: number, mode: 'live' | 'history'): Promise<void> {
   await page.waitForFunction(
     (want: number, wantMode: string) => {
@@ -137,7 +140,7 @@ export async function gridAt(page: Page, seq: number, mode: 'live' | 'history'):
         grid?.dataset.mode === wantMode && (wantMode === 'live' ? shown >= want : shown === want)
       );
     },
-    { timeout: 10_000 },
+    {},
     seq,
     mode,
   );

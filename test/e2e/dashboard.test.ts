@@ -1,13 +1,14 @@
 /// <reference lib="dom" />
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Browser, Page } from 'puppeteer-core';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import type { Browser, ElementHandle, Page } from 'puppeteer-core';
 import { ROUTES } from '#api/routes.ts';
 import { renderConfigurationTable } from '#domain/render.ts';
 import type { WorkflowTask } from '#infra/tasks.ts';
 import { ApiClient } from '#local/api-client.ts';
 import { phaseReached, type ScenarioPhase } from '#local/scenario.ts';
+import type { TaskObserver } from '#local/workflow-runner.ts';
 import { seedScenario, seedTables } from '#test/fixtures/seed.ts';
 import {
   ChromiumMissing,
@@ -77,12 +78,17 @@ class PhaseGate {
   }
 }
 
+// Each test waits on what the page shows, never on time; its timeout only bounds one that would
+// never end. The seed test takes 5 s on an idle 2-core machine and 31 s at a load of 18.
+vi.setConfig({ testTimeout: 120_000 });
+
 describe.skipIf(skip || !chromiumAvailable())('the dashboard in a real browser', () => {
   let dashboard: Dashboard;
   let browser: Browser;
   let page: Page;
   let api: ApiClient;
   const gate = new PhaseGate('seed');
+  const rowsGate = new PhaseGate('rows');
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
@@ -90,11 +96,16 @@ describe.skipIf(skip || !chromiumAvailable())('the dashboard in a real browser',
     dashboard = await startDashboard(
       inject('dynamodbEndpoint'),
       'dashboard',
-      gate.observer(() => dashboard),
+      both(
+        gate.observer(() => dashboard),
+        rowsGate.observer(() => dashboard),
+      ),
     );
     api = new ApiClient(dashboard.url);
     browser = await launchChromium();
     page = await browser.newPage();
+    // What the page is waited for (a selector, a function) within; each wait ends on its state.
+    page.setDefaultTimeout(60_000);
     await page.setViewport({ width: 1440, height: 1000 });
     page.on('pageerror', (error) => pageErrors.push(String(error)));
     page.on('console', (message) => {
@@ -112,6 +123,28 @@ describe.skipIf(skip || !chromiumAvailable())('the dashboard in a real browser',
   const table = async () => renderConfigurationTable(await readGrid(page));
   const text = (selector: string) =>
     page.$eval(selector, (node) => (node as HTMLElement).innerText);
+  /**
+   * Clicks a timeline row as a person does: points at it first (the timeline holds still under
+   * the pointer; pointing again if a live update moved it before the pointer got there), then
+   * presses where the pointer is.
+   */
+  const clickRow = async (row: ElementHandle) => {
+    while (!(await row.evaluate((node) => node.matches(':hover')))) await row.hover();
+    await page.mouse.down();
+    await page.mouse.up();
+  };
+  /** Waits until the page shows the cluster's whole log: nothing of it left to draw. */
+  const atHead = async (clusterId: string) => {
+    const { lastSeq } = await dashboard.runtime.stores.events.readHead(clusterId);
+    await page.waitForSelector(`#events [data-seq="${lastSeq}"]`);
+    await page.waitForFunction(
+      (seq: number) => Number(document.getElementById('incident')?.dataset.seq) >= seq,
+      {},
+      lastSeq,
+    );
+    await gridAt(page, lastSeq, 'live');
+    return lastSeq;
+  };
 
   it('follows the seed incident live: the grid at each phase is the seed table', async () => {
     await api.request('POST', '/clusters', {
@@ -166,7 +199,6 @@ describe.skipIf(skip || !chromiumAvailable())('the dashboard in a real browser',
     // At the end: the incident, its times, and the down/switched cells gone.
     await page.waitForFunction(
       () => document.getElementById('phase')?.textContent === 'completed: recovered',
-      { timeout: 10_000 },
     );
     const facts = await page.$$eval('#incident-facts [data-fact]', (items) =>
       Object.fromEntries(
@@ -184,7 +216,8 @@ describe.skipIf(skip || !chromiumAvailable())('the dashboard in a real browser',
     await shoot('4-completed');
 
     // Time travel: the event that ended the promoted phase shows table 1 again.
-    await page.click(`#events [data-seq="${seqs.promoted}"]`);
+    await atHead('seed');
+    await clickRow((await page.waitForSelector(`#events [data-seq="${seqs.promoted}"]`))!);
     await gridAt(page, seqs.promoted!, 'history');
     expect(await table()).toBe(promotedTable);
     expect(await text('#as-of')).toMatch(new RegExp(`^as of seq ${seqs.promoted} `));
@@ -210,10 +243,8 @@ describe.skipIf(skip || !chromiumAvailable())('the dashboard in a real browser',
       simulation: { timeScale: 0 },
     });
     await dashboard.runtime.poller.drain();
-    await page.waitForFunction(
-      () =>
-        [...document.querySelectorAll('#cluster option')].some((o) => o.textContent === 'markup'),
-      { timeout: 10_000 },
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('#cluster option')].some((o) => o.textContent === 'markup'),
     );
     await page.select('#cluster', 'markup');
     await gridAt(page, 1, 'live');
@@ -232,7 +263,7 @@ describe.skipIf(skip || !chromiumAvailable())('the dashboard in a real browser',
         [...document.querySelectorAll('#events .what')].some((n) =>
           n.textContent?.includes(detail),
         ),
-      { timeout: 10_000 },
+      {},
       markup,
     );
     expect(
@@ -243,13 +274,18 @@ describe.skipIf(skip || !chromiumAvailable())('the dashboard in a real browser',
     ).toEqual({ injected: undefined, elements: 0 });
     expect(await text('#grid')).toContain('/data1/_x-y.z/primary/gpseg0');
 
-    // A dry run from the page: the plan of the failed host, and nothing runs.
+    // A dry run from the page: the plan of the failed host, and nothing runs. Clicked once the
+    // page has drawn the whole log, so that nothing above the button moves it meanwhile.
     await page.$eval(
       '#recover-form [name=incidentId]',
       (n) => ((n as HTMLInputElement).value = ''),
     );
+    await atHead('markup');
     await page.click('#dry-run');
-    await page.waitForSelector('[data-result=ok] table.plan', { timeout: 15_000 });
+    await page.waitForSelector('[data-result=ok] table.plan');
+    const pageRun = /execution (\S+)/.exec(await text('#action-result'))![1]!;
+    expect((await dashboard.runtime.workflow.result(pageRun))?.status).toBe('succeeded');
+    await atHead('markup');
     const plan = await page.$$eval('table.plan tbody tr', (rows) =>
       rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)),
     );
@@ -300,14 +336,173 @@ describe.skipIf(skip || !chromiumAvailable())('the dashboard in a real browser',
     expect(pageErrors).toEqual([
       'Failed to load resource: the server responded with a status of 400 (Bad Request)',
     ]);
+    pageErrors.length = 0;
+  });
+
+  it('keeps the rows a user may click across live updates: added and patched, never replaced', async () => {
+    await api.request('POST', '/clusters', {
+      clusterId: 'rows',
+      segments: seedScenario.segments,
+      simulation: { timeScale: 0 },
+    });
+    await dashboard.runtime.poller.drain();
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('#cluster option')].some((o) => o.textContent === 'rows'),
+    );
+    await page.select('#cluster', 'rows');
+    await gridAt(page, 1, 'live');
+    await page.waitForSelector('#events [data-seq="1"]');
+
+    // What the page shows now, held by reference; and every row the page takes out from now on.
+    const rowsBefore = await page.$$eval('#events [data-seq]', (rows) => rows.length);
+    await page.evaluate(() => {
+      const w = window as unknown as Watch;
+      const one = (selector: string) => document.querySelector(selector)!;
+      w.kept = {
+        event: one('#events [data-seq="1"]'),
+        host: one('#grid [data-host="segment-2"]'),
+        down: one('#grid [data-dbid="6"]'),
+        promoted: one('#grid [data-dbid="8"]'),
+        phase: one('#incident-facts [data-fact=phase]'),
+      };
+      w.removed = [];
+      w.states = { down: [], promoted: [] };
+      const timeline = document.getElementById('events')!;
+      const top = () => timeline.getBoundingClientRect().top + scrollY;
+      w.tops = [top()];
+      new MutationObserver((records) => {
+        if (top() !== w.tops.at(-1)) w.tops.push(top());
+        for (const record of records) {
+          // The timeline's rows and the grid's cells (a new incident's bars replace the last ones).
+          if ((record.target as Element).closest('#events, #grid'))
+            for (const node of record.removedNodes)
+              if (node instanceof Element && node.matches('[data-seq], [data-host], [data-dbid]'))
+                w.removed.push(node.outerHTML.slice(0, 80));
+          if (record.attributeName === 'data-state')
+            for (const which of ['down', 'promoted'] as const)
+              if (record.target === w.kept[which])
+                w.states[which].push(w.kept[which].getAttribute('data-state')!);
+        }
+      }).observe(document.querySelector('main')!, {
+        subtree: true,
+        childList: true,
+        attributes: true,
+        attributeFilter: ['data-state'],
+      });
+    });
+    const event = (await page.$('#events [data-seq="1"]'))!;
+
+    // A recovery writes the log while the row is clicked again and again: every click lands.
+    await api.request('POST', '/clusters/rows/faults', { host: 'segment-2' });
+    const promoted = rowsGate.reached('promoted');
+    const { executionName } = (await api.request('POST', '/clusters/rows/recoveries', {
+      incidentId: 'rows-1',
+      waits: { pollSeconds: 0 },
+    })) as { executionName: string };
+    let settled = false;
+    const outcome = dashboard.runtime.workflow
+      .result(executionName)!
+      .finally(() => (settled = true));
+    // Held at the promoted phase until the page shows it, in the cells it had from the start.
+    await gridAt(page, await promoted, 'live');
+    await page.waitForSelector('#grid [data-dbid="6"][data-state="down"]');
+    await page.waitForSelector('#grid [data-dbid="8"][data-state~="switched"]');
+    rowsGate.resume('promoted');
+    let clicks = 0;
+    do {
+      await clickRow(event);
+      await gridAt(page, 1, 'history');
+      await page.click('#back-live');
+      await gridAt(page, 1, 'live');
+      clicks++;
+    } while (!settled);
+    expect((await outcome)?.status).toBe('succeeded');
+
+    // Wait on state: the page has drawn the log's last event.
+    await atHead('rows');
+    expect(await page.$$eval('#events [data-seq]', (rows) => rows.length)).toBeGreaterThan(
+      rowsBefore,
+    );
+    const watched = await page.evaluate(() => {
+      const w = window as unknown as Watch;
+      const one = (selector: string) => document.querySelector(selector);
+      return {
+        connected: Object.values(w.kept).every((node) => node.isConnected),
+        same:
+          one('#events [data-seq="1"]') === w.kept.event &&
+          one('#grid [data-host="segment-2"]') === w.kept.host &&
+          one('#grid [data-dbid="6"]') === w.kept.down &&
+          one('#grid [data-dbid="8"]') === w.kept.promoted &&
+          one('#incident-facts [data-fact=phase]') === w.kept.phase,
+        removed: w.removed,
+        states: w.states,
+        tops: w.tops,
+      };
+    });
+    expect(clicks).toBeGreaterThan(0);
+    expect(watched.connected).toBe(true);
+    expect(watched.same).toBe(true);
+    expect(watched.removed).toEqual([]);
+    // Nothing above the timeline grew or shrank: no row moved under the pointer that way either.
+    expect(watched.tops).toHaveLength(1);
+    // The same cells went down and switched, and came back: patched in place.
+    expect(watched.states.down).toContain('down');
+    expect(watched.states.down.at(-1)).toBe('ok');
+    expect(watched.states.promoted.some((state) => state.split(' ').includes('switched'))).toBe(
+      true,
+    );
+    expect(watched.states.promoted.at(-1)).toBe('ok');
+    expect(await event.evaluate((node) => node.isConnected)).toBe(true);
+
+    // A picked row stays picked while the log grows under it.
+    await clickRow(event);
+    await gridAt(page, 1, 'history');
+    const dryRun = (await api.request('POST', '/clusters/rows/recoveries', {
+      incidentId: 'rows-2',
+      dryRun: true,
+      waits: { pollSeconds: 0 },
+    })) as { executionName: string };
+    expect((await dashboard.runtime.workflow.result(dryRun.executionName))?.status).toBe(
+      'succeeded',
+    );
+    const { lastSeq: dryRunSeq } = await dashboard.runtime.stores.events.readHead('rows');
+    await page.waitForSelector(`#events [data-seq="${dryRunSeq}"]`);
+    expect(
+      await event.evaluate((node) => node.isConnected && node.classList.contains('selected')),
+    ).toBe(true);
+    expect(await page.$$eval('#events .selected', (rows) => rows.length)).toBe(1);
+    await gridAt(page, 1, 'history');
+    expect(await page.evaluate(() => (window as unknown as Watch).removed)).toEqual([]);
+    await page.click('#back-live');
+    await gridAt(page, dryRunSeq, 'live');
+    expect(pageErrors).toEqual([]);
   });
 });
+
+/** What the page keeps for the test: elements held by reference, rows taken out, cell states. */
+interface Watch {
+  kept: Record<'event' | 'host' | 'down' | 'promoted' | 'phase', Element>;
+  removed: string[];
+  states: Record<'down' | 'promoted', string[]>;
+  /** Where the timeline's top was on the page, each time it moved. */
+  tops: number[];
+}
 
 interface PlanRow {
   dbid: number;
   content: number;
   sourceDbid: number;
   type: string;
+}
+
+/** Two task observers in turn. */
+function both(a: TaskObserver, b: TaskObserver): TaskObserver {
+  return {
+    async onTaskSucceeded(task, payload, output) {
+      await a.onTaskSucceeded?.(task, payload, output);
+      await b.onTaskSucceeded?.(task, payload, output);
+    },
+  };
 }
 
 function chromiumAvailable(): boolean {
