@@ -69,6 +69,21 @@ describe('the recovery policy: what the watcher does on a failure', () => {
     expect(await statusOf(id)).toMatchObject({ recoveryPolicy: 'off' });
   });
 
+  it('is read from the projection once it has caught up, as behind API Gateway', async () => {
+    const id = fresh();
+    await register(id, { recoveryPolicy: 'off', rebalancePolicy: 'approval' });
+    await api.stores.projector.project(id);
+    expect((await api.stores.projection.read(id)).state).toMatchObject({
+      seq: 3,
+      recoveryPolicy: 'off',
+      rebalancePolicy: { policy: 'approval' },
+    });
+    expect(await statusOf(id)).toMatchObject({
+      recoveryPolicy: 'off',
+      rebalancePolicy: { policy: 'approval' },
+    });
+  });
+
   it.each([
     ['an unknown policy', { recoveryPolicy: 'sometimes' }, /^body\.recoveryPolicy: Invalid option/],
     ['no policy', {}, /^body\.recoveryPolicy: /],
