@@ -295,8 +295,9 @@ interface RecoverSpec {
   declareFailedHosts: boolean;
   midRun: MidRunFault | undefined;
   /**
-   * The fault whose alarm starts this run: the acting primary of in-sync pair #n crashes just
-   * before, so the run's own probe makes FTS promote, and the run reads that promotion's window.
+   * The fault whose alarm starts this run, in clusters whose promotions take time: the acting
+   * primary of in-sync pair #n crashes just before, so the run's own probe makes FTS promote,
+   * and the run reads that promotion's window.
    */
   alarm: number | undefined;
 }
@@ -312,7 +313,9 @@ class Recover implements fc.AsyncCommand<Model, Real> {
     // With promotions taking clock time, a gprecoverseg a failed run left waiting for one may
     // still hold its lock: an operator lets it end before recovering again.
     for (let i = 0; i < 100 && (await sim.runningGprecoverseg()); i++) await sleep(10);
-    if (this.spec.alarm !== undefined) {
+    // Only where promotions take time: elsewhere it is a crash before a run, which the other
+    // commands already make.
+    if (this.spec.alarm !== undefined && real.promotionWindowMs > 0) {
       const inSync = pairsOf((await sim.readState()).catalog).filter((p) => p.primary.mode === 's');
       if (inSync.length > 0)
         await sim.crashSegment(inSync[this.spec.alarm % inSync.length]!.primary.dbid);
@@ -364,7 +367,7 @@ class Recover implements fc.AsyncCommand<Model, Real> {
           failedHosts,
           waits: { pollSeconds: 0 },
           // A rebalance's gprecoverseg runs through its promotions' window: polled every
-          // quarter window (the pace), 20 polls outlast it.
+          // eighth of a window (the pace), 20 polls outlast it.
           limits: {
             maxRecoveryPolls: real.promotionWindowMs ? 20 : 3,
             maxSyncPolls: 3,
@@ -499,7 +502,7 @@ const recoverSpecArb: fc.Arbitrary<RecoverSpec> = fc.record({
       }),
     },
   ),
-  alarm: fc.option(fc.nat(), { nil: undefined }),
+  alarm: fc.option(fc.nat(), { nil: undefined, freq: 2 }),
 });
 
 const commandArb = fc.oneof(
@@ -534,9 +537,10 @@ describe('model: random clusters, faults and recoveries on the local workflow', 
           async (topologySpec, simulationSpec, commands) => {
             stats.runs++;
             if (simulationSpec.promotionWindowMs > 0) stats.windowRuns++;
-            // Each retry of a pending promotion, and each poll, takes a quarter window.
-            const quarter = Math.ceil(simulationSpec.promotionWindowMs / 4);
-            setPace(quarter ? { promotionPendingMs: quarter, pollMs: quarter } : undefined);
+            // Each retry of a pending promotion, and each poll, takes an eighth of a window:
+            // 14 retries, or 20 polls, outlast a promotion (a rebalance's, 1.4 windows).
+            const eighth = Math.ceil(simulationSpec.promotionWindowMs / 8);
+            setPace(eighth ? { promotionPendingMs: eighth, pollMs: eighth } : undefined);
             const topology = buildTopology(topologySpec);
             const clusterId = `model-${++serial}`;
             const cluster = await timed('register', () =>

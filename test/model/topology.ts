@@ -136,7 +136,7 @@ export const simulationSpecArb: fc.Arbitrary<SimulationSpec> = fc.record({
     { arbitrary: fc.constant(undefined), weight: 9 },
     { arbitrary: fc.nat(), weight: 1 },
   ),
-  promotionWindowMs: fc.constantFrom(0, 0, 40, 100),
+  promotionWindowMs: fc.constantFrom(0, 0, 30, 80),
 });
 
 /** Greenplum's promotion (capture 103), the simulator's default `promotionSeconds`. */
