@@ -307,13 +307,16 @@ export async function planRecoveryStep(
     decided = decide(PLAN_RULES, {
       dryRun: options.dryRun,
       planned: planned.length,
-      // A retried PlanRecovery, or a run resumed after a restart, finds this very plan on
-      // record with none of its segments back up yet: it is still the plan in progress.
+      // A retried PlanRecovery, or a run resumed after a restart (a new execution that has
+      // run no gprecoverseg yet), finds this very plan on record with none of its segments
+      // back up: it is still the plan in progress. Within a run that already ran it, the same
+      // plan again means its gprecoverseg ended and a segment is down again: a new plan.
       inProgress:
         recovery?.incidentId === incidentId &&
         recovery.plan !== undefined &&
         planKey(recovery.plan) === planKey(planned) &&
-        !planned.some((i) => recovery.recovered.includes(i.dbid)),
+        !planned.some((i) => recovery.recovered.includes(i.dbid)) &&
+        (recovery.started.length === 0 || event.input.operation === undefined),
     }).then;
     return decided.record
       ? [{ type: 'RecoveryPlanned', data: { incidentId, items: planned } }]

@@ -201,3 +201,30 @@ describe('an answer recoverseg cannot read', () => {
     );
   });
 });
+
+describe('a plan in progress is not a plan done', () => {
+  it('a planned mirror that fails again after its gprecoverseg ended gets a new plan (and a new gprecoverseg), never the finished one again', async () => {
+    // Found by the model test: the identical plan was taken for one in progress, its finished
+    // gprecoverseg found again by its key, and the run replanned for ever without an event.
+    const id = `t${++n}`;
+    await h.seed(id);
+    await h.sim(id).crashSegment(5);
+    const run = execution(id, { options: { type: 'full' } });
+    await run.run(steps.startRecovery, 'start');
+    await run.run(steps.detectFailures, 'detect');
+    await run.run(steps.checkPromotion, 'promote');
+    await run.run(steps.planRecoveryStep, 'plan');
+    await run.run(steps.recoverSegments, 'operation');
+    await h.sim(id).crashSegment(5);
+    await run.run(steps.checkRecovery, 'operation');
+    const replanned = await run.run(steps.checkSync, 'sync');
+    expect(replanned).toMatchObject({ next: 'replan' });
+    await run.run(steps.planRecoveryStep, 'plan');
+    expect((await h.stores.events.loadState(id)).recovery?.plans).toBe(2);
+    await run.run(steps.recoverSegments, 'operation');
+    expect((await h.sim(id).readState()).operations.map((o) => o.kind)).toEqual([
+      'recovery',
+      'recovery',
+    ]);
+  });
+});
