@@ -12,7 +12,6 @@ import {
   doubleFaultedPairs,
   escalatedDbids,
   inPlaceFailures,
-  allPairsRedundant,
   isStreamingInSync,
   planRecovery,
   promotionContext,
@@ -533,7 +532,7 @@ export async function checkSync(
   );
   const { incidentId } = event.input;
   const { then: milestones } = decide(MILESTONE_RULES, {
-    redundant: allPairsRedundant(pairs, streaming) && observation.notReady.length === 0,
+    redundant: unsynchronized.length === 0 && observation.notReady.length === 0,
     balanced: pairs.every(isInPreferredRoles),
     planned: (state.recovery?.plans ?? 0) > 0,
     rebalanceDone,

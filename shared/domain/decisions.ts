@@ -557,10 +557,8 @@ export interface SyncContext {
   outOfTime: boolean;
 }
 
-/** Every pair with a mirror is in sync in the catalog and its walsender streams. */
-export const allPairsRedundant = (pairs: readonly Pair[], streaming: readonly number[]) =>
-  pairs.every((p) => !p.mirror || isStreamingInSync(p, streaming));
-const allSynchronized = (c: SyncContext) => allPairsRedundant(c.pairs, c.streaming);
+const allSynchronized = (c: SyncContext) =>
+  c.pairs.every((p) => !p.mirror || isStreamingInSync(p, c.streaming));
 const outOfPreferredRoles = (c: SyncContext) => c.pairs.some((p) => !isInPreferredRoles(p));
 const tooFarBehind = (c: SyncContext) =>
   c.maxReplayLagBytes !== undefined && c.maxReplayLagBytes >= c.replayLagLimitBytes;
