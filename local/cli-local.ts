@@ -10,6 +10,7 @@ import { startLocalRuntime, type LocalRuntime, type LocalStore } from '#local/ru
 import { catchUpProjections, resumeOpenRecoveries } from '#local/open-recoveries.ts';
 import { RunJournal } from '#local/run-journal.ts';
 import { ServeLock } from '#local/serve-lock.ts';
+import { LocalWatcher, loggingNotifier } from '#local/watcher.ts';
 import type { LeftRun } from '#local/workflow-runner.ts';
 import { route } from '#api/routes.ts';
 import { clusterBackendFromEnv } from '#cluster/backend.ts';
@@ -17,7 +18,7 @@ import { GreenplumClusterOperations } from '#cluster/greenplum/greenplum-cluster
 import { clusterIdSchema } from '#domain/events.ts';
 import { runPhase } from '#domain/decisions.ts';
 import { PhaseRecorder, runScenario, type Scenario } from '#local/scenario.ts';
-import { UsageError } from '#local/cli-common.ts';
+import { UsageError, integer } from '#local/cli-common.ts';
 
 /**
  * What runs the workflow on this machine (demo, scenario, serve): loaded only by those
@@ -164,6 +165,68 @@ async function leftRunLine(
   return `left incident ${run.incidentId} of cluster ${run.clusterId}${phase ? ` in phase ${phase}` : ''} (state ${run.state}), not failed: ${resumedBy}`;
 }
 
+/** `serve --watch-seconds`' default: a failure is seen within half a minute of FTS marking it. */
+export const DEFAULT_WATCH_SECONDS = 30;
+
+/** How serve's watcher looks, and how the runs it starts poll. */
+export interface Watching {
+  seconds: number;
+  /** The workflow's poll of the runs the watcher starts; its default (30 s) when absent. */
+  pollSeconds?: number;
+}
+
+/**
+ * `--watch-seconds N` (0, off, to a day: a timer cannot wait much longer) and
+ * `--poll-seconds N` (the workflow's own bound, an hour).
+ */
+export function watching(values: Record<string, string | undefined>): Watching {
+  const seconds = integer(values['watch-seconds'], 'watch-seconds') ?? DEFAULT_WATCH_SECONDS;
+  if (seconds > 86_400)
+    throw new UsageError(
+      `--watch-seconds ${seconds}: expected at most 86400 (a day); 0 turns watching off`,
+    );
+  const pollSeconds = integer(values['poll-seconds'], 'poll-seconds');
+  if (pollSeconds !== undefined && pollSeconds > 3600)
+    throw new UsageError(`--poll-seconds ${pollSeconds}: expected at most 3600`);
+  return { seconds, ...(pollSeconds === undefined ? {} : { pollSeconds }) };
+}
+
+/**
+ * The watcher of serve: the WatchCluster step on a timer, over the clusters this serve drives
+ * (its real cluster, or every simulated one registered), starting runs through the same
+ * starter as the API.
+ */
+export function localWatcher(
+  runtime: LocalRuntime,
+  { seconds, pollSeconds }: Watching,
+  realCluster: Record<string, string> | undefined,
+  out: (line: string) => void,
+): LocalWatcher {
+  return new LocalWatcher({
+    seconds,
+    deps: {
+      ...(pollSeconds === undefined
+        ? {}
+        : {
+            // As `recover --poll-seconds` does: approvals are polled ten times less often.
+            waits: {
+              pollSeconds,
+              approvalPollSeconds: Math.min(3600, Math.max(pollSeconds, 1) * 10),
+            },
+          }),
+      stores: { events: runtime.stores.events, lock: runtime.stores.lock },
+      cluster: runtime.steps.cluster,
+      starter: runtime.workflow,
+      notifier: loggingNotifier(out),
+      now: () => new Date(),
+    },
+    clusters: realCluster
+      ? async () => [realCluster.CLUSTER_ID!]
+      : () => runtime.stores.events.clusterIds(),
+    log: out,
+  });
+}
+
 /** Resolves on the first SIGINT or SIGTERM; a second one ends the process at once. */
 function stopSignal(): Promise<string> {
   return new Promise((resolve) => {
@@ -187,6 +250,7 @@ export async function serveCommand(
   dataDir: string | undefined,
   realCluster: Record<string, string> | undefined,
   store: LocalStore = {},
+  watching: Watching = { seconds: DEFAULT_WATCH_SECONDS },
 ): Promise<number> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const lock = dataDir === undefined ? undefined : ServeLock.acquire(dataDir, port);
@@ -209,23 +273,32 @@ export async function serveCommand(
       ...(journal ? { inputs: journal } : {}),
     });
     let server: Server | undefined;
+    let watcher: LocalWatcher | undefined;
     try {
       lock?.update({ dynamodbPort: Number(new URL(runtime.endpoint).port) });
       live.attach(runtime.steps.cluster);
       if (realCluster) await registerLiveCluster(runtime, realCluster.CLUSTER_ID!, out);
       for (const line of await catchUpProjections(runtime.stores)) out(line);
       for (const line of await resumeOpenRecoveries(runtime, journal)) out(line);
-      server = await startHttpApi(runtime.api, port, (line) => process.stderr.write(`${line}\n`), {
-        live,
-      }).catch((error: Error) => {
+      watcher =
+        watching.seconds > 0 ? localWatcher(runtime, watching, realCluster, out) : undefined;
+      server = await startHttpApi(
+        { ...runtime.api, ...(watcher ? { lastLook: (id) => watcher!.lastLook(id) } : {}) },
+        port,
+        (line) => process.stderr.write(`${line}\n`),
+        { live },
+      ).catch((error: Error) => {
         throw new UsageError(error.message);
       });
+      watcher?.start();
       out(
-        `recoverseg API and dashboard on http://127.0.0.1:${port} (DynamoDB Local ${runtime.endpoint}${dataDir ? `, data in ${resolve(dataDir)}` : store.endpoint ? ', already running' : ', in memory'}); Ctrl-C stops`,
+        `recoverseg API and dashboard on http://127.0.0.1:${port} (DynamoDB Local ${runtime.endpoint}${dataDir ? `, data in ${resolve(dataDir)}` : store.endpoint ? ', already running' : ', in memory'}); ${watcher ? `watching every ${watching.seconds} s` : 'not watching (--watch-seconds 0)'}; Ctrl-C stops`,
       );
       await stopSignal();
       out('stopping');
     } finally {
+      // First, so that no look starts a run while the runs are being stopped.
+      await watcher?.stop();
       server?.close();
       server?.closeAllConnections();
       for (const run of await runtime.workflow.shutdown())

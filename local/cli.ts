@@ -53,6 +53,14 @@ const policyOptions = (command: Command): Command =>
       'the window of policy window, e.g. "Sun 02:00-04:00 UTC"',
     );
 
+const recoveryPolicyOption = (command: Command): Command =>
+  command.addOption(
+    new Option(
+      '--recovery-policy <policy>',
+      'what the watcher does when it sees a failure: auto (start a recovery), notify (the default), off',
+    ).choices(['auto', 'notify', 'off']),
+  );
+
 /** Where a command that runs the workflow here keeps its tables. */
 const storeOptions = (command: Command): Command =>
   command
@@ -141,6 +149,14 @@ function program(run: (code: Promise<number>) => Promise<void>): Command {
     .option('--coordinator-data-directory <dir>', 'greenplum: COORDINATOR_DATA_DIRECTORY')
     .option('--admin-user <user>', 'greenplum: the admin user (gpadmin)')
     .option('--coordinator-port <n>', 'greenplum: the coordinator port')
+    .option(
+      '--watch-seconds <n>',
+      'look at each cluster every N seconds (default 30) and act on a failure by its recovery policy; 0: never look',
+    )
+    .option(
+      '--poll-seconds <n>',
+      'the workflow waits between polls in the runs the watcher starts (default 30)',
+    )
     .action((o: Record<string, string | undefined>) => {
       const values = flags(o) as Record<string, string | undefined>;
       return run(
@@ -151,6 +167,7 @@ function program(run: (code: Promise<number>) => Promise<void>): Command {
             values.data,
             m.realClusterEnvironment(values),
             localStore(values),
+            m.watching(values),
           );
         })(),
       );
@@ -182,14 +199,25 @@ function program(run: (code: Promise<number>) => Promise<void>): Command {
     );
   const client = (name: string, description: string, json = true) =>
     clientOptions(root.command(name).description(description), json);
-  policyOptions(
-    client('register', 'register the cluster of a scenario or cluster file', false).argument(
-      '<file>',
-      'the scenario or cluster file (JSON)',
+  recoveryPolicyOption(
+    policyOptions(
+      client('register', 'register the cluster of a scenario or cluster file', false).argument(
+        '<file>',
+        'the scenario or cluster file (JSON)',
+      ),
     ),
   ).action((file: string, o: Record<string, unknown>) =>
     run(clientCommand('register', flags(o), [file])),
   );
+  recoveryPolicyOption(
+    policyOptions(
+      client(
+        'policy',
+        "set a registered cluster's recovery policy (what the watcher does on a failure) and/or rebalance policy",
+        false,
+      ),
+    ),
+  ).action((o: Record<string, unknown>) => run(clientCommand('policy', flags(o), [])));
   client(
     'status',
     'gpstate -m / -e, the recovery in progress and the last incident, in words',

@@ -42,6 +42,7 @@ export async function clientCommand(
       segments: scenario.segments,
       ...(scenario.simulation ? { simulation: scenario.simulation } : {}),
       ...policyFlags(values),
+      ...(values['recovery-policy'] ? { recoveryPolicy: values['recovery-policy'] } : {}),
     });
     out.line(JSON.stringify(result));
     return 0;
@@ -156,6 +157,26 @@ export async function clientCommand(
       });
       if (json) process.stdout.write(`${JSON.stringify({ ...result, ...followed })}\n`);
       return followed.exitCode;
+    }
+    case 'policy': {
+      const rebalance = policyFlags(values);
+      const recovery = values['recovery-policy'] as string | undefined;
+      if (!recovery && Object.keys(rebalance).length === 0)
+        throw new UsageError('policy needs --recovery-policy and/or --rebalance-policy');
+      if (recovery)
+        out.line(
+          JSON.stringify(
+            await client.request('PUT', `${base}/recovery-policy`, {
+              recoveryPolicy: recovery,
+              by: operatorName(),
+            }),
+          ),
+        );
+      if (Object.keys(rebalance).length > 0)
+        out.line(
+          JSON.stringify(await client.request('PUT', `${base}/rebalance-policy`, rebalance)),
+        );
+      return 0;
     }
     case 'cancel': {
       const result = (await client.request('POST', `${base}/cancellation`, {

@@ -307,9 +307,38 @@ interface StatusBody {
     timings?: Record<string, string | undefined>;
   } | null;
   rebalancePolicy: { policy: string; window?: string } | null;
+  /** Absent from an API older than the watcher. */
+  recoveryPolicy?: string;
+  watch?: {
+    wholeOnRecord: boolean;
+    seenWholeAt: string | null;
+    wholeUntil: string | null;
+    lastLook: {
+      at: string;
+      whole: boolean;
+      action: string;
+      started?: string;
+      error?: string;
+    } | null;
+  };
   doubleFaults: number[];
   gpstateMirrors: string[];
   gpstateErrors: string[];
+}
+
+/** The watcher's line of `status`: when it last looked and when the cluster was last whole. */
+function watchInWords(watch: NonNullable<StatusBody['watch']>, now: Date): string {
+  const look = watch.lastLook;
+  const looked = !look
+    ? 'no look by this API (serve --watch-seconds 0, or behind API Gateway: see the CloudWatch dashboard)'
+    : `last look ${duration(look.at, now.toISOString())} ago: ${look.error ? `failed (${look.error})` : look.whole ? 'whole' : look.started ? `not whole, started incident ${look.started}` : 'not whole'}`;
+  const whole =
+    look?.whole || watch.wholeOnRecord
+      ? 'whole now'
+      : watch.wholeUntil
+        ? `last whole at ${watch.wholeUntil} (${duration(watch.wholeUntil, now.toISOString())} ago)`
+        : 'never seen whole yet';
+  return `watcher: ${looked}; ${whole}`;
 }
 
 /** `recoverseg status` in words: the recovery in progress and the last incident. */
@@ -319,7 +348,10 @@ export function statusInWords(status: StatusBody, now: Date = new Date()): strin
   const policy = status.rebalancePolicy
     ? `${status.rebalancePolicy.policy}${status.rebalancePolicy.window ? ` (${status.rebalancePolicy.window})` : ''}`
     : 'the default of the trigger';
-  lines.push(`cluster ${status.clusterId} at seq ${status.seq}; rebalance policy ${policy}`);
+  lines.push(
+    `cluster ${status.clusterId} at seq ${status.seq}; ${status.recoveryPolicy ? `recovery policy ${status.recoveryPolicy}, ` : ''}rebalance policy ${policy}`,
+  );
+  if (status.watch) lines.push(watchInWords(status.watch, now));
   if (status.doubleFaults.length)
     lines.push(`DOUBLE FAULT on contents ${status.doubleFaults.join(', ')}`);
   if (!r) lines.push('recovery in progress: none');

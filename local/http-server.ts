@@ -48,8 +48,8 @@ async function servePage(response: ServerResponse, path: string): Promise<boolea
 }
 
 /**
- * Server-sent events for one cluster: an `update` with the event log's head seq and the live
- * progress whenever either changes. The page then reads the API's own routes.
+ * Server-sent events for one cluster: an `update` with the event log's head seq, the live
+ * progress and the watcher's last look whenever one of them changes. The page then reads the API's own routes.
  */
 function streamLive(
   deps: ApiDeps,
@@ -74,7 +74,9 @@ function streamLive(
     try {
       const { lastSeq } = await deps.stores.events.readHead(clusterId);
       const progress = options.live?.current(clusterId) ?? null;
-      const data = JSON.stringify({ clusterId, seq: lastSeq, progress });
+      // The watcher's last look writes nothing when nothing changed: the stream carries it.
+      const look = deps.lastLook?.(clusterId) ?? null;
+      const data = JSON.stringify({ clusterId, seq: lastSeq, progress, look });
       if (data !== last) {
         last = data;
         response.write(`event: update\ndata: ${data}\n\n`);

@@ -124,6 +124,8 @@ const view = {
   /** The timeline was last scrolled to its bottom: live updates keep it there. */
   sticking: true,
   progress: null,
+  /** The watcher's last look, as the live stream last said (null: none, or no stream). */
+  look: null,
   routes: undefined,
   source: undefined,
   poller: undefined,
@@ -879,6 +881,7 @@ async function refresh() {
     $('gpstate-e').textContent = ['$ gpstate -e', ...status.gpstateErrors].join('\n');
     $('gpstate-m').textContent = ['$ gpstate -m', ...status.gpstateMirrors].join('\n');
     $('head').textContent = `event log at seq ${view.headSeq}`;
+    renderWatch();
     performance.mark('recoverseg:rendered', { detail: { clusterId, seq: config.seq } });
     notice();
     // Status is read from the projection too: look again until it has caught up with the log.
@@ -892,6 +895,32 @@ async function refresh() {
       void refresh();
     }
   }
+}
+
+/**
+ * The watcher's last look (serve --watch-seconds) and when the cluster was last whole: a look
+ * that finds nothing new writes nothing, so the live stream carries it, not the log.
+ */
+function renderWatch() {
+  const watch = view.status?.watch;
+  const look = view.look ?? watch?.lastLook ?? null;
+  const whole =
+    look?.whole || watch?.wholeOnRecord
+      ? 'whole'
+      : watch?.wholeUntil
+        ? `last whole ${clock(watch.wholeUntil)}`
+        : 'not seen whole yet';
+  const looked = !look
+    ? 'not watched'
+    : `last look ${clock(look.at)}${look.error ? ` failed: ${look.error}` : look.started ? `, started ${look.started}` : ''}`;
+  $('watch').dataset.state = !look
+    ? 'none'
+    : look.error
+      ? 'failed'
+      : look.whole
+        ? 'whole'
+        : 'broken';
+  $('watch').textContent = `${looked} · ${whole}`;
 }
 
 function notice(text) {
@@ -918,6 +947,8 @@ function follow(clusterId) {
     if (update.clusterId !== view.clusterId) return;
     connection('live', 'live');
     view.progress = update.progress;
+    view.look = update.look;
+    renderWatch();
     if (update.seq !== view.headSeq || !view.status) {
       view.headSeq = Math.max(view.headSeq, update.seq);
       void refresh();
@@ -951,6 +982,7 @@ function select(clusterId) {
     travelSeq: undefined,
     sticking: true,
     progress: null,
+    look: null,
   });
   history.replaceState(null, '', `#cluster=${encodeURIComponent(clusterId)}`);
   $('cluster').value = clusterId;

@@ -35,6 +35,7 @@ import {
   unknownHosts,
 } from '#domain/requests.ts';
 import { recoveryPolicyOf, wholeness } from '#domain/watch.ts';
+import type { LastLook } from '#app/watch.ts';
 
 export interface ApiDeps {
   stores: StorePorts;
@@ -47,6 +48,8 @@ export interface ApiDeps {
    * a gprecoverseg still runs. Absent behind API Gateway.
    */
   cluster?: (clusterId: string) => ClusterOperations;
+  /** The watcher's last look at a cluster, where it runs in this process (`serve`). */
+  lastLook?: (clusterId: string) => LastLook | undefined;
 }
 
 export interface ApiRequest {
@@ -273,7 +276,7 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
           lastIncident: state.lastIncident ?? null,
           rebalancePolicy: state.rebalancePolicy ?? null,
           recoveryPolicy: recoveryPolicyOf(state),
-          watch: wholeness(state),
+          watch: { ...wholeness(state), lastLook: deps.lastLook?.(clusterId!) ?? null },
           doubleFaults: state.doubleFaults,
           gpstateMirrors: renderGpstateMirrors(rows),
           gpstateErrors: renderGpstateErrors(state),

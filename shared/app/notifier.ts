@@ -29,6 +29,10 @@ const SUMMARIES: Record<RunOutcome['status'], (o: RunOutcome) => string> = {
   detected: (o) => `failure detected, no recovery started: ${o.reason}`,
 };
 
+/** A notice's summary line, as SNS subscribers and `serve`'s output read it. */
+export const summaryOf = (outcome: RunOutcome): string =>
+  `cluster ${outcome.clusterId}, incident ${outcome.incidentId}: ${SUMMARIES[outcome.status](outcome)}`;
+
 export class SnsNotifier implements Notifier {
   constructor(
     private readonly sns: SNSClient,
@@ -36,14 +40,13 @@ export class SnsNotifier implements Notifier {
   ) {}
 
   async notify(outcome: RunOutcome): Promise<void> {
-    const what = SUMMARIES[outcome.status](outcome);
     await this.sns.send(
       new PublishCommand({
         TopicArn: this.topicArn,
         Subject: `recoverseg: cluster ${outcome.clusterId} ${outcome.status}`.slice(0, 100),
         Message: JSON.stringify({
           ...outcome,
-          summary: `cluster ${outcome.clusterId}, incident ${outcome.incidentId}: ${what}`,
+          summary: summaryOf(outcome),
         }),
         MessageAttributes: {
           clusterId: { DataType: 'String', StringValue: outcome.clusterId },

@@ -1,3 +1,4 @@
+import type * as z from 'zod';
 import type { ClusterOperations } from '#cluster/port.ts';
 import { UnknownCluster } from '#domain/errors.ts';
 import { fold, type ClusterState } from '#domain/evolve.ts';
@@ -34,7 +35,11 @@ import { executionName, type StartedExecution } from '#app/starter.ts';
 export type WatchDeps = HolderDeps & {
   cluster: (clusterId: string) => ClusterOperations;
   notifier: Notifier;
+  /** How the runs a look starts poll (serve --poll-seconds); the workflow's defaults otherwise. */
+  waits?: WorkflowWaits;
 };
+
+type WorkflowWaits = z.input<typeof workflowInputSchema>['waits'];
 
 /** What one look saw and did, small enough for a Lambda's answer and a metrics line. */
 export interface WatchReport {
@@ -59,6 +64,30 @@ export interface WatchReport {
   started?: StartedExecution & { incidentId: string };
   notified?: boolean;
 }
+
+/**
+ * A look in brief: what `serve`'s status route and dashboard show of its watcher's last look.
+ * (Behind API Gateway the looks are CloudWatch metrics, not an API answer.)
+ */
+export interface LastLook {
+  at: string;
+  whole: boolean;
+  /** Unknown until a look has seen the cluster whole once. */
+  secondsSinceWhole: number | null;
+  /** What the look did; `failed`: it could not look (`error` says why). */
+  action: WatchAction | 'failed';
+  /** The incident the look started. */
+  started?: string;
+  error?: string;
+}
+
+export const lastLookOf = (report: WatchReport): LastLook => ({
+  at: report.at,
+  whole: report.whole,
+  secondsSinceWhole: report.secondsSinceWhole ?? null,
+  action: report.action,
+  ...(report.started ? { started: report.started.incidentId } : {}),
+});
 
 const secondsSince = (since: 'now' | string | undefined, now: Date): number | undefined =>
   since === undefined
@@ -124,6 +153,7 @@ const EFFECTS: Record<WatchAction, (e: Effect) => Promise<Done>> = {
         detail: `watcher: ${counts.segmentsDown} segments down, ${counts.pairsNotInSync} pairs not in sync, ${counts.contentsSwitched} contents switched`,
       },
       options: {},
+      ...(e.deps.waits ? { waits: e.deps.waits } : {}),
     });
     try {
       // A holder that is gone is closed on record first; a live one (it took the cluster

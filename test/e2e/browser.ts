@@ -8,6 +8,7 @@ import { createIsolatedTables, freePort } from '#local/dynamodb-local.ts';
 import { startHttpApi } from '#local/http-server.ts';
 import { startLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
 import { LiveFeed } from '#local/web/live.ts';
+import { localWatcher, type Watching } from '#local/cli-local.ts';
 import type { TaskObserver } from '#local/workflow-runner.ts';
 import type { SegmentRow } from '#domain/segment.ts';
 
@@ -72,6 +73,7 @@ export async function startDashboard(
   endpoint: string,
   prefix: string,
   observer: TaskObserver = {},
+  watching?: Watching,
 ): Promise<Dashboard> {
   const tables = await createIsolatedTables(createDynamoClient(endpoint), prefix);
   const feed = new LiveFeed();
@@ -89,13 +91,22 @@ export async function startDashboard(
   });
   feed.attach(runtime.steps.cluster);
   const port = await freePort();
-  const server = await startHttpApi(runtime.api, port, () => {}, { live: feed });
+  // serve's own watcher, when asked for: its looks are what the page shows of it.
+  const watcher = watching && localWatcher(runtime, watching, undefined, () => {});
+  const server = await startHttpApi(
+    { ...runtime.api, ...(watcher ? { lastLook: (id: string) => watcher.lastLook(id) } : {}) },
+    port,
+    () => {},
+    { live: feed },
+  );
+  watcher?.start();
   return {
     runtime,
     server,
     feed,
     url: `http://127.0.0.1:${port}`,
     stop: async () => {
+      await watcher?.stop();
       await new Promise((resolve) => server.close(resolve));
       await runtime.stop();
     },

@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { spawnSync } from 'node:child_process';
 import { ApiClient } from '#local/api-client.ts';
-import { freePort } from '#local/dynamodb-local.ts';
 import { seedScenario } from '#test/fixtures/seed.ts';
 import { sharedDynamoFlags } from '#test/e2e/shared-dynamo.ts';
+import { startServe, type ServeProcess } from '#test/e2e/serve-process.ts';
 
 const BIN = new URL('../../local/bin/recoverseg.js', import.meta.url).pathname;
 
-let server: ChildProcess;
+let serve: ServeProcess;
 let endpoint: string;
 let api: ApiClient;
 
@@ -34,26 +33,13 @@ async function call(method: string, path: string, body?: unknown): Promise<unkno
 }
 
 beforeAll(async () => {
-  const port = await freePort();
-  endpoint = `http://127.0.0.1:${port}`;
+  serve = await startServe(sharedDynamoFlags('follow'));
+  endpoint = serve.endpoint;
   api = new ApiClient(endpoint);
-  server = spawn(
-    process.execPath,
-    [BIN, 'serve', '--port', String(port), ...sharedDynamoFlags('follow')],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let stdout = '';
-  server.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  let stderr = '';
-  server.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  for (const deadline = Date.now() + 60_000; !stdout.includes(endpoint); await sleep(100))
-    if (Date.now() > deadline) throw new Error(`serve did not start: ${stdout} ${stderr}`);
 }, 90_000);
 
 afterAll(() => {
-  server?.kill('SIGTERM');
+  serve?.child.kill('SIGTERM');
 });
 
 describe('recoverseg recover follows the run (against a real serve)', () => {

@@ -36,3 +36,55 @@ describe('statusInWords: an answer recoverseg could not read', () => {
     expect(statusInWords(status(13)).join('\n')).not.toContain('unreadable');
   });
 });
+
+describe("statusInWords: the watcher's line", () => {
+  const now = new Date('2026-12-03T10:00:10Z');
+  const watched = (
+    lastLook: {
+      at: string;
+      whole: boolean;
+      action: string;
+      started?: string;
+      error?: string;
+    } | null,
+    wholeUntil: string | null = '2026-12-03T09:58:00Z',
+  ) => ({
+    ...status(13),
+    recoveryPolicy: 'auto',
+    watch: { wholeOnRecord: false, seenWholeAt: '2026-12-03T09:00:00Z', wholeUntil, lastLook },
+  });
+
+  it.each([
+    [
+      'a look that started a run',
+      watched({ at: '2026-12-03T09:59:58Z', whole: false, action: 'start', started: 'watch-7' }),
+      'watcher: last look 12.0 s ago: not whole, started incident watch-7; last whole at 2026-12-03T09:58:00Z (2 min 10 s ago)',
+    ],
+    [
+      'a look that failed',
+      watched({
+        at: '2026-12-03T10:00:05Z',
+        whole: false,
+        action: 'failed',
+        error: 'Error: refused',
+      }),
+      'watcher: last look 5.0 s ago: failed (Error: refused); last whole at 2026-12-03T09:58:00Z (2 min 10 s ago)',
+    ],
+    [
+      'a whole cluster',
+      watched({ at: '2026-12-03T10:00:09Z', whole: true, action: 'record' }),
+      'watcher: last look 1.0 s ago: whole; whole now',
+    ],
+    [
+      'no watcher in this API',
+      watched(null, null),
+      'watcher: no look by this API (serve --watch-seconds 0, or behind API Gateway: see the CloudWatch dashboard); never seen whole yet',
+    ],
+  ])('%s', (_what, body, line) => {
+    const words = statusInWords(body, now);
+    expect(words[0]).toBe(
+      'cluster gp6 at seq 13; recovery policy auto, rebalance policy the default of the trigger',
+    );
+    expect(words[1]).toBe(line);
+  });
+});
