@@ -13,6 +13,7 @@ import { append } from './append.ts';
 import { bundles } from './bundles.ts';
 import { cli } from './cli.ts';
 import { coldStart } from './cold-start.ts';
+import { detect } from './detect.ts';
 import { ROOT, benchContext, log, round, type Measurement } from './context.ts';
 import { README, RESULTS, renderReadme } from './figures.ts';
 import { fold } from './fold.ts';
@@ -24,6 +25,7 @@ import { tests } from './tests.ts';
 /** Every measurement, by the name it has on the command line and in results.json. */
 const MEASUREMENTS: Record<string, Measurement> = {
   seed,
+  detect,
   scale,
   append,
   rebuild,
