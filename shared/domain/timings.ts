@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '#domain/events.ts';
+import type { EventType, RecordedEvent } from '#domain/events.ts';
 
 export interface IncidentTimings {
   requestedAt: string;
@@ -22,6 +22,12 @@ export interface IncidentTimings {
  *   and streaming (ClusterRebalanced).
  * State carried over from an earlier incident (a pair resynchronized or switched back while no
  * run looked) is reconciled on record, but credited to none of these.
+ *
+ * The failure a run answers may be on record before its request: the watcher records what a
+ * look saw, then starts the run (policy auto) or notifies and an operator starts it. Those
+ * faults, recorded since the cluster was last seen whole or a run last ended, count as this
+ * incident's: detected is then the first of them, and a failover among them is promoted at the
+ * request (the phases are timed from the request; the cluster was promoted by then).
  */
 export function incidentTimings(
   events: readonly RecordedEvent[],
@@ -34,6 +40,8 @@ export function incidentTimings(
     (e) => e.type === 'RecoveryRequested' && e.data.incidentId === incidentId,
   );
   const incident = start < 0 ? [] : events.slice(start);
+  const since = events.findLastIndex((e, i) => i < start && CLOSES_A_FAILURE.has(e.type));
+  const seenBefore = start < 0 ? [] : events.slice(since + 1, start);
   const timings: IncidentTimings = { requestedAt: events[start]?.at ?? completedAt, completedAt };
   const failover = (e: RecordedEvent) =>
     e.type === 'MirrorPromoted' && preferredPrimaries.has(e.data.demotedDbid);
@@ -51,13 +59,14 @@ export function incidentTimings(
   const set = (key: keyof IncidentTimings, value: string | undefined) => {
     if (value) timings[key] = value;
   };
+  const fault = (e: RecordedEvent) =>
+    e.type === 'SegmentMarkedDown' || e.type === 'DoubleFaultDetected' || failover(e);
+  set('detectedAt', (seenBefore.find(fault) ?? incident.find(fault))?.at);
   set(
-    'detectedAt',
-    incident.find(
-      (e) => e.type === 'SegmentMarkedDown' || e.type === 'DoubleFaultDetected' || failover(e),
-    )?.at,
+    'promotedAt',
+    beforeRecovery.findLast(failover)?.at ??
+      (seenBefore.some(failover) ? timings.requestedAt : undefined),
   );
-  set('promotedAt', beforeRecovery.findLast(failover)?.at);
   set('recoveredAt', recoveredAt);
   const mine = (type: 'ClusterRedundant' | 'ClusterRebalanced') =>
     incident.findLast((e) => e.type === type && e.data.incidentId === incidentId)?.at;
@@ -65,3 +74,12 @@ export function incidentTimings(
   set('rebalancedAt', mine('ClusterRebalanced'));
   return timings;
 }
+
+/** After these, the cluster was whole or a run had answered what was on record. */
+const CLOSES_A_FAILURE: ReadonlySet<EventType> = new Set([
+  'ClusterRegistered',
+  'ClusterSeenWhole',
+  'RecoveryCompleted',
+  'RecoveryFailed',
+  'RecoveryCancelled',
+]);

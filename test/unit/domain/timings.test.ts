@@ -122,6 +122,54 @@ describe('incidentTimings', () => {
     });
   });
 
+  it('a host failure the watcher recorded, then started the run for: detected at the look, promoted by the request', () => {
+    // As on a real GP 6.24.3 with serve --watch-seconds 10 and the policy auto: the look saw
+    // FTS fail sdw2's primaries over, recorded it, and started incident watch-5.
+    const events = log(
+      { type: 'ClusterSeenWhole', data: {} },
+      promoted(2, 8, 4),
+      promoted(3, 9, 5),
+      requested('watch-5'),
+      { type: 'SegmentMarkedDown', data: { dbid: 6 } },
+      { type: 'SegmentMarkedDown', data: { dbid: 7 } },
+      {
+        type: 'RecoveryPlanned',
+        data: {
+          incidentId: 'watch-5',
+          items: [plan(6, 0, 2), plan(7, 1, 3), plan(4, 2, 8), plan(5, 3, 9)],
+        },
+      },
+      ...[6, 7, 4, 5].map((dbid): NewEvent => ({
+        type: 'SegmentRecoveryStarted',
+        data: { incidentId: 'watch-5', dbid, type: 'incremental' },
+      })),
+      ...[6, 7, 4, 5].map((dbid): NewEvent => ({ type: 'SegmentRecovered', data: { dbid } })),
+      ...[0, 1, 2, 3].map((content): NewEvent => ({ type: 'PairSynchronized', data: { content } })),
+      { type: 'ClusterRedundant', data: { incidentId: 'watch-5' } },
+    );
+    expect(timingsOf(events, 'watch-5')).toEqual({
+      requestedAt: atOf(events, 'RecoveryRequested'),
+      detectedAt: atOf(events, 'MirrorPromoted', 0),
+      promotedAt: atOf(events, 'RecoveryRequested'),
+      recoveredAt: atOf(events, 'SegmentRecovered', 3),
+      synchronizedAt: atOf(events, 'ClusterRedundant'),
+      completedAt: at(59),
+    });
+  });
+
+  it("faults an earlier run answered are not the next incident's, whoever recorded them", () => {
+    const events = log(
+      requested('x'),
+      promoted(2, 8, 4),
+      { type: 'RecoveryCancelled', data: { incidentId: 'x', by: 'dba', reason: 'later' } },
+      requested('y'),
+    );
+    expect(timingsOf(events, 'y')).toEqual({
+      requestedAt: atOf(events, 'RecoveryRequested', 1),
+      completedAt: at(59),
+    });
+  });
+
   it('refuses to record redundancy or a rebalance the log does not show', () => {
     expect(() =>
       log(
