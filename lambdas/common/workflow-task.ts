@@ -49,8 +49,15 @@ export function workflowTask<R>(
         incidentId: event.input.incidentId,
         task: name,
       });
-      const result = await step(workflowDeps(), event);
-      metrics.addMetric(`${name}Succeeded`, MetricUnit.Count, 1);
-      return result;
+      try {
+        const result = await step(workflowDeps(), event);
+        metrics.addMetric(`${name}Succeeded`, MetricUnit.Count, 1);
+        return result;
+      } catch (error) {
+        // A step's error is the state machine's to retry or catch (PromotionPending is thrown
+        // at every look while FTS promotes): counted, so no invocation publishes nothing.
+        metrics.addMetric(`${name}Errors`, MetricUnit.Count, 1);
+        throw error;
+      }
     });
 }

@@ -199,6 +199,27 @@ describe('StartRecovery', () => {
     expect(ddb).not.toHaveReceivedCommand(PutCommand);
   });
 
+  it('counts a step that throws as <Task>Errors: no invocation publishes an empty metrics set', async () => {
+    const written: string[] = [];
+    for (const stream of [process.stdout, process.stderr])
+      vi.spyOn(stream, 'write').mockImplementation((chunk) => {
+        written.push(String(chunk));
+        return true;
+      });
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
+    logHolds('ghost', []);
+    try {
+      await expect(
+        (await handlerOf('StartRecovery'))(taskEvent('ghost'), context()),
+      ).rejects.toMatchObject({ name: 'UnknownCluster' });
+    } finally {
+      vi.unstubAllEnvs();
+      vi.restoreAllMocks();
+    }
+    expect(written.join('')).not.toContain('No application metrics to publish');
+    expect(written.join('')).toContain('"StartRecoveryErrors"');
+  });
+
   it('lets a DynamoDB throttle through with its own name, for the transient Retry', async () => {
     ddb.on(GetCommand).rejects(
       Object.assign(new Error('Rate of requests exceeds the allowed throughput'), {
