@@ -203,9 +203,10 @@ describe('StartRecovery', () => {
     // Powertools warns "No application metrics to publish" in the log of every such invocation.
     const { metrics } = await import('#lambdas/common/metrics.ts');
     const published: boolean[] = [];
-    const publish = vi
-      .spyOn(metrics, 'publishStoredMetrics')
-      .mockImplementation(() => void published.push(metrics.hasStoredMetrics()));
+    const publish = vi.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => {
+      published.push(metrics.hasStoredMetrics());
+      return metrics;
+    });
     logHolds('ghost', []);
     try {
       await expect(
