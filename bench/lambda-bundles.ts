@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
-import { build, type BuildOptions } from 'esbuild';
+import { build, type BuildOptions, type Metafile } from 'esbuild';
 import { buildApp } from '#infra/build-app.ts';
 import { LAMBDA_BUNDLING, type FunctionName } from '#infra/stack.ts';
 import { SERVICE_FUNCTIONS, WORKFLOW_TASKS } from '#infra/tasks.ts';
@@ -20,40 +20,42 @@ export interface Bundle {
   bytes: number;
 }
 
+/** Where a bundle's bytes come from: the package (or recoverseg's own code) of each input. */
+export type Composition = Record<string, number>;
+
 export interface LambdaBundles {
-  /** As deployed: the AWS SDK left to the runtime. */
+  /** As deployed. */
   deployed: Record<FunctionName, Bundle>;
   deployedBy: string;
-  /** The alternative: the same settings with the SDK bundled too. */
-  sdkBundled: Record<FunctionName, Bundle & { credentialChainBytes: number }>;
-  /** Where `@aws-sdk/*` resolves from, as the runtime's would: a node_modules beside them. */
+  /** Bytes of each bundle by origin, from esbuild's metafile with the stack's settings. */
+  composition: Record<FunctionName, Composition>;
+  /** The directory holding them, nothing else: no node_modules for a bundle to reach. */
   dir: string;
 }
 
 let built: Promise<LambdaBundles> | undefined;
 
 /**
- * Every function bundled twice, once per process (bundles and cold start share them): as the
- * stack deploys it (`cdk synth`; with --quick, esbuild run directly with the stack's settings)
- * and with the SDK bundled, for comparison. Removed when the process exits.
+ * Every function bundled once per process (bundles and cold start share them), as the stack
+ * deploys it: `cdk synth`, or with --quick esbuild run directly with the stack's settings.
+ * Removed when the process exits.
  */
 export function lambdaBundles(quick: boolean): Promise<LambdaBundles> {
-  built ??= buildBoth(quick);
+  built ??= buildAll(quick);
   return built;
 }
 
-async function buildBoth(quick: boolean): Promise<LambdaBundles> {
+async function buildAll(quick: boolean): Promise<LambdaBundles> {
   const dir = mkdtempSync(join(tmpdir(), 'recoverseg-bench-bundles-'));
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
-  log('bundles: building every function twice');
-  const deployed = quick ? await withEsbuild(dir, 'deployed', true) : withCdk(dir);
+  log('bundles: building every function');
+  const esbuilt = await withEsbuild(join(dir, 'esbuild'));
   return {
-    deployed,
+    deployed: quick ? esbuilt.bundles : withCdk(dir),
     deployedBy: quick
       ? "esbuild run directly with the stack's settings (LAMBDA_BUNDLING, --quick)"
       : 'cdk synth (buildApp from infra/build-app.ts, NodejsFunction with local esbuild)',
-    sdkBundled: await withEsbuild(dir, 'sdk-bundled', false),
+    composition: esbuilt.composition,
     dir,
   };
 }
@@ -71,40 +73,52 @@ function withCdk(dir: string): Record<FunctionName, Bundle> {
   ) as Record<FunctionName, Bundle>;
 }
 
-/** The credential providers and the STS/SSO clients they use: the default chain's share. */
-const CREDENTIAL_CHAIN =
-  /node_modules\/@(aws-sdk|smithy)\/(credential-provider|nested-clients|token-providers)/;
+/** `node_modules/@aws-sdk/client-ssm/dist-es/…` -> `@aws-sdk/client-ssm`; else `recoverseg`. */
+function origin(input: string): string {
+  const [, path] = input.split(/node_modules\/(?!.*node_modules\/)/);
+  if (path === undefined) return 'recoverseg';
+  const parts = path.split('/');
+  return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
+}
 
-async function withEsbuild(
-  dir: string,
-  variant: string,
-  sdkExternal: boolean,
-): Promise<Record<FunctionName, Bundle & { credentialChainBytes: number }>> {
+function compositionOf(metafile: Metafile): Composition {
+  const output = Object.entries(metafile.outputs).find(([out]) => out.endsWith('.mjs'))![1];
+  const bytes: Composition = {};
+  for (const [input, { bytesInOutput }] of Object.entries(output.inputs))
+    bytes[origin(input)] = (bytes[origin(input)] ?? 0) + bytesInOutput;
+  return Object.fromEntries(Object.entries(bytes).sort(([, a], [, b]) => b - a));
+}
+
+async function withEsbuild(dir: string): Promise<{
+  bundles: Record<FunctionName, Bundle>;
+  composition: Record<FunctionName, Composition>;
+}> {
   const entries = await Promise.all(
     FUNCTION_NAMES.map(async (name) => {
-      const path = join(dir, variant, name, 'index.mjs');
+      const path = join(dir, name, 'index.mjs');
       const { metafile } = await build({
-        ...esbuildOptions(sdkExternal),
+        ...esbuildOptions(),
         entryPoints: [join(ROOT, FUNCTIONS[name].entry)],
         outfile: path,
       });
-      const inputs = Object.entries(metafile!.outputs).find(([out]) => out.endsWith('.mjs'))![1]
-        .inputs;
-      const credentialChainBytes = Object.entries(inputs)
-        .filter(([input]) => CREDENTIAL_CHAIN.test(input))
-        .reduce((sum, [, { bytesInOutput }]) => sum + bytesInOutput, 0);
-      return [name, { path, bytes: statSync(path).size, credentialChainBytes }] as const;
+      return { name, bundle: { path, bytes: statSync(path).size }, metafile: metafile! };
     }),
   );
-  return Object.fromEntries(entries) as Record<
-    FunctionName,
-    Bundle & { credentialChainBytes: number }
-  >;
+  return {
+    bundles: Object.fromEntries(entries.map((e) => [e.name, e.bundle])) as Record<
+      FunctionName,
+      Bundle
+    >,
+    composition: Object.fromEntries(
+      entries.map((e) => [e.name, compositionOf(e.metafile)]),
+    ) as Record<FunctionName, Composition>,
+  };
 }
 
 /** LAMBDA_BUNDLING as esbuild options, the way NodejsFunction passes them to esbuild. */
-function esbuildOptions(sdkExternal: boolean): BuildOptions {
+function esbuildOptions(): BuildOptions {
   const b = LAMBDA_BUNDLING;
+  const aliases = (b.esbuildArgs?.['--alias'] ?? []) as string[];
   return {
     bundle: true,
     platform: 'node',
@@ -116,7 +130,7 @@ function esbuildOptions(sdkExternal: boolean): BuildOptions {
     sourcesContent: b.sourcesContent,
     tsconfig: b.tsconfig,
     ...(b.banner ? { banner: { js: b.banner } } : {}),
-    external: sdkExternal ? ['@aws-sdk/*'] : [],
+    alias: Object.fromEntries(aliases.map((alias) => alias.split(/=(.*)/s).slice(0, 2))),
     metafile: true,
     logLevel: 'warning',
   };

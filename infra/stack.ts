@@ -66,19 +66,21 @@ const SERVICE_NAME = 'recoverseg';
 export const substitutionKey = (task: WorkflowTask): string =>
   taskArnPlaceholder(task).slice(2, -1);
 
+const NODE_HTTP = `${REPO_ROOT}infra/node-http.cjs`;
+
 /**
- * How every function is bundled (local esbuild, no Docker). The AWS SDK is the one the
- * nodejs24.x runtime provides (`@aws-sdk/*` external): bundled, even minified and tree-shaken,
- * it made each function 500 KiB to 1 MiB, most of it SDK (README, "Lambda bundles"); the SDK
- * surface the code may use is pinned by test/infra/runtime-sdk.test.ts.
+ * How every function is bundled (local esbuild, no Docker): one minified, tree-shaken ESM file
+ * with everything it imports, the AWS SDK included at the versions package-lock.json pins (not
+ * the runtime's, which AWS changes at will). Loading the SDK from inside the bundle is also the
+ * faster cold start (README, "Lambda bundles"; `npm run bench -- coldStart bundles`).
  */
 export const LAMBDA_BUNDLING: BundlingOptions = {
   forceDockerBundling: false,
   format: OutputFormat.ESM,
   target: 'node24',
   mainFields: ['module', 'main'],
-  // ESM output meeting a CommonJS dependency that calls require() (none is bundled now that the
-  // SDK is not) would fail at that call without it.
+  // ESM output calling require() (a CommonJS dependency, infra/node-http.cjs) would fail at that
+  // call without it.
   banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
   tsconfig: `${REPO_ROOT}tsconfig.json`,
   minify: true,
@@ -86,7 +88,9 @@ export const LAMBDA_BUNDLING: BundlingOptions = {
   sourceMapMode: SourceMapMode.DEFAULT,
   // Stack traces need the mappings, not the sources; keeps the bundles small.
   sourcesContent: false,
-  bundleAwsSDK: false,
+  bundleAwsSDK: true,
+  // node:http through require(), not an ESM import (infra/node-http.cjs says why).
+  esbuildArgs: { '--alias': ['node:http', 'http'].map((name) => `${name}=${NODE_HTTP}`) },
   logLevel: LogLevel.WARNING,
 };
 

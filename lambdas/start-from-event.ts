@@ -1,20 +1,21 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { DescribeTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { stores } from '#store/stores.ts';
 import { startFromTrigger } from '#app/start-from-trigger.ts';
 import { SfnWorkflowStarter } from '#app/starter.ts';
 import { logger } from '#lambdas/common/powertools.ts';
 
-const ec2 = new EC2Client({});
 const starter = new SfnWorkflowStarter(new SFNClient({}), process.env.STATE_MACHINE_ARN ?? '');
 
-async function tagsOf(instanceId: string): Promise<Record<string, string> | undefined> {
-  const { Tags = [] } = await ec2.send(
-    new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: [instanceId] }] }),
-  );
-  return Object.fromEntries(Tags.map((t) => [t.Key ?? '', t.Value ?? '']));
+/**
+ * The EC2 client, loaded by the first event that names an instance (a state change): it is most
+ * of this bundle, and an alarm never needs it. esbuild keeps it in the bundle, inside a function
+ * that only this import runs, so the cold start neither compiles nor evaluates it.
+ */
+async function tagsOf(instanceId: string): Promise<Record<string, string>> {
+  const ec2 = await import('#lambdas/common/instance-tags.ts');
+  return ec2.tagsOf(instanceId);
 }
 
 /** CloudWatch alarms and EC2 state changes -> one workflow execution per incident. */
