@@ -1,3 +1,4 @@
+import { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ClusterOperations, Simulator } from '#cluster/port.ts';
@@ -12,6 +13,7 @@ import { GreenplumClusterOperations } from '#cluster/greenplum/greenplum-cluster
 import { LocalTransport } from '#cluster/transport/local.ts';
 import { SshTransport } from '#cluster/transport/ssh.ts';
 import { SsmTransport } from '#cluster/transport/ssm.ts';
+import { OUTPUT_BUCKET_ENV } from '#cluster/ssm/output.ts';
 import type { TableNames } from '#store/tables.ts';
 import { simulationOptionsSchema } from '#cluster/simulated/options.ts';
 import { parseOrThrow } from '#domain/validation.ts';
@@ -60,7 +62,8 @@ export function coordinatorSettingsFromEnv(env: NodeJS.ProcessEnv): CoordinatorS
  * `recoverseg serve` flags -> environment): `simulated` keeps each cluster's simulation in the
  * Control table; `ssm`, `local` and `ssh` drive the one coordinator this deployment serves
  * (CLUSTER_ID), through SSM Run Command (COORDINATOR_INSTANCE_ID), a shell on the coordinator
- * itself, or ssh to COORDINATOR_HOST.
+ * itself, or ssh to COORDINATOR_HOST. Over SSM, RUN_COMMAND_OUTPUT_BUCKET names the bucket SSM
+ * writes whole answers to (the stack's), for those over its inline limit.
  */
 export function clusterBackendFromEnv(
   doc: DynamoDBDocumentClient,
@@ -68,6 +71,7 @@ export function clusterBackendFromEnv(
   env: NodeJS.ProcessEnv = process.env,
   clock: () => number = Date.now,
   ssm: SSMClient = new SSMClient({}),
+  s3: () => S3Client = () => new S3Client({}),
 ): ClusterBackend {
   const backend = env.CLUSTER_BACKEND ?? 'simulated';
   if (backend === 'simulated')
@@ -81,8 +85,13 @@ export function clusterBackendFromEnv(
       throw new ClusterNotServed(
         'CLUSTER_BACKEND=ssm needs COORDINATOR_INSTANCE_ID and CLUSTER_ID',
       );
+    const bucket = env[OUTPUT_BUCKET_ENV];
     operations = new GreenplumClusterOperations({
-      transport: new SsmTransport({ ssm, instanceId }),
+      transport: new SsmTransport({
+        ssm,
+        instanceId,
+        ...(bucket ? { output: { s3: s3(), bucket } } : {}),
+      }),
       settings: coordinatorSettingsFromEnv(env),
     });
     where = instanceId;
