@@ -1,4 +1,4 @@
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ClusterOperations, Simulator } from '#cluster/port.ts';
@@ -71,7 +71,6 @@ export function clusterBackendFromEnv(
   env: NodeJS.ProcessEnv = process.env,
   clock: () => number = Date.now,
   ssm: SSMClient = new SSMClient({}),
-  s3: () => S3Client = () => new S3Client({}),
 ): ClusterBackend {
   const backend = env.CLUSTER_BACKEND ?? 'simulated';
   if (backend === 'simulated')
@@ -86,11 +85,20 @@ export function clusterBackendFromEnv(
         'CLUSTER_BACKEND=ssm needs COORDINATOR_INSTANCE_ID and CLUSTER_ID',
       );
     const bucket = env[OUTPUT_BUCKET_ENV];
+    let s3: Promise<S3Client> | undefined;
     operations = new GreenplumClusterOperations({
       transport: new SsmTransport({
         ssm,
         instanceId,
-        ...(bucket ? { output: { s3: s3(), bucket } } : {}),
+        ...(bucket
+          ? {
+              output: {
+                s3: () =>
+                  (s3 ??= import('@aws-sdk/client-s3').then(({ S3Client }) => new S3Client({}))),
+                bucket,
+              },
+            }
+          : {}),
       }),
       settings: coordinatorSettingsFromEnv(env),
     });

@@ -24,7 +24,6 @@ const RUNTIME_SDK_SURFACE: Record<string, string[]> = {
     'TransactionCanceledException',
   ],
   '@aws-sdk/client-ec2': ['DescribeTagsCommand', 'EC2Client'],
-  '@aws-sdk/client-s3': ['GetObjectCommand', 'S3Client'],
   '@aws-sdk/client-sfn': [
     'DescribeExecutionCommand',
     'ExecutionAlreadyExists',

@@ -1,9 +1,13 @@
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { SsmOutputMissing, SsmOutputTooLarge } from '#cluster/greenplum/errors.ts';
 
 /** Where SSM writes each command's full output: a bucket of the stack, under one prefix. */
 export interface CommandOutputBucket {
-  s3: S3Client;
+  /**
+   * Made on first use: most answers are whole inline, and a function that never reads the
+   * bucket should not load the S3 client at its cold start.
+   */
+  s3: () => Promise<S3Client>;
   bucket: string;
 }
 
@@ -39,9 +43,10 @@ export async function readStdoutObject(
 ): Promise<string> {
   const key = stdoutKey(commandId, instanceId);
   const location = `s3://${output.bucket}/${key}`;
+  const [{ GetObjectCommand }, s3] = await Promise.all([import('@aws-sdk/client-s3'), output.s3()]);
   let object;
   try {
-    object = await output.s3.send(new GetObjectCommand({ Bucket: output.bucket, Key: key }));
+    object = await s3.send(new GetObjectCommand({ Bucket: output.bucket, Key: key }));
   } catch (error) {
     // NoSuchKey needs s3:ListBucket on the prefix; without it S3 answers AccessDenied instead.
     if (errorName(error) === 'NoSuchKey')

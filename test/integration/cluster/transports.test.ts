@@ -78,7 +78,7 @@ function ssmRunsOn(stub: CoordinatorStub): SsmTransport {
     instanceId: INSTANCE,
     pollIntervalMs: 1,
     sleep: async () => {},
-    output: { s3: new S3Client({ region: 'eu-west-1' }), bucket: OUTPUT_BUCKET },
+    output: { s3: async () => new S3Client({ region: 'eu-west-1' }), bucket: OUTPUT_BUCKET },
     staging: { directory: join(stub.root, 'stage') },
   });
 }

@@ -88,7 +88,7 @@ const readConfiguration = () =>
       instanceId: INSTANCE,
       pollIntervalMs: 1,
       sleep: async () => {},
-      output: { s3: new S3Client({ region: 'eu-west-1' }), bucket: BUCKET },
+      output: { s3: async () => new S3Client({ region: 'eu-west-1' }), bucket: BUCKET },
     }),
     settings: DEFAULT_SETTINGS,
   }).readConfiguration();
