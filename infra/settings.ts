@@ -18,6 +18,8 @@ export type DeploymentSettings = {
       adminUser?: string;
       /** The coordinator's port (default 5432). */
       coordinatorPort?: number;
+      /** The coordinator instance's IAM role: the stack attaches what its SSM Agent needs. */
+      coordinatorRoleName?: string;
     }
 );
 
@@ -29,6 +31,7 @@ export const CONTEXT = {
   coordinatorDataDirectory: 'recoverseg:coordinatorDataDirectory',
   adminUser: 'recoverseg:adminUser',
   coordinatorPort: 'recoverseg:coordinatorPort',
+  coordinatorRoleName: 'recoverseg:coordinatorRoleName',
   watchMinutes: 'recoverseg:watchMinutes',
 } as const;
 
@@ -94,6 +97,11 @@ export function deploymentSettings(node: Node): DeploymentSettings {
   const gphome = optional(node, CONTEXT.gphome);
   const coordinatorDataDirectory = optional(node, CONTEXT.coordinatorDataDirectory);
   const adminUser = optional(node, CONTEXT.adminUser);
+  const coordinatorRoleName = optional(node, CONTEXT.coordinatorRoleName);
+  if (coordinatorRoleName !== undefined && !/^[\w+=,.@-]{1,64}$/.test(coordinatorRoleName))
+    throw new InvalidDeploymentContext(
+      `context ${CONTEXT.coordinatorRoleName} must be an IAM role name (not its ARN), got ${JSON.stringify(coordinatorRoleName)}`,
+    );
   const port: unknown = node.tryGetContext(CONTEXT.coordinatorPort);
   const coordinatorPort =
     port === undefined || port === null || port === '' ? undefined : Number(port);
@@ -121,5 +129,6 @@ export function deploymentSettings(node: Node): DeploymentSettings {
     ...(coordinatorDataDirectory ? { coordinatorDataDirectory } : {}),
     ...(adminUser ? { adminUser } : {}),
     ...(coordinatorPort === undefined ? {} : { coordinatorPort }),
+    ...(coordinatorRoleName ? { coordinatorRoleName } : {}),
   };
 }

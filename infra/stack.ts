@@ -49,6 +49,7 @@ import {
 } from '#infra/tasks.ts';
 import { workflowDefinition } from '#infra/state-machine.ts';
 import { Watcher } from '#infra/watcher.ts';
+import { RunCommandOutput } from '#infra/run-command-output.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -116,6 +117,8 @@ export class RecoverSegStack extends Stack {
   readonly api: apigw.LambdaRestApi;
   readonly dashboard: cloudwatch.Dashboard;
   readonly watcher: Watcher;
+  /** Over SSM only: where the agent writes whole Run Command outputs. */
+  readonly runCommandOutput?: RunCommandOutput;
   readonly alarms: {
     recoveryFailed: cloudwatch.Alarm;
     projectionDeadLetters: cloudwatch.Alarm;
@@ -154,6 +157,13 @@ export class RecoverSegStack extends Stack {
       masterKey: topicKey,
       enforceSSL: true,
     });
+
+    if (this.settings.clusterBackend === 'ssm')
+      this.runCommandOutput = new RunCommandOutput(this, 'RunCommandOutput', {
+        ...(this.settings.coordinatorRoleName
+          ? { coordinatorRoleName: this.settings.coordinatorRoleName }
+          : {}),
+      });
 
     this.lambdas = Object.fromEntries(
       (Object.keys(FUNCTIONS) as FunctionName[]).map((name) => [name, this.lambda(name)]),
@@ -297,7 +307,10 @@ export class RecoverSegStack extends Stack {
     };
   }
 
-  /** SSM Run Command on the one coordinator host, with the one document the adapter uses. */
+  /**
+   * SSM Run Command on the one coordinator host, with the one document the adapter uses, and
+   * reading the outputs too long to come back inline.
+   */
   private allowRunCommand(fn: lambda.Function, instanceId: string): void {
     fn.addToRolePolicy(
       new iam.PolicyStatement({
@@ -316,6 +329,7 @@ export class RecoverSegStack extends Stack {
     fn.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['ssm:GetCommandInvocation'], resources: ['*'] }),
     );
+    this.runCommandOutput?.grantRead(fn);
   }
 
   private recoveryWorkflow(): sfn.StateMachine {

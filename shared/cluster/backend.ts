@@ -1,3 +1,4 @@
+import type { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ClusterOperations, Simulator } from '#cluster/port.ts';
@@ -12,6 +13,7 @@ import { GreenplumClusterOperations } from '#cluster/greenplum/greenplum-cluster
 import { LocalTransport } from '#cluster/transport/local.ts';
 import { SshTransport } from '#cluster/transport/ssh.ts';
 import { SsmTransport } from '#cluster/transport/ssm.ts';
+import { OUTPUT_BUCKET_ENV } from '#cluster/ssm/output.ts';
 import type { TableNames } from '#store/tables.ts';
 import { simulationOptionsSchema } from '#cluster/simulated/options.ts';
 import { parseOrThrow } from '#domain/validation.ts';
@@ -60,7 +62,8 @@ export function coordinatorSettingsFromEnv(env: NodeJS.ProcessEnv): CoordinatorS
  * `recoverseg serve` flags -> environment): `simulated` keeps each cluster's simulation in the
  * Control table; `ssm`, `local` and `ssh` drive the one coordinator this deployment serves
  * (CLUSTER_ID), through SSM Run Command (COORDINATOR_INSTANCE_ID), a shell on the coordinator
- * itself, or ssh to COORDINATOR_HOST.
+ * itself, or ssh to COORDINATOR_HOST. Over SSM, RUN_COMMAND_OUTPUT_BUCKET names the bucket SSM
+ * writes whole answers to (the stack's), for those over its inline limit.
  */
 export function clusterBackendFromEnv(
   doc: DynamoDBDocumentClient,
@@ -81,8 +84,22 @@ export function clusterBackendFromEnv(
       throw new ClusterNotServed(
         'CLUSTER_BACKEND=ssm needs COORDINATOR_INSTANCE_ID and CLUSTER_ID',
       );
+    const bucket = env[OUTPUT_BUCKET_ENV];
+    let s3: Promise<S3Client> | undefined;
     operations = new GreenplumClusterOperations({
-      transport: new SsmTransport({ ssm, instanceId }),
+      transport: new SsmTransport({
+        ssm,
+        instanceId,
+        ...(bucket
+          ? {
+              output: {
+                s3: () =>
+                  (s3 ??= import('@aws-sdk/client-s3').then(({ S3Client }) => new S3Client({}))),
+                bucket,
+              },
+            }
+          : {}),
+      }),
       settings: coordinatorSettingsFromEnv(env),
     });
     where = instanceId;

@@ -207,7 +207,51 @@ export class SsmOutputTruncated extends ClusterError {
     readonly command: string,
   ) {
     super(
-      `${command}: SSM command ${commandId} output was cut off at the SSM output limit; the cluster is too large for one Run Command answer`,
+      `${command}: SSM command ${commandId} output was cut off at the SSM output limit and no output bucket is configured; set RUN_COMMAND_OUTPUT_BUCKET to the stack's Run Command output bucket so a large answer is read from S3`,
+    );
+  }
+}
+
+/** The answer was too long to read inline, and the copy SSM should have written to S3 is not there. */
+export class SsmOutputMissing extends ClusterError {
+  override name = 'SsmOutputMissing';
+  constructor(
+    readonly commandId: string,
+    readonly instanceId: string,
+    readonly location: string,
+  ) {
+    super(
+      `SSM command ${commandId} on ${instanceId} succeeded but its output is not at ${location}; the coordinator instance's role needs the stack's Run Command output policy (s3:PutObject under the prefix, kms:GenerateDataKey on the bucket's key), then retry`,
+    );
+  }
+}
+
+/** An answer larger than any cluster's: not read, whoever wrote it. */
+export class SsmOutputTooLarge extends ClusterError {
+  override name = 'SsmOutputTooLarge';
+  constructor(
+    readonly commandId: string,
+    readonly location: string,
+    /** As many as were seen before reading stopped. */
+    readonly bytes: number,
+    readonly limitBytes: number,
+  ) {
+    super(
+      `SSM command ${commandId}: the output at ${location} is over the ${limitBytes} bytes recoverseg reads (${bytes} seen); no recoverseg script prints that much, check what wrote it`,
+    );
+  }
+}
+
+/** A script that does not fit SendCommand even compressed; nothing was sent. */
+export class SsmScriptTooLarge extends ClusterError {
+  override name = 'SsmScriptTooLarge';
+  constructor(
+    readonly what: string,
+    readonly chars: number,
+    readonly limitChars: number,
+  ) {
+    super(
+      `${what}: the script is ${chars} characters compressed, over the ${limitChars} one SendCommand carries; nothing was sent, split the operation`,
     );
   }
 }

@@ -12,6 +12,7 @@ import {
   SsmOutputTruncated,
   SsmThrottled,
 } from '#cluster/greenplum/errors.ts';
+import { readStdoutObject, RUN_COMMAND_OUTPUT_PREFIX, type CommandOutputBucket } from './output.ts';
 
 export interface RunCommandSettings {
   ssm: SSMClient;
@@ -20,10 +21,18 @@ export interface RunCommandSettings {
   /** How long to wait for one Run Command to finish before giving up on it. */
   timeoutMs: number;
   sleep: (ms: number) => Promise<void>;
+  /**
+   * Where SSM also writes the whole output: every command asks for it, since how long an answer
+   * is only shows once it ran; it is read from there only when the inline copy is cut off.
+   */
+  output?: CommandOutputBucket;
 }
 
 /** SSM keeps this much of a command's stdout in GetCommandInvocation. */
 export const SSM_OUTPUT_LIMIT = 24_000;
+
+/** Decompressed, far above any real answer (16,000 segments' catalog is about 1.1 MB). */
+const MAX_DECODED_BYTES = 64 * 1024 * 1024;
 
 const errorName = (error: unknown): string | undefined =>
   error instanceof Error ? error.name : undefined;
@@ -48,7 +57,16 @@ export async function runOnCoordinator(
   what: string,
   commandText: string,
 ): Promise<string> {
-  const { ssm, instanceId } = settings;
+  return decodeOutput(what, await runCommand(settings, what, commandText));
+}
+
+/** Runs one command text with AWS-RunShellScript; its whole stdout, as it printed it. */
+export async function runCommand(
+  settings: RunCommandSettings,
+  what: string,
+  commandText: string,
+): Promise<string> {
+  const { ssm, instanceId, output } = settings;
   let commandId: string | undefined;
   try {
     const sent = await ssm.send(
@@ -60,6 +78,9 @@ export async function runOnCoordinator(
           commands: [commandText],
           executionTimeout: [String(Math.ceil(settings.timeoutMs / 1000))],
         },
+        ...(output
+          ? { OutputS3BucketName: output.bucket, OutputS3KeyPrefix: RUN_COMMAND_OUTPUT_PREFIX }
+          : {}),
       }),
     );
     commandId = sent.Command?.CommandId;
@@ -92,7 +113,7 @@ export async function runOnCoordinator(
     }
     switch (invocation.Status) {
       case 'Success':
-        return decodeOutput(what, commandId, invocation.StandardOutputContent ?? '');
+        return wholeStdout(settings, what, commandId, invocation.StandardOutputContent);
       case 'TimedOut':
         throw new SsmCommandTimedOut(commandId, instanceId, waited);
       case 'Failed':
@@ -112,16 +133,37 @@ export async function runOnCoordinator(
   throw new SsmCommandTimedOut(commandId, instanceId, settings.timeoutMs);
 }
 
+/** The inline copy when it is whole, else the one in S3. */
+async function wholeStdout(
+  settings: RunCommandSettings,
+  what: string,
+  commandId: string,
+  inline = '',
+): Promise<string> {
+  if (inline.length < SSM_OUTPUT_LIMIT) return inline;
+  if (!settings.output) throw new SsmOutputTruncated(commandId, what);
+  return readStdoutObject(settings.output, commandId, settings.instanceId);
+}
+
 /** The payload is the last line: anything a login profile printed before it is ignored. */
-export function decodeOutput(what: string, commandId: string, stdout: string): string {
+export function decodeOutput(what: string, stdout: string): string {
   const lines = stdout.split('\n').filter((line) => line.trim() !== '');
   const payload = lines.at(-1)?.trim() ?? '';
-  if (stdout.length >= SSM_OUTPUT_LIMIT) throw new SsmOutputTruncated(commandId, what);
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(payload))
     throw new MalformedOutput(what, lines.length, payload, 'expected gzip+base64 output');
   try {
-    return gunzipSync(Buffer.from(payload, 'base64')).toString('utf8');
-  } catch {
-    throw new MalformedOutput(what, lines.length, payload.slice(0, 80), 'output is not gzip data');
+    return gunzipSync(Buffer.from(payload, 'base64'), {
+      maxOutputLength: MAX_DECODED_BYTES,
+    }).toString('utf8');
+  } catch (error) {
+    const tooLong = (error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
+    throw new MalformedOutput(
+      what,
+      lines.length,
+      payload.slice(0, 80),
+      tooLong
+        ? `output decompresses to over ${MAX_DECODED_BYTES} bytes`
+        : 'output is not gzip data',
+    );
   }
 }

@@ -1,8 +1,9 @@
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import * as z from 'zod';
 import { parseOrThrow } from '#domain/validation.ts';
-import { shellQuote } from '#cluster/greenplum/shell.ts';
-import { runOnCoordinator, type RunCommandSettings } from '#cluster/ssm/run-command.ts';
+import type { CommandOutputBucket } from '#cluster/ssm/output.ts';
+import { runCommand, runOnCoordinator, type RunCommandSettings } from '#cluster/ssm/run-command.ts';
+import { scriptCommands, type StagingOptions } from '#cluster/ssm/script.ts';
 import type { CoordinatorTransport, ScriptRequest } from './transport.ts';
 
 export interface SsmTransportOptions {
@@ -13,6 +14,9 @@ export interface SsmTransportOptions {
   /** Per Run Command; long operations are start-then-poll, so this stays short. */
   timeoutMs?: number;
   sleep?: (ms: number) => Promise<void>;
+  /** The stack's Run Command output bucket: answers over SSM's inline limit are read there. */
+  output?: CommandOutputBucket;
+  staging?: StagingOptions;
 }
 
 /** The id goes into SendCommand and its IAM resource: a typo must fail here, not as AccessDenied. */
@@ -25,15 +29,22 @@ export const instanceIdSchema = z
 
 const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** S3's bucket naming rules; the name reaches SendCommand and IAM resources. */
+export const bucketNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name');
+
 /**
  * SSM Run Command (AWS-RunShellScript runs as root, so the script goes through
- * `sudo -u ADMIN -H`). Its answer comes back gzip+base64 on one line, so a large cluster's
- * configuration fits SSM's 24,000-character output limit.
+ * `sudo -u ADMIN -H`). Its answer comes back gzip+base64 on one line: up to about 2,000
+ * segments it fits SSM's 24,000-character inline output, and beyond that it is read from the
+ * output bucket. A script too large for one command is sent compressed, or in pieces.
  */
 export class SsmTransport implements CoordinatorTransport {
   readonly coordinator: string;
   readonly encoding = 'gzip-base64' as const;
   private readonly settings: RunCommandSettings;
+  private readonly staging: StagingOptions;
 
   constructor(options: SsmTransportOptions) {
     const instanceId = parseOrThrow(instanceIdSchema, options.instanceId, 'instanceId');
@@ -44,14 +55,22 @@ export class SsmTransport implements CoordinatorTransport {
       pollIntervalMs: options.pollIntervalMs ?? 2_000,
       timeoutMs: options.timeoutMs ?? 120_000,
       sleep: options.sleep ?? sleepFor,
+      ...(options.output
+        ? {
+            output: {
+              s3: options.output.s3,
+              bucket: parseOrThrow(bucketNameSchema, options.output.bucket, 'output.bucket'),
+            },
+          }
+        : {}),
     };
+    this.staging = options.staging ?? {};
   }
 
-  run({ what, script, adminUser }: ScriptRequest): Promise<string> {
-    return runOnCoordinator(
-      this.settings,
-      what,
-      `sudo -u ${shellQuote(adminUser)} -H bash -c ${shellQuote(script)}`,
-    );
+  async run({ what, script, adminUser }: ScriptRequest): Promise<string> {
+    const { staging, run } = scriptCommands(what, script, adminUser, this.staging);
+    for (const [index, command] of staging.entries())
+      await runCommand(this.settings, `${what} (piece ${index + 1} of ${staging.length})`, command);
+    return runOnCoordinator(this.settings, what, run);
   }
 }

@@ -1,15 +1,16 @@
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   GetCommandInvocationCommand,
   SendCommandCommand,
   SSMClient,
   type SendCommandCommandInput,
 } from '@aws-sdk/client-ssm';
-import { mockClient } from 'aws-sdk-client-mock';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PlanItem } from '#domain/events.ts';
 import { coordinatorScript, readConfigurationScript } from '#cluster/greenplum/commands.ts';
 import { splitSections } from '#cluster/greenplum/framing.ts';
@@ -21,6 +22,9 @@ import { CoordinatorScriptFailed, NotAdminUser } from '#cluster/transport/errors
 import { LocalTransport } from '#cluster/transport/local.ts';
 import { SshTransport } from '#cluster/transport/ssh.ts';
 import { SsmTransport } from '#cluster/transport/ssm.ts';
+import { stdoutKey } from '#cluster/ssm/output.ts';
+import { SSM_OUTPUT_LIMIT } from '#cluster/ssm/run-command.ts';
+import { catalogLines, groupMirroredCluster } from '#test/fixtures/clusters.ts';
 import type { CoordinatorTransport } from '#cluster/transport/transport.ts';
 import {
   adapterRuns,
@@ -29,17 +33,19 @@ import {
   sectionText,
 } from '#test/unit/cluster/greenplum/captures.ts';
 import { CoordinatorStub, type RunResult } from '#test/unit/cluster/greenplum/coordinator-stub.ts';
+import { INSTANCE, mockSsmAndS3, objectBody, OUTPUT_BUCKET } from '#test/unit/cluster/ssm/mocks.ts';
 
 /**
  * The same adapter over each transport, against the stub coordinator: the generated scripts run
- * in bash and the stubbed tools answer with what real Greenplum 6.24.3 printed.
+ * in bash (reached through sh over SSM) and the stubbed tools answer with what real Greenplum
+ * 6.24.3 printed.
  */
-const ssmMock = mockClient(SSMClient);
-// The worker's other files share the SDK: leave its clients unmocked.
-afterAll(() => {
-  ssmMock.restore();
-});
+const { ssm: ssmMock, s3: s3Mock } = mockSsmAndS3();
 
+/**
+ * SSM as the agent runs a command: the text in `sh -c` on the coordinator, the first 24,000
+ * characters of stdout inline, the whole of it in the output bucket under stdoutKey.
+ */
 function ssmRunsOn(stub: CoordinatorStub): SsmTransport {
   const runs = new Map<string, Promise<RunResult>>();
   ssmMock.on(SendCommandCommand).callsFake(async (input: SendCommandCommandInput) => {
@@ -52,14 +58,28 @@ function ssmRunsOn(stub: CoordinatorStub): SsmTransport {
     .callsFake(async ({ CommandId }: { CommandId: string }) => {
       const result = await runs.get(CommandId)!;
       return result.code === 0
-        ? { Status: 'Success', ResponseCode: 0, StandardOutputContent: result.stdout }
+        ? {
+            Status: 'Success',
+            ResponseCode: 0,
+            StandardOutputContent: result.stdout.slice(0, SSM_OUTPUT_LIMIT),
+          }
         : { Status: 'Failed', ResponseCode: result.code, StandardErrorContent: result.stderr };
+    });
+  s3Mock
+    .on(GetObjectCommand)
+    .callsFake(async ({ Bucket, Key }: { Bucket: string; Key: string }) => {
+      const commandId = [...runs.keys()].find((id) => stdoutKey(id, INSTANCE) === Key);
+      if (Bucket !== OUTPUT_BUCKET || !commandId) throw new Error(`no object ${Bucket}/${Key}`);
+      const { stdout } = await runs.get(commandId)!;
+      return { Body: objectBody(Readable.from([Buffer.from(stdout)])) };
     });
   return new SsmTransport({
     ssm: new SSMClient({ region: 'eu-west-1' }),
-    instanceId: 'i-0123456789abcdef0',
+    instanceId: INSTANCE,
     pollIntervalMs: 1,
     sleep: async () => {},
+    output: { s3: async () => new S3Client({ region: 'eu-west-1' }), bucket: OUTPUT_BUCKET },
+    staging: { directory: join(stub.root, 'stage') },
   });
 }
 
@@ -74,7 +94,6 @@ let runs: Runs;
 let stub: CoordinatorStub;
 
 beforeEach(async () => {
-  ssmMock.reset();
   runs ??= await adapterRuns();
   stub = await CoordinatorStub.create();
 });
@@ -105,6 +124,15 @@ const RELOCATE_DBID_7: PlanItem[] = [
     },
   },
 ];
+
+/** The largest cluster recoverseg drives: 1,000 hosts of 8 primaries and 8 mirrors. */
+const LARGEST = groupMirroredCluster(1000, 8);
+const LARGEST_PLAN: PlanItem[] = LARGEST.filter((row) => row.role === 'm').map((row) => ({
+  dbid: row.dbid,
+  content: row.content,
+  sourceDbid: row.content + 2,
+  type: 'full',
+}));
 
 describe.each(TRANSPORTS)('GreenplumClusterOperations over %s', (name, transportFor) => {
   const operations = () =>
@@ -212,6 +240,33 @@ describe.each(TRANSPORTS)('GreenplumClusterOperations over %s', (name, transport
       });
     } finally {
       holder.kill('SIGKILL');
+    }
+  });
+
+  it('starts the full recovery of 8,000 mirrors of a 16,000-segment cluster: its catalog and -i file whole', async () => {
+    await stub.answerSql('segments', catalogLines(LARGEST).join('\n'));
+    await stub.gprecoversegRun(1, await readCapture('32_gprecoverseg_a.txt'));
+    const handle = await operations().startRecovery(LARGEST_PLAN, 'incident-9/Recover');
+    await stub.waitForExit(handle.operationId);
+    expect(await stub.calls('gprecoverseg')).toEqual([
+      expect.stringMatching(/^-a -F -i \S+\.full\.conf$/),
+    ]);
+    const mirrors = new Map(LARGEST.map((row) => [row.dbid, row]));
+    expect((await stub.stateFile(handle.operationId, 'full.conf')).split('\n')).toEqual([
+      ...LARGEST_PLAN.map(({ dbid }) => {
+        const row = mirrors.get(dbid)!;
+        return `${row.address}|${row.port}|${row.datadir}`;
+      }),
+      '',
+    ]);
+    expect((await stub.stateFile(handle.operationId, 'plan')).split('\n')).toHaveLength(8_001);
+    if (name === 'ssm') {
+      // The catalog came from the output bucket, the start script in pieces.
+      expect(s3Mock.commandCalls(GetObjectCommand)).toHaveLength(1);
+      const pieces = ssmMock
+        .commandCalls(SendCommandCommand)
+        .filter((call) => call.args[0].input.Parameters!.commands![0]!.startsWith('install -d'));
+      expect(pieces).toHaveLength(3);
     }
   });
 

@@ -157,11 +157,14 @@ export class CoordinatorStub {
     await rm(this.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
   }
 
-  /** Runs the text as AWS-RunShellScript would (as root, here as the test user), sudo stubbed. */
+  /**
+   * Runs the text as AWS-RunShellScript would: `sh -c`, so POSIX sh (dash here), as root (here
+   * the test user), sudo stubbed.
+   */
   run(commandText: string): Promise<RunResult> {
     return new Promise((resolve) => {
       execFile(
-        'bash',
+        'sh',
         ['-c', commandText],
         {
           cwd: this.root,
@@ -178,7 +181,7 @@ export class CoordinatorStub {
   async output(commandText: string): Promise<string> {
     const result = await this.run(commandText);
     if (result.code !== 0) throw new Error(`exit ${result.code}: ${result.stderr}`);
-    return decodeOutput('stub', 'stub-command', result.stdout);
+    return decodeOutput('stub', result.stdout);
   }
 
   answerVersion(text: string): Promise<void> {

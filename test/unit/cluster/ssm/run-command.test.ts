@@ -155,6 +155,20 @@ describe('runOnCoordinator', () => {
     expect(slept).toEqual([1000, 1000, 1000, 1000, 1000]);
   });
 
+  it('reports output cut off at the SSM limit as SsmOutputTruncated when there is no bucket', async () => {
+    ssmMock
+      .on(GetCommandInvocationCommand)
+      .resolves(invocation({ Status: 'Success', StandardOutputContent: 'A'.repeat(24_000) }));
+    const error = await runOnCoordinator(settings(), 'read gp_segment_configuration', 'true').catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(SsmOutputTruncated);
+    expect((error as Error).message).toMatch(/RUN_COMMAND_OUTPUT_BUCKET/);
+    expect(ssmMock).not.toHaveReceivedCommandWith(SendCommandCommand, {
+      OutputS3BucketName: expect.any(String) as string,
+    });
+  });
+
   it('refuses a send that returns no command id', async () => {
     ssmMock.on(SendCommandCommand).resolves({});
     await expect(runOnCoordinator(settings(), 'x', 'true')).rejects.toThrow(SsmCommandFailed);
@@ -163,21 +177,18 @@ describe('runOnCoordinator', () => {
 
 describe('decodeOutput', () => {
   it('takes the payload from the last line, ignoring anything a profile printed first', () => {
-    expect(decodeOutput('x', 'cmd-1', `Welcome to segment land\n${encoded('rows\n')}`)).toBe(
-      'rows\n',
-    );
-  });
-
-  it('reports output cut off at the SSM limit as SsmOutputTruncated', () => {
-    expect(() =>
-      decodeOutput('read gp_segment_configuration', 'cmd-1', 'A'.repeat(24_000)),
-    ).toThrow(SsmOutputTruncated);
+    expect(decodeOutput('x', `Welcome to segment land\n${encoded('rows\n')}`)).toBe('rows\n');
   });
 
   it('refuses output that is not gzip+base64', () => {
-    expect(() => decodeOutput('x', 'cmd-1', 'psql: command not found\n')).toThrow(MalformedOutput);
-    expect(() =>
-      decodeOutput('x', 'cmd-1', `${Buffer.from('plain').toString('base64')}\n`),
-    ).toThrow(/not gzip data/);
+    expect(() => decodeOutput('x', 'psql: command not found\n')).toThrow(MalformedOutput);
+    expect(() => decodeOutput('x', `${Buffer.from('plain').toString('base64')}\n`)).toThrow(
+      /not gzip data/,
+    );
+  });
+
+  it('refuses an answer that decompresses to more than any cluster prints (a gzip bomb)', () => {
+    const bomb = gzipSync(Buffer.alloc(65 * 1024 * 1024)).toString('base64');
+    expect(() => decodeOutput('x', bomb)).toThrow(/decompresses to over 67108864 bytes/);
   });
 });

@@ -69,6 +69,24 @@ describe('clusterBackendFromEnv', () => {
     expect(() => backend('other')).toThrow(/not served by this deployment/);
   });
 
+  it('refuses a Run Command output bucket that is not an S3 bucket name, before any call', () => {
+    const build = () =>
+      clusterBackendFromEnv(
+        doc,
+        tables,
+        {
+          CLUSTER_BACKEND: 'ssm',
+          CLUSTER_ID: 'prod',
+          COORDINATOR_INSTANCE_ID: 'i-0123456789abcdef0',
+          RUN_COMMAND_OUTPUT_BUCKET: 'Output/../other-bucket',
+        },
+        Date.now,
+        new SSMClient({ region: 'eu-west-1' }),
+      );
+    expect(build).toThrow(ValidationError);
+    expect(build).toThrow(/output\.bucket.*must be an S3 bucket name/);
+  });
+
   it.each([
     [{ CLUSTER_BACKEND: 'local', CLUSTER_ID: 'gp6' }, 'this host'],
     [{ CLUSTER_BACKEND: 'ssh', CLUSTER_ID: 'gp6', COORDINATOR_HOST: 'mdw' }, 'mdw'],
