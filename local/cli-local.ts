@@ -192,14 +192,13 @@ export function watching(values: Record<string, string | undefined>): Watching {
 }
 
 /**
- * The watcher of serve: the WatchCluster step on a timer, over the clusters this serve drives
- * (its real cluster, or every simulated one registered), starting runs through the same
- * starter as the API.
+ * The watcher of serve: the WatchCluster step on a timer, over `clusters`, starting runs
+ * through the same starter as the API.
  */
 export function localWatcher(
   runtime: LocalRuntime,
   { seconds, pollSeconds }: Watching,
-  realCluster: Record<string, string> | undefined,
+  clusters: () => Promise<string[]>,
   out: (line: string) => void,
 ): LocalWatcher {
   return new LocalWatcher({
@@ -220,9 +219,7 @@ export function localWatcher(
       notifier: loggingNotifier(out),
       now: () => new Date(),
     },
-    clusters: realCluster
-      ? async () => [realCluster.CLUSTER_ID!]
-      : () => runtime.stores.events.clusterIds(),
+    clusters,
     log: out,
   });
 }
@@ -281,7 +278,17 @@ export async function serveCommand(
       for (const line of await catchUpProjections(runtime.stores)) out(line);
       for (const line of await resumeOpenRecoveries(runtime, journal)) out(line);
       watcher =
-        watching.seconds > 0 ? localWatcher(runtime, watching, realCluster, out) : undefined;
+        watching.seconds > 0
+          ? localWatcher(
+              runtime,
+              watching,
+              // The real cluster this serve drives, or every simulated one registered.
+              realCluster
+                ? async () => [realCluster.CLUSTER_ID!]
+                : () => runtime.stores.events.clusterIds(),
+              out,
+            )
+          : undefined;
       server = await startHttpApi(
         { ...runtime.api, ...(watcher ? { lastLook: (id) => watcher!.lastLook(id) } : {}) },
         port,

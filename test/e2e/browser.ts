@@ -73,7 +73,8 @@ export async function startDashboard(
   endpoint: string,
   prefix: string,
   observer: TaskObserver = {},
-  watching?: Watching,
+  /** serve's watcher, over these clusters only (the other tests' clusters stay unwatched). */
+  watching?: Watching & { clusters: string[] },
 ): Promise<Dashboard> {
   const tables = await createIsolatedTables(createDynamoClient(endpoint), prefix);
   const feed = new LiveFeed();
@@ -92,7 +93,8 @@ export async function startDashboard(
   feed.attach(runtime.steps.cluster);
   const port = await freePort();
   // serve's own watcher, when asked for: its looks are what the page shows of it.
-  const watcher = watching && localWatcher(runtime, watching, undefined, () => {});
+  const watcher =
+    watching && localWatcher(runtime, watching, async () => watching.clusters, () => {});
   const server = await startHttpApi(
     { ...runtime.api, ...(watcher ? { lastLook: (id: string) => watcher.lastLook(id) } : {}) },
     port,

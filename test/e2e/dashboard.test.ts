@@ -100,6 +100,8 @@ describe.skipIf(skip || !chromiumAvailable())('the dashboard in a real browser',
         gate.observer(() => dashboard),
         rowsGate.observer(() => dashboard),
       ),
+      // serve's watcher, on the one cluster of the test that shows it.
+      { seconds: 1, clusters: ['watched'] },
     );
     api = new ApiClient(dashboard.url);
     browser = await launchChromium();
@@ -476,6 +478,37 @@ describe.skipIf(skip || !chromiumAvailable())('the dashboard in a real browser',
     await page.click('#back-live');
     await gridAt(page, dryRunSeq, 'live');
     expect(pageErrors).toEqual([]);
+  });
+
+  it("shows serve's watcher: its last look, and since when the cluster is not whole", async () => {
+    await api.request('POST', '/clusters', {
+      clusterId: 'watched',
+      segments: seedScenario.segments,
+      simulation: { timeScale: 0 },
+    });
+    await dashboard.runtime.poller.drain();
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('#cluster option')].some((o) => o.textContent === 'watched'),
+    );
+    await page.select('#cluster', 'watched');
+    // Looks that find nothing new write nothing: the page hears of them on the live stream.
+    await page.waitForSelector('#watch[data-state=whole]');
+    expect(await page.$eval('#watch', (node) => (node as HTMLElement).innerText)).toMatch(
+      /^last look \d{4}-\d\d-\d\d [\d:.]+ UTC · whole$/,
+    );
+
+    await api.request('POST', '/clusters/watched/faults', { host: 'segment-2' });
+    await page.waitForSelector('#watch[data-state=broken]');
+    // The first fault a look recorded ends the cluster's whole time: the page says when.
+    const { events } = (await api.request('GET', '/clusters/watched/events', undefined, {
+      after: '0',
+    })) as { events: { type: string; at: string }[] };
+    const brokenAt = events.find((e) => e.type === 'SegmentMarkedDown')!.at;
+    await page.waitForFunction(
+      (at: string) => document.getElementById('watch')!.innerText.endsWith(`· last whole ${at}`),
+      {},
+      brokenAt.replace('T', ' ').replace(/Z$/, ' UTC'),
+    );
   });
 });
 
