@@ -94,7 +94,13 @@ export async function startDashboard(
   const port = await freePort();
   // serve's own watcher, when asked for: its looks are what the page shows of it.
   const watcher =
-    watching && localWatcher(runtime, watching, async () => watching.clusters, () => {});
+    watching &&
+    localWatcher(
+      runtime,
+      watching,
+      async () => watching.clusters,
+      () => {},
+    );
   const server = await startHttpApi(
     { ...runtime.api, ...(watcher ? { lastLook: (id: string) => watcher.lastLook(id) } : {}) },
     port,
