@@ -78,6 +78,125 @@ export const recoveryOptionsSchema = z.strictObject({
 });
 export type RecoveryOptions = z.infer<typeof recoveryOptionsSchema>;
 
+/* ---------- The coordinator (content -1): its standby, its loss, its failover ---------- */
+
+/** A WAL location as pg_stat_replication prints it (`0/C000000`: capture 114). */
+export const walLocationSchema = z
+  .string()
+  .regex(/^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/, 'must be a WAL location such as 0/C000000');
+
+/**
+ * The standby's walsender on the coordinator, as pg_stat_replication shows it (capture 114).
+ * `absent`: no walsender at all, the only place a dead standby shows (capture 153; the catalog
+ * keeps it `u`/`s`: capture 151).
+ */
+export const standbyReplicationSchema = z.strictObject({
+  state: z.enum(['absent', 'startup', 'backup', 'catchup', 'streaming']),
+  /** `sync` while every commit waits for the standby's flush. */
+  syncState: z.enum(['sync', 'async', 'potential', 'quorum']).optional(),
+  sentLocation: walLocationSchema.optional(),
+  flushLocation: walLocationSchema.optional(),
+  replayLocation: walLocationSchema.optional(),
+});
+export type StandbyReplication = z.infer<typeof standbyReplicationSchema>;
+
+/**
+ * What recoverseg does when the coordinator is lost: activate the standby once an operator
+ * approves (`approval`, the default), on its own where the old coordinator can be fenced
+ * (`auto`), or nothing but record and notify (`off`).
+ */
+export const coordinatorPolicySchema = z.enum(['approval', 'auto', 'off']);
+export type CoordinatorPolicy = z.infer<typeof coordinatorPolicySchema>;
+
+/**
+ * How the old coordinator was kept from coming back: its EC2 instance stopped (force), its
+ * postmaster stopped over the transport (`pg_ctl stop -m immediate`), or not at all (its host
+ * does not answer: only an operator's approval lets an activation go ahead then).
+ */
+export const fenceMethodSchema = z.enum(['ec2-stop-instances', 'pg-ctl-stop-immediate', 'none']);
+export type FenceMethod = z.infer<typeof fenceMethodSchema>;
+
+export const coordinatorEventDataSchemas = {
+  /** The cluster's coordinator failover policy and how old an observation of the standby may be. */
+  CoordinatorPolicySet: z.strictObject({
+    policy: coordinatorPolicySchema,
+    /** The last observation of the standby must be this recent when the coordinator is lost. */
+    maxObservationAgeSeconds: z.number().int().min(1).max(3600),
+  }),
+  /** The standby's replication, read on the coordinator; written when it changes. */
+  StandbySyncObserved: z.strictObject({
+    standbyDbid: dbidSchema,
+    replication: standbyReplicationSchema,
+  }),
+  /** The coordinator does not answer (pg_isready "no response", psql refused: captures 121-124). */
+  CoordinatorUnreachable: z.strictObject({
+    coordinatorDbid: dbidSchema,
+    detail: z.string().min(1).max(500),
+  }),
+  /** The coordinator on record answers again before anything was activated. */
+  CoordinatorAnswered: z.strictObject({ coordinatorDbid: dbidSchema }),
+  /**
+   * A failover run begins: it found the last observation of the standby streaming and in sync
+   * within `maxObservationAgeSeconds` of the loss (StandbySyncObserved seq `observationSeq`).
+   */
+  CoordinatorFailoverStarted: z.strictObject({
+    incidentId: incidentIdSchema,
+    coordinatorDbid: dbidSchema,
+    standbyDbid: dbidSchema,
+    observationSeq: z.number().int().min(1),
+    maxObservationAgeSeconds: z.number().int().min(1).max(3600),
+    trigger: z.strictObject({
+      source: triggerSourceSchema,
+      detail: z.string().max(500).optional(),
+    }),
+  }),
+  /** No activation: the standby was stale, absent or unobserved; `reason` names the observation. */
+  CoordinatorFailoverRefused: z.strictObject({
+    incidentId: incidentIdSchema,
+    reason: reasonSchema,
+  }),
+  /** The activation waits for an operator: `risk` says what going ahead could cost. */
+  CoordinatorFailoverAwaitingApproval: z.strictObject({
+    incidentId: incidentIdSchema,
+    risk: reasonSchema,
+  }),
+  CoordinatorFailoverApproved: z.strictObject({ incidentId: incidentIdSchema, by: actorSchema }),
+  /**
+   * The old coordinator cannot come back (or, `none`, nobody could make sure: approved). Stale
+   * socket lock files it left in /tmp were removed only after this (captures 125-128).
+   */
+  CoordinatorFenced: z.strictObject({
+    incidentId: incidentIdSchema,
+    coordinatorDbid: dbidSchema,
+    how: fenceMethodSchema,
+    detail: z.string().max(500),
+  }),
+  /** gpactivatestandby succeeded: the standby's row is the coordinator, the old row is gone (129). */
+  StandbyActivated: z.strictObject({ incidentId: incidentIdSchema, dbid: dbidSchema }),
+  /** Clients now reach the new coordinator: a Route 53 record UPSERTed, or the user's hook ran. */
+  ClientEndpointMoved: z.strictObject({
+    incidentId: incidentIdSchema,
+    how: z.enum(['route53', 'hook']),
+    endpoint: z.string().min(1).max(500),
+    to: hostnameSchema,
+  }),
+  /** The failover run ended; the cluster runs without a standby until one is initialized. */
+  CoordinatorFailoverCompleted: z.strictObject({
+    incidentId: incidentIdSchema,
+    outcome: z.enum(['activated', 'not-needed']),
+    note: reasonSchema.optional(),
+  }),
+  CoordinatorFailoverFailed: z.strictObject({
+    incidentId: incidentIdSchema,
+    reason: reasonSchema,
+  }),
+  /** `gpinitstandby -a -s HOST` added a standby (content -1, m/m/s/u: capture 113). */
+  StandbyInitialized: z.strictObject({
+    dbid: dbidSchema,
+    location: segmentLocationSchema,
+  }),
+} as const;
+
 export const planItemSchema = z.strictObject({
   dbid: dbidSchema,
   content: contentSchema,
@@ -126,6 +245,7 @@ const timingsSchema = z.strictObject({
 export const MAX_SEGMENTS_PER_REGISTRATION_EVENT = 1000;
 
 export const eventDataSchemas = {
+  ...coordinatorEventDataSchemas,
   ClusterRegistered: z.strictObject({
     segments: z.array(segmentRowSchema).min(1).max(MAX_SEGMENTS_PER_REGISTRATION_EVENT),
     part: z.number().int().min(1),

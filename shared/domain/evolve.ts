@@ -1,3 +1,8 @@
+import {
+  CHANGES_CONTENT_MEMBERS,
+  COORDINATOR_FOLD,
+  type CoordinatorRecord,
+} from '#domain/coordinator-fold.ts';
 import { InvalidTransition } from '#domain/errors.ts';
 import type {
   EventOf,
@@ -93,6 +98,8 @@ export interface ClusterState {
   recoveryPolicy?: RecoveryPolicy;
   /** Faults, run ends and wholeness on record (absent: none yet). */
   watch?: WatchRecord;
+  /** The standby's last observation, the coordinator's loss and its failover (absent: none). */
+  coordinator?: CoordinatorRecord;
 }
 
 export const emptyState = (): ClusterState => ({
@@ -115,6 +122,7 @@ interface Draft {
   rebalancePolicy?: RebalanceSetting;
   recoveryPolicy?: RecoveryPolicy;
   watch?: WatchRecord;
+  coordinator?: CoordinatorRecord;
 }
 
 export type FoldableEvent = NewEvent & { seq?: number; at?: string };
@@ -190,6 +198,8 @@ function activeRecovery(draft: Draft, incidentId: string): ActiveRecovery {
  * starts from, so an event out of place is refused rather than projected.
  */
 const RULES: { [T in EventType]: Rule<T> } = {
+  ...COORDINATOR_FOLD,
+
   ClusterRegistered(draft, { segments, part, parts }) {
     const expected = (draft.registration?.received ?? 0) + 1;
     if (draft.registration === undefined && draft.segments.size > 0)
@@ -508,6 +518,7 @@ function applyInPlace(draft: Draft, event: FoldableEvent): void {
   const rule = RULES[event.type] as Rule<EventType> | undefined;
   if (!rule) fail(`unknown event type ${String(event.type)}`);
   rule!(draft, event.data as never, event.at);
+  if (CHANGES_CONTENT_MEMBERS.has(event.type)) membersByContent.delete(draft.segments);
   keepWatchRecord(draft, event.type, { seq, at: event.at });
   for (const content of touchedContents(draft, event)) {
     if (content < 0) continue;

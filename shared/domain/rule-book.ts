@@ -9,6 +9,12 @@ import {
   SYNC_RULES,
   MILESTONE_RULES,
 } from '#domain/decisions.ts';
+import {
+  ACTIVATION_RULES,
+  COORDINATOR_FAILOVER_RULES,
+  FENCE_RULES,
+  STANDBY_OBSERVATION_RULES,
+} from '#domain/coordinator.ts';
 import { FTS_RULES } from '#domain/fts-rules.ts';
 import { FAILURE_PHASE_RULES, FINISH_RULES, PLAN_RULES, START_RULES } from '#domain/run-rules.ts';
 import type { Table } from '#domain/rules.ts';
@@ -23,7 +29,8 @@ export interface Chapter {
     | WorkflowTask
     | 'Greenplum FTS (the simulated cluster plays it)'
     | 'the API and the CLI'
-    | 'WatchCluster, at every look';
+    | 'WatchCluster, at every look'
+    | 'the coordinator failover run';
   question: string;
   rules: Table<never, unknown>;
 }
@@ -119,6 +126,30 @@ export const RULE_BOOK: readonly Chapter[] = [
     readBy: 'RecordFailure',
     question: 'In which phase did the run fail?',
     rules: FAILURE_PHASE_RULES,
+  },
+  {
+    name: 'STANDBY_OBSERVATION_RULES',
+    readBy: 'WatchCluster, at every look',
+    question: "Does the look record the standby's replication?",
+    rules: STANDBY_OBSERVATION_RULES,
+  },
+  {
+    name: 'COORDINATOR_FAILOVER_RULES',
+    readBy: 'the coordinator failover run',
+    question: "May the lost coordinator's standby be activated?",
+    rules: COORDINATOR_FAILOVER_RULES,
+  },
+  {
+    name: 'FENCE_RULES',
+    readBy: 'the coordinator failover run',
+    question: 'How is the old coordinator kept down?',
+    rules: FENCE_RULES,
+  },
+  {
+    name: 'ACTIVATION_RULES',
+    readBy: 'the coordinator failover run',
+    question: 'Does the activation go ahead now?',
+    rules: ACTIVATION_RULES,
   },
   {
     name: 'RUN_PHASE_RULES',

@@ -13,11 +13,12 @@ import { observedDoubleFaults } from '#domain/observation.ts';
 import { reconcile } from '#domain/reconcile.ts';
 import { registrationEvents } from '#domain/registration.ts';
 import { renderGpstateErrors } from '#domain/render.ts';
-import { pairsOf, segmentRowSchema, type SegmentRow } from '#domain/segment.ts';
+import { pairsOf, type SegmentRow } from '#domain/segment.ts';
 import { gpLogMessage } from '#cluster/greenplum/gplog.ts';
 import { parseSegmentRows } from '#cluster/greenplum/psql.ts';
 import {
   adapterRun,
+  catalogCapture,
   outputLines,
   readCapture,
   sectionText,
@@ -27,27 +28,6 @@ import {
  * Real Greenplum 6.24.3 incidents (test/fixtures/greenplum-6.24.3) replayed through the fold,
  * reconcile and the decision tables: what recoverseg would decide at each real look.
  */
-
-/** gp_segment_configuration as `psql -c "select * ..."` prints it (aligned, with a header). */
-async function catalogCapture(name: string): Promise<SegmentRow[]> {
-  const { body } = await readCapture(name);
-  const lines = body.split('\n');
-  const header = lines[0]!.split('|').map((cell) => cell.trim());
-  return lines
-    .slice(2)
-    .filter((line) => line.includes('|'))
-    .map((line) => {
-      const cells = Object.fromEntries(
-        line.split('|').map((cell, i) => [header[i]!, cell.trim()] as const),
-      );
-      return segmentRowSchema.parse({
-        ...cells,
-        dbid: Number(cells.dbid),
-        content: Number(cells.content),
-        port: Number(cells.port),
-      });
-    });
-}
 
 /** The segments an adapter run of the old read-configuration script saw (jsonl entry id). */
 async function adapterCatalog(id: string): Promise<SegmentRow[]> {

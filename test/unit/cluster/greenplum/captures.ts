@@ -7,6 +7,7 @@ import type { OperationHandle } from '#cluster/port.ts';
 import { END_MARKER } from '#cluster/greenplum/framing.ts';
 import { pollScript } from '#cluster/greenplum/poll.ts';
 import { shellQuote } from '#cluster/greenplum/shell.ts';
+import { segmentRowSchema, type SegmentRow } from '#domain/segment.ts';
 
 /**
  * Verbatim outputs of a real Greenplum 6.24.3 cluster (test/fixtures/greenplum-6.24.3, see its
@@ -35,6 +36,27 @@ export async function readCapture(name: string): Promise<Capture> {
     body: text.slice(command[0].length, exit.index + 1),
     exitStatus: Number(exit[1]),
   };
+}
+
+/** gp_segment_configuration as `psql -c "select * ..."` prints it (aligned, with a header). */
+export async function catalogCapture(name: string): Promise<SegmentRow[]> {
+  const { body } = await readCapture(name);
+  const lines = body.split('\n');
+  const header = lines[0]!.split('|').map((cell) => cell.trim());
+  return lines
+    .slice(2)
+    .filter((line) => line.includes('|'))
+    .map((line) => {
+      const cells = Object.fromEntries(
+        line.split('|').map((cell, i) => [header[i]!, cell.trim()] as const),
+      );
+      return segmentRowSchema.parse({
+        ...cells,
+        dbid: Number(cells.dbid),
+        content: Number(cells.content),
+        port: Number(cells.port),
+      });
+    });
 }
 
 export async function captureNames(pattern: RegExp): Promise<string[]> {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import * as coordinator from '#domain/coordinator.ts';
 import * as decisions from '#domain/decisions.ts';
 import * as fts from '#domain/fts-rules.ts';
 import * as runRules from '#domain/run-rules.ts';
@@ -10,9 +11,13 @@ describe('renderRuleBook: every table, rule by rule, like pg_autoctl do fsm', ()
   const chapters = book.split('\n\n').slice(1);
 
   it('holds every table the domain exports, once', () => {
-    const tables = Object.entries({ ...decisions, ...runRules, ...fts, ...watch }).filter(
-      ([name]) => name.endsWith('_RULES'),
-    );
+    const tables = Object.entries({
+      ...decisions,
+      ...runRules,
+      ...fts,
+      ...watch,
+      ...coordinator,
+    }).filter(([name]) => name.endsWith('_RULES'));
     expect(tables.length).toBeGreaterThan(10);
     expect(RULE_BOOK.map((c) => c.name).sort()).toEqual(tables.map(([name]) => name).sort());
     for (const [name, table] of tables)

@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ACTIVATION_RULES,
+  COORDINATOR_FAILOVER_RULES,
+  FENCE_RULES,
+  STANDBY_OBSERVATION_RULES,
+  approvalRisk,
+  staleStandbyReport,
+  type ActivationContext,
+  type FailoverContext,
+  type StandbyLookContext,
+} from '#domain/coordinator.ts';
+import type { StandbyReplication } from '#domain/events.ts';
+import { everyRow, row } from './rows.ts';
+
+const standby = row({
+  dbid: 10,
+  content: -1,
+  role: 'm',
+  preferred_role: 'm',
+  hostname: 'smdw',
+  address: 'smdw',
+  port: 5433,
+});
+const coordinator = row({ dbid: 1, content: -1, hostname: 'mdw', address: 'mdw', port: 5432 });
+const inSync: StandbyReplication = { state: 'streaming', syncState: 'sync' };
+const catchingUp: StandbyReplication = { state: 'catchup', syncState: 'async' };
+const recorded = (replication: StandbyReplication, standbyDbid = 10) => ({
+  standbyDbid,
+  replication,
+  seq: 42,
+  at: '2026-12-03T08:11:15.000Z',
+});
+
+describe('STANDBY_OBSERVATION_RULES', () => {
+  const look = (over: Partial<StandbyLookContext>): StandbyLookContext => ({
+    standby,
+    seen: inSync,
+    onRecord: recorded(inSync),
+    ageSeconds: 10,
+    maxObservationAgeSeconds: 60,
+    ...over,
+  });
+  everyRow(STANDBY_OBSERVATION_RULES, [
+    [1, look({ standby: undefined, onRecord: undefined })],
+    [2, look({ onRecord: undefined })],
+    [2, look({ onRecord: recorded(inSync, 12) })],
+    [3, look({ seen: { state: 'absent' } })],
+    [3, look({ seen: { state: 'streaming', syncState: 'async' } })],
+    [4, look({ ageSeconds: 31 })],
+    [4, look({ ageSeconds: undefined })],
+    [5, look({})],
+    [5, look({ ageSeconds: 30 })],
+    [5, look({ seen: catchingUp, onRecord: recorded(catchingUp), ageSeconds: 3000 })],
+  ]);
+});
+
+describe('COORDINATOR_FAILOVER_RULES', () => {
+  const loss = (over: Partial<FailoverContext>): FailoverContext => ({
+    standby,
+    observation: recorded(inSync),
+    observationAgeSeconds: 11,
+    maxObservationAgeSeconds: 60,
+    policy: 'approval',
+    ...over,
+  });
+  everyRow(COORDINATOR_FAILOVER_RULES, [
+    [1, loss({ standby: undefined })],
+    [2, loss({ observation: undefined })],
+    [2, loss({ observation: recorded(inSync, 12) })],
+    [3, loss({ observation: recorded(catchingUp) })],
+    [3, loss({ observation: recorded({ state: 'absent' }) })],
+    [4, loss({ observationAgeSeconds: 61 })],
+    [4, loss({ observationAgeSeconds: undefined })],
+    [5, loss({ policy: 'off' })],
+    [6, loss({})],
+    [6, loss({ policy: 'auto', observationAgeSeconds: 60 })],
+  ]);
+
+  it('a refusal names the observation it was refused on', () => {
+    expect(staleStandbyReport(loss({ observation: recorded(catchingUp) }))).toBe(
+      "standby dbid 10 (smdw:5433): the last observation on record (seq 42, 2026-12-03T08:11:15.000Z, 11 s before the coordinator's loss) shows walsender catchup, sync state async; activation needs streaming in sync at most 60 s before the loss: recoverseg will not activate it; check it (gpstate -f) and run gpactivatestandby yourself if you accept losing what it did not receive",
+    );
+    expect(staleStandbyReport(loss({ observation: undefined }))).toMatch(
+      /^standby dbid 10 \(smdw:5433\): no observation of its replication on record/,
+    );
+    expect(staleStandbyReport(loss({ observation: recorded({ state: 'absent' }) }))).toContain(
+      'shows no walsender (the standby was not connected)',
+    );
+  });
+});
+
+describe('FENCE_RULES', () => {
+  everyRow(FENCE_RULES, [
+    [1, { instanceKnown: true, hostAnswers: false }],
+    [1, { instanceKnown: true, hostAnswers: true }],
+    [2, { instanceKnown: false, hostAnswers: true }],
+    [3, { instanceKnown: false, hostAnswers: false }],
+  ]);
+});
+
+describe('ACTIVATION_RULES', () => {
+  const gate = (over: Partial<ActivationContext>): ActivationContext => ({
+    policy: 'approval',
+    fence: 'pg-ctl-stop-immediate',
+    approved: false,
+    ...over,
+  });
+  everyRow(ACTIVATION_RULES, [
+    [1, gate({ approved: true })],
+    [1, gate({ approved: true, fence: 'ec2-stop-instances', policy: 'off' })],
+    [2, gate({ approved: true, fence: 'none' })],
+    [3, gate({ fence: 'none' })],
+    [3, gate({ fence: 'none', policy: 'auto' })],
+    [4, gate({ policy: 'auto' })],
+    [4, gate({ policy: 'auto', fence: 'ec2-stop-instances' })],
+    [5, gate({})],
+  ]);
+
+  it('the approval notice names the risk of no fence, and how to approve', () => {
+    expect(approvalRisk('gp1', gate({ fence: 'none' }), coordinator)).toBe(
+      'the old coordinator dbid 1 (mdw:5432) cannot be fenced (its host does not answer): if it comes back while the standby acts, two coordinators run and the database can be corrupted; make sure it stays down; approve with recoverseg approve --cluster gp1',
+    );
+  });
+});
