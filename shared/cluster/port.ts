@@ -1,4 +1,4 @@
-import type { PlanItem, RecoveryType } from '#domain/events.ts';
+import type { PlanItem, RecoveryType, StandbyReplication } from '#domain/events.ts';
 import type { SegmentRow } from '#domain/segment.ts';
 import type { DoubleFault, NotReady } from '#domain/observation.ts';
 import type { Fault } from '#domain/requests.ts';
@@ -29,6 +29,11 @@ export interface ClusterOperations {
    * must know: recoverseg never kills it). Optional: adapters that cannot tell leave it out.
    */
   runningGprecoverseg?(): Promise<RunningGprecoverseg | undefined>;
+  /**
+   * The standby's walsender in pg_stat_replication on the coordinator (`absent`: none, the only
+   * sign of a dead standby: captures 151-153). Optional: adapters without a standby leave it out.
+   */
+  readStandbyReplication?(): Promise<StandbyReplication>;
 }
 
 export interface RunningGprecoverseg {

@@ -1,4 +1,4 @@
-import type { PlanItem } from '#domain/events.ts';
+import type { PlanItem, StandbyReplication } from '#domain/events.ts';
 import { observedDoubleFaults } from '#domain/observation.ts';
 import type {
   ClusterObservation,
@@ -43,6 +43,7 @@ import {
 } from './gpstate.ts';
 import { pollScript } from './poll.ts';
 import { parseReplication, parseResponses, parseSegmentRows } from './psql.ts';
+import { parseStandbyReplication, standbyReplicationScript } from './standby.ts';
 import { ReplayLagOverLimit } from './version-errors.ts';
 import { parseGpVersion, type ClusterVersion } from './versions.ts';
 
@@ -124,6 +125,13 @@ export class GreenplumClusterOperations implements ClusterOperations {
       section(what, sections, 'replication'),
       section(what, sections, 'wal_lag'),
     );
+  }
+
+  async readStandbyReplication(): Promise<StandbyReplication> {
+    const what = 'read pg_stat_replication';
+    const { family } = await this.clusterVersion();
+    const sections = splitSections(what, await this.run(what, standbyReplicationScript()));
+    return parseStandbyReplication(what, section(what, sections, 'standby'), family);
   }
 
   async runningGprecoverseg(): Promise<RunningGprecoverseg | undefined> {

@@ -36,6 +36,15 @@ export interface VersionFamily {
    * data directory and picks ports itself from the lowest segment port.
    */
   relocation: 'config-file' | 'new-hosts';
+  /**
+   * The standby (content -1): pg_stat_replication's WAL location columns on the coordinator
+   * (9.4's `*_location`, capture 114; 12's `*_lsn`), and the line gpactivatestandby prints when
+   * the activation has completed (capture 128; 7.x and Cloudberry renamed master to coordinator).
+   */
+  standby: {
+    locationColumns: { sent: string; flush: string; replay: string };
+    activated: string;
+  };
 }
 
 const WAL_LAG_SQL_6 =
@@ -62,6 +71,11 @@ const REPLAY_LAG_SQL_6 =
   "WHERE r.application_name = 'gp_walreceiver' AND p.preferred_role <> p.role AND p.mode = 's' " +
   'ORDER BY 1';
 
+const STANDBY_7: VersionFamily['standby'] = {
+  locationColumns: { sent: 'sent_lsn', flush: 'flush_lsn', replay: 'replay_lsn' },
+  activated: 'The activation of the standby coordinator has completed successfully.',
+};
+
 export const GREENPLUM_6: VersionFamily = {
   name: 'Greenplum 6',
   environmentScript: 'greenplum_path.sh',
@@ -70,6 +84,10 @@ export const GREENPLUM_6: VersionFamily = {
   rebalanceReplayLag: { kind: 'sql', sql: REPLAY_LAG_SQL_6 },
   differential: 'unsupported',
   relocation: 'new-hosts',
+  standby: {
+    locationColumns: { sent: 'sent_location', flush: 'flush_location', replay: 'replay_location' },
+    activated: 'The activation of the standby master has completed successfully.',
+  },
 };
 
 export const GREENPLUM_7: VersionFamily = {
@@ -80,6 +98,7 @@ export const GREENPLUM_7: VersionFamily = {
   rebalanceReplayLag: { kind: 'flag' },
   differential: 'every-down-segment',
   relocation: 'config-file',
+  standby: STANDBY_7,
 };
 
 export const CLOUDBERRY_2: VersionFamily = {
@@ -90,6 +109,7 @@ export const CLOUDBERRY_2: VersionFamily = {
   rebalanceReplayLag: { kind: 'flag' },
   differential: 'every-down-segment',
   relocation: 'config-file',
+  standby: STANDBY_7,
 };
 
 /** Every environment script a family may use, for the one script run before the version is known. */

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { NewEvent, RecoveryPolicy } from '#domain/events.ts';
+import type { ClusterOperations } from '#cluster/port.ts';
+import type { NewEvent, RecoveryPolicy, StandbyReplication } from '#domain/events.ts';
 import { recoveryOptionsSchema } from '#domain/events.ts';
 import { UnknownCluster } from '#domain/errors.ts';
 import type { StorePorts } from '#store/ports.ts';
@@ -296,5 +297,70 @@ describe('a look that loses a race with another writer', () => {
     expect(await types(id, seq)).toEqual(['RebalancePolicySet']);
     expect(starter.calls).toEqual([]);
     expect(await look(id)).toMatchObject({ action: 'start', outcome: 'done', recorded: 4 });
+  });
+});
+
+describe("the standby's replication, recorded only when it changes", () => {
+  /** The seed (standby dbid 10) read through a coordinator whose walsender answers `walsender`. */
+  let walsender: StandbyReplication;
+  const withStandby = (clusterId: string): ClusterOperations =>
+    Object.assign(Object.create(h.sim(clusterId)) as ClusterOperations, {
+      readStandbyReplication: () => Promise.resolve(walsender),
+    });
+  const observations = async (clusterId: string) =>
+    (await h.stores.events.read(clusterId)).flatMap((e) =>
+      e.type === 'StandbySyncObserved' ? [{ ...e.data, at: e.at }] : [],
+    );
+
+  beforeEach(() => {
+    walsender = { state: 'streaming', syncState: 'sync', sentLocation: '0/C000000' };
+  });
+
+  it('records the first look, then nothing while WAL locations move, then a dead standby, then its return', async () => {
+    const id = fresh();
+    await h.seed(id);
+    const watch = () => look(id, { cluster: withStandby });
+    expect(await watch()).toMatchObject({ action: 'seen-whole', recorded: 2 });
+    const seq = await head(id);
+    walsender = { ...walsender, sentLocation: '0/D000000' };
+    clock = new Date(FIXED.getTime() + 20_000);
+    expect(await watch()).toMatchObject({ recorded: 0 });
+    expect(await head(id)).toBe(seq);
+    walsender = { state: 'absent' };
+    expect(await watch()).toMatchObject({ recorded: 1 });
+    expect(await watch()).toMatchObject({ recorded: 0 });
+    walsender = { state: 'streaming', syncState: 'sync' };
+    expect(await watch()).toMatchObject({ recorded: 1 });
+    expect((await observations(id)).map((o) => [o.standbyDbid, o.replication.state])).toEqual([
+      [10, 'streaming'],
+      [10, 'absent'],
+      [10, 'streaming'],
+    ]);
+  });
+
+  it('vouches again for a standby in sync once the record is older than half the bound (60 s)', async () => {
+    const id = fresh();
+    await h.seed(id);
+    const watch = () => look(id, { cluster: withStandby });
+    await watch();
+    clock = new Date(FIXED.getTime() + 30_000);
+    expect(await watch()).toMatchObject({ recorded: 0 });
+    clock = new Date(FIXED.getTime() + 31_000);
+    expect(await watch()).toMatchObject({ recorded: 1 });
+    expect((await observations(id)).map((o) => o.at)).toEqual([
+      FIXED.toISOString(),
+      new Date(FIXED.getTime() + 31_000).toISOString(),
+    ]);
+  });
+
+  it('a stale standby is not vouched for again: one record while it stays behind', async () => {
+    const id = fresh();
+    await h.seed(id);
+    walsender = { state: 'catchup', syncState: 'async' };
+    const watch = () => look(id, { cluster: withStandby });
+    await watch();
+    clock = new Date(FIXED.getTime() + 600_000);
+    expect(await watch()).toMatchObject({ recorded: 0 });
+    expect(await observations(id)).toHaveLength(1);
   });
 });

@@ -24,6 +24,9 @@ const summary = (report: GpstateErrorReport): string[] => [
 ];
 
 // Every gpstate -e capture of the real 6.24.3 cluster: its exit status and what it reported.
+/** gpstate -e with the coordinator killed (capture 124): it prints no report at all. */
+const GPSTATE_E_COORDINATOR_DEAD = '124_gpstate_e_after_coordinator_kill.txt';
+
 const GPSTATE_E: [string, number, string[]][] = [
   ['11_healthy_gpstate_e.txt', 0, ['normal']],
   [
@@ -267,7 +270,17 @@ const GPSTATE_M: [string, number, string[]][] = [
 
 describe('gpstate -e on every real 6.24.3 capture', () => {
   it('covers every gpstate -e capture', async () => {
-    expect(GPSTATE_E.map(([name]) => name)).toEqual(await captureNames(/gpstate_e/));
+    expect([...GPSTATE_E.map(([name]) => name), GPSTATE_E_COORDINATOR_DEAD].sort()).toEqual(
+      await captureNames(/gpstate_e/),
+    );
+  });
+
+  it(`${GPSTATE_E_COORDINATOR_DEAD}: the coordinator dead, no report to read (CRITICAL, exit 2)`, async () => {
+    const { body, exitStatus } = await readCapture(GPSTATE_E_COORDINATOR_DEAD);
+    expect(exitStatus).toBe(2);
+    expect(() => parseGpstateErrors(body, exitStatus)).toThrow(
+      /^gpstate -e: no "Segment Mirroring Status Report" .*gpstate failed\. \(Reason='could not connect to server: Connection refused/,
+    );
   });
 
   it.each(GPSTATE_E)('%s (exit %i)', async (name, exitStatus, expected) => {
