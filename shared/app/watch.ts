@@ -4,7 +4,7 @@ import { UnknownCluster } from '#domain/errors.ts';
 import { fold, type ClusterState } from '#domain/evolve.ts';
 import type { NewEvent } from '#domain/events.ts';
 import { coordinatorRows } from '#domain/coordinator-fold.ts';
-import { STANDBY_OBSERVATION_RULES, coordinatorPolicyOf } from '#domain/coordinator.ts';
+import { STANDBY_OBSERVATION_RULES } from '#domain/coordinator.ts';
 import { reconcile } from '#domain/reconcile.ts';
 import { decide } from '#domain/rules.ts';
 import { parseOrThrow } from '#domain/validation.ts';
@@ -184,24 +184,19 @@ async function notifyThenRecord(e: Effect, reason: string): Promise<Done> {
 
 /**
  * The standby's replication, when the adapter reads it and STANDBY_OBSERVATION_RULES say the log
- * should hear of it: when it changed, or when the log could soon no longer vouch for it.
+ * should hear of it: when it changed (a look that changes nothing writes nothing).
  */
 async function standbyObservation(
   cluster: ClusterOperations,
   state: ClusterState,
-  at: Date,
 ): Promise<NewEvent[]> {
   const { standby } = coordinatorRows(state.segments);
   if (!standby || !cluster.readStandbyReplication) return [];
   const seen = await cluster.readStandbyReplication();
-  const onRecord = state.coordinator?.standby;
-  const recordedAt = onRecord?.at === undefined ? undefined : Date.parse(onRecord.at);
   const { then } = decide(STANDBY_OBSERVATION_RULES, {
     standby,
     seen,
-    onRecord,
-    ageSeconds: recordedAt === undefined ? undefined : (at.getTime() - recordedAt) / 1000,
-    maxObservationAgeSeconds: coordinatorPolicyOf(state).maxObservationAgeSeconds,
+    onRecord: state.coordinator?.standby,
   });
   return then === 'record'
     ? [{ type: 'StandbySyncObserved', data: { standbyDbid: standby.dbid, replication: seen } }]
@@ -221,7 +216,7 @@ export async function watchCluster(deps: WatchDeps, clusterId: string): Promise<
   const at = deps.now();
   const found = [
     ...reconcile(before, look),
-    ...(await standbyObservation(deps.cluster(clusterId), before, at)),
+    ...(await standbyObservation(deps.cluster(clusterId), before)),
   ];
   const after = fold(
     found.map((event) => ({ ...event, at: at.toISOString() })),

@@ -37,9 +37,6 @@ export interface StandbyLookContext {
   /** pg_stat_replication's walsender to the standby as the look read it. */
   seen: StandbyReplication;
   onRecord: StandbyObservation | undefined;
-  /** Seconds since the observation on record was made (undefined: none, or undated). */
-  ageSeconds: number | undefined;
-  maxObservationAgeSeconds: number;
 }
 
 const sameReplication = (a: StandbyReplication, b: StandbyReplication) =>
@@ -59,13 +56,6 @@ export const STANDBY_OBSERVATION_RULES: Table<StandbyLookContext, 'record' | 'no
   {
     rule: 'the walsender state or the sync state differs from the record (a dead standby shows only here: no walsender): record it',
     when: (c) => !sameReplication(c.seen, c.onRecord!.replication),
-    then: 'record',
-  },
-  {
-    rule: 'streaming in sync, as on record, but the record is older than half the bound: record it again, so that the log can vouch for the standby when the coordinator is lost',
-    when: (c) =>
-      isStreamingInSync(c.seen) &&
-      (c.ageSeconds === undefined || c.ageSeconds * 2 > c.maxObservationAgeSeconds),
     then: 'record',
   },
   {

@@ -37,8 +37,6 @@ describe('STANDBY_OBSERVATION_RULES', () => {
     standby,
     seen: inSync,
     onRecord: recorded(inSync),
-    ageSeconds: 10,
-    maxObservationAgeSeconds: 60,
     ...over,
   });
   everyRow(STANDBY_OBSERVATION_RULES, [
@@ -47,11 +45,9 @@ describe('STANDBY_OBSERVATION_RULES', () => {
     [2, look({ onRecord: recorded(inSync, 12) })],
     [3, look({ seen: { state: 'absent' } })],
     [3, look({ seen: { state: 'streaming', syncState: 'async' } })],
-    [4, look({ ageSeconds: 31 })],
-    [4, look({ ageSeconds: undefined })],
-    [5, look({})],
-    [5, look({ ageSeconds: 30 })],
-    [5, look({ seen: catchingUp, onRecord: recorded(catchingUp), ageSeconds: 3000 })],
+    [4, look({})],
+    [4, look({ seen: { ...inSync, sentLocation: '0/D000000' } })],
+    [4, look({ seen: catchingUp, onRecord: recorded(catchingUp) })],
   ]);
 });
 
