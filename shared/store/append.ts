@@ -6,6 +6,7 @@ import {
   type NewEvent,
   type RecordedEvent,
 } from '#domain/events.ts';
+import { partsProblem } from '#domain/parts.ts';
 import { parseOrThrow } from '#domain/validation.ts';
 import * as z from 'zod';
 import { AppendRejected } from '#store/errors.ts';
@@ -50,6 +51,8 @@ export function recordedEvents(
   const parsed = events.map(
     (event, i) => parseOrThrow(newEventSchema, event, `events[${i}]`) as NewEvent,
   );
+  const parts = partsProblem(parsed);
+  if (parts) throw new AppendRejected(`cluster ${clusterId}: ${parts}`);
   if (options.state) {
     if (options.state.seq !== expectedSeq)
       throw new AppendRejected(
