@@ -132,9 +132,8 @@ export const MAX_SEGMENTS_PER_REGISTRATION_EVENT = 1000;
  */
 export const MAX_SEGMENTS_PER_PLAN_EVENT = 200;
 /**
- * The largest plan: one mirror per content, as many as one append holds events (each planned
- * segment gets its SegmentRecoveryStarted). 8,000 mirrors is a host group of a 16,000-segment
- * cluster.
+ * The largest plan, as many segments as the step contract's lists of dbids hold: 8,000 mirrors
+ * is every other host of a 16,000-segment cluster.
  */
 export const MAX_SEGMENTS_PER_PLAN = 10_000;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PlanTooLarge, InvalidTransition, ValidationError } from '#domain/errors.ts';
-import { fold } from '#domain/evolve.ts';
+import { emptyState, fold } from '#domain/evolve.ts';
 import {
   MAX_SEGMENTS_PER_PLAN,
   MAX_SEGMENTS_PER_PLAN_EVENT,
@@ -10,6 +10,7 @@ import {
 import { planEvents } from '#domain/parts.ts';
 import { registrationEvents } from '#domain/registration.ts';
 import { ITEM_BYTES, itemSize, recordedEvents } from '#store/append.ts';
+import { summaryItem } from '#store/configuration-items.ts';
 import { AppendRejected } from '#store/errors.ts';
 import { createMemoryStores } from '#store/memory.ts';
 import { groupMirroredCluster } from '#test/fixtures/clusters.ts';
@@ -103,6 +104,18 @@ describe('a plan larger than one event', () => {
     expect(await stores.events.readHead('c')).toMatchObject({ lastSeq: before.length });
     expect(await appendOf(parts)).toMatchObject({ lastSeq: before.length + parts.length });
     expect((await stores.events.loadState('c')).recovery?.plan).toHaveLength(8000);
+  });
+
+  it('is projected whole, in a summary item that fits one DynamoDB item', async () => {
+    const state = fold(parts, requested);
+    const summary = summaryItem('c', state);
+    expect(itemSize(summary)).toBeLessThan(ITEM_BYTES);
+    const stores = createMemoryStores();
+    await stores.projection.write('c', emptyState(), state);
+    const { state: projected } = await stores.projection.read('c');
+    expect(projected.recovery).toEqual(JSON.parse(JSON.stringify(state.recovery)));
+    expect(projected.recovery?.plan).toHaveLength(8000);
+    expect((await stores.projection.list())[0]).toMatchObject({ recovery: { incidentId } });
   });
 
   it('refuses a malformed part: part without parts, part past parts, too many segments', () => {
