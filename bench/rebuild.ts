@@ -107,7 +107,8 @@ export async function rebuild(context: BenchContext): Promise<Figures> {
   };
 }
 
-async function rawQuery(
+/** Every event of a cluster by consistent Query pages, counted, not folded. */
+export async function rawQuery(
   doc: DynamoDBDocumentClient,
   table: string,
   clusterId: string,

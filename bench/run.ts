@@ -26,10 +26,11 @@ import { tests } from './tests.ts';
 const MEASUREMENTS: Record<string, Measurement> = {
   seed,
   detect,
-  scale,
   append,
   rebuild,
   fold,
+  // After the others that use DynamoDB Local: its 16,384-segment incidents leave it slower.
+  scale,
   bundles,
   coldStart,
   cli,

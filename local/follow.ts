@@ -129,8 +129,11 @@ export async function followRecovery(
       });
       switch (e.type) {
         case 'RecoveryPlanned': {
-          planned = (e.data as { items: typeof planned }).items;
-          await table('promoted: FTS failed over what it could', e.seq - 1);
+          // A plan of more than one part is printed once, whole, at its last part.
+          const d = e.data as { items: typeof planned; part?: number; parts?: number };
+          planned = (d.part ?? 1) === 1 ? d.items : [...planned, ...d.items];
+          if ((d.part ?? 1) < (d.parts ?? 1)) break;
+          await table('promoted: FTS failed over what it could', e.seq - (d.parts ?? 1));
           out.line(
             planned.length === 0
               ? `-- planned (seq ${e.seq}): nothing to recover`

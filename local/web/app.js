@@ -332,7 +332,7 @@ function summarize(event) {
     case 'RecoveryRequested':
       return `incident ${d.incidentId} by ${d.trigger?.source}${d.trigger?.detail ? `: ${d.trigger.detail}` : ''} (type ${d.options?.type}${d.options?.dryRun ? ', dry run' : ''}${d.options?.rebalance === false ? ', no rebalance' : ''})`;
     case 'RecoveryPlanned':
-      return `incident ${d.incidentId}: ${(d.items ?? []).map((i) => `dbid ${i.dbid} ${i.type} from dbid ${i.sourceDbid}${i.target ? ` to ${i.target.hostname}` : ''}`).join(', ') || 'nothing to recover'}`;
+      return `incident ${d.incidentId}${d.parts ? ` (plan part ${d.part} of ${d.parts})` : ''}: ${(d.items ?? []).map((i) => `dbid ${i.dbid} ${i.type} from dbid ${i.sourceDbid}${i.target ? ` to ${i.target.hostname}` : ''}`).join(', ') || 'nothing to recover'}`;
     case 'SegmentRecoveryStarted':
       return `gprecoverseg started on dbid ${d.dbid} (${d.type})`;
     case 'SegmentRecovered':
@@ -485,8 +485,21 @@ function phaseOf(events, progress) {
   return 'detecting';
 }
 
+/** The items of the plan whose first part is events[start]: its other parts follow it. */
+function planItems(events, start) {
+  const items = [];
+  for (let i = start; i < events.length && events[i].type === 'RecoveryPlanned'; i++) {
+    if (i > start && (events[i].data.part ?? 1) === 1) break;
+    items.push(...events[i].data.items);
+  }
+  return items;
+}
+
 function plannedItems(events) {
-  return events.findLast((e) => e.type === 'RecoveryPlanned')?.data.items ?? [];
+  const start = events.findLastIndex(
+    (e) => e.type === 'RecoveryPlanned' && (e.data.part ?? 1) === 1,
+  );
+  return start < 0 ? [] : planItems(events, start);
 }
 
 function duration(from, to) {
@@ -721,13 +734,14 @@ async function awaitPlan(clusterId, incidentId) {
         (e) => e.type === 'RecoveryRequested' && e.data.incidentId === incidentId,
       ),
     );
-    const planned = events.find(
+    const start = events.findIndex(
       (e) => e.type === 'RecoveryPlanned' && e.data.incidentId === incidentId,
     );
     const failed = events.find(
       (e) => e.type === 'RecoveryFailed' && e.data.incidentId === incidentId,
     );
-    if (planned || failed) return { planned, failed };
+    if (start >= 0 || failed)
+      return { planned: start >= 0 ? planItems(events, start) : undefined, failed };
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   return {};
@@ -764,9 +778,7 @@ async function startRecovery(dryRun) {
       'ok',
       `${what}: the plan (nothing runs)`,
       started,
-      planned.data.items.length
-        ? planTable(planned.data.items)
-        : el('p', {}, 'nothing to recover: every segment is up'),
+      planned.length ? planTable(planned) : el('p', {}, 'nothing to recover: every segment is up'),
     );
   } catch (error) {
     showError(what, error);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ClusterUnreadable, IncrementalRecoveryFailed, UnknownCluster } from '#domain/errors.ts';
 import { configurationOf, pairsOfState, type ClusterState } from '#domain/evolve.ts';
 import type { NewEvent, Phase, PlanItem, RebalanceSetting } from '#domain/events.ts';
@@ -29,6 +30,7 @@ import {
   PLAN_RULES,
   START_RULES,
 } from '#domain/run-rules.ts';
+import { planEvents } from '#domain/parts.ts';
 import { decide } from '#domain/rules.ts';
 import { isInPreferredRoles } from '#domain/segment.ts';
 import { settle } from '#domain/verdicts.ts';
@@ -303,6 +305,7 @@ export async function planRecoveryStep(
     inPlaceFailed = inPlaceFailures(state);
     planned = planRecovery(state, options, inPlaceFailed);
     const recovery = state.recovery;
+    const recovered = new Set(recovery?.recovered);
     decided = decide(PLAN_RULES, {
       dryRun: options.dryRun,
       planned: planned.length,
@@ -314,12 +317,10 @@ export async function planRecoveryStep(
         recovery?.incidentId === incidentId &&
         recovery.plan !== undefined &&
         planKey(recovery.plan) === planKey(planned) &&
-        !planned.some((i) => recovery.recovered.includes(i.dbid)) &&
+        !planned.some((i) => recovered.has(i.dbid)) &&
         (recovery.started.length === 0 || event.input.operation === undefined),
     }).then;
-    return decided.record
-      ? [{ type: 'RecoveryPlanned', data: { incidentId, items: planned } }]
-      : [];
+    return decided.record ? planEvents(incidentId, planned) : [];
   });
   return {
     at: deps.now().toISOString(),
@@ -357,7 +358,8 @@ export async function recoverSegments(
   // Look again right before gprecoverseg runs: it must never copy from a dead or stale source.
   // A retry of a start already on record finds that run instead of starting one, so it has
   // nothing to check.
-  if (!plan.every((item) => logged.recovery?.started.includes(item.dbid))) {
+  const started = new Set(logged.recovery?.started);
+  if (!plan.every((item) => started.has(item.dbid))) {
     const { state, observation } = await observe(deps, event, 'CheckSources');
     settle(SOURCE_RULES, sourceContext(state, observation, plan), {
       'double-fault': doubleFaultReport,
@@ -369,22 +371,33 @@ export async function recoverSegments(
   // finds the one already started instead of starting another.
   const handle = await clusterOf(deps, event).startRecovery(
     plan,
-    `${incidentId}#${planKey(plan)}@${logged.recovery!.plans}`,
+    `${incidentId}#${operationPlanKey(plan)}@${logged.recovery!.plans}`,
   );
-  await record(deps, event, 'RecoverSegments', (s) =>
-    plan
-      .filter((item) => !s.recovery?.started.includes(item.dbid))
+  await record(deps, event, 'RecoverSegments', (s) => {
+    const startedNow = new Set(s.recovery?.started);
+    return plan
+      .filter((item) => !startedNow.has(item.dbid))
       .map((item): NewEvent => ({
         type: 'SegmentRecoveryStarted',
         data: { incidentId, dbid: item.dbid, type: item.type },
-      })),
-  );
+      }));
+  });
   return operationStarted(deps, handle);
 }
 
 /** Distinguishes the plans of one incident (the first, then an escalation to full). */
 const planKey = (plan: readonly PlanItem[]): string =>
   plan.map((i) => `${i.dbid}${i.type[0]}${i.target ? `@${i.target.hostname}` : ''}`).join('.');
+
+/**
+ * planKey as an operation key takes it: a plan of more than about a hundred segments is
+ * named by a digest of its key (an operation key is at most 1,024 characters); a shorter one
+ * keeps the readable key, so a run started before this change finds its operation again.
+ */
+const operationPlanKey = (plan: readonly PlanItem[]): string => {
+  const key = planKey(plan);
+  return key.length <= 900 ? key : createHash('sha256').update(key).digest('hex');
+};
 
 export async function checkRecovery(
   deps: StepDeps,
@@ -404,18 +417,16 @@ export async function checkRecovery(
     event,
     previous.kind === 'rebalance' ? 'CheckRebalance' : 'CheckRecovery',
   );
-  await record(deps, event, 'RecordSegmentFailures', (s) =>
-    status.failures
-      .filter(
-        (f) =>
-          !s.recovery?.failures.some((known) => known.dbid === f.dbid && known.type === f.type),
-      )
+  await record(deps, event, 'RecordSegmentFailures', (s) => {
+    const known = new Set(s.recovery?.failures.map((f) => `${f.dbid}:${f.type}`));
+    return status.failures
+      .filter((f) => !known.has(`${f.dbid}:${f.type}`))
       .filter((f) => s.segments.get(f.dbid)?.status === 'd')
       .map((f): NewEvent => ({
         type: 'SegmentRecoveryFailed',
         data: { dbid: f.dbid, type: f.type, reason: f.reason },
-      })),
-  );
+      }));
+  });
   const percent =
     status.progress.length === 0
       ? status.done
@@ -490,8 +501,9 @@ export async function checkSync(
   const unsynchronized = pairs
     .filter((p) => p.mirror && !isStreamingInSync(p, streaming))
     .map((p) => p.content);
+  const unsynchronizedNow = new Set(unsynchronized);
   const walRemainingBytes = replication
-    .filter((r) => unsynchronized.includes(r.content))
+    .filter((r) => unsynchronizedNow.has(r.content))
     .reduce((a, r) => a + (r.walRemainingBytes ?? 0), 0);
   const { rule, then } = settle(
     SYNC_RULES,

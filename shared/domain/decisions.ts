@@ -284,18 +284,23 @@ const notReadyMessage = (r: SegmentRow & { answer: NotReadyAnswer }) =>
 export function promotionContext(state: ClusterState, look: PromotionLook): PromotionContext {
   const pairs = pairsOf(state.segments.values());
   const faulted = (p: Pair) => state.doubleFaults.includes(p.content);
+  // Sets, not lists: a host group of 8,000 segments is looked up once per pair.
+  const failedHosts = new Set(look.failedHosts);
+  const unresponsive = new Set(look.unresponsive);
+  const streaming = new Set(look.streaming);
   // A silent acting primary of a pair in sync, or one on a host known to be down: FTS fails it
   // over on its next probe.
-  const failingOver = pairs.filter(
-    (p) =>
-      !faulted(p) &&
-      (look.failedHosts.includes(p.primary.hostname) || look.unresponsive.includes(p.primary.dbid)),
+  const failingOver = new Set(
+    pairs.filter(
+      (p) =>
+        !faulted(p) && (failedHosts.has(p.primary.hostname) || unresponsive.has(p.primary.dbid)),
+    ),
   );
   return {
     doubleFaulted: pairs.filter(faulted),
-    awaitingFailover: failingOver.map((p) => p.primary),
+    awaitingFailover: [...failingOver].map((p) => p.primary),
     awaitingMarkDown: pairs.filter(
-      (p) => !failingOver.includes(p) && isSynchronized(p) && !look.streaming.includes(p.content),
+      (p) => !failingOver.has(p) && isSynchronized(p) && !streaming.has(p.content),
     ),
     notReady: notReadyRows(state, look.notReady),
   };
@@ -363,15 +368,17 @@ export function sourceContext(
   plan: readonly PlanItem[],
 ): SourceContext {
   const pairs = new Map(pairsOf(state.segments.values()).map((p) => [p.content, p]));
+  const unresponsive = new Set(look.unresponsive);
+  const notReadyOf = new Map(look.notReady.map((n) => [n.dbid, n.answer]));
   return {
     doubleFaulted: doubleFaultedPairs(state),
     sources: plan.map((item) => {
       const actingPrimary = pairs.get(item.content)?.primary;
-      const notReady = look.notReady.find((n) => n.dbid === actingPrimary?.dbid)?.answer;
+      const notReady = actingPrimary && notReadyOf.get(actingPrimary.dbid);
       return {
         item,
         actingPrimary,
-        answers: actingPrimary !== undefined && !look.unresponsive.includes(actingPrimary.dbid),
+        answers: actingPrimary !== undefined && !unresponsive.has(actingPrimary.dbid),
         ...(notReady ? { notReady } : {}),
       };
     }),

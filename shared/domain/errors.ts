@@ -80,3 +80,8 @@ export class SyncTimeout extends DomainError {
 export class ClusterUnreadable extends DomainError {
   override name = 'ClusterUnreadable';
 }
+
+/** A plan larger than one run can record (MAX_SEGMENTS_PER_PLAN); nothing is written. */
+export class PlanTooLarge extends DomainError {
+  override name = 'PlanTooLarge';
+}

@@ -244,6 +244,18 @@ const timingsSchema = z.strictObject({
 /** A registration that would not fit one item is split into parts appended together. */
 export const MAX_SEGMENTS_PER_REGISTRATION_EVENT = 1000;
 
+/**
+ * A plan is split into parts of at most this many segments, appended together (parts.ts): a
+ * part whose every item rebuilds a mirror elsewhere at the longest host names and data
+ * directories the schemas allow still fits one log item (ITEM_BYTES).
+ */
+export const MAX_SEGMENTS_PER_PLAN_EVENT = 200;
+/**
+ * The largest plan, as many segments as the step contract's lists of dbids hold: 8,000 mirrors
+ * is every other host of a 16,000-segment cluster.
+ */
+export const MAX_SEGMENTS_PER_PLAN = 10_000;
+
 export const eventDataSchemas = {
   ...coordinatorEventDataSchemas,
   ClusterRegistered: z.strictObject({
@@ -281,10 +293,24 @@ export const eventDataSchemas = {
     /** The rebalance policy this run follows, decided when it started (absent: before policies). */
     rebalance: rebalanceSettingSchema.optional(),
   }),
-  RecoveryPlanned: z.strictObject({
-    incidentId: incidentIdSchema,
-    items: z.array(planItemSchema).max(MAX_SEGMENTS_PER_REGISTRATION_EVENT),
-  }),
+  RecoveryPlanned: z
+    .strictObject({
+      incidentId: incidentIdSchema,
+      items: z.array(planItemSchema).max(MAX_SEGMENTS_PER_PLAN_EVENT),
+      /** Absent: the whole plan is this one event (every plan of up to 200 segments). */
+      part: z.number().int().min(1).optional(),
+      parts: z
+        .number()
+        .int()
+        .min(2)
+        .max(Math.ceil(MAX_SEGMENTS_PER_PLAN / MAX_SEGMENTS_PER_PLAN_EVENT))
+        .optional(),
+    })
+    .refine(
+      ({ part, parts }) =>
+        part === undefined ? parts === undefined : parts !== undefined && part <= parts,
+      'part and parts come together, part at most parts',
+    ),
   SegmentRecoveryStarted: z.strictObject({
     incidentId: incidentIdSchema,
     dbid: dbidSchema,

@@ -30,6 +30,8 @@ export interface ActiveRecovery {
   trigger: EventOf<'RecoveryRequested'>['data']['trigger'];
   options: RecoveryOptions;
   plan: PlanItem[] | undefined;
+  /** Set while the parts of a plan larger than one event are folded (they come together). */
+  planParts?: { parts: number; received: number };
   /** How many plans this incident has had (the first, escalations, re-plans). */
   plans: number;
   started: number[];
@@ -299,9 +301,15 @@ const RULES: { [T in EventType]: Rule<T> } = {
     };
   },
 
-  RecoveryPlanned(draft, { incidentId, items }) {
+  RecoveryPlanned(draft, { incidentId, items, part = 1, parts = 1 }) {
     const recovery = activeRecovery(draft, incidentId);
-    const contents = new Set<number>();
+    const expected = (recovery.planParts?.received ?? 0) + 1;
+    if (part !== expected || (recovery.planParts && recovery.planParts.parts !== parts))
+      fail(
+        `incident ${incidentId}: plan part ${part} of ${parts} is out of order (expected part ${expected})`,
+      );
+    const earlier = part === 1 ? [] : recovery.plan!;
+    const contents = new Set(earlier.map((item) => item.content));
     for (const item of items) {
       const row = segment(draft, item.dbid);
       if (contents.has(row.content)) fail(`content ${row.content} appears twice in the plan`);
@@ -312,6 +320,11 @@ const RULES: { [T in EventType]: Rule<T> } = {
       if (source.content !== row.content || source.role !== 'p')
         fail(`dbid ${item.sourceDbid} is not the acting primary of content ${row.content}`);
     }
+    const planParts = part < parts ? { parts, received: part } : undefined;
+    if (part > 1) {
+      draft.recovery = { ...recovery, plan: [...earlier, ...items], planParts };
+      return;
+    }
     // A new plan (an escalation) starts afresh, but earlier failures stay: they are why
     // the policy chose this plan.
     // Redundancy is to be restored again: whatever an earlier plan restored was lost since.
@@ -319,6 +332,7 @@ const RULES: { [T in EventType]: Rule<T> } = {
       ...recovery,
       redundantAt: undefined,
       plan: items,
+      planParts,
       plans: recovery.plans + 1,
       started: [],
       recovered: [],
@@ -330,7 +344,7 @@ const RULES: { [T in EventType]: Rule<T> } = {
     const row = segment(draft, dbid);
     if (row.role !== 'm' || row.status !== 'd')
       fail(`dbid ${dbid} is not a failed mirror (role ${row.role}, status ${row.status})`);
-    draft.recovery = { ...recovery, started: [...recovery.started, dbid] };
+    recovery.started.push(dbid);
   },
 
   SegmentRecovered(draft, { dbid, relocatedTo }) {
@@ -344,8 +358,7 @@ const RULES: { [T in EventType]: Rule<T> } = {
       );
       if (problems.length > 0) fail(`relocation of dbid ${dbid}: ${problems.join('; ')}`);
     }
-    if (draft.recovery)
-      draft.recovery = { ...draft.recovery, recovered: [...draft.recovery.recovered, dbid] };
+    draft.recovery?.recovered.push(dbid);
   },
 
   SegmentRelocated(draft, { dbid, to }) {
@@ -363,11 +376,7 @@ const RULES: { [T in EventType]: Rule<T> } = {
     const row = segment(draft, dbid);
     if (row.role !== 'm' || row.status !== 'd')
       fail(`dbid ${dbid} is not a failed mirror (role ${row.role}, status ${row.status})`);
-    if (draft.recovery)
-      draft.recovery = {
-        ...draft.recovery,
-        failures: [...draft.recovery.failures, { dbid, type, reason }],
-      };
+    draft.recovery?.failures.push({ dbid, type, reason });
   },
 
   PairSynchronized(draft, { content }) {
@@ -517,6 +526,11 @@ function applyInPlace(draft: Draft, event: FoldableEvent): void {
     fail(`event seq ${seq} does not follow seq ${draft.seq}: the log has a gap or a duplicate`);
   const rule = RULES[event.type] as Rule<EventType> | undefined;
   if (!rule) fail(`unknown event type ${String(event.type)}`);
+  const planParts = draft.recovery?.planParts;
+  if (planParts && event.type !== 'RecoveryPlanned')
+    fail(
+      `incident ${draft.recovery!.incidentId}: plan part ${planParts.received + 1} of ${planParts.parts} is missing; ${event.type} cannot come before it`,
+    );
   rule!(draft, event.data as never, event.at);
   if (CHANGES_CONTENT_MEMBERS.has(event.type)) membersByContent.delete(draft.segments);
   keepWatchRecord(draft, event.type, { seq, at: event.at });
@@ -528,11 +542,21 @@ function applyInPlace(draft: Draft, event: FoldableEvent): void {
   draft.seq = seq;
 }
 
-/** The fields a fold changes in place are copied; the rest are replaced, never changed. */
+/**
+ * The fields a fold changes in place are copied (a recovery's lists grow by one per event: a
+ * copy per event would make an 8,000-segment recovery quadratic); the rest are replaced,
+ * never changed.
+ */
 const toDraft = (state: ClusterState): Draft => ({
   ...state,
   segments: new Map(state.segments),
   doubleFaults: [...state.doubleFaults],
+  recovery: state.recovery && {
+    ...state.recovery,
+    started: [...state.recovery.started],
+    recovered: [...state.recovery.recovered],
+    failures: [...state.recovery.failures],
+  },
 });
 
 /**

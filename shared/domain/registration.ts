@@ -1,6 +1,7 @@
 import { InvalidTopology } from '#domain/errors.ts';
 import { MAX_SEGMENTS_PER_REGISTRATION_EVENT, type NewEvent } from '#domain/events.ts';
 import { configurationProblems } from '#domain/invariants.ts';
+import { inParts } from '#domain/parts.ts';
 import { sortRows, type SegmentRow } from '#domain/segment.ts';
 
 /**
@@ -10,17 +11,9 @@ import { sortRows, type SegmentRow } from '#domain/segment.ts';
 export function registrationEvents(segments: readonly SegmentRow[]): NewEvent[] {
   const problems = configurationProblems(segments);
   if (problems.length > 0) throw new InvalidTopology(problems);
-  const rows = sortRows(segments);
-  const parts = Math.ceil(rows.length / MAX_SEGMENTS_PER_REGISTRATION_EVENT);
-  return Array.from({ length: parts }, (_, i) => ({
+  const parts = inParts(sortRows(segments), MAX_SEGMENTS_PER_REGISTRATION_EVENT);
+  return parts.map((rows, i) => ({
     type: 'ClusterRegistered' as const,
-    data: {
-      segments: rows.slice(
-        i * MAX_SEGMENTS_PER_REGISTRATION_EVENT,
-        (i + 1) * MAX_SEGMENTS_PER_REGISTRATION_EVENT,
-      ),
-      part: i + 1,
-      parts,
-    },
+    data: { segments: rows, part: i + 1, parts: parts.length },
   }));
 }

@@ -6,6 +6,7 @@ import {
   type NewEvent,
   type RecordedEvent,
 } from '#domain/events.ts';
+import { partsProblem } from '#domain/parts.ts';
 import { parseOrThrow } from '#domain/validation.ts';
 import * as z from 'zod';
 import { AppendRejected } from '#store/errors.ts';
@@ -13,7 +14,12 @@ import type { AppendOptions } from '#store/ports.ts';
 
 /** Below DynamoDB's 400 KB per item, with room for attribute names. */
 export const ITEM_BYTES = 350_000;
-const MAX_EVENTS_PER_APPEND = 10_000;
+/**
+ * One look at a cluster writes what changed in one append: at a 10,000-content cluster (20,000
+ * segments) every pair can change in up to three ways at once (its mirror recovered, in sync,
+ * its roles back), and the plan's parts and SegmentRecoveryStarted come on top.
+ */
+const MAX_EVENTS_PER_APPEND = 40_000;
 
 const appendOptionsSchema = z.object({
   expectedSeq: z.number().int().min(0),
@@ -50,6 +56,8 @@ export function recordedEvents(
   const parsed = events.map(
     (event, i) => parseOrThrow(newEventSchema, event, `events[${i}]`) as NewEvent,
   );
+  const parts = partsProblem(parsed);
+  if (parts) throw new AppendRejected(`cluster ${clusterId}: ${parts}`);
   if (options.state) {
     if (options.state.seq !== expectedSeq)
       throw new AppendRejected(

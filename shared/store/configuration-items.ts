@@ -1,3 +1,4 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { emptyState, type ClusterState } from '#domain/evolve.ts';
 import { COLUMNS, sortRows, type SegmentRow } from '#domain/segment.ts';
 import type { ClusterSummary, ProjectedConfiguration } from '#store/ports.ts';
@@ -24,7 +25,10 @@ export function summaryItem(clusterId: string, state: ClusterState): Configurati
     lastSeq: state.seq,
     registration: state.registration,
     doubleFaults: [...state.doubleFaults],
-    recovery: state.recovery,
+    // The recovery whole, gzipped (base64): an 8,000-segment plan and its lists are some 700 KB of
+    // JSON, over DynamoDB's 400 KB per item; the cluster list reads its incident id.
+    recovery: state.recovery && { incidentId: state.recovery.incidentId },
+    recoveryGzip: state.recovery && gzipSync(JSON.stringify(state.recovery)).toString('base64'),
     lastIncident: state.lastIncident,
     // The policies and the watcher's record: the status route reads them from here.
     rebalancePolicy: state.rebalancePolicy,
@@ -45,6 +49,16 @@ const optional = <K extends 'rebalancePolicy' | 'recoveryPolicy' | 'watch'>(
     ? {}
     : ({ [key]: summary[key] } as Pick<ClusterState, K>);
 
+/** The summary's recovery; items written before it was gzipped hold it as it is. */
+function recoveryOf(summary: ConfigurationItem): ClusterState['recovery'] {
+  const gzipped = summary.recoveryGzip as string | undefined;
+  if (gzipped)
+    return JSON.parse(
+      gunzipSync(Buffer.from(gzipped, 'base64')).toString('utf8'),
+    ) as ClusterState['recovery'];
+  return (summary.recovery as ClusterState['recovery']) ?? undefined;
+}
+
 /** One cluster's items (any order) back into its state and sorted rows. */
 export function projectedOf(items: readonly ConfigurationItem[]): ProjectedConfiguration {
   const summary = items.find((item) => item.dbid === SUMMARY_DBID);
@@ -55,7 +69,7 @@ export function projectedOf(items: readonly ConfigurationItem[]): ProjectedConfi
         segments: new Map(rows.map((r) => [r.dbid, r])),
         registration: (summary.registration as ClusterState['registration']) ?? undefined,
         doubleFaults: (summary.doubleFaults as number[]) ?? [],
-        recovery: (summary.recovery as ClusterState['recovery']) ?? undefined,
+        recovery: recoveryOf(summary),
         lastIncident: (summary.lastIncident as ClusterState['lastIncident']) ?? undefined,
         ...optional(summary, 'rebalancePolicy'),
         ...optional(summary, 'recoveryPolicy'),

@@ -320,7 +320,9 @@ export function prepareRecovery(
     else {
       const target = item.target;
       const line = target ? `${failed} ${target.address}|${target.port}|${target.datadir}` : failed;
-      inPlace.set(item.type, [...(inPlace.get(item.type) ?? []), line]);
+      const lines = inPlace.get(item.type) ?? [];
+      lines.push(line);
+      inPlace.set(item.type, lines);
     }
     const phase = item.target && family.relocation === 'new-hosts' ? '|relocate' : '';
     planLines.push(

@@ -193,8 +193,10 @@ function scanMessages(
   const phases: Phase[] = [];
   let phase: Phase | undefined;
   let listing: Listing;
-  const dbidAt = (host: string, port: number) =>
-    plan.find((segment) => segment.host === host && segment.port === port)?.dbid;
+  // By address and by dbid: an 8,000-segment run can list every segment as failed.
+  const byAddress = new Map(plan.map((segment) => [`${segment.host}:${segment.port}`, segment]));
+  const byDbid = new Map(plan.map((segment) => [segment.dbid, segment]));
+  const dbidAt = (host: string, port: number) => byAddress.get(`${host}:${port}`)?.dbid;
   const unknownSegment = (message: Message): never => {
     throw new MalformedOutput(
       command,
@@ -319,7 +321,7 @@ function scanMessages(
     const setup = started ? undefined : SETUP_FAILURE_LINE.exec(text);
     const other = started ?? setup;
     if (other) {
-      const planned = plan.find((segment) => segment.dbid === dbidAt(other[1]!, Number(other[2])));
+      const planned = byAddress.get(`${other[1]}:${other[2]}`);
       if (!planned) unknownSegment(message);
       const where = `${other[1]}:${other[2]}`;
       const reason = setup
@@ -353,7 +355,7 @@ function scanMessages(
         text,
       );
     if (notRebalanced) {
-      const primary = plan.find((segment) => segment.dbid === Number(notRebalanced[1]));
+      const primary = byDbid.get(Number(notRebalanced[1]));
       if (!primary)
         throw new MalformedOutput(
           command,

@@ -227,16 +227,15 @@ export function parseReplication(
   senderLines: readonly OutputLine[],
   lagLines: readonly OutputLine[],
 ): ReplicationState[] {
-  const senders = parseSenders(command, senderLines);
-  const lags = parseLag(command, lagLines);
+  // Grouped by content once: a look at 8,000 pairs must not search every row per pair.
+  const senders = Map.groupBy(parseSenders(command, senderLines), (row) => row.content);
+  const lags = Map.groupBy(parseLag(command, lagLines), (row) => row.content);
   return pairsOf(segments)
     .filter((pair) => pair.mirror !== undefined)
     .map((pair) => {
-      const sender = preferred(senders.filter((row) => row.content === pair.content));
+      const sender = preferred(senders.get(pair.content) ?? []);
       const lag = sender
-        ? lags.find(
-            (row) => row.content === pair.content && row.applicationName === sender.applicationName,
-          )
+        ? lags.get(pair.content)?.find((row) => row.applicationName === sender.applicationName)
         : undefined;
       return {
         content: pair.content,

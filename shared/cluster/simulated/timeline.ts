@@ -5,6 +5,7 @@ import {
   clone,
   forgetOldOperations,
   indexOf,
+  type Index,
   log,
   pinWal,
   processOf,
@@ -58,8 +59,12 @@ function endPromotion(state: SimulatedClusterState, dbid: string, at: number): v
 }
 
 /** The copy finished: gprecoverseg starts the segment, which then streams the WAL it lacks. */
-function completeCopy(state: SimulatedClusterState, item: OperationItem, at: number): void {
-  const index = indexOf(state);
+function completeCopy(
+  state: SimulatedClusterState,
+  index: Index,
+  item: OperationItem,
+  at: number,
+): void {
   item.outcome = 'recovered';
   item.resolvedAt = at;
   item.completedKb = item.totalKb;
@@ -114,8 +119,11 @@ export function advanceInPlace(state: SimulatedClusterState, now: number): void 
     for (const op of state.operations) {
       if (op.finishedAt !== undefined) continue;
       if (op.waiting && op.waiting.next <= at) attempt(state, op, at);
+      // One index for the run's copies: rows change in place, the catalog stays the same list.
+      const index = indexOf(state);
       for (const item of op.items)
-        if (item.outcome === 'copying' && item.completeAt <= at) completeCopy(state, item, at);
+        if (item.outcome === 'copying' && item.completeAt <= at)
+          completeCopy(state, index, item, at);
       if (allResolved(op) && finishTime(op) <= at) finishOperation(state, op, at);
     }
   }
