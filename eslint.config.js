@@ -10,6 +10,11 @@ export default tseslint.config(
       'no-restricted-imports': 'off',
     },
   },
+  // CommonJS on purpose (infra/node-http.cjs says why): require() is what it is for.
+  {
+    files: ['**/*.cjs'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
   // Layering: each folder imports only what lies beneath it. Relative paths up and out of a
   // folder are refused too, so the `#` aliases are the only way across and these rules see it.
   ...layer('shared/domain/**/*.ts', 'the domain is pure: it imports only the domain', [
