@@ -325,7 +325,7 @@ export async function planRecoveryStep(
   return {
     at: deps.now().toISOString(),
     next: decided!.next,
-    items: planned.map((i) => ({ dbid: i.dbid, type: i.type })),
+    planned: planned.length,
     escalated: escalatedDbids(event.input.plan?.escalated ?? [], planned, inPlaceFailed),
   };
 }
@@ -672,7 +672,7 @@ export async function finishRecovery(deps: StepDeps, event: TaskEvent) {
   const { then: outcome } = decide(FINISH_RULES, {
     dryRun: options.dryRun,
     unbalanced: event.input.sync?.next === 'unbalanced',
-    planned: event.input.plan?.items.length ?? 0,
+    planned: event.input.plan?.planned ?? 0,
     rebalanced: event.input.operation?.kind === 'rebalance',
   });
   const note = OUTCOME_NOTES[outcome];

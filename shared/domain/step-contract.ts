@@ -105,7 +105,11 @@ export const promoteResultSchema = z.object({
 export const planResultSchema = z.object({
   at,
   next: z.enum(['recover', 'sync', 'dry-run']),
-  items: z.array(z.object({ dbid: z.number().int(), type: z.string() })).max(10_000),
+  /**
+   * How many segments the plan holds. The plan itself is on record (RecoveryPlanned): a copy
+   * of it in the execution's state would pass Step Functions' 256 KB at some 7,000 segments.
+   */
+  planned: z.number().int().min(0),
   /** dbids already planned as full after an in-place failure in this run. */
   escalated: dbids,
 });

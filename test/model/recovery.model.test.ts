@@ -356,7 +356,7 @@ class Recover implements fc.AsyncCommand<Model, Real> {
       if (!midRun || injected || task !== midRun.before) return;
       injected = true;
       stats.faultsMidRun++;
-      await injectMidRun(real, midRun, payload);
+      await injectMidRun(real, midRun);
     };
     let result;
     try {
@@ -456,11 +456,12 @@ function checkPrediction(
   }
 }
 
-async function injectMidRun(real: Real, fault: MidRunFault, payload: unknown): Promise<void> {
-  const { sim } = real.cluster;
+async function injectMidRun(real: Real, fault: MidRunFault): Promise<void> {
+  const { sim, clusterId } = real.cluster;
   const catalog = (await sim.readState()).catalog;
+  // The plan on record, if the run has made one (the execution's state holds only its size).
   const planned =
-    (payload as { input?: { plan?: { items?: { dbid: number }[] } } }).input?.plan?.items ?? [];
+    (await real.harness.runtime.stores.events.loadState(clusterId)).recovery?.plan ?? [];
   const mirror =
     catalog.find((r) => r.dbid === planned[0]?.dbid) ??
     catalog.find((r) => r.content >= 0 && r.role === 'm');

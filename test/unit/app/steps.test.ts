@@ -233,7 +233,7 @@ describe('recovery of a segment whose data directory is gone', () => {
     const run = await promoted(id, options);
     expect(await run.run(steps.planRecoveryStep, 'plan')).toMatchObject({
       next: 'recover',
-      items: [{ dbid: 6, type: 'incremental' }],
+      planned: 1,
       escalated: [],
     });
     await run.run(steps.recoverSegments, 'operation');
@@ -266,7 +266,7 @@ describe('recovery of a segment whose data directory is gone', () => {
     });
     expect(await run.run(steps.planRecoveryStep, 'plan')).toMatchObject({
       next: 'recover',
-      items: [{ dbid: 6, type: 'full' }],
+      planned: 1,
       escalated: [6],
     });
     const plans = (await facts(id))
