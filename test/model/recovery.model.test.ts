@@ -35,12 +35,12 @@ import {
  * ms of clock time (capture 103): probes, observations and runs then read promoted mirrors
  * still answering "mirror ready", after failovers and in every rebalance.
  *
- *   RECOVERSEG_MODEL_RUNS   number of fast-check runs (default 50, which keeps `npm test` near
+ *   RECOVERSEG_MODEL_RUNS   number of fast-check runs (default 40, which keeps `npm test` under
  *                           two minutes with the watcher's e2e and the SDK-bundled synth; `npm
  *                           run soak` 10000)
  *   RECOVERSEG_MODEL_SEED   replay a seed printed by a failure (with RECOVERSEG_MODEL_PATH)
  */
-const RUNS = Number(process.env.RECOVERSEG_MODEL_RUNS ?? 50);
+const RUNS = Number(process.env.RECOVERSEG_MODEL_RUNS ?? 40);
 const SEED =
   process.env.RECOVERSEG_MODEL_SEED === undefined
     ? undefined
