@@ -268,6 +268,7 @@ export class LocalWorkflow implements WorkflowStarter {
 
   private async invokeTask(task: WorkflowTask, payload: unknown): Promise<unknown> {
     try {
+      assertWithinPayloadQuota(task, payload);
       const output = await this.invoke(task, payload);
       await this.observer.onTaskSucceeded?.(task, payload, output);
       return output;
@@ -418,4 +419,23 @@ export class LocalWorkflow implements WorkflowStarter {
     if (!(result.status === 'aborted' && this.stopping)) this.inputs?.forget(name);
     return result;
   }
+}
+
+/** Step Functions' quota on a state's input and output: 256 KiB of UTF-8. */
+const PAYLOAD_QUOTA_BYTES = 256 * 1024;
+
+/**
+ * What Step Functions does to a state whose input passes its quota: it fails with
+ * States.DataLimitExceeded. aws-local-stepfunctions enforces no quota, so a run that would fail
+ * on AWS (a plan of 8,192 segments copied into the state) passed here; here it fails too.
+ */
+function assertWithinPayloadQuota(task: WorkflowTask, payload: unknown): void {
+  const bytes = Buffer.byteLength(JSON.stringify(payload) ?? '');
+  if (bytes <= PAYLOAD_QUOTA_BYTES) return;
+  throw Object.assign(
+    new Error(
+      `the input of ${task} is ${bytes} bytes, over Step Functions' ${PAYLOAD_QUOTA_BYTES}-byte quota: on AWS the execution fails here`,
+    ),
+    { name: 'States.DataLimitExceeded' },
+  );
 }

@@ -20,7 +20,7 @@ const ANSWERS: Partial<Record<WorkflowTask, unknown>> = {
   PlanRecovery: {
     at: AT,
     next: 'recover',
-    items: [{ dbid: 4, type: 'incremental' }],
+    planned: 1,
     escalated: [],
   },
   RecoverSegments: {
@@ -57,6 +57,31 @@ function recording(special: Partial<Record<WorkflowTask, (payload: TaskEvent) =>
 }
 
 describe('the local runner: every run ends on record', () => {
+  it("fails a run whose state passes Step Functions' 256 KiB, as AWS does (States.DataLimitExceeded)", async () => {
+    // A Task answering 300 KB: the next Task's input, the state, is over the quota.
+    const { calls, invoke } = recording({
+      PlanRecovery: () => ({
+        ...(ANSWERS.PlanRecovery as object),
+        escalated: Array(150_000).fill(4),
+      }),
+    });
+    const result = await new LocalWorkflow(workflowDefinition(), invoke).run(input('big'));
+    expect(result).toMatchObject({
+      status: 'failed',
+      error: { name: 'States.DataLimitExceeded' },
+    });
+    expect(result.error?.message).toMatch(
+      /^the input of \w+ is \d+ bytes, over Step Functions' 262144-byte quota/,
+    );
+    // No Task ran with the oversized state: not RecoverSegments, nor RecordFailure.
+    expect(calls.map((c) => c.task)).toEqual([
+      'StartRecovery',
+      'DetectFailures',
+      'CheckPromotion',
+      'PlanRecovery',
+    ]);
+  });
+
   it("a Task that throws a non-Error is caught by the state's Catch, and RecordFailure records it", async () => {
     const { calls, invoke } = recording({
       DetectFailures: () => {
