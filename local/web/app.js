@@ -437,6 +437,27 @@ function incidentEvents() {
   return start < 0 ? [] : view.events.slice(start);
 }
 
+/** After these the cluster was whole, or a run had answered what was on record. */
+const CLOSES_A_FAILURE = new Set([
+  'ClusterRegistered',
+  'ClusterSeenWhole',
+  'RecoveryCompleted',
+  'RecoveryFailed',
+  'RecoveryCancelled',
+]);
+
+/**
+ * Whether FTS had failed over before the newest incident was requested, since the cluster was
+ * last whole: the watcher records what a look saw, then starts the run. As incidentTimings
+ * says, the cluster was promoted by the request.
+ */
+function promotedBeforeRequest() {
+  const start = view.events.findLastIndex((e) => e.type === 'RecoveryRequested');
+  for (let i = start - 1; i >= 0 && !CLOSES_A_FAILURE.has(view.events[i].type); i--)
+    if (view.events[i].type === 'MirrorPromoted') return true;
+  return false;
+}
+
 /**
  * When each phase ended, as recoverseg's incidentTimings computes it: promoted (the last FTS
  * promotion before the first segment came back), redundant again (the last pair in sync before
@@ -454,7 +475,8 @@ function timingsOf(events) {
   const last = (list, type) => list.findLast((e) => e.type === type)?.at;
   return {
     requestedAt: events[0]?.at,
-    promotedAt: last(begins, 'MirrorPromoted'),
+    promotedAt:
+      last(begins, 'MirrorPromoted') ?? (promotedBeforeRequest() ? events[0]?.at : undefined),
     synchronizedAt: last(before, 'PairSynchronized'),
     rebalancedAt: last(after, 'PairSynchronized'),
     rebalancing: rebalanceStart >= 0,

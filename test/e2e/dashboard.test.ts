@@ -101,7 +101,7 @@ describe.skipIf(skip || !chromiumAvailable())('the dashboard in a real browser',
         rowsGate.observer(() => dashboard),
       ),
       // serve's watcher, on the one cluster of the test that shows it.
-      { seconds: 1, clusters: ['watched'] },
+      { seconds: 1, pollSeconds: 0, clusters: ['watched'] },
     );
     api = new ApiClient(dashboard.url);
     browser = await launchChromium();
@@ -509,6 +509,19 @@ describe.skipIf(skip || !chromiumAvailable())('the dashboard in a real browser',
       {},
       brokenAt.replace('T', ' ').replace(/Z$/, ' UTC'),
     );
+
+    // Under auto the watcher starts the run for what it recorded: FTS had failed over before
+    // the request, so the incident is promoted at it.
+    await api.request('PUT', '/clusters/watched/rebalance-policy', {
+      rebalancePolicy: 'immediate',
+    });
+    await api.request('PUT', '/clusters/watched/recovery-policy', { recoveryPolicy: 'auto' });
+    await page.waitForFunction(
+      () =>
+        document.querySelector('[data-fact="incident"] dd')?.textContent?.startsWith('watch-') &&
+        document.querySelector('[data-fact="time to rebalanced"] dd')?.textContent !== '—',
+    );
+    expect(await text('[data-fact="time to promoted"] dd')).toBe('0.0 s');
   });
 });
 
