@@ -26,13 +26,15 @@ const LONGEST_FIRST = ['model', 'infra', 'e2e', 'integration', 'unit-lambdas', '
  * each other's DynamoDB Local and took 20 s longer.
  */
 const LONG_FILES = [
-  'test/model/recovery.model.test.ts',
-  'test/integration/cluster/transports.test.ts',
+  'test/e2e/dashboard.test.ts',
+  'test/infra/bundle.test.ts',
   'test/races/races.test.ts',
   'test/e2e/serve-kill.test.ts',
-  'test/infra/bundle.test.ts',
+  'test/e2e/serve-watch.test.ts',
+  'test/model/crash-injection.test.ts',
+  'test/model/recovery.model.test.ts',
   'test/e2e/cli.test.ts',
-  'test/e2e/dashboard.test.ts',
+  'test/integration/cluster/transports.test.ts',
   'test/e2e/demo.test.ts',
   'test/infra/nag.test.ts',
 ];
