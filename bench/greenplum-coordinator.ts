@@ -3,7 +3,7 @@ import { END_MARKER, sectionMarker } from '#cluster/greenplum/framing.ts';
 import type { SimulatedCluster } from '#cluster/simulated/simulated-cluster.ts';
 import type { CoordinatorTransport, ScriptRequest } from '#cluster/transport/transport.ts';
 import type { PlanItem, RecoveryType } from '#domain/events.ts';
-import type { SegmentRow } from '#domain/segment.ts';
+import { catalogLines } from '#test/fixtures/clusters.ts';
 
 /** The bench's coordinator was asked something it has no answer for: the figure would be wrong. */
 export class NoAnswer extends Error {
@@ -16,25 +16,6 @@ interface Run {
   plan: string[];
   phases: string[];
 }
-
-/** psql -A -t -F '|' of SEGMENT_CONFIGURATION_SQL: ORDER BY content, role, dbid. */
-const catalogRows = (segments: readonly SegmentRow[]): string[] =>
-  [...segments]
-    .sort((a, b) => a.content - b.content || a.role.localeCompare(b.role) || a.dbid - b.dbid)
-    .map((r) =>
-      [
-        r.dbid,
-        r.content,
-        r.role,
-        r.preferred_role,
-        r.mode,
-        r.status,
-        r.port,
-        r.hostname,
-        r.address,
-        r.datadir,
-      ].join('|'),
-    );
 
 /** A gplog line prefix as gprecoverseg prints it (captures 32, 40): `20261202:13:28:46:012165 …`. */
 function gplog(now: Date, text: string): string {
@@ -77,7 +58,7 @@ export class SimulatedCoordinator implements CoordinatorTransport {
     }
     if (what === 'read gp_segment_configuration') {
       const look = await this.sim.readConfiguration();
-      const segments = catalogRows(look.segments);
+      const segments = catalogLines(look.segments);
       if (!script.includes(sectionMarker('responds'))) return new Map([['segments', segments]]);
       const unresponsive = new Set(look.unresponsive);
       const notReady = new Map(look.notReady.map((n) => [n.dbid, n.answer]));
@@ -107,7 +88,7 @@ export class SimulatedCoordinator implements CoordinatorTransport {
         .filter((r) => r.state !== undefined)
         .sort((a, b) => a.content - b.content);
       return new Map([
-        ['segments', catalogRows(look.segments)],
+        ['segments', catalogLines(look.segments)],
         [
           'replication',
           senders.map(
