@@ -487,7 +487,7 @@ const FAULTS: ReadonlySet<EventType> = new Set([
   'MirrorPromoted',
   'DoubleFaultDetected',
 ]);
-const RUN_ENDS: ReadonlySet<EventType> = new Set([
+export const RUN_ENDS: ReadonlySet<EventType> = new Set([
   'RecoveryCompleted',
   'RecoveryFailed',
   'RecoveryCancelled',

@@ -1,4 +1,5 @@
 import type { EventType, RecordedEvent } from '#domain/events.ts';
+import { RUN_ENDS } from '#domain/evolve.ts';
 
 export interface IncidentTimings {
   requestedAt: string;
@@ -79,7 +80,5 @@ export function incidentTimings(
 const CLOSES_A_FAILURE: ReadonlySet<EventType> = new Set([
   'ClusterRegistered',
   'ClusterSeenWhole',
-  'RecoveryCompleted',
-  'RecoveryFailed',
-  'RecoveryCancelled',
+  ...RUN_ENDS,
 ]);
