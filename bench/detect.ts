@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { route, type ApiDeps } from '#api/routes.ts';
 import type { SimulatedCluster } from '#cluster/simulated/simulated-cluster.ts';
-import { LocalWatcher } from '#local/watcher.ts';
+import { localWatcher } from '#local/cli-local.ts';
 import type { RecordedEvent } from '#domain/events.ts';
 import { ROOT, log, median, met, round, type BenchContext, type Figures } from './context.ts';
 
@@ -41,19 +41,12 @@ export async function detect(context: BenchContext): Promise<Figures> {
   let current = '';
   // serve's watcher, over the cluster of the run only: earlier runs' clusters (left broken by
   // the cancel) would lengthen its rounds with looks that measure nothing.
-  const watcher = new LocalWatcher({
-    seconds: WATCH_SECONDS,
-    deps: {
-      stores: { events: runtime.stores.events, lock: runtime.stores.lock },
-      cluster: runtime.steps.cluster,
-      starter: runtime.workflow,
-      notifier: { notify: async () => {} },
-      now: () => new Date(),
-      waits: { pollSeconds: 1, approvalPollSeconds: 10 },
-    },
-    clusters: async () => (current ? [current] : []),
-    log: () => {},
-  });
+  const watcher = localWatcher(
+    runtime,
+    { seconds: WATCH_SECONDS, pollSeconds: 1 },
+    async () => (current ? [current] : []),
+    () => {},
+  );
   const runs: { ftsMs: number; requestedMs: number }[] = [];
   const count = context.quick ? 3 : 9;
   watcher.start();
@@ -95,7 +88,7 @@ export async function detect(context: BenchContext): Promise<Figures> {
     beyondFtsMaxMs: round(Math.max(...beyondFts)),
     runs: runs.map((r) => ({ ftsMs: round(r.ftsMs), requestedMs: round(r.requestedMs) })),
     method:
-      `serve's watcher (LocalWatcher, the WatchCluster step, over the run's cluster only) every ${WATCH_SECONDS} s over the seed cluster simulated at timeScale 1, recovery policy auto, on the local workflow and DynamoDB Local; ` +
+      `serve's watcher (localWatcher, the WatchCluster step, over the run's cluster only) every ${WATCH_SECONDS} s over the seed cluster simulated at timeScale 1, recovery policy auto, on the local workflow and DynamoDB Local; ` +
       `segment-2 powered off at a random moment of the interval, ${count} runs (each a new cluster), medians. ` +
       'killToFtsMs: to the first line of the simulator FTS log after the power-off (the simulator has no probe interval of its own: its FTS acts on the probe the watcher requests, so on a real cluster add FTS own detection, gp_fts_probe_interval and its retries); ' +
       'killToRecoveryRequestedMs: to the `at` of RecoveryRequested; beyondFtsMs: the difference, the time the watcher adds.',
