@@ -135,6 +135,17 @@ describe.skipIf(skip || !chromiumAvailable())('the dashboard in a real browser',
     await page.mouse.down();
     await page.mouse.up();
   };
+  /** Picks a cluster just registered, once the picker lists it (from the projection). */
+  const pick = async (clusterId: string) => {
+    await dashboard.runtime.poller.drain();
+    await page.waitForFunction(
+      (id: string) =>
+        [...document.querySelectorAll('#cluster option')].some((o) => o.textContent === id),
+      {},
+      clusterId,
+    );
+    await page.select('#cluster', clusterId);
+  };
   /** Waits until the page shows the cluster's whole log: nothing of it left to draw. */
   const atHead = async (clusterId: string) => {
     const { lastSeq } = await dashboard.runtime.stores.events.readHead(clusterId);
@@ -244,11 +255,7 @@ describe.skipIf(skip || !chromiumAvailable())('the dashboard in a real browser',
       segments,
       simulation: { timeScale: 0 },
     });
-    await dashboard.runtime.poller.drain();
-    await page.waitForFunction(() =>
-      [...document.querySelectorAll('#cluster option')].some((o) => o.textContent === 'markup'),
-    );
-    await page.select('#cluster', 'markup');
+    await pick('markup');
     await gridAt(page, 1, 'live');
     await api.request('POST', '/clusters/markup/faults', { host: 'segment-2' });
     const started = (await api.request('POST', '/clusters/markup/recoveries', {
@@ -347,11 +354,7 @@ describe.skipIf(skip || !chromiumAvailable())('the dashboard in a real browser',
       segments: seedScenario.segments,
       simulation: { timeScale: 0 },
     });
-    await dashboard.runtime.poller.drain();
-    await page.waitForFunction(() =>
-      [...document.querySelectorAll('#cluster option')].some((o) => o.textContent === 'rows'),
-    );
-    await page.select('#cluster', 'rows');
+    await pick('rows');
     await gridAt(page, 1, 'live');
     await page.waitForSelector('#events [data-seq="1"]');
 
@@ -486,11 +489,7 @@ describe.skipIf(skip || !chromiumAvailable())('the dashboard in a real browser',
       segments: seedScenario.segments,
       simulation: { timeScale: 0 },
     });
-    await dashboard.runtime.poller.drain();
-    await page.waitForFunction(() =>
-      [...document.querySelectorAll('#cluster option')].some((o) => o.textContent === 'watched'),
-    );
-    await page.select('#cluster', 'watched');
+    await pick('watched');
     // Looks that find nothing new write nothing: the page hears of them on the live stream.
     await page.waitForSelector('#watch[data-state=whole]');
     expect(await page.$eval('#watch', (node) => (node as HTMLElement).innerText)).toMatch(
