@@ -2,6 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ClusterOperations, Simulator } from '#cluster/port.ts';
+import type { SegmentRow } from '#domain/segment.ts';
 import { SimulatedCluster } from '#cluster/simulated/simulated-cluster.ts';
 import { ValidationError } from '#domain/errors.ts';
 import {
@@ -23,7 +24,12 @@ export class ClusterNotServed extends Error {
   override name = 'ClusterNotServed';
 }
 
-export type ClusterBackend = (clusterId: string) => ClusterOperations;
+/**
+ * The operations of one cluster. `coordinator` is the coordinator's row on record (content -1,
+ * role p): after a failover it is the activated standby, on another host, port and data
+ * directory than the deployment was configured with, and a real adapter addresses it there.
+ */
+export type ClusterBackend = (clusterId: string, coordinator?: SegmentRow) => ClusterOperations;
 
 /** The environment variable that sets each coordinator setting (CDK context -> Lambda env). */
 export const SETTINGS_ENV: Record<keyof CoordinatorSettings, string> = {

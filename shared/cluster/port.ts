@@ -34,6 +34,59 @@ export interface ClusterOperations {
    * sign of a dead standby: captures 151-153). Optional: adapters without a standby leave it out.
    */
   readStandbyReplication?(): Promise<StandbyReplication>;
+  /**
+   * What the coordinator failover runs on the coordinator's and the standby's hosts. Optional:
+   * an adapter that cannot reach those hosts leaves it out, and a lost coordinator is then
+   * only notified.
+   */
+  coordinator?: CoordinatorOperations;
+}
+
+/**
+ * pg_isready's answer (captures 116, 121): exit 0 accepting, 1 rejecting, 2 no response, 3 no
+ * attempt, and Greenplum's 64 `mirror ready`, which is what a live standby in recovery says.
+ */
+export type PostmasterAnswer =
+  | 'accepting'
+  | 'rejecting'
+  | 'no-response'
+  | 'no-attempt'
+  | 'mirror-ready';
+
+export interface CoordinatorProbe {
+  coordinator: PostmasterAnswer;
+  standby: PostmasterAnswer;
+}
+
+/** Where a standby is to be created (`gpinitstandby -s HOST -P PORT -S DIR`). */
+export type StandbyLocation = Pick<SegmentRow, 'hostname' | 'address' | 'port' | 'datadir'>;
+
+/**
+ * The coordinator's failover, host by host. Every method names the catalog row it acts on, so
+ * the adapter reaches that row's host (the same shell, ssh to the host, or the SSM instance of
+ * that host), port and data directory, whichever host the coordinator has moved to.
+ */
+export interface CoordinatorOperations {
+  /**
+   * pg_isready on the coordinator and on the standby, run on the standby's host: the host that
+   * would take over is the one whose view counts. Throws HostUnreachable when the standby's
+   * host does not answer.
+   */
+  probe(coordinator: SegmentRow, standby: SegmentRow): Promise<CoordinatorProbe>;
+  /**
+   * On the old coordinator's host: `pg_ctl stop -m immediate` when its postmaster runs, then
+   * the socket lock files a killed postmaster leaves (capture 126), which gpactivatestandby
+   * refuses to pass (capture 125). Throws HostUnreachable when that host does not answer:
+   * there is then no fence over the transport.
+   */
+  fence(coordinator: SegmentRow): Promise<{ stopped: boolean; removed: string[] }>;
+  /**
+   * `gpactivatestandby -a -d DIR` on the standby's host (capture 128). Throws
+   * ActiveCoordinatorProcess when it refuses on a live or stale coordinator (125).
+   */
+  activate(standby: SegmentRow): Promise<void>;
+  /** `gpinitstandby -a -s HOST -P PORT -S DIR` on the coordinator (captures 111, 134, 157). */
+  initializeStandby(coordinator: SegmentRow, location: StandbyLocation): Promise<void>;
 }
 
 export interface RunningGprecoverseg {
