@@ -1,5 +1,9 @@
 import type { Phase } from '#domain/events.ts';
 import {
+  activationResultSchema,
+  failoverStartResultSchema,
+  fenceResultSchema,
+  incidentKindSchema,
   operationResultSchema,
   planResultSchema,
   syncResultSchema,
@@ -20,6 +24,12 @@ import { WORKFLOW_TASKS, taskArnPlaceholder, type TaskErrorName } from '#infra/t
 /** The state names a transition may target: the Tasks and the states between them. */
 export type StateName =
   | WorkflowTask
+  | 'ByKind'
+  | 'AfterFailoverStart'
+  | 'AfterActivationDecision'
+  | 'WaitForActivationApproval'
+  | 'AfterFence'
+  | 'WaitForFence'
   | 'AfterPlan'
   | 'WaitForRecovery'
   | 'AfterRecoveryCheck'
@@ -127,6 +137,16 @@ const lockHolderRetry = {
   MaxDelaySeconds: 900,
 };
 
+/** Another run holds the cluster: wait for it, a while. */
+const clusterLockedRetry = {
+  ErrorEquals: named('ClusterLocked'),
+  IntervalSeconds: 30,
+  BackoffRate: 1.5,
+  MaxAttempts: 10,
+  MaxDelaySeconds: 300,
+  JitterStrategy: 'FULL',
+};
+
 const wait = (next: StateName) => ({
   Type: 'Wait',
   SecondsPath: '$.waits.pollSeconds',
@@ -157,22 +177,17 @@ export function workflowDefinition(): Record<string, unknown> {
   return {
     Comment:
       'recoverseg: detect, promote, recover, wait for sync, rebalance a Greenplum/Cloudberry cluster',
-    StartAt: 'StartRecovery',
+    StartAt: 'ByKind',
     // Above the longest sensible run: 1000 recovery polls and 1000 sync polls (7 days), then
     // up to 8 days waiting for a rebalance approval or window (limits.rebalanceWaitSeconds).
     TimeoutSeconds: 15 * 24 * 3600,
     States: {
+      ByKind: choice('$.kind', incidentKindSchema.options, {
+        segments: 'StartRecovery',
+        coordinator: 'StartFailover',
+      }),
       StartRecovery: task('StartRecovery', 'start', 'DetectFailures', '$.start', {
-        Retry: [
-          {
-            ErrorEquals: named('ClusterLocked'),
-            IntervalSeconds: 30,
-            BackoffRate: 1.5,
-            MaxAttempts: 10,
-            MaxDelaySeconds: 300,
-            JitterStrategy: 'FULL',
-          },
-        ],
+        Retry: [clusterLockedRetry],
       }),
       DetectFailures: task('DetectFailures', 'detect', 'CheckPromotion', '$.detect'),
       CheckPromotion: task('CheckPromotion', 'promote', 'PlanRecovery', '$.promote', {
@@ -218,6 +233,42 @@ export function workflowDefinition(): Record<string, unknown> {
         Retry: [lockHolderRetry],
       }),
       FinishRecovery: task('FinishRecovery', 'finish', undefined, '$.result'),
+      // The coordinator failover: decided on the log's last observation of the standby,
+      // fenced before anything is activated, waiting for an operator where the policy or the
+      // missing fence says so (the same bounded loop over the log as a rebalance approval).
+      StartFailover: task('StartFailover', 'failover', 'AfterFailoverStart', '$.failover', {
+        Retry: [clusterLockedRetry],
+      }),
+      AfterFailoverStart: choice('$.failover.next', failoverStartResultSchema.shape.next.options, {
+        activation: 'DecideActivation',
+        finish: 'FinishFailover',
+      }),
+      DecideActivation: task(
+        'DecideActivation',
+        'failover',
+        'AfterActivationDecision',
+        '$.activation',
+      ),
+      AfterActivationDecision: choice(
+        '$.activation.next',
+        activationResultSchema.shape.next.options,
+        { fence: 'FenceCoordinator', await: 'WaitForActivationApproval', finish: 'FinishFailover' },
+      ),
+      WaitForActivationApproval: {
+        Type: 'Wait',
+        SecondsPath: '$.activation.waitSeconds',
+        Next: 'DecideActivation',
+      },
+      FenceCoordinator: task('FenceCoordinator', 'failover', 'AfterFence', '$.fence'),
+      AfterFence: choice('$.fence.next', fenceResultSchema.shape.next.options, {
+        wait: 'WaitForFence',
+        activate: 'ActivateStandby',
+        await: 'DecideActivation',
+      }),
+      WaitForFence: wait('FenceCoordinator'),
+      ActivateStandby: task('ActivateStandby', 'failover', 'MoveClients', '$.activated'),
+      MoveClients: task('MoveClients', 'failover', 'FinishFailover', '$.clients'),
+      FinishFailover: task('FinishFailover', 'finish', undefined, '$.result'),
       RecordFailure: task('RecordFailure', 'finish', 'RecoveryFailed', '$.failure'),
       RecoveryFailed: { Type: 'Fail', ErrorPath: '$.failure.error', CausePath: '$.failure.cause' },
     } satisfies Record<StateName, object>,

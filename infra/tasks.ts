@@ -85,6 +85,46 @@ export const WORKFLOW_TASKS = {
     drivesCluster: false,
     notifies: true,
   },
+  // The coordinator failover: pg_isready from the standby's host, the fence, gpactivatestandby.
+  StartFailover: {
+    entry: 'lambdas/start-failover.ts',
+    timeoutSeconds: 60,
+    drivesCluster: true,
+    // A refusal is told at once: nothing else will happen on its own.
+    notifies: true,
+  },
+  DecideActivation: {
+    entry: 'lambdas/decide-activation.ts',
+    timeoutSeconds: 60,
+    drivesCluster: true,
+    // Tells the operators when the activation waits for their approval.
+    notifies: true,
+  },
+  FenceCoordinator: {
+    entry: 'lambdas/fence-coordinator.ts',
+    timeoutSeconds: 120,
+    drivesCluster: true,
+    notifies: false,
+  },
+  // gpactivatestandby took about 8 s on the real cluster (capture 128).
+  ActivateStandby: {
+    entry: 'lambdas/activate-standby.ts',
+    timeoutSeconds: 300,
+    drivesCluster: true,
+    notifies: false,
+  },
+  MoveClients: {
+    entry: 'lambdas/move-clients.ts',
+    timeoutSeconds: 60,
+    drivesCluster: false,
+    notifies: false,
+  },
+  FinishFailover: {
+    entry: 'lambdas/finish-failover.ts',
+    timeoutSeconds: 30,
+    drivesCluster: false,
+    notifies: true,
+  },
 } as const satisfies Record<WorkflowTask, TaskFunction>;
 
 export const WORKFLOW_TASK_NAMES = Object.keys(WORKFLOW_TASKS) as WorkflowTask[];

@@ -8,6 +8,7 @@ import { watchRequestSchema } from '#domain/watch.ts';
 import { clusterBackendFromEnv } from '#cluster/backend.ts';
 import { documentClient } from '#store/clients.ts';
 import { ClusterLock } from '#store/cluster-lock.ts';
+import { StandbyConfirmationItem } from '#store/standby-confirmation.ts';
 import { EventStore } from '#store/event-store.ts';
 import { tableNamesFromEnv } from '#store/tables.ts';
 import { SnsNotifier } from '#app/notifier.ts';
@@ -24,8 +25,12 @@ function watchDeps(): WatchDeps {
     const doc = documentClient();
     const tables = tableNamesFromEnv();
     deps = {
-      // The log and the lock only: a look never reads or writes the projection.
-      stores: { events: new EventStore(doc, tables), lock: new ClusterLock(doc, tables) },
+      // The log, the lock and the standby's confirmation: a look never touches the projection.
+      stores: {
+        events: new EventStore(doc, tables),
+        lock: new ClusterLock(doc, tables),
+        standby: new StandbyConfirmationItem(doc, tables),
+      },
       cluster: clusterBackendFromEnv(doc, tables),
       starter: new SfnWorkflowStarter(new SFNClient({}), process.env.STATE_MACHINE_ARN ?? ''),
       notifier: new SnsNotifier(new SNSClient({}), process.env.NOTIFY_TOPIC_ARN ?? ''),

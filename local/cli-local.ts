@@ -213,7 +213,11 @@ export function localWatcher(
               approvalPollSeconds: Math.min(3600, Math.max(pollSeconds, 1) * 10),
             },
           }),
-      stores: { events: runtime.stores.events, lock: runtime.stores.lock },
+      stores: {
+        events: runtime.stores.events,
+        lock: runtime.stores.lock,
+        standby: runtime.stores.standby,
+      },
       cluster: runtime.steps.cluster,
       starter: runtime.workflow,
       notifier: loggingNotifier(out),

@@ -269,6 +269,23 @@ export function storeContract(name: string, create: () => Promise<StorePorts>): 
     });
   });
 
+  describe(`${name}: the standby's last confirmation`, () => {
+    it('keeps the latest confirmation, never an earlier one', async () => {
+      const id = cluster();
+      expect(await stores.standby.read(id)).toBeUndefined();
+      const at = (s: number) => new Date(Date.UTC(2026, 11, 3, 8, 0, s)).toISOString();
+      await stores.standby.confirm(id, { standbyDbid: 10, observationSeq: 7, at: at(10) });
+      await stores.standby.confirm(id, { standbyDbid: 10, observationSeq: 7, at: at(40) });
+      await stores.standby.confirm(id, { standbyDbid: 10, observationSeq: 7, at: at(20) });
+      expect(await stores.standby.read(id)).toEqual({
+        standbyDbid: 10,
+        observationSeq: 7,
+        at: at(40),
+      });
+      expect(await stores.standby.read(cluster())).toBeUndefined();
+    });
+  });
+
   describe(`${name}: the cluster lock`, () => {
     it('holds one holder at a time, renews for it, and frees on release or expiry', async () => {
       const id = cluster();

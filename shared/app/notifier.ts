@@ -10,7 +10,15 @@ export interface RunOutcome {
    * saw a failure and started nothing (policy notify, or a double fault). `reason` says what
    * to run.
    */
-  status: 'succeeded' | 'failed' | 'awaiting-rebalance' | 'cancelled' | 'detected';
+  status:
+    | 'succeeded'
+    | 'failed'
+    | 'awaiting-rebalance'
+    | 'cancelled'
+    | 'detected'
+    | 'awaiting-activation'
+    | 'failover-refused'
+    | 'failed-over';
   outcome?: string;
   phase?: string;
   reason?: string;
@@ -27,6 +35,10 @@ const SUMMARIES: Record<RunOutcome['status'], (o: RunOutcome) => string> = {
   cancelled: (o) => `recovery cancelled: ${o.reason}`,
   'awaiting-rebalance': (o) => `rebalance awaiting approval: ${o.reason}`,
   detected: (o) => `failure detected, no recovery started: ${o.reason}`,
+  'awaiting-activation': (o) =>
+    `coordinator lost, standby activation awaiting approval: ${o.reason}`,
+  'failover-refused': (o) => `coordinator failover refused, nothing activated: ${o.reason}`,
+  'failed-over': (o) => `coordinator failed over to its standby: ${o.reason}`,
 };
 
 /** A notice's summary line, as SNS subscribers and `serve`'s output read it. */

@@ -36,6 +36,7 @@ import { isInPreferredRoles } from '#domain/segment.ts';
 import { settle } from '#domain/verdicts.ts';
 import { isWindowOpen, nextOpening, parseWindow } from '#domain/window.ts';
 import { reconcile } from '#domain/reconcile.ts';
+import { coordinatorRows } from '#domain/coordinator-fold.ts';
 import { incidentTimings } from '#domain/timings.ts';
 import type { z } from 'zod';
 import type {
@@ -48,16 +49,41 @@ import type {
   syncResultSchema,
 } from '#domain/step-contract.ts';
 import type { ClusterOperations, OperationHandle } from '#cluster/port.ts';
+import type { ClusterBackend } from '#cluster/backend.ts';
+import type { SegmentRow } from '#domain/segment.ts';
 import { ConcurrencyError } from '#store/errors.ts';
 import type { StorePorts } from '#store/ports.ts';
 import type { Notifier } from '#app/notifier.ts';
+import { failoverFailed } from '#app/failover.ts';
 
 /** What a workflow step needs from the outside world; Lambdas and the local runner build it. */
 export interface StepDeps {
   stores: StorePorts;
-  cluster: (clusterId: string) => ClusterOperations;
+  cluster: ClusterBackend;
   notifier: Notifier;
   now: () => Date;
+  /** The coordinators' EC2 instances (the stack's settings): the fence that stops one. */
+  instances?: InstanceFence;
+  /** Where clients find the coordinator (a Route 53 record, the user's hook); absent: nowhere. */
+  clients?: ClientEndpoint;
+}
+
+/** Stops a host's EC2 instance: the fence where recoverseg runs on AWS. */
+export interface InstanceFence {
+  /** The instance of a host, from the stack's settings; undefined when it is not one of them. */
+  instanceOf(hostname: string): string | undefined;
+  /** StopInstances with Force on that one instance. */
+  stop(instanceId: string): Promise<void>;
+  /** Its state's name: pending, running, stopping, stopped, shutting-down, terminated. */
+  state(instanceId: string): Promise<string>;
+}
+
+/** Moves clients to the new coordinator. */
+export interface ClientEndpoint {
+  how: 'route53' | 'hook';
+  /** What goes on record: the record's name, or the hook's command. */
+  endpoint: string;
+  move(to: SegmentRow): Promise<void>;
 }
 
 /**
@@ -70,7 +96,7 @@ const GB = 1024 ** 3;
 
 type Result<S extends z.ZodType> = z.infer<S>;
 
-async function loadRegistered(deps: StepDeps, clusterId: string): Promise<ClusterState> {
+export async function loadRegistered(deps: StepDeps, clusterId: string): Promise<ClusterState> {
   const state = await deps.stores.events.loadState(clusterId);
   if (state.segments.size === 0) throw new UnknownCluster(clusterId);
   return state;
@@ -81,7 +107,7 @@ async function loadRegistered(deps: StepDeps, clusterId: string): Promise<Cluste
  * are appended after; a lost race re-reads and re-decides. The key names the execution, the
  * step and the state decided on, so a retried Lambda that decides the same thing writes once.
  */
-async function record(
+export async function record(
   deps: StepDeps,
   event: TaskEvent,
   step: string,
@@ -145,7 +171,8 @@ const UNREADABLE: Record<
  * retries with a bound, instead of ending the run as if the cluster had failed.
  */
 function clusterOf(deps: StepDeps, event: TaskEvent): ClusterOperations {
-  const cluster = deps.cluster(event.input.clusterId);
+  // Where the coordinator was when the run started (after a failover: the activated standby).
+  const cluster = deps.cluster(event.input.clusterId, event.input.start?.coordinator);
   const keep = async (error: unknown): Promise<never> => {
     const kept = error instanceof Error ? UNREADABLE[error.name] : undefined;
     if (!kept) throw error;
@@ -209,11 +236,9 @@ async function streamingContents(
   return replication.filter((r) => r.state === 'streaming').map((r) => r.content);
 }
 
-export async function startRecovery(
-  deps: StepDeps,
-  event: TaskEvent,
-): Promise<Result<typeof startResultSchema>> {
-  const { clusterId, incidentId, trigger, options } = event.input;
+/** A run's first step: the cluster must be registered, and this run holds it (ClusterLocked). */
+export async function takeCluster(deps: StepDeps, event: TaskEvent): Promise<Date> {
+  const { clusterId, incidentId } = event.input;
   const now = deps.now();
   await loadRegistered(deps, clusterId);
   await deps.stores.lock.acquire(
@@ -223,6 +248,15 @@ export async function startRecovery(
     Math.floor(now.getTime() / 1000),
     LOCK_SECONDS,
   );
+  return now;
+}
+
+export async function startRecovery(
+  deps: StepDeps,
+  event: TaskEvent,
+): Promise<Result<typeof startResultSchema>> {
+  const { incidentId, trigger, options } = event.input;
+  const now = await takeCluster(deps, event);
   // Which rebalance policy the run follows is decided once, here, and kept on record.
   const requested = (s: ClusterState): NewEvent => ({
     type: 'RecoveryRequested',
@@ -255,7 +289,8 @@ export async function startRecovery(
   const { state } = await record(deps, event, 'StartRecovery', (s) =>
     effects[decide(START_RULES, { incidentId, open: s.recovery?.incidentId }).then](s),
   );
-  return { at: now.toISOString(), seq: state.seq };
+  const { coordinator } = coordinatorRows(state.segments);
+  return { at: now.toISOString(), seq: state.seq, ...(coordinator ? { coordinator } : {}) };
 }
 
 export async function detectFailures(
@@ -725,10 +760,12 @@ export async function recordFailure(deps: StepDeps, event: TaskEvent) {
   const registered = (await deps.stores.events.loadState(clusterId)).segments.size > 0;
   if (registered)
     await record(deps, event, 'RecordFailure', (s) =>
-      // A run refused at the door (cluster locked) never owned the recovery in the log.
-      s.recovery?.incidentId === incidentId
-        ? [{ type: 'RecoveryFailed', data: { incidentId, phase, reason } }]
-        : [],
+      event.input.kind === 'coordinator'
+        ? failoverFailed(incidentId, reason)(s)
+        : // A run refused at the door (cluster locked) never owned the recovery in the log.
+          s.recovery?.incidentId === incidentId
+          ? [{ type: 'RecoveryFailed', data: { incidentId, phase, reason } }]
+          : [],
     );
   await deps.stores.lock.release(clusterId, event.executionId);
   await deps.notifier.notify({ clusterId, incidentId, status: 'failed', phase, reason });

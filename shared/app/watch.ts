@@ -4,7 +4,13 @@ import { UnknownCluster } from '#domain/errors.ts';
 import { fold, type ClusterState } from '#domain/evolve.ts';
 import type { NewEvent } from '#domain/events.ts';
 import { coordinatorRows } from '#domain/coordinator-fold.ts';
-import { STANDBY_OBSERVATION_RULES } from '#domain/coordinator.ts';
+import type { CoordinatorLookVerdict } from '#domain/coordinator.ts';
+import type { ClusterBackend } from '#cluster/backend.ts';
+import {
+  coordinatorAnswered,
+  coordinatorLook,
+  standbyObservation,
+} from '#app/coordinator-watch.ts';
 import { reconcile } from '#domain/reconcile.ts';
 import { decide } from '#domain/rules.ts';
 import { parseOrThrow } from '#domain/validation.ts';
@@ -26,6 +32,7 @@ import {
   type WatchAction,
 } from '#domain/watch.ts';
 import { ConcurrencyError } from '#store/errors.ts';
+import type { StorePorts } from '#store/ports.ts';
 import { ClusterBusy, supersedeDeadHolder, type HolderDeps } from '#app/control.ts';
 import type { Notifier } from '#app/notifier.ts';
 import { executionName, type StartedExecution } from '#app/starter.ts';
@@ -35,7 +42,8 @@ import { executionName, type StartedExecution } from '#app/starter.ts';
  * starter as the API, and SNS.
  */
 export type WatchDeps = HolderDeps & {
-  cluster: (clusterId: string) => ClusterOperations;
+  stores: Pick<StorePorts, 'events' | 'lock' | 'standby'>;
+  cluster: ClusterBackend;
   notifier: Notifier;
   /** How the runs a look starts poll (serve --poll-seconds); the workflow's defaults otherwise. */
   waits?: WorkflowWaits;
@@ -55,9 +63,12 @@ export interface WatchReport {
   probed: boolean;
   /** Events appended (0 when nothing changed). */
   recorded: number;
-  /** The row of WATCH_RULES that decided, and its outcome. */
+  /**
+   * The row of WATCH_RULES that decided, and its outcome; or, when the coordinator could not
+   * be read, the row of COORDINATOR_LOOK_RULES.
+   */
   rule: string;
-  action: WatchAction;
+  action: WatchAction | CoordinatorLookVerdict;
   /**
    * `stood-down`: the log moved while the look read the cluster, so it recorded and did
    * nothing (the next look decides afresh); `busy`: a run took the cluster meanwhile.
@@ -77,7 +88,7 @@ export interface LastLook {
   /** Unknown until a look has seen the cluster whole once. */
   secondsSinceWhole: number | null;
   /** What the look did; `failed`: it could not look (`error` says why). */
-  action: WatchAction | 'failed';
+  action: WatchAction | CoordinatorLookVerdict | 'failed';
   /** The incident the look started. */
   started?: string;
   error?: string;
@@ -183,27 +194,6 @@ async function notifyThenRecord(e: Effect, reason: string): Promise<Done> {
 }
 
 /**
- * The standby's replication, when the adapter reads it and STANDBY_OBSERVATION_RULES say the log
- * should hear of it: when it changed (a look that changes nothing writes nothing).
- */
-async function standbyObservation(
-  cluster: ClusterOperations,
-  state: ClusterState,
-): Promise<NewEvent[]> {
-  const { standby } = coordinatorRows(state.segments);
-  if (!standby || !cluster.readStandbyReplication) return [];
-  const seen = await cluster.readStandbyReplication();
-  const { then } = decide(STANDBY_OBSERVATION_RULES, {
-    standby,
-    seen,
-    onRecord: state.coordinator?.standby,
-  });
-  return then === 'record'
-    ? [{ type: 'StandbySyncObserved', data: { standbyDbid: standby.dbid, replication: seen } }]
-    : [];
-}
-
-/**
  * One look at a cluster: read it (and probe, when the read shows a change), record what
  * changed since the log's view, decide by WATCH_RULES, and start a recovery, notify or do
  * nothing. A look that sees nothing new writes nothing.
@@ -212,11 +202,19 @@ export async function watchCluster(deps: WatchDeps, clusterId: string): Promise<
   const before = await deps.stores.events.loadState(clusterId);
   if (before.segments.size === 0) throw new UnknownCluster(clusterId);
   const holder: RunHolder = await holderOf(deps, clusterId, before);
-  const { look, probed } = await lookAt(deps.cluster(clusterId), before);
+  const cluster = deps.cluster(clusterId, coordinatorRows(before.segments).coordinator);
+  let seen: Awaited<ReturnType<typeof lookAt>>;
+  try {
+    seen = await lookAt(cluster, before);
+  } catch (error) {
+    return coordinatorLook(deps, clusterId, before, cluster, error);
+  }
+  const { look, probed } = seen;
   const at = deps.now();
   const found = [
+    ...coordinatorAnswered(before),
     ...reconcile(before, look),
-    ...(await standbyObservation(deps.cluster(clusterId), before)),
+    ...(await standbyObservation(deps, clusterId, cluster, before, at)),
   ];
   const after = fold(
     found.map((event) => ({ ...event, at: at.toISOString() })),

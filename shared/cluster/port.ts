@@ -1,6 +1,7 @@
 import type { PlanItem, RecoveryType, StandbyReplication } from '#domain/events.ts';
 import type { SegmentRow } from '#domain/segment.ts';
 import type { DoubleFault, NotReady } from '#domain/observation.ts';
+import type { CoordinatorProbe } from '#domain/coordinator.ts';
 import type { Fault } from '#domain/requests.ts';
 
 export type { DoubleFault, NotReady, NotReadyAnswer } from '#domain/observation.ts';
@@ -46,17 +47,7 @@ export interface ClusterOperations {
  * pg_isready's answer (captures 116, 121): exit 0 accepting, 1 rejecting, 2 no response, 3 no
  * attempt, and Greenplum's 64 `mirror ready`, which is what a live standby in recovery says.
  */
-export type PostmasterAnswer =
-  | 'accepting'
-  | 'rejecting'
-  | 'no-response'
-  | 'no-attempt'
-  | 'mirror-ready';
-
-export interface CoordinatorProbe {
-  coordinator: PostmasterAnswer;
-  standby: PostmasterAnswer;
-}
+export type { CoordinatorProbe, PostmasterAnswer } from '#domain/coordinator.ts';
 
 /** Where a standby is to be created (`gpinitstandby -s HOST -P PORT -S DIR`). */
 export type StandbyLocation = Pick<SegmentRow, 'hostname' | 'address' | 'port' | 'datadir'>;
@@ -80,6 +71,11 @@ export interface CoordinatorOperations {
    * there is then no fence over the transport.
    */
   fence(coordinator: SegmentRow): Promise<{ stopped: boolean; removed: string[] }>;
+  /**
+   * Whether the row's host runs a script over the transport at all (`true`): false when it
+   * does not answer (HostUnreachable, a timeout), which is what FENCE_RULES ask.
+   */
+  hostAnswers(row: SegmentRow): Promise<boolean>;
   /**
    * `gpactivatestandby -a -d DIR` on the standby's host (capture 128). Throws
    * ActiveCoordinatorProcess when it refuses on a live or stale coordinator (125).

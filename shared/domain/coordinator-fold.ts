@@ -35,7 +35,7 @@ export interface ActiveFailover {
   startedAt: string | undefined;
   /** The StandbySyncObserved the run was started on. */
   observationSeq: number;
-  awaitingApproval?: { risk: string; since: string | undefined };
+  awaitingApproval?: { risk: string; fence: FenceMethod; since: string | undefined };
   approved?: { by: string; at: string | undefined };
   fenced?: { how: FenceMethod; detail: string; at: string | undefined };
   activated?: { at: string | undefined };
@@ -130,6 +130,17 @@ function endFailover(draft: CoordinatorDraft, outcome: FailoverOutcome): void {
   draft.coordinator = next;
 }
 
+/** When the standby was last seen as observed: the observation, or a later look confirming it. */
+export function lastConfirmed(
+  observation: StandbyObservation,
+  confirmedAt: string | undefined,
+): string | undefined {
+  if (confirmedAt === undefined) return observation.at;
+  if (observation.at === undefined) return confirmedAt;
+  const later = secondsBetween(observation.at, confirmedAt);
+  return later !== undefined && later > 0 ? confirmedAt : observation.at;
+}
+
 /** Streaming and in sync: every commit waited for the standby's flush. */
 export const isStreamingInSync = (replication: StandbyReplication): boolean =>
   replication.state === 'streaming' && replication.syncState === 'sync';
@@ -200,7 +211,7 @@ export const COORDINATOR_FOLD: { [T in CoordinatorEventType]: Rule<T> } = {
       fail(
         `incident ${incidentId}: standby dbid ${standbyDbid} was last seen ${observation!.replication.state}${observation!.replication.syncState ? `/${observation!.replication.syncState}` : ''}, not streaming in sync; activating it could lose committed transactions`,
       );
-    const age = secondsBetween(observation!.at, unreachable!.since);
+    const age = secondsBetween(lastConfirmed(observation!, data.confirmedAt), unreachable!.since);
     if (age === undefined || age > data.maxObservationAgeSeconds)
       fail(
         `incident ${incidentId}: the last observation of standby dbid ${standbyDbid} (seq ${observationSeq}) is ${age === undefined ? 'undated' : `${age} s`} older than the coordinator's loss, over the bound of ${data.maxObservationAgeSeconds} s`,
@@ -227,10 +238,15 @@ export const COORDINATOR_FOLD: { [T in CoordinatorEventType]: Rule<T> } = {
     endFailover(draft, { incidentId, status: 'refused', at, reason });
   },
 
-  CoordinatorFailoverAwaitingApproval(draft, { incidentId, risk }, at) {
+  CoordinatorFailoverAwaitingApproval(draft, { incidentId, risk, fence }, at) {
     const failover = activeFailover(draft, incidentId);
     if (failover.activated) fail(`incident ${incidentId}: the standby is already activated`);
-    setFailover(draft, { ...failover, awaitingApproval: { risk, since: at } });
+    if (failover.fenced) fail(`incident ${incidentId}: the old coordinator is already fenced`);
+    // A new question needs a new answer: an approval given for a fence that is no longer
+    // possible does not carry over to going ahead without one.
+    const next: ActiveFailover = { ...failover, awaitingApproval: { risk, fence, since: at } };
+    delete next.approved;
+    setFailover(draft, next);
   },
 
   CoordinatorFailoverApproved(draft, { incidentId, by }, at) {
@@ -251,7 +267,7 @@ export const COORDINATOR_FOLD: { [T in CoordinatorEventType]: Rule<T> } = {
         `incident ${incidentId}: fences dbid ${coordinatorDbid}, but the coordinator it replaces is dbid ${failover.coordinatorDbid}`,
       );
     if (failover.fenced) fail(`incident ${incidentId}: the old coordinator is already fenced`);
-    if (how === 'none' && !failover.approved)
+    if (how === 'none' && (!failover.approved || failover.awaitingApproval?.fence !== 'none'))
       fail(
         `incident ${incidentId}: no fence for coordinator dbid ${coordinatorDbid} and no operator approved going ahead without one; two coordinators could run`,
       );

@@ -1,6 +1,7 @@
 import {
   coordinatorRows,
   isStreamingInSync,
+  lastConfirmed,
   type StandbyObservation,
 } from '#domain/coordinator-fold.ts';
 import type { ClusterState } from '#domain/evolve.ts';
@@ -70,21 +71,48 @@ export const STANDBY_OBSERVATION_RULES: Table<StandbyLookContext, 'record' | 'no
 export interface FailoverContext {
   /** The catalog's standby (content -1, role m), if any. */
   standby: SegmentRow | undefined;
+  /** pg_isready from the standby's host, as the run asked it; undefined when it could not ask. */
+  probe: CoordinatorProbe | undefined;
   /** The last observation of the standby's replication on record. */
   observation: StandbyObservation | undefined;
-  /** Seconds from the observation to the coordinator's loss on record (undefined: undated). */
+  /**
+   * Seconds from the observation (or the last look that confirmed it, kept outside the log) to
+   * the coordinator's loss on record; undefined when undated.
+   */
   observationAgeSeconds: number | undefined;
   maxObservationAgeSeconds: number;
   policy: CoordinatorPolicy;
 }
 
-export type FailoverVerdict = 'no-standby' | 'stale-standby' | 'off' | 'start';
+export type FailoverVerdict =
+  | 'no-standby'
+  | 'cannot-probe'
+  | 'coordinator-answers'
+  | 'standby-down'
+  | 'stale-standby'
+  | 'off'
+  | 'start';
 
 export const COORDINATOR_FAILOVER_RULES: Table<FailoverContext, FailoverVerdict> = [
   {
     rule: 'the catalog has no standby: nothing to activate; an operator restores the coordinator',
     when: (c) => c.standby === undefined,
     then: 'no-standby',
+  },
+  {
+    rule: "the standby's host cannot be asked (no coordinator operations, or it does not answer): refuse; nothing is activated unseen",
+    when: (c) => c.probe === undefined,
+    then: 'cannot-probe',
+  },
+  {
+    rule: 'pg_isready reaches the coordinator (accepting, or rejecting while it starts or stops): it is not lost; nothing to fail over',
+    when: (c) => c.probe!.coordinator !== 'no-response',
+    then: 'coordinator-answers',
+  },
+  {
+    rule: 'the standby does not answer "mirror ready": nothing alive to activate',
+    when: (c) => c.probe!.standby !== 'mirror-ready',
+    then: 'standby-down',
   },
   {
     rule: 'no observation of this standby on record: refuse; never activate a standby nobody saw in sync',
@@ -114,14 +142,43 @@ export const COORDINATOR_FAILOVER_RULES: Table<FailoverContext, FailoverVerdict>
   },
 ];
 
-export function failoverContext(state: ClusterState): FailoverContext {
+/** A look found the standby still as observation `observationSeq` says, at `at`. */
+export interface StandbyConfirmation {
+  standbyDbid: number;
+  observationSeq: number;
+  at: string;
+}
+
+/** The confirmation's time, when it confirms the observation on record. */
+export function confirmedAtOf(
+  observation: StandbyObservation | undefined,
+  confirmation: StandbyConfirmation | undefined,
+): string | undefined {
+  return observation &&
+    confirmation?.observationSeq === observation.seq &&
+    confirmation.standbyDbid === observation.standbyDbid
+    ? confirmation.at
+    : undefined;
+}
+
+export function failoverContext(
+  state: ClusterState,
+  probe: CoordinatorProbe | undefined,
+  confirmation?: StandbyConfirmation,
+): FailoverContext {
   const { standby } = coordinatorRows(state.segments);
   const observation = state.coordinator?.standby;
   const { policy, maxObservationAgeSeconds } = coordinatorPolicyOf(state);
   return {
     standby,
+    probe,
     observation,
-    observationAgeSeconds: secondsBetween(observation?.at, state.coordinator?.unreachable?.since),
+    observationAgeSeconds: observation
+      ? secondsBetween(
+          lastConfirmed(observation, confirmedAtOf(observation, confirmation)),
+          state.coordinator?.unreachable?.since,
+        )
+      : undefined,
     maxObservationAgeSeconds,
     policy,
   };
@@ -181,8 +238,10 @@ export const FENCE_RULES: Table<FenceContext, FenceMethod> = [
 
 export interface ActivationContext {
   policy: CoordinatorPolicy;
+  /** The fence possible now (FENCE_RULES). */
   fence: FenceMethod;
-  approved: boolean;
+  /** An operator approved, and for which fence (`none`: going ahead unfenced). */
+  approved: FenceMethod | undefined;
 }
 
 export type ActivationVerdict = 'fence-and-activate' | 'activate-unfenced' | 'await-approval';
@@ -190,12 +249,12 @@ export type ActivationVerdict = 'fence-and-activate' | 'activate-unfenced' | 'aw
 export const ACTIVATION_RULES: Table<ActivationContext, ActivationVerdict> = [
   {
     rule: 'an operator approved and a fence exists: fence, then activate',
-    when: (c) => c.approved && c.fence !== 'none',
+    when: (c) => c.approved !== undefined && c.fence !== 'none',
     then: 'fence-and-activate',
   },
   {
-    rule: 'an operator approved going ahead without a fence (the risk was named): activate, fence on record as none',
-    when: (c) => c.approved,
+    rule: 'an operator approved going ahead without a fence, the risk named in what was approved: activate, fence on record as none',
+    when: (c) => c.approved === 'none',
     then: 'activate-unfenced',
   },
   {
@@ -223,3 +282,78 @@ export function approvalRisk(clusterId: string, c: ActivationContext, old: Segme
       : `policy approval: the old coordinator dbid ${old.dbid} (${old.hostname}:${old.port}) will be fenced (${c.fence}), then the standby activated`;
   return `${risk}; approve with recoverseg approve --cluster ${clusterId}`;
 }
+
+/* ---------- A look that could not read the cluster: is the coordinator lost? ---------- */
+
+/** pg_isready's answers (captures 116, 121), as the port names them. */
+export type PostmasterAnswer =
+  'accepting' | 'rejecting' | 'no-response' | 'no-attempt' | 'mirror-ready';
+
+export interface CoordinatorProbe {
+  coordinator: PostmasterAnswer;
+  standby: PostmasterAnswer;
+}
+
+export interface CoordinatorLookContext {
+  /** The catalog's standby (content -1, role m), if any. */
+  standby: SegmentRow | undefined;
+  /** pg_isready from the standby's host; undefined when the adapter cannot ask. */
+  probe: CoordinatorProbe | undefined;
+  /** The coordinator's loss is on record (CoordinatorUnreachable). */
+  unreachableOnRecord: boolean;
+  failoverInProgress: boolean;
+  /** A failover run ended (refused, failed or completed) since the loss on record. */
+  failoverEndedSinceLoss: boolean;
+}
+
+export type CoordinatorLookVerdict =
+  'failed-look' | 'leave-to-run' | 'nothing' | 'record-unreachable' | 'start-failover';
+
+/**
+ * A look whose read of the coordinator failed. One look that finds the coordinator gone only
+ * records it; the next one, if it finds the same, starts the failover run: a `gpstop` stops
+ * the coordinator first and its standby a moment later, and a planned stop must never look
+ * like a loss to act on.
+ */
+export const COORDINATOR_LOOK_RULES: Table<CoordinatorLookContext, CoordinatorLookVerdict> = [
+  {
+    rule: 'the catalog has no standby: nothing can take over; the look fails as it failed',
+    when: (c) => c.standby === undefined,
+    then: 'failed-look',
+  },
+  {
+    rule: "the adapter cannot reach the standby's host to ask (no coordinator operations): the look fails as it failed",
+    when: (c) => c.probe === undefined,
+    then: 'failed-look',
+  },
+  {
+    rule: 'pg_isready reaches the coordinator (accepting, or rejecting while it starts or stops): it is not lost; the look fails as it failed',
+    when: (c) => c.probe!.coordinator !== 'no-response',
+    then: 'failed-look',
+  },
+  {
+    rule: 'the standby does not answer "mirror ready" either (the cluster is stopped, or both are lost): nothing to activate; the look fails',
+    when: (c) => c.probe!.standby !== 'mirror-ready',
+    then: 'failed-look',
+  },
+  {
+    rule: 'a failover run is in progress: leave the cluster to it',
+    when: (c) => c.failoverInProgress,
+    then: 'leave-to-run',
+  },
+  {
+    rule: 'a failover run for this loss has ended (refused, failed, or done): an operator acts now; start nothing again',
+    when: (c) => c.unreachableOnRecord && c.failoverEndedSinceLoss,
+    then: 'nothing',
+  },
+  {
+    rule: 'the loss is on record since an earlier look and this look confirms it: start the failover run',
+    when: (c) => c.unreachableOnRecord,
+    then: 'start-failover',
+  },
+  {
+    rule: 'first look to find the coordinator gone and the standby alive: record the loss; the next look confirms it',
+    when: always,
+    then: 'record-unreachable',
+  },
+];

@@ -144,6 +144,11 @@ export const coordinatorEventDataSchemas = {
     coordinatorDbid: dbidSchema,
     standbyDbid: dbidSchema,
     observationSeq: z.number().int().min(1),
+    /**
+     * The last look that found the standby still as observed (streaming in sync), kept outside
+     * the log so that a healthy standby writes nothing look after look (store `standby`).
+     */
+    confirmedAt: z.iso.datetime().optional(),
     maxObservationAgeSeconds: z.number().int().min(1).max(3600),
     trigger: z.strictObject({
       source: triggerSourceSchema,
@@ -159,6 +164,8 @@ export const coordinatorEventDataSchemas = {
   CoordinatorFailoverAwaitingApproval: z.strictObject({
     incidentId: incidentIdSchema,
     risk: reasonSchema,
+    /** The fence the approval is asked for; `none` asks to go ahead unfenced. */
+    fence: fenceMethodSchema,
   }),
   CoordinatorFailoverApproved: z.strictObject({ incidentId: incidentIdSchema, by: actorSchema }),
   /**
@@ -216,6 +223,7 @@ export const phaseSchema = z.enum([
   'sync',
   'rebalance',
   'finish',
+  'failover',
 ]);
 
 /** Where a run is, as an operator reads it (`status`, the CLI following a run). */

@@ -11,6 +11,7 @@ import {
 } from '#domain/decisions.ts';
 import {
   ACTIVATION_RULES,
+  COORDINATOR_LOOK_RULES,
   COORDINATOR_FAILOVER_RULES,
   FENCE_RULES,
   STANDBY_OBSERVATION_RULES,
@@ -30,7 +31,7 @@ export interface Chapter {
     | 'Greenplum FTS (the simulated cluster plays it)'
     | 'the API and the CLI'
     | 'WatchCluster, at every look'
-    | 'the coordinator failover run';
+    | 'WatchCluster, when a look cannot read the coordinator';
   question: string;
   rules: Table<never, unknown>;
 }
@@ -134,20 +135,26 @@ export const RULE_BOOK: readonly Chapter[] = [
     rules: STANDBY_OBSERVATION_RULES,
   },
   {
+    name: 'COORDINATOR_LOOK_RULES',
+    readBy: 'WatchCluster, when a look cannot read the coordinator',
+    question: 'Is the coordinator lost, and does the look start a failover?',
+    rules: COORDINATOR_LOOK_RULES,
+  },
+  {
     name: 'COORDINATOR_FAILOVER_RULES',
-    readBy: 'the coordinator failover run',
+    readBy: 'StartFailover',
     question: "May the lost coordinator's standby be activated?",
     rules: COORDINATOR_FAILOVER_RULES,
   },
   {
     name: 'FENCE_RULES',
-    readBy: 'the coordinator failover run',
+    readBy: 'DecideActivation',
     question: 'How is the old coordinator kept down?',
     rules: FENCE_RULES,
   },
   {
     name: 'ACTIVATION_RULES',
-    readBy: 'the coordinator failover run',
+    readBy: 'DecideActivation',
     question: 'Does the activation go ahead now?',
     rules: ACTIVATION_RULES,
   },

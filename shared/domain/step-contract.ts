@@ -6,7 +6,7 @@ import {
   recoveryOptionsSchema,
   triggerSourceSchema,
 } from '#domain/events.ts';
-import { hostnameSchema } from '#domain/segment.ts';
+import { hostnameSchema, segmentRowSchema } from '#domain/segment.ts';
 
 /**
  * The contract between the triggers, the state machine and its Task handlers. Payloads carry
@@ -28,6 +28,12 @@ export const workflowTaskSchema = z.enum([
   'RebalanceSegments',
   'FinishRecovery',
   'RecordFailure',
+  'StartFailover',
+  'DecideActivation',
+  'FenceCoordinator',
+  'ActivateStandby',
+  'MoveClients',
+  'FinishFailover',
 ]);
 export type WorkflowTask = z.infer<typeof workflowTaskSchema>;
 
@@ -36,9 +42,17 @@ export const triggerSchema = z.strictObject({
   detail: z.string().max(500).optional(),
 });
 
+/**
+ * What a run answers: failed segments (recover, rebalance), or a lost coordinator (fence the
+ * old one, activate its standby). One state machine, one lock, one log for both.
+ */
+export const incidentKindSchema = z.enum(['segments', 'coordinator']);
+export type IncidentKind = z.infer<typeof incidentKindSchema>;
+
 export const workflowInputSchema = z.strictObject({
   clusterId: clusterIdSchema,
   incidentId: incidentIdSchema,
+  kind: incidentKindSchema.default('segments'),
   trigger: triggerSchema,
   options: recoveryOptionsSchema,
   /** Hosts known to be down (an EC2 state change): FTS is expected to fail their primaries over. */
@@ -73,6 +87,18 @@ export const workflowInputSchema = z.strictObject({
         .default(2 * 24 * 3600),
       /** How many times it looks for the approval or the window at most. */
       maxRebalanceChecks: z.number().int().min(1).max(2000).default(1000),
+      /**
+       * How long a coordinator failover waits for an operator's approval; past it, the run
+       * ends failed and nothing is activated.
+       */
+      activationWaitSeconds: z
+        .number()
+        .int()
+        .min(1)
+        .max(7 * 24 * 3600)
+        .default(24 * 3600),
+      /** Checks of a stopping EC2 instance before the fence is given up as failed. */
+      maxFencePolls: z.number().int().min(1).max(200).default(60),
     })
     .default({
       maxRecoveryPolls: 1000,
@@ -80,6 +106,8 @@ export const workflowInputSchema = z.strictObject({
       syncTimeoutSeconds: 6 * 3600,
       rebalanceWaitSeconds: 2 * 24 * 3600,
       maxRebalanceChecks: 1000,
+      activationWaitSeconds: 24 * 3600,
+      maxFencePolls: 60,
     }),
 });
 export type WorkflowInput = z.infer<typeof workflowInputSchema>;
@@ -89,7 +117,12 @@ const dbids = z.array(z.number().int()).max(10_000);
 const contents = z.array(z.number().int()).max(10_000);
 const at = z.iso.datetime();
 
-export const startResultSchema = z.object({ at, seq: z.number().int() });
+export const startResultSchema = z.object({
+  at,
+  seq: z.number().int(),
+  /** The coordinator on record when the run started: where every step reaches the cluster. */
+  coordinator: segmentRowSchema.optional(),
+});
 export const detectResultSchema = z.object({
   at,
   appended: z.number().int(),
@@ -137,6 +170,33 @@ export const syncResultSchema = z.object({
   rebalanceChecks: z.number().int().min(0).optional(),
 });
 
+export const failoverStartResultSchema = z.object({
+  at,
+  /** `activation`: the failover is on record; `finish`: refused, off, or not needed. */
+  next: z.enum(['activation', 'finish']),
+  rule: z.string(),
+});
+export const activationResultSchema = z.object({
+  at,
+  next: z.enum(['fence', 'await', 'finish']),
+  rule: z.string(),
+  since: at,
+  checks: z.number().int().min(0),
+  waitSeconds: z.number().int().min(0),
+});
+export const fenceResultSchema = z.object({
+  at,
+  /** `wait`: an EC2 instance is stopping; `await`: no fence now, an operator must say. */
+  next: z.enum(['wait', 'activate', 'await']),
+  how: z.enum(['ec2-stop-instances', 'pg-ctl-stop-immediate', 'none']),
+  polls: z.number().int().min(0),
+});
+export const activateResultSchema = z.object({ at, dbid: z.number().int() });
+export const clientsResultSchema = z.object({
+  at,
+  moved: z.array(z.object({ how: z.enum(['route53', 'hook']), endpoint: z.string() })).max(2),
+});
+
 export type PromoteResult = z.infer<typeof promoteResultSchema>;
 export type PlanResult = z.infer<typeof planResultSchema>;
 export type OperationResult = z.infer<typeof operationResultSchema>;
@@ -150,6 +210,11 @@ export const executionStateSchema = workflowInputSchema.extend({
   plan: planResultSchema.optional(),
   operation: operationResultSchema.optional(),
   sync: syncResultSchema.optional(),
+  failover: failoverStartResultSchema.optional(),
+  activation: activationResultSchema.optional(),
+  fence: fenceResultSchema.optional(),
+  activated: activateResultSchema.optional(),
+  clients: clientsResultSchema.optional(),
   /** Set by a Catch: `errors.<phase> = { Error, Cause }`, one phase at most. */
   errors: z
     .partialRecord(phaseSchema, z.object({ Error: z.string(), Cause: z.string().optional() }))

@@ -10,7 +10,9 @@ import {
   type ConfigurationItem,
 } from '#store/configuration-items.ts';
 import { ClusterLocked, ConcurrencyError } from '#store/errors.ts';
+import type { StandbyConfirmation } from '#domain/coordinator.ts';
 import type {
+  StandbyConfirmationPort,
   AppendOptions,
   AppendResult,
   ClusterLockPort,
@@ -165,6 +167,20 @@ export class MemoryClusterLock implements ClusterLockPort {
   }
 }
 
+export class MemoryStandbyConfirmation implements StandbyConfirmationPort {
+  private readonly kept = new Map<string, StandbyConfirmation>();
+
+  async confirm(clusterId: string, confirmation: StandbyConfirmation): Promise<void> {
+    const current = this.kept.get(clusterId);
+    if (!current || current.at < confirmation.at) this.kept.set(clusterId, { ...confirmation });
+  }
+
+  async read(clusterId: string): Promise<StandbyConfirmation | undefined> {
+    const kept = this.kept.get(clusterId);
+    return kept && { ...kept };
+  }
+}
+
 export function createMemoryStores(): StorePorts {
   const events = new MemoryEventStore();
   const projection = new MemoryProjectionStore();
@@ -173,5 +189,6 @@ export function createMemoryStores(): StorePorts {
     projection,
     projector: new Projector(events, projection),
     lock: new MemoryClusterLock(),
+    standby: new MemoryStandbyConfirmation(),
   };
 }

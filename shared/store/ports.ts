@@ -1,6 +1,7 @@
 import type { ClusterState } from '#domain/evolve.ts';
 import type { Causation, NewEvent, RecordedEvent } from '#domain/events.ts';
 import type { SegmentRow } from '#domain/segment.ts';
+import type { StandbyConfirmation } from '#domain/coordinator.ts';
 
 /**
  * The store port: what the steps, the control actions and the API need from storage. DynamoDB
@@ -121,9 +122,21 @@ export interface ProjectorPort {
   rebuild(clusterId: string): Promise<ClusterState>;
 }
 
+/**
+ * When a look last found the standby coordinator as the log's last observation says (streaming
+ * in sync). Not an event: a healthy standby is confirmed at every look, and the log hears only
+ * of changes (STANDBY_OBSERVATION_RULES). A failover run copies it into its start event.
+ */
+export interface StandbyConfirmationPort {
+  /** Keeps `confirmation` unless a later one is kept already. */
+  confirm(clusterId: string, confirmation: StandbyConfirmation): Promise<void>;
+  read(clusterId: string): Promise<StandbyConfirmation | undefined>;
+}
+
 export interface StorePorts {
   events: EventStorePort;
   projection: ProjectionStorePort;
   projector: ProjectorPort;
   lock: ClusterLockPort;
+  standby: StandbyConfirmationPort;
 }

@@ -1,6 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '#store/clients.ts';
 import { ClusterLock } from '#store/cluster-lock.ts';
+import { StandbyConfirmationItem } from '#store/standby-confirmation.ts';
 import { EventStore } from '#store/event-store.ts';
 import { ProjectionStore } from '#store/projection-store.ts';
 import type { StorePorts } from '#store/ports.ts';
@@ -15,6 +16,7 @@ export interface Stores extends StorePorts {
   projection: ProjectionStore;
   projector: Projector;
   lock: ClusterLock;
+  standby: StandbyConfirmationItem;
 }
 
 export function createStores(doc: DynamoDBDocumentClient, tables: TableNames): Stores {
@@ -27,6 +29,7 @@ export function createStores(doc: DynamoDBDocumentClient, tables: TableNames): S
     projection,
     projector: new Projector(events, projection),
     lock: new ClusterLock(doc, tables),
+    standby: new StandbyConfirmationItem(doc, tables),
   };
 }
 

@@ -4,6 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { handleApiEvent } from '#api/http.ts';
 import {
+  activateStandby,
+  decideActivation,
+  fenceCoordinator,
+  finishFailover,
+  moveClients,
+  startFailover,
+} from '#app/failover.ts';
+import {
   checkPromotion,
   checkRecovery,
   checkSync,
@@ -49,6 +57,12 @@ const STEPS: Record<WorkflowTask, (deps: StepDeps, event: TaskEvent) => Promise<
   RebalanceSegments: rebalanceSegments,
   FinishRecovery: finishRecovery,
   RecordFailure: recordFailure,
+  StartFailover: startFailover,
+  DecideActivation: decideActivation,
+  FenceCoordinator: fenceCoordinator,
+  ActivateStandby: activateStandby,
+  MoveClients: moveClients,
+  FinishFailover: finishFailover,
 };
 
 /** Simulated time stands still until released; then each reading is a minute later. */

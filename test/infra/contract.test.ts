@@ -5,6 +5,10 @@ import {
   planResultSchema,
   syncResultSchema,
   workflowTaskSchema,
+  activationResultSchema,
+  failoverStartResultSchema,
+  fenceResultSchema,
+  incidentKindSchema,
 } from '#domain/step-contract.ts';
 import { workflowDefinition } from '#infra/state-machine.ts';
 import { TASK_ERRORS, WORKFLOW_TASKS, taskArnPlaceholder } from '#infra/tasks.ts';
@@ -28,6 +32,10 @@ const BRANCHED_ON: Record<string, readonly string[]> = {
   '$.plan.next': planResultSchema.shape.next.options,
   '$.operation.next': operationResultSchema.shape.next.options,
   '$.sync.next': syncResultSchema.shape.next.options,
+  '$.kind': incidentKindSchema.options,
+  '$.failover.next': failoverStartResultSchema.shape.next.options,
+  '$.activation.next': activationResultSchema.shape.next.options,
+  '$.fence.next': fenceResultSchema.shape.next.options,
 };
 
 describe('the state machine and its contract are one', () => {

@@ -57,6 +57,6 @@ describe('the cached synth of the state machine definition', () => {
     const cached = await deployedDefinition({ cacheDir, synthesize });
     expect(synthesize).toHaveBeenCalledTimes(1);
     expect(cached).toEqual(fresh);
-    expect(cached).toMatchObject({ StartAt: 'StartRecovery' });
+    expect(cached).toMatchObject({ StartAt: 'ByKind' });
   }, 120_000);
 });

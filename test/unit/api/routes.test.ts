@@ -205,6 +205,7 @@ describe('POST /clusters/{id}/recoveries starts one execution per incident', () 
     expect(api.starter.calls.slice(calls)[0]).toEqual({
       clusterId: id,
       incidentId: 'inc-1',
+      kind: 'segments',
       trigger: { source: 'api' },
       options: { type: 'auto', targetHosts: {}, rebalance: false, dryRun: false, replayLagGb: 10 },
       failedHosts: [],
@@ -215,6 +216,8 @@ describe('POST /clusters/{id}/recoveries starts one execution per incident', () 
         syncTimeoutSeconds: 21600,
         rebalanceWaitSeconds: 172800,
         maxRebalanceChecks: 1000,
+        activationWaitSeconds: 86400,
+        maxFencePolls: 60,
       },
     });
     expect((await api.stores.events.readHead(id)).lastSeq).toBe(1);

@@ -148,7 +148,7 @@ describe('coordinator failover through the fold', () => {
     const waiting = on(
       {
         type: 'CoordinatorFailoverAwaitingApproval',
-        data: { incidentId: 'coord-1', risk: 'no fence' },
+        data: { incidentId: 'coord-1', risk: 'no fence', fence: 'none' },
       },
       28,
     );
@@ -159,6 +159,56 @@ describe('coordinator failover through the fold', () => {
     const state = fold([...events, started(seq), waiting, approved, fenced('none'), activated()]);
     expect(state.segments.get(10)?.role).toBe('p');
     expect(state.segments.has(1)).toBe(false);
+  });
+
+  it('Given an observation 300 s before the loss but a look confirming it 20 s before, When started with that confirmation, Then the failover starts', () => {
+    const events = [...registered(), observed(0), unreachable(300 - 60 + 59)];
+    const state = fold([
+      ...events,
+      on(
+        {
+          type: 'CoordinatorFailoverStarted',
+          data: {
+            incidentId: 'coord-1',
+            coordinatorDbid: 1,
+            standbyDbid: 10,
+            observationSeq: events.length - 1,
+            confirmedAt: at(279),
+            maxObservationAgeSeconds: 60,
+            trigger: { source: 'watch' },
+          },
+        },
+        300,
+      ),
+    ]);
+    expect(state.coordinator?.failover?.incidentId).toBe('coord-1');
+  });
+
+  it('Given an approval asked for a fence, When the fence is no longer possible and a new approval is asked, Then the first approval no longer counts', () => {
+    const { events, seq } = lost();
+    const ask = (fence: 'pg-ctl-stop-immediate' | 'none', second: number) =>
+      on(
+        {
+          type: 'CoordinatorFailoverAwaitingApproval',
+          data: { incidentId: 'coord-1', risk: `fence ${fence}`, fence },
+        },
+        second,
+      );
+    const approve = (second: number) =>
+      on(
+        { type: 'CoordinatorFailoverApproved', data: { incidentId: 'coord-1', by: 'dba' } },
+        second,
+      );
+    const asked = fold([...events, started(seq), ask('pg-ctl-stop-immediate', 28), approve(29)]);
+    expect(() => fold([fenced('none')], asked)).toThrow(
+      /no operator approved going ahead without one/,
+    );
+    const again = fold([ask('none', 31)], asked);
+    expect(again.coordinator?.failover?.approved).toBeUndefined();
+    expect(() => fold([fenced('none')], again)).toThrow(InvalidTransition);
+    expect(fold([approve(32), fenced('none'), activated()], again).segments.get(10)?.role).toBe(
+      'p',
+    );
   });
 
   it('Given a refusal on record, Then the failover ends refused and the coordinator stays lost on record', () => {

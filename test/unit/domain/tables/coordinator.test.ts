@@ -2,11 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   ACTIVATION_RULES,
   COORDINATOR_FAILOVER_RULES,
+  COORDINATOR_LOOK_RULES,
   FENCE_RULES,
   STANDBY_OBSERVATION_RULES,
   approvalRisk,
   staleStandbyReport,
   type ActivationContext,
+  type CoordinatorLookContext,
   type FailoverContext,
   type StandbyLookContext,
 } from '#domain/coordinator.ts';
@@ -54,6 +56,7 @@ describe('STANDBY_OBSERVATION_RULES', () => {
 describe('COORDINATOR_FAILOVER_RULES', () => {
   const loss = (over: Partial<FailoverContext>): FailoverContext => ({
     standby,
+    probe: { coordinator: 'no-response', standby: 'mirror-ready' },
     observation: recorded(inSync),
     observationAgeSeconds: 11,
     maxObservationAgeSeconds: 60,
@@ -62,15 +65,19 @@ describe('COORDINATOR_FAILOVER_RULES', () => {
   });
   everyRow(COORDINATOR_FAILOVER_RULES, [
     [1, loss({ standby: undefined })],
-    [2, loss({ observation: undefined })],
-    [2, loss({ observation: recorded(inSync, 12) })],
-    [3, loss({ observation: recorded(catchingUp) })],
-    [3, loss({ observation: recorded({ state: 'absent' }) })],
-    [4, loss({ observationAgeSeconds: 61 })],
-    [4, loss({ observationAgeSeconds: undefined })],
-    [5, loss({ policy: 'off' })],
-    [6, loss({})],
-    [6, loss({ policy: 'auto', observationAgeSeconds: 60 })],
+    [2, loss({ probe: undefined })],
+    [3, loss({ probe: { coordinator: 'accepting', standby: 'mirror-ready' } })],
+    [3, loss({ probe: { coordinator: 'rejecting', standby: 'mirror-ready' } })],
+    [4, loss({ probe: { coordinator: 'no-response', standby: 'no-response' } })],
+    [5, loss({ observation: undefined })],
+    [5, loss({ observation: recorded(inSync, 12) })],
+    [6, loss({ observation: recorded(catchingUp) })],
+    [6, loss({ observation: recorded({ state: 'absent' }) })],
+    [7, loss({ observationAgeSeconds: 61 })],
+    [7, loss({ observationAgeSeconds: undefined })],
+    [8, loss({ policy: 'off' })],
+    [9, loss({})],
+    [9, loss({ policy: 'auto', observationAgeSeconds: 60 })],
   ]);
 
   it('a refusal names the observation it was refused on', () => {
@@ -99,14 +106,18 @@ describe('ACTIVATION_RULES', () => {
   const gate = (over: Partial<ActivationContext>): ActivationContext => ({
     policy: 'approval',
     fence: 'pg-ctl-stop-immediate',
-    approved: false,
+    approved: undefined,
     ...over,
   });
   everyRow(ACTIVATION_RULES, [
-    [1, gate({ approved: true })],
-    [1, gate({ approved: true, fence: 'ec2-stop-instances', policy: 'off' })],
-    [2, gate({ approved: true, fence: 'none' })],
+    [1, gate({ approved: 'pg-ctl-stop-immediate' })],
+    [1, gate({ approved: 'ec2-stop-instances', fence: 'ec2-stop-instances', policy: 'off' })],
+    // Approved unfenced, and a fence became possible since: fenced all the same.
+    [1, gate({ approved: 'none' })],
+    [2, gate({ approved: 'none', fence: 'none' })],
     [3, gate({ fence: 'none' })],
+    // Approved for a fence that is no longer possible: asked again, naming the risk.
+    [3, gate({ approved: 'pg-ctl-stop-immediate', fence: 'none' })],
     [3, gate({ fence: 'none', policy: 'auto' })],
     [4, gate({ policy: 'auto' })],
     [4, gate({ policy: 'auto', fence: 'ec2-stop-instances' })],
@@ -118,4 +129,34 @@ describe('ACTIVATION_RULES', () => {
       'the old coordinator dbid 1 (mdw:5432) cannot be fenced (its host does not answer): if it comes back while the standby acts, two coordinators run and the database can be corrupted; make sure it stays down; approve with recoverseg approve --cluster gp1',
     );
   });
+});
+
+describe('COORDINATOR_LOOK_RULES', () => {
+  const look = (over: Partial<CoordinatorLookContext>): CoordinatorLookContext => ({
+    standby,
+    probe: { coordinator: 'no-response', standby: 'mirror-ready' },
+    unreachableOnRecord: false,
+    failoverInProgress: false,
+    failoverEndedSinceLoss: false,
+    ...over,
+  });
+  everyRow(COORDINATOR_LOOK_RULES, [
+    [1, look({ standby: undefined })],
+    [2, look({ probe: undefined })],
+    [3, look({ probe: { coordinator: 'accepting', standby: 'mirror-ready' } })],
+    [3, look({ probe: { coordinator: 'rejecting', standby: 'mirror-ready' } })],
+    // gpstop: the standby stops a moment after the coordinator.
+    [4, look({ probe: { coordinator: 'no-response', standby: 'no-response' } })],
+    [
+      4,
+      look({
+        unreachableOnRecord: true,
+        probe: { coordinator: 'no-response', standby: 'accepting' },
+      }),
+    ],
+    [5, look({ unreachableOnRecord: true, failoverInProgress: true })],
+    [6, look({ unreachableOnRecord: true, failoverEndedSinceLoss: true })],
+    [7, look({ unreachableOnRecord: true })],
+    [8, look({})],
+  ]);
 });

@@ -1,0 +1,4 @@
+import { activateStandby } from '#app/failover.ts';
+import { workflowTask } from '#lambdas/common/workflow-task.ts';
+
+export const handler = workflowTask('ActivateStandby', activateStandby);

@@ -1,0 +1,4 @@
+import { decideActivation } from '#app/failover.ts';
+import { workflowTask } from '#lambdas/common/workflow-task.ts';
+
+export const handler = workflowTask('DecideActivation', decideActivation);

@@ -1,0 +1,4 @@
+import { moveClients } from '#app/failover.ts';
+import { workflowTask } from '#lambdas/common/workflow-task.ts';
+
+export const handler = workflowTask('MoveClients', moveClients);
