@@ -29,6 +29,7 @@ import {
   cancelRequestSchema,
   faultSchema,
   policyRequestSchema,
+  coordinatorPolicyRequestSchema,
   rebalanceSetting,
   recoveryPolicyRequestSchema,
   registerRequestSchema,
@@ -36,6 +37,7 @@ import {
 } from '#domain/requests.ts';
 import { recoveryPolicyOf, wholeness } from '#domain/watch.ts';
 import type { LastLook } from '#app/watch.ts';
+import { approveActivation, setCoordinatorPolicy } from '#app/coordinator-control.ts';
 
 export interface ApiDeps {
   stores: StorePorts;
@@ -387,6 +389,22 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
     },
   },
   {
+    method: 'PUT',
+    path: '/clusters/{clusterId}/coordinator-policy',
+    handler: async (deps, request, { clusterId }) => {
+      await registered(deps, clusterId!);
+      const body = parseOrThrow(coordinatorPolicyRequestSchema, request.body ?? {}, 'body');
+      const set = await setCoordinatorPolicy(deps, clusterId!, {
+        policy: body.coordinatorPolicy,
+        ...(body.maxObservationAgeSeconds
+          ? { maxObservationAgeSeconds: body.maxObservationAgeSeconds }
+          : {}),
+        by: actor(request, body.by),
+      });
+      return { statusCode: 200, body: set };
+    },
+  },
+  {
     method: 'POST',
     path: '/clusters/{clusterId}/cancellation',
     handler: async (deps, request, { clusterId }) => {
@@ -405,11 +423,17 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
     path: '/clusters/{clusterId}/rebalance-approval',
     handler: async (deps, request, { clusterId }) => {
       await registered(deps, clusterId!);
+      // The log, not the projection that may lag: what waits for the approval now.
+      const state = await deps.stores.events.loadState(clusterId!);
       const body = parseOrThrow(approvalRequestSchema, request.body ?? {}, 'body');
-      const approved = await approveRebalance(deps, clusterId!, {
+      const asked = {
         by: actor(request, body.by),
         ...(body.incidentId ? { incidentId: body.incidentId } : {}),
-      });
+      };
+      // One approval for what waits: a coordinator activation, else a rebalance.
+      const approved = state.coordinator?.failover
+        ? await approveActivation(deps, clusterId!, asked)
+        : await approveRebalance(deps, clusterId!, asked);
       return { statusCode: 202, body: approved };
     },
   },

@@ -48,9 +48,13 @@ import type {
   startResultSchema,
   syncResultSchema,
 } from '#domain/step-contract.ts';
-import type { ClusterOperations, OperationHandle } from '#cluster/port.ts';
+import type {
+  ClientEndpoint,
+  ClusterOperations,
+  InstanceFence,
+  OperationHandle,
+} from '#cluster/port.ts';
 import type { ClusterBackend } from '#cluster/backend.ts';
-import type { SegmentRow } from '#domain/segment.ts';
 import { ConcurrencyError } from '#store/errors.ts';
 import type { StorePorts } from '#store/ports.ts';
 import type { Notifier } from '#app/notifier.ts';
@@ -68,23 +72,7 @@ export interface StepDeps {
   clients?: ClientEndpoint;
 }
 
-/** Stops a host's EC2 instance: the fence where recoverseg runs on AWS. */
-export interface InstanceFence {
-  /** The instance of a host, from the stack's settings; undefined when it is not one of them. */
-  instanceOf(hostname: string): string | undefined;
-  /** StopInstances with Force on that one instance. */
-  stop(instanceId: string): Promise<void>;
-  /** Its state's name: pending, running, stopping, stopped, shutting-down, terminated. */
-  state(instanceId: string): Promise<string>;
-}
-
-/** Moves clients to the new coordinator. */
-export interface ClientEndpoint {
-  how: 'route53' | 'hook';
-  /** What goes on record: the record's name, or the hook's command. */
-  endpoint: string;
-  move(to: SegmentRow): Promise<void>;
-}
+export type { ClientEndpoint, InstanceFence } from '#cluster/port.ts';
 
 /**
  * A crashed run frees its cluster after this long at the latest; a healthy run finishes well

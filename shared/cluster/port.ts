@@ -164,3 +164,21 @@ export interface Simulator {
   create(clusterId: string, segments: SegmentRow[], simulation: unknown): Promise<void>;
   inject(clusterId: string, fault: Fault): Promise<void>;
 }
+
+/** Stops a host's EC2 instance: the fence where recoverseg runs on AWS. */
+export interface InstanceFence {
+  /** The instance of a host, from the stack's settings; undefined when it is not one of them. */
+  instanceOf(hostname: string): string | undefined;
+  /** StopInstances with Force on that one instance. */
+  stop(instanceId: string): Promise<void>;
+  /** Its state's name: pending, running, stopping, stopped, shutting-down, terminated. */
+  state(instanceId: string): Promise<string>;
+}
+
+/** Moves clients to the new coordinator. */
+export interface ClientEndpoint {
+  how: 'route53' | 'hook';
+  /** What goes on record: the record's name, or the hook's command. */
+  endpoint: string;
+  move(to: SegmentRow): Promise<void>;
+}

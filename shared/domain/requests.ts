@@ -8,6 +8,7 @@ import {
   rebalancePolicySchema,
   recoveryOptionsSchema,
   recoveryPolicySchema,
+  coordinatorPolicySchema,
   type RebalanceSetting,
 } from '#domain/events.ts';
 import { dbidSchema, hostnameSchema, segmentRowSchema, type SegmentRow } from '#domain/segment.ts';
@@ -41,6 +42,13 @@ export const registerRequestSchema = z.strictObject({
 
 export const recoveryPolicyRequestSchema = z.strictObject({
   recoveryPolicy: recoveryPolicySchema,
+  by: actorSchema.optional(),
+});
+
+export const coordinatorPolicyRequestSchema = z.strictObject({
+  coordinatorPolicy: coordinatorPolicySchema,
+  /** How old the standby's last observation may be when the coordinator is lost (default 60). */
+  maxObservationAgeSeconds: z.number().int().min(1).max(3600).optional(),
   by: actorSchema.optional(),
 });
 

@@ -34,6 +34,9 @@ export function summaryItem(clusterId: string, state: ClusterState): Configurati
     rebalancePolicy: state.rebalancePolicy,
     recoveryPolicy: state.recoveryPolicy,
     watch: state.watch,
+    // The standby's last observation and a failover in progress: the projector folds the next
+    // events onto this state, and a coordinator event checks it.
+    coordinator: state.coordinator,
   };
 }
 
@@ -41,7 +44,7 @@ const rowOf = (item: ConfigurationItem): SegmentRow =>
   Object.fromEntries(COLUMNS.map((c) => [c, item[c]])) as SegmentRow;
 
 /** A field of the state that is absent until an event sets it, as the fold leaves it. */
-const optional = <K extends 'rebalancePolicy' | 'recoveryPolicy' | 'watch'>(
+const optional = <K extends 'rebalancePolicy' | 'recoveryPolicy' | 'watch' | 'coordinator'>(
   summary: ConfigurationItem,
   key: K,
 ): Pick<ClusterState, K> | Record<string, never> =>
@@ -74,6 +77,7 @@ export function projectedOf(items: readonly ConfigurationItem[]): ProjectedConfi
         ...optional(summary, 'rebalancePolicy'),
         ...optional(summary, 'recoveryPolicy'),
         ...optional(summary, 'watch'),
+        ...optional(summary, 'coordinator'),
       }
     : emptyState();
   return { state, rows: sortRows(state.segments.values()) };

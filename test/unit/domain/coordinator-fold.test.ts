@@ -4,6 +4,7 @@ import { configurationOf, fold, type ClusterState, type FoldableEvent } from '#d
 import type { NewEvent, StandbyReplication } from '#domain/events.ts';
 import { configurationProblems } from '#domain/invariants.ts';
 import { registrationEvents } from '#domain/registration.ts';
+import { projectedOf, summaryItem } from '#store/configuration-items.ts';
 import { sortRows, type SegmentRow } from '#domain/segment.ts';
 import { catalogCapture } from '#test/unit/cluster/greenplum/captures.ts';
 
@@ -208,6 +209,19 @@ describe('coordinator failover through the fold', () => {
     expect(() => fold([fenced('none')], again)).toThrow(InvalidTransition);
     expect(fold([approve(32), fenced('none'), activated()], again).segments.get(10)?.role).toBe(
       'p',
+    );
+  });
+
+  it('Given a failover half way, When the projection keeps the state and folds the rest onto it, Then it is the fold of the whole log', () => {
+    const { events, seq } = lost();
+    const half = fold([...events, started(seq), fenced()]);
+    const kept = projectedOf([
+      summaryItem('c', half),
+      ...[...half.segments.values()].map((r) => ({ clusterId: 'c', ...r })),
+    ]).state;
+    expect(kept.coordinator).toEqual(JSON.parse(JSON.stringify(half.coordinator)));
+    expect(configurationOf(fold([activated()], kept))).toEqual(
+      configurationOf(fold([activated()], half)),
     );
   });
 
