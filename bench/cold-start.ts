@@ -24,8 +24,6 @@ const ENVIRONMENT: Record<string, string> = {
   CLUSTER_BACKEND: 'simulated',
   STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:bench',
   NOTIFY_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:bench',
-  // As the stack sets it: Node reads the bundle's source map when it loads the bundle.
-  NODE_OPTIONS: '--enable-source-maps',
 };
 
 /** Import the handler module, as the runtime's init does; ms since the process started. */
@@ -96,7 +94,7 @@ export async function coldStart(context: BenchContext): Promise<Figures> {
     node: execFileSync(NODE_24, ['--version'], { encoding: 'utf8' }).trim(),
     nodeBootMs: ms(FUNCTION_NAMES.flatMap((name) => timed[name].map((r) => r.bootMs))),
     functions,
-    method: `A fresh process of the node devDependency (Node 24, as nodejs24.x) per run, with dummy AWS credentials, table names and the stack's NODE_OPTIONS (--enable-source-maps), imports the bundle as deployed (the AWS SDK inside it, no node_modules beside it) and checks its handler. readyMs: performance.now() when the import resolved, i.e. since the process started (nodeBootMs of it is Node's own start-up, up to the first line of the script); initMs: the import alone (loading, parsing, evaluating the bundle: module init, clients the handler builds at load); initCpuMs: the CPU time (user and system, every thread of the process) the import took, which a busy machine inflates less than the wall time. Median of ${runs} runs, round-robin over the functions. goalMs: issue 21's (every workflow Task 100 ms, StartFromEvent 150 ms). Local machine, no Lambda: compare the functions with each other, not with AWS's Init Duration.`,
+    method: `A fresh process of the node devDependency (Node 24, as nodejs24.x) per run, with dummy AWS credentials and table names, imports the bundle as deployed (the AWS SDK inside it, no node_modules beside it) and checks its handler. readyMs: performance.now() when the import resolved, i.e. since the process started (nodeBootMs of it is Node's own start-up, up to the first line of the script); initMs: the import alone (loading, parsing, evaluating the bundle: module init, clients the handler builds at load); initCpuMs: the CPU time (user and system, every thread of the process) the import took, which a busy machine inflates less than the wall time. Median of ${runs} runs, round-robin over the functions. goalMs: issue 21's (every workflow Task 100 ms, StartFromEvent 150 ms). Local machine, no Lambda: compare the functions with each other, not with AWS's Init Duration.`,
   };
   log(`cold start: ${JSON.stringify(functions)}`);
   return {

@@ -303,7 +303,6 @@ export class RecoverSegStack extends Stack {
               : { COORDINATOR_PORT: String(settings.coordinatorPort) }),
           }
         : {}),
-      NODE_OPTIONS: '--enable-source-maps',
     };
   }
 

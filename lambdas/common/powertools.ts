@@ -1,4 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { mapStackTraces } from '#lambdas/common/stack-traces.ts';
+
+// Every handler imports this module: its bundle's traces are mapped from here on.
+mapStackTraces();
 
 export const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'recoverseg';
 

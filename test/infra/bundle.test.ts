@@ -98,4 +98,24 @@ describe('a bundled synth of the whole app', () => {
       expect(http, name).toEqual([]);
     }
   });
+
+  it("maps an error's stack through the bundle's source map when the stack is read", () => {
+    // No --enable-source-maps (its parse at load weighs on every cold start): the bundle maps
+    // its own frames (lambdas/common/stack-traces.ts). Bad input fails in parseOrThrow.
+    const script = `
+      const { handler } = await import(process.argv[1]);
+      try { await handler({ input: 42 }, {}); } catch (error) { console.log(error.stack); }`;
+    const stack = execFileSync(NODE_24, ['--input-type=module', '-e', script, bundles.CheckSync], {
+      env: {
+        ...process.env,
+        AWS_REGION: 'eu-west-1',
+        POWERTOOLS_LOG_LEVEL: 'SILENT',
+        POWERTOOLS_METRICS_DISABLED: 'true',
+      },
+      encoding: 'utf8',
+    });
+    expect(stack).toMatch(/^ValidationError: /);
+    expect(stack).toMatch(/\n {4}at .*\/shared\/domain\/validation\.ts:\d+:\d+\)?\n/);
+    expect(stack).not.toContain('index.mjs:');
+  });
 });

@@ -70,25 +70,43 @@ function applyFault(
   return draft;
 }
 
-/** The host is powered off: every segment on it stops at once. */
+/**
+ * The hosts are powered off in the same instant (one host, or a rack): every segment on them
+ * stops at once.
+ */
+export function failHosts(
+  state: SimulatedClusterState,
+  now: number,
+  hosts: readonly string[],
+): SimulatedClusterState {
+  const rowsOf = new Map(hosts.map((host) => [host, [] as SegmentRow[]]));
+  for (const row of state.catalog) rowsOf.get(row.hostname)?.push(row);
+  for (const [host, rows] of rowsOf) {
+    if (rows.length === 0) throw new UnknownHost(host);
+    if (rows.some((row) => row.content === -1))
+      throw new UnsupportedFault(
+        `host ${host} runs the coordinator or the standby: coordinator failover (gpactivatestandby) is not simulated; fail a segment host instead`,
+      );
+  }
+  return applyFault(state, now, `failHosts(${hosts.join(', ')})`, (draft, at) => {
+    const restartSeconds = draft.options.hostRestartSeconds;
+    const index = indexOf(draft);
+    for (const [host, rows] of rowsOf) {
+      draft.downHosts[host] =
+        restartSeconds === null ? null : at + durationMs(draft, restartSeconds);
+      for (const row of rows) setRunning(draft, index, row.dbid, false, at);
+      log(draft, at, `host ${host} is down: dbid ${rows.map((r) => r.dbid).join(', ')} stopped`);
+    }
+  });
+}
+
+/** One host powered off. */
 export function failHost(
   state: SimulatedClusterState,
   now: number,
   host: string,
 ): SimulatedClusterState {
-  const rows = state.catalog.filter((row) => row.hostname === host);
-  if (rows.length === 0) throw new UnknownHost(host);
-  if (rows.some((row) => row.content === -1))
-    throw new UnsupportedFault(
-      `host ${host} runs the coordinator or the standby: coordinator failover (gpactivatestandby) is not simulated; fail a segment host instead`,
-    );
-  return applyFault(state, now, `failHost(${host})`, (draft, at) => {
-    const restartSeconds = draft.options.hostRestartSeconds;
-    draft.downHosts[host] = restartSeconds === null ? null : at + durationMs(draft, restartSeconds);
-    const index = indexOf(draft);
-    for (const row of rows) setRunning(draft, index, row.dbid, false, at);
-    log(draft, at, `host ${host} is down: dbid ${rows.map((r) => r.dbid).join(', ')} stopped`);
-  });
+  return failHosts(state, now, [host]);
 }
 
 /** The host is powered on again; its segments stay stopped until a recovery starts them. */

@@ -80,7 +80,12 @@ export class SimulatedCluster implements ClusterOperations {
   }
 
   failHost(host: string): Promise<void> {
-    return this.change((state, now) => faults.failHost(state, now, host));
+    return this.failHosts([host]);
+  }
+
+  /** A rack: the hosts go down in one step, as one power failure takes them. */
+  failHosts(hosts: readonly string[]): Promise<void> {
+    return this.change((state, now) => faults.failHosts(state, now, hosts));
   }
 
   restoreHost(host: string): Promise<void> {

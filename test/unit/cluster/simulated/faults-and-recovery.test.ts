@@ -10,6 +10,7 @@ import {
 import {
   crashSegment,
   failHost,
+  failHosts,
   loseDataDirectory,
   restoreHost,
 } from '#cluster/simulated/faults.ts';
@@ -28,7 +29,7 @@ import type { PlanItem } from '#domain/events.ts';
 import type { SimulationOptionsInput } from '#cluster/simulated/options.ts';
 import { renderConfigurationTable } from '#domain/render.ts';
 import { expectValid, modesOf, planFor, pollUntilDone } from './helpers.ts';
-import { SEED_TABLES, seedCluster } from './clusters.ts';
+import { groupMirroredCluster, SEED_TABLES, seedCluster } from './clusters.ts';
 
 /** FTS marks an unreachable mirror down at its first probe here; the grace period has its own tests. */
 const seed = (options: SimulationOptionsInput = {}): SimulatedClusterState =>
@@ -155,6 +156,25 @@ describe('gprecoverseg during a double fault (captures 82, 83-88)', () => {
     state = advance(run.state, 500);
     expect(state.processes).toEqual(before);
     expect(modesOf(rows(state))).toBe('2:pun 6:mdn 3:pus 7:mus 4:pus 8:mus 9:pun 5:mdn');
+  });
+});
+
+describe('a rack: hosts powered off in one step', () => {
+  const cluster = () =>
+    createState(groupMirroredCluster(4, 2), { seed: 7, mirrorDownGracePeriodSeconds: 0 }, 0);
+
+  it('leaves the cluster as the hosts powered off one after the other in the same instant', () => {
+    const rack = failHosts(cluster(), 1_000, ['sdw1', 'sdw3']);
+    const oneByOne = failHost(failHost(cluster(), 1_000, 'sdw1'), 1_000, 'sdw3');
+    expect(rack.processes).toEqual(oneByOne.processes);
+    expect(rack.downHosts).toEqual(oneByOne.downHosts);
+    expect(Object.values(rack.processes).filter((p) => !p.running)).toHaveLength(8);
+    expect(rows(probe(rack, 1_000))).toEqual(rows(probe(oneByOne, 1_000)));
+  });
+
+  it('refuses the whole step when one host is unknown or runs the coordinator', () => {
+    expect(() => failHosts(cluster(), 0, ['sdw1', 'sdw9'])).toThrow(new UnknownHost('sdw9'));
+    expect(() => failHosts(cluster(), 0, ['sdw1', 'master'])).toThrow(UnsupportedFault);
   });
 });
 
