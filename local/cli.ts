@@ -213,11 +213,22 @@ function program(run: (code: Promise<number>) => Promise<void>): Command {
     policyOptions(
       client(
         'policy',
-        "set a registered cluster's recovery policy (what the watcher does on a failure) and/or rebalance policy",
+        "set a registered cluster's recovery policy (what the watcher does on a failure), rebalance policy and/or coordinator policy",
         false,
       ),
     ),
-  ).action((o: Record<string, unknown>) => run(clientCommand('policy', flags(o), [])));
+  )
+    .addOption(
+      new Option(
+        '--coordinator-policy <policy>',
+        'when the coordinator is lost: approval (the default: an operator approves the activation), auto (only where a fence exists), off',
+      ).choices(['approval', 'auto', 'off']),
+    )
+    .option(
+      '--max-observation-age-seconds <n>',
+      "with --coordinator-policy: how old the standby's last in-sync observation may be (default 60)",
+    )
+    .action((o: Record<string, unknown>) => run(clientCommand('policy', flags(o), [])));
   client(
     'status',
     'gpstate -m / -e, the recovery in progress and the last incident, in words',

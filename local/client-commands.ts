@@ -161,8 +161,26 @@ export async function clientCommand(
     case 'policy': {
       const rebalance = policyFlags(values);
       const recovery = values['recovery-policy'] as string | undefined;
-      if (!recovery && Object.keys(rebalance).length === 0)
-        throw new UsageError('policy needs --recovery-policy and/or --rebalance-policy');
+      const coordinator = values['coordinator-policy'] as string | undefined;
+      const age = values['max-observation-age-seconds'] as string | undefined;
+      if (age !== undefined && !coordinator)
+        throw new UsageError('--max-observation-age-seconds goes with --coordinator-policy');
+      if (age !== undefined && !/^\d{1,4}$/.test(age))
+        throw new UsageError(`--max-observation-age-seconds ${age}: expected seconds (1 to 3600)`);
+      if (!recovery && !coordinator && Object.keys(rebalance).length === 0)
+        throw new UsageError(
+          'policy needs --recovery-policy, --rebalance-policy and/or --coordinator-policy',
+        );
+      if (coordinator)
+        out.line(
+          JSON.stringify(
+            await client.request('PUT', `${base}/coordinator-policy`, {
+              coordinatorPolicy: coordinator,
+              ...(age !== undefined ? { maxObservationAgeSeconds: Number(age) } : {}),
+              by: operatorName(),
+            }),
+          ),
+        );
       if (recovery)
         out.line(
           JSON.stringify(

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiClient } from '#local/api-client.ts';
 import { printTable, type Out } from '#local/output.ts';
 import { progressObserver } from '#local/progress.ts';
+import { coordinatorInWords, type CoordinatorStatus } from '#local/coordinator-words.ts';
 import type { RecordedEvent } from '#domain/events.ts';
 import type { SegmentRow } from '#domain/segment.ts';
 
@@ -324,6 +325,8 @@ interface StatusBody {
       error?: string;
     } | null;
   };
+  /** Absent from an API older than the coordinator failover. */
+  coordinator?: CoordinatorStatus;
   doubleFaults: number[];
   gpstateMirrors: string[];
   gpstateErrors: string[];
@@ -355,6 +358,7 @@ export function statusInWords(status: StatusBody, now: Date = new Date()): strin
     `cluster ${status.clusterId} at seq ${status.seq}; ${status.recoveryPolicy ? `recovery policy ${status.recoveryPolicy}, ` : ''}rebalance policy ${policy}`,
   );
   if (status.watch) lines.push(watchInWords(status.watch, now));
+  if (status.coordinator) lines.push(...coordinatorInWords(status.clusterId, status.coordinator));
   if (status.doubleFaults.length)
     lines.push(`DOUBLE FAULT on contents ${status.doubleFaults.join(', ')}`);
   if (!r) lines.push('recovery in progress: none');

@@ -38,6 +38,7 @@ import {
 import { recoveryPolicyOf, wholeness } from '#domain/watch.ts';
 import type { LastLook } from '#app/watch.ts';
 import { approveActivation, setCoordinatorPolicy } from '#app/coordinator-control.ts';
+import { coordinatorPolicyOf } from '#domain/coordinator.ts';
 
 export interface ApiDeps {
   stores: StorePorts;
@@ -279,6 +280,7 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
           rebalancePolicy: state.rebalancePolicy ?? null,
           recoveryPolicy: recoveryPolicyOf(state),
           watch: { ...wholeness(state), lastLook: deps.lastLook?.(clusterId!) ?? null },
+          coordinator: { ...state.coordinator, policy: coordinatorPolicyOf(state) },
           doubleFaults: state.doubleFaults,
           gpstateMirrors: renderGpstateMirrors(rows),
           gpstateErrors: renderGpstateErrors(state),

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { coordinatorInWords } from '#local/coordinator-words.ts';
 import { statusInWords } from '#local/follow.ts';
 
 /** `recoverseg status` on a run whose last read of the cluster could not be understood. */
@@ -86,5 +87,64 @@ describe("statusInWords: the watcher's line", () => {
       'cluster gp6 at seq 13; recovery policy auto, rebalance policy the default of the trigger',
     );
     expect(words[1]).toBe(line);
+  });
+});
+
+describe('statusInWords: the coordinator', () => {
+  const policy = { policy: 'approval', maxObservationAgeSeconds: 60 };
+  const standby = {
+    standbyDbid: 10,
+    replication: { state: 'streaming', syncState: 'sync' },
+    seq: 40,
+    at: '2026-12-03T08:11:15.000Z',
+  };
+
+  it('names the policy and the last observation of the standby', () => {
+    expect(coordinatorInWords('gp6', { policy, standby })).toEqual([
+      'coordinator policy approval (the standby must have been seen in sync at most 60 s before a loss); standby dbid 10 last seen streaming/sync at 2026-12-03T08:11:15.000Z (seq 40)',
+    ]);
+  });
+
+  it('says the coordinator is lost, what the failover waits for and how to approve', () => {
+    const lines = coordinatorInWords('gp6', {
+      policy,
+      standby,
+      unreachable: { coordinatorDbid: 1, detail: 'pg_isready mdw:5432: no response', since: 'T1' },
+      failover: {
+        incidentId: 'watch-42',
+        coordinatorDbid: 1,
+        standbyDbid: 10,
+        startedAt: 'T2',
+        awaitingApproval: { risk: 'no fence', fence: 'none', since: 'T3' },
+        clients: [],
+      },
+    });
+    expect(lines.slice(1)).toEqual([
+      'COORDINATOR LOST: dbid 1 does not answer since T1 (pg_isready mdw:5432: no response)',
+      'coordinator failover in progress: incident watch-42, dbid 1 -> standby dbid 10, started T2',
+      '  waiting for an operator since T3: no fence; approve with: recoverseg approve --cluster gp6',
+    ]);
+  });
+
+  it('tells a failover done: fenced, activated, clients moved, and how it ended', () => {
+    const lines = coordinatorInWords('gp6', {
+      policy,
+      failover: {
+        incidentId: 'watch-42',
+        coordinatorDbid: 1,
+        standbyDbid: 10,
+        startedAt: 'T2',
+        fenced: { how: 'pg-ctl-stop-immediate', detail: 'no postmaster ran on mdw' },
+        activated: { at: 'T4' },
+        clients: [{ how: 'hook', endpoint: '/usr/local/bin/vip', to: 'smdw' }],
+      },
+      lastFailover: { incidentId: 'watch-7', status: 'refused', reason: 'stale' },
+    });
+    expect(lines.slice(2)).toEqual([
+      '  old coordinator fenced (pg-ctl-stop-immediate): no postmaster ran on mdw',
+      '  standby dbid 10 activated at T4',
+      '  clients moved to smdw (hook: /usr/local/bin/vip)',
+      'last coordinator failover: watch-7 refused: stale',
+    ]);
   });
 });
