@@ -19,4 +19,6 @@ export interface ScriptRequest {
   what: string;
   script: string;
   adminUser: string;
+  /** Longer than the transport's own limit, for one script known to take longer (an activation). */
+  timeoutMs?: number;
 }
