@@ -10,7 +10,7 @@ import type { VersionFamily } from './versions.ts';
 
 /*
  * The coordinator's standby: what recoverseg reads and runs for it, and how it reads the
- * answers, against real GP 6.24.3 output (captures 114, 125-128, 134, 138-140, 153).
+ * answers, against real GP 6.24.3 output (captures 114, 116, 121, 125-128, 134, 138-140, 153).
  */
 
 /** The walsender the standby's walreceiver connects as (capture 114). */
