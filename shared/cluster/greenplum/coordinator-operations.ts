@@ -3,7 +3,10 @@ import type { HostTransports } from '#cluster/transport/hosts.ts';
 import { segmentLocationSchema, type SegmentRow } from '#domain/segment.ts';
 import { parseOrThrow } from '#domain/validation.ts';
 import type { CoordinatorSettings } from './commands.ts';
-import { section, splitSections, toolOutput } from './framing.ts';
+import { CoordinatorScriptTimedOut } from '#cluster/transport/errors.ts';
+import { section as sectionMarker } from './commands.ts';
+import { HostUnreachable, MalformedOutput, SsmCommandTimedOut } from './errors.ts';
+import { section, singleLine, splitSections, toolOutput } from './framing.ts';
 import type { ReleaseCache } from './host-script.ts';
 import { runScript, type ScriptTarget } from './host-script.ts';
 import {
@@ -26,6 +29,15 @@ import type { ClusterVersion } from './versions.ts';
  * (pg_basebackup). What calls these must allow as long.
  */
 export const STANDBY_TOOL_TIMEOUT_MS = 10 * 60_000;
+
+/**
+ * How long a host may take to run a trivial script before it counts as not answering: ssh gives
+ * up connecting after 10 s, and a stopped instance never picks up an SSM command at all.
+ */
+export const HOST_ANSWER_TIMEOUT_MS = 30_000;
+
+/** What a transport throws when the host did not run the script: no answer, not a failure. */
+const NO_ANSWER = [HostUnreachable, CoordinatorScriptTimedOut, SsmCommandTimedOut];
 
 export interface GreenplumCoordinatorOperationsOptions {
   hosts: HostTransports;
@@ -84,6 +96,27 @@ export class GreenplumCoordinatorOperations implements CoordinatorOperations {
     const what = `fence the coordinator on ${coordinator.hostname}`;
     const { sections } = await this.run(this.on(coordinator), what, () => fenceScript(coordinator));
     return parseFence(what, section(what, sections, 'fence'), section(what, sections, 'removed'));
+  }
+
+  async hostAnswers(row: SegmentRow): Promise<boolean> {
+    const what = `does ${row.hostname} answer`;
+    try {
+      // No release needed: the host only has to run a shell and say so.
+      const output = await runScript(
+        this.on(row),
+        what,
+        undefined,
+        [sectionMarker('answers'), 'echo yes'],
+        HOST_ANSWER_TIMEOUT_MS,
+      );
+      const line = singleLine(what, section(what, splitSections(what, output), 'answers'), 'yes');
+      if (line.text !== 'yes')
+        throw new MalformedOutput(what, line.number, line.text, 'expected yes');
+      return true;
+    } catch (error) {
+      if (NO_ANSWER.some((kind) => error instanceof kind)) return false;
+      throw error;
+    }
   }
 
   async activate(standby: SegmentRow): Promise<void> {

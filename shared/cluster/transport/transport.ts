@@ -19,6 +19,6 @@ export interface ScriptRequest {
   what: string;
   script: string;
   adminUser: string;
-  /** Longer than the transport's own limit, for one script known to take longer (an activation). */
+  /** Another limit than the transport's own, for one script (an activation: longer). */
   timeoutMs?: number;
 }

@@ -56,8 +56,9 @@ function ssmHosts(stub: CoordinatorStub, dead: readonly string[]): HostTransport
   return ssmToEachHost(
     {
       ssm: new SSMClient({ region: 'eu-west-1' }),
-      pollIntervalMs: 1,
-      timeoutMs: 20,
+      // No real wait: each poll counts a second, and a live host's answer comes on the first.
+      pollIntervalMs: 1000,
+      timeoutMs: 1000,
       sleep: async () => {},
     },
     INSTANCES,
@@ -195,11 +196,18 @@ describe.each(TRANSPORTS)('the coordinator failover over %s', (name, hostsFor) =
     expect(await stub.calls('gpinitstandby')).toEqual([]);
   });
 
+  it('says whether a host runs a script at all', async () => {
+    expect(await failover().hostAnswers(coordinator)).toBe(true);
+    expect(await reached(name, stub)).toEqual(name === 'local' ? [] : ['mdw']);
+  });
+
   if (name !== 'local')
-    it("names the standby's host when it does not answer", async () => {
-      await stub.deadHosts(['smdw']);
-      const probe = failover([INSTANCES.smdw]).probe(coordinator, standby);
+    it('names the host that does not answer, and says it does not (no fence over the transport)', async () => {
+      await stub.deadHosts(['mdw', 'smdw']);
+      const ops = failover([INSTANCES.mdw, INSTANCES.smdw]);
+      const probe = ops.probe(coordinator, standby);
       await expect(probe).rejects.toThrow(HostUnreachable);
       await expect(probe).rejects.toMatchObject({ hosts: ['smdw'] });
+      expect(await ops.hostAnswers(coordinator)).toBe(false);
     });
 });
