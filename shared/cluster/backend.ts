@@ -14,10 +14,21 @@ import { GreenplumClusterOperations } from '#cluster/greenplum/greenplum-cluster
 import { LocalTransport } from '#cluster/transport/local.ts';
 import { SshTransport } from '#cluster/transport/ssh.ts';
 import { SsmTransport } from '#cluster/transport/ssm.ts';
+import type { CoordinatorTransport } from '#cluster/transport/transport.ts';
+import {
+  HOST_INSTANCES_ENV,
+  parseHostInstances,
+  sameShell,
+  sshToEachHost,
+  ssmToEachHost,
+  type HostTransports,
+} from '#cluster/transport/hosts.ts';
 import { OUTPUT_BUCKET_ENV } from '#cluster/ssm/output.ts';
 import type { TableNames } from '#store/tables.ts';
 import { simulationOptionsSchema } from '#cluster/simulated/options.ts';
 import { parseOrThrow } from '#domain/validation.ts';
+
+export { HOST_INSTANCES_ENV } from '#cluster/transport/hosts.ts';
 
 /** The deployment serves a cluster it was not configured for. */
 export class ClusterNotServed extends Error {
@@ -66,10 +77,12 @@ export function coordinatorSettingsFromEnv(env: NodeJS.ProcessEnv): CoordinatorS
 /**
  * The cluster behind the port, chosen by the deployment (CDK context -> environment, or
  * `recoverseg serve` flags -> environment): `simulated` keeps each cluster's simulation in the
- * Control table; `ssm`, `local` and `ssh` drive the one coordinator this deployment serves
+ * Control table; `ssm`, `local` and `ssh` drive the one cluster this deployment serves
  * (CLUSTER_ID), through SSM Run Command (COORDINATOR_INSTANCE_ID), a shell on the coordinator
  * itself, or ssh to COORDINATOR_HOST. Over SSM, RUN_COMMAND_OUTPUT_BUCKET names the bucket SSM
- * writes whole answers to (the stack's), for those over its inline limit.
+ * writes whole answers to (the stack's), for those over its inline limit, and
+ * CLUSTER_HOST_INSTANCES (`{"mdw":"i-…","smdw":"i-…"}`) the instance of each host the
+ * coordinator's failover runs on: without it there is no failover over SSM.
  */
 export function clusterBackendFromEnv(
   doc: DynamoDBDocumentClient,
@@ -82,7 +95,7 @@ export function clusterBackendFromEnv(
   if (backend === 'simulated')
     return (clusterId) => new SimulatedCluster({ doc, tables, clusterId, clock });
   const served = env.CLUSTER_ID;
-  let operations: GreenplumClusterOperations;
+  let operations: (coordinator?: SegmentRow) => GreenplumClusterOperations;
   let where: string;
   if (backend === 'ssm') {
     const instanceId = env.COORDINATOR_INSTANCE_ID;
@@ -90,28 +103,11 @@ export function clusterBackendFromEnv(
       throw new ClusterNotServed(
         'CLUSTER_BACKEND=ssm needs COORDINATOR_INSTANCE_ID and CLUSTER_ID',
       );
-    const bucket = env[OUTPUT_BUCKET_ENV];
-    let s3: Promise<S3Client> | undefined;
-    operations = new GreenplumClusterOperations({
-      transport: new SsmTransport({
-        ssm,
-        instanceId,
-        ...(bucket
-          ? {
-              output: {
-                s3: () =>
-                  (s3 ??= import('@aws-sdk/client-s3').then(({ S3Client }) => new S3Client({}))),
-                bucket,
-              },
-            }
-          : {}),
-      }),
-      settings: coordinatorSettingsFromEnv(env),
-    });
+    operations = greenplumOverSsm(ssm, instanceId, env);
     where = instanceId;
   } else if (backend === 'local' || backend === 'ssh') {
     if (!served) throw new ClusterNotServed(`CLUSTER_BACKEND=${backend} needs CLUSTER_ID`);
-    operations = greenplumOverShell({
+    operations = shellBackend({
       transport: backend,
       ...(env.COORDINATOR_HOST ? { coordinator: env.COORDINATOR_HOST } : {}),
       settings: coordinatorSettingsFromEnv(env),
@@ -119,11 +115,98 @@ export function clusterBackendFromEnv(
     where = env.COORDINATOR_HOST ?? 'this host';
   } else
     throw new ClusterNotServed(`CLUSTER_BACKEND=${backend}: expected simulated, ssm, local or ssh`);
-  return (clusterId) => {
+  return (clusterId, coordinator) => {
     if (clusterId !== served)
       throw new ClusterNotServed(
         `cluster ${clusterId} is not served by this deployment (it serves ${served} on ${where})`,
       );
+    return operations(coordinator);
+  };
+}
+
+function greenplumOverSsm(
+  ssm: SSMClient,
+  instanceId: string,
+  env: NodeJS.ProcessEnv,
+): (coordinator?: SegmentRow) => GreenplumClusterOperations {
+  const instances = parseHostInstances(env[HOST_INSTANCES_ENV]);
+  const bucket = env[OUTPUT_BUCKET_ENV];
+  let s3: Promise<S3Client> | undefined;
+  const options = {
+    ssm,
+    ...(bucket
+      ? {
+          output: {
+            s3: () =>
+              (s3 ??= import('@aws-sdk/client-s3').then(({ S3Client }) => new S3Client({}))),
+            bucket,
+          },
+        }
+      : {}),
+  };
+  const hosts = ssmToEachHost(options, instances);
+  const named = Object.values(instances).includes(instanceId);
+  return followingCoordinator({
+    configured: new SsmTransport({ ...options, instanceId }),
+    settings: coordinatorSettingsFromEnv(env),
+    // The configured coordinator's host is the one CLUSTER_HOST_INSTANCES gives its instance,
+    // or, when it names no host so, any host it does not name.
+    isConfigured: (hostname) =>
+      named ? instances[hostname] === instanceId : !Object.hasOwn(instances, hostname),
+    hosts,
+    failover: Object.keys(instances).length > 0,
+  });
+}
+
+export interface FollowingCoordinatorOptions {
+  /** The transport to the coordinator the deployment was configured with. */
+  configured: CoordinatorTransport;
+  settings: CoordinatorSettings;
+  /** Whether a catalog host name is the configured coordinator's host. */
+  isConfigured: (hostname: string) => boolean;
+  hosts: HostTransports;
+  /** Whether the adapter offers the coordinator's failover (it reaches every host). */
+  failover: boolean;
+}
+
+/**
+ * The operations for the coordinator row on record: the configured ones while it is the
+ * configured coordinator (or none is given), else the same scripts on its host, with its port
+ * and data directory (after gpactivatestandby: the former standby's, capture 129).
+ */
+export function followingCoordinator(
+  options: FollowingCoordinatorOptions,
+): (coordinator?: SegmentRow) => GreenplumClusterOperations {
+  const { settings, hosts } = options;
+  const build = (transport: CoordinatorTransport, at: CoordinatorSettings) =>
+    new GreenplumClusterOperations({
+      transport,
+      settings: at,
+      ...(options.failover ? { hosts } : {}),
+    });
+  const configured = build(options.configured, settings);
+  const moved = new Map<string, GreenplumClusterOperations>();
+  return (coordinator) => {
+    if (
+      coordinator === undefined ||
+      (options.isConfigured(coordinator.hostname) &&
+        coordinator.port === settings.port &&
+        coordinator.datadir === settings.coordinatorDataDirectory)
+    )
+      return configured;
+    const key = `${coordinator.hostname}:${coordinator.port}:${coordinator.datadir}`;
+    let operations = moved.get(key);
+    if (!operations) {
+      const transport = options.isConfigured(coordinator.hostname)
+        ? options.configured
+        : hosts(coordinator.hostname);
+      operations = build(transport, {
+        ...settings,
+        port: coordinator.port,
+        coordinatorDataDirectory: coordinator.datadir,
+      });
+      moved.set(key, operations);
+    }
     return operations;
   };
 }
@@ -139,9 +222,17 @@ export interface ShellBackendOptions {
 
 /**
  * A real cluster without AWS (`recoverseg serve --cluster-backend greenplum --transport
- * local|ssh [--coordinator HOST]`): the same scripts as over SSM, through a shell.
+ * local|ssh [--coordinator HOST]`): the same scripts as over SSM, through a shell. `local` is
+ * one machine (every host of a test cluster a loopback alias); `ssh` reaches each host by its
+ * catalog name, so the coordinator's failover runs over both.
  */
 export function greenplumOverShell(options: ShellBackendOptions): GreenplumClusterOperations {
+  return shellBackend(options)();
+}
+
+function shellBackend(
+  options: ShellBackendOptions,
+): (coordinator?: SegmentRow) => GreenplumClusterOperations {
   const timeout = options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs };
   if (options.transport === 'local' && options.coordinator !== undefined)
     throw new ValidationError(
@@ -153,13 +244,24 @@ export function greenplumOverShell(options: ShellBackendOptions): GreenplumClust
       '--coordinator: --transport ssh needs the coordinator host',
       '--coordinator',
     );
-  const transport =
-    options.transport === 'local'
-      ? new LocalTransport(timeout)
-      : new SshTransport({ coordinator: options.coordinator!, ...timeout });
-  return new GreenplumClusterOperations({
-    transport,
-    settings: validateSettings({ ...DEFAULT_SETTINGS, ...options.settings }),
+  const settings = validateSettings({ ...DEFAULT_SETTINGS, ...options.settings });
+  if (options.transport === 'local') {
+    const local = new LocalTransport(timeout);
+    return followingCoordinator({
+      configured: local,
+      settings,
+      isConfigured: () => true,
+      hosts: sameShell(local),
+      failover: true,
+    });
+  }
+  const coordinator = options.coordinator!;
+  return followingCoordinator({
+    configured: new SshTransport({ coordinator, ...timeout }),
+    settings,
+    isConfigured: (hostname) => hostname === coordinator,
+    hosts: sshToEachHost(timeout),
+    failover: true,
   });
 }
 

@@ -68,8 +68,8 @@ export const WRONG_USER_EXIT = 97;
 /**
  * The whole script. Only `recoverseg_main`'s answer reaches the transport's stdout (fd 3):
  * whatever the environment script prints goes to stderr, so it cannot be taken for the answer.
- * `version` is undefined only for the script that learns it, which sources whichever
- * environment script the installation has.
+ * `version` is undefined only for scripts that need no release (the one that learns it, and
+ * whether a host answers), which source whichever environment script the installation has.
  */
 export function coordinatorScript(
   settings: CoordinatorSettings,

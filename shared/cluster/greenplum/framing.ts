@@ -66,3 +66,24 @@ export function singleLine(
     throw new MalformedOutput(command, line?.number ?? 0, line?.text ?? '', `expected ${expected}`);
   return line;
 }
+
+/**
+ * A tool's whole output and its exit status, printed in the sections `name` and `name_rc`
+ * (gpstate, gpactivatestandby, gpinitstandby): these tools report failures in their output and
+ * exit non-zero, so the script keeps going and the parser reads both.
+ */
+export function toolOutput(
+  command: string,
+  sections: Sections,
+  name: string,
+): { text: string; exitStatus: number } {
+  const rc = singleLine(command, section(command, sections, `${name}_rc`), 'an exit status');
+  if (!/^\d+$/.test(rc.text))
+    throw new MalformedOutput(command, rc.number, rc.text, 'expected an exit status');
+  return {
+    text: section(command, sections, name)
+      .map((line) => line.text)
+      .join('\n'),
+    exitStatus: Number(rc.text),
+  };
+}

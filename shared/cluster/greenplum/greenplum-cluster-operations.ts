@@ -8,9 +8,9 @@ import type {
   ReplicationState,
   RunningGprecoverseg,
 } from '#cluster/port.ts';
+import type { HostTransports } from '#cluster/transport/hosts.ts';
 import type { CoordinatorTransport } from '#cluster/transport/transport.ts';
 import {
-  coordinatorScript,
   DEFAULT_SETTINGS,
   ftsProbeScript,
   gpstateScript,
@@ -25,11 +25,12 @@ import {
   startRecoveryScript,
   validateHandle,
   validateSettings,
-  versionScript,
   type CoordinatorSettings,
 } from './commands.ts';
+import { GreenplumCoordinatorOperations } from './coordinator-operations.ts';
 import { MalformedOutput } from './errors.ts';
-import { section, singleLine, splitSections } from './framing.ts';
+import { section, singleLine, splitSections, toolOutput } from './framing.ts';
+import { ReleaseCache, runScript, type ScriptTarget } from './host-script.ts';
 import {
   parseOperationOutput,
   parseRunningGprecoverseg,
@@ -45,12 +46,17 @@ import { pollScript } from './poll.ts';
 import { parseReplication, parseResponses, parseSegmentRows } from './psql.ts';
 import { parseStandbyReplication, standbyReplicationScript } from './standby.ts';
 import { ReplayLagOverLimit } from './version-errors.ts';
-import { parseGpVersion, type ClusterVersion } from './versions.ts';
+import type { ClusterVersion } from './versions.ts';
 
 export interface GreenplumClusterOperationsOptions {
   transport: CoordinatorTransport;
   /** Defaults: DEFAULT_SETTINGS (the seed's paths, gpadmin, port 5432). */
   settings?: Partial<CoordinatorSettings>;
+  /**
+   * Every host of the cluster by name, for the coordinator's failover (`coordinator`), which
+   * runs on the coordinator's and the standby's hosts. Without it there is no failover.
+   */
+  hosts?: HostTransports;
 }
 
 /**
@@ -59,41 +65,28 @@ export interface GreenplumClusterOperationsOptions {
  * from that release's table (versions.ts).
  */
 export class GreenplumClusterOperations implements ClusterOperations {
-  private readonly transport: CoordinatorTransport;
-  private readonly settings: CoordinatorSettings;
-  private version: Promise<ClusterVersion> | undefined;
+  private readonly target: ScriptTarget;
+  private readonly release = new ReleaseCache();
+  readonly coordinator?: GreenplumCoordinatorOperations;
 
   constructor(options: GreenplumClusterOperationsOptions) {
-    this.transport = options.transport;
-    this.settings = validateSettings({ ...DEFAULT_SETTINGS, ...options.settings });
+    const settings = validateSettings({ ...DEFAULT_SETTINGS, ...options.settings });
+    this.target = { transport: options.transport, settings };
+    if (options.hosts)
+      this.coordinator = new GreenplumCoordinatorOperations({
+        hosts: options.hosts,
+        settings,
+        release: this.release,
+      });
   }
 
   /** The release on the coordinator, asked once; a failed attempt is asked again next time. */
   clusterVersion(): Promise<ClusterVersion> {
-    this.version ??= this.learnVersion().catch((error: unknown) => {
-      this.version = undefined;
-      throw error;
-    });
-    return this.version;
-  }
-
-  private async learnVersion(): Promise<ClusterVersion> {
-    const what = 'postgres --gp-version';
-    const output = await this.send(what, undefined, versionScript());
-    return parseGpVersion(what, section(what, splitSections(what, output), 'version'));
-  }
-
-  private send(
-    what: string,
-    version: ClusterVersion | undefined,
-    body: readonly string[],
-  ): Promise<string> {
-    const script = coordinatorScript(this.settings, version, body, this.transport.encoding);
-    return this.transport.run({ what, script, adminUser: this.settings.adminUser });
+    return this.release.get(this.target);
   }
 
   private async run(what: string, body: readonly string[]): Promise<string> {
-    return this.send(what, await this.clusterVersion(), body);
+    return runScript(this.target, what, await this.clusterVersion(), body);
   }
 
   async readConfiguration(): Promise<ClusterObservation> {
@@ -207,15 +200,10 @@ export class GreenplumClusterOperations implements ClusterOperations {
   }
 
   private async gpstate(what: string, flag: '-m' | '-e') {
-    const sections = splitSections(what, await this.run(what, gpstateScript(flag)));
-    const rc = singleLine(what, section(what, sections, 'gpstate_rc'), 'an exit status');
-    if (!/^\d+$/.test(rc.text))
-      throw new MalformedOutput(what, rc.number, rc.text, 'expected an exit status');
-    return {
-      text: section(what, sections, 'gpstate')
-        .map((line) => line.text)
-        .join('\n'),
-      exitStatus: Number(rc.text),
-    };
+    return toolOutput(
+      what,
+      splitSections(what, await this.run(what, gpstateScript(flag))),
+      'gpstate',
+    );
   }
 }

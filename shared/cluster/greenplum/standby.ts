@@ -1,15 +1,16 @@
+import type { PostmasterAnswer } from '#cluster/port.ts';
 import type { StandbyReplication } from '#domain/events.ts';
 import { standbyReplicationSchema } from '#domain/events.ts';
 import type { SegmentLocation } from '#domain/segment.ts';
 import { ClusterError, MalformedOutput } from './errors.ts';
 import type { OutputLine } from './framing.ts';
 import { section } from './commands.ts';
-import { shellQuote } from './shell.ts';
+import { shellQuote, writeLinesCommand } from './shell.ts';
 import type { VersionFamily } from './versions.ts';
 
 /*
  * The coordinator's standby: what recoverseg reads and runs for it, and how it reads the
- * answers, against real GP 6.24.3 output (captures 114, 125-128, 134, 138-140, 153).
+ * answers, against real GP 6.24.3 output (captures 114, 116, 121, 125-128, 134, 138-140, 153).
  */
 
 /** The walsender the standby's walreceiver connects as (capture 114). */
@@ -72,6 +73,91 @@ export function parseStandbyReplication(
   return parsed.data;
 }
 
+/** How long pg_isready waits for each postmaster (the catalog read's probe waits as long). */
+const PROBE_TIMEOUT_SECONDS = 5;
+
+/** pg_isready's exit statuses and the words it prints for each (its source, captures 116, 121). */
+const POSTMASTER_ANSWERS = new Map<number, { answer: PostmasterAnswer; words: string }>([
+  [0, { answer: 'accepting', words: 'accepting connections' }],
+  [1, { answer: 'rejecting', words: 'rejecting connections' }],
+  [2, { answer: 'no-response', words: 'no response' }],
+  [3, { answer: 'no-attempt', words: 'no attempt' }],
+  [64, { answer: 'mirror-ready', words: 'mirror ready' }],
+]);
+
+const isReady = ({ address, port }: Pick<SegmentLocation, 'address' | 'port'>) =>
+  `pg_isready -h ${shellQuote(address)} -p ${shellQuote(String(port))} -t ${PROBE_TIMEOUT_SECONDS} && rc=0 || rc=$?; echo "rc=$rc"`;
+
+/** pg_isready on the coordinator and on the standby, at their catalog addresses. */
+export const probeScript = (
+  coordinator: Pick<SegmentLocation, 'address' | 'port'>,
+  standby: Pick<SegmentLocation, 'address' | 'port'>,
+): string[] => [section('coordinator'), isReady(coordinator), section('standby'), isReady(standby)];
+
+export interface PostmasterReply {
+  /** `host:port` as pg_isready printed it; absent when it made no attempt (bad options). */
+  target?: string;
+  answer: PostmasterAnswer;
+}
+
+/**
+ * pg_isready's `host:port - words` lines, each followed by `rc=N` (its exit status), as in
+ * captures 116 and 121. The words must be the ones pg_isready prints for that status.
+ */
+export function parsePgIsReady(command: string, lines: readonly OutputLine[]): PostmasterReply[] {
+  const replies: PostmasterReply[] = [];
+  let said: { target: string; words: string } | undefined;
+  for (const line of lines) {
+    const printed = /^(\S+:\d+) - (.+)$/.exec(line.text);
+    if (printed && !said) {
+      said = { target: printed[1]!, words: printed[2]! };
+      continue;
+    }
+    const rc = /^rc=(\d+)$/.exec(line.text);
+    const known = rc ? POSTMASTER_ANSWERS.get(Number(rc[1])) : undefined;
+    if (!known)
+      throw new MalformedOutput(
+        command,
+        line.number,
+        line.text,
+        rc
+          ? 'expected a pg_isready exit status (0, 1, 2, 3 or 64)'
+          : "expected pg_isready's host:port line, then rc=N",
+      );
+    if (said ? said.words !== known.words : known.answer !== 'no-attempt')
+      throw new MalformedOutput(
+        command,
+        line.number,
+        line.text,
+        `pg_isready says ${said ? `"${said.words}"` : 'nothing'} but exited ${rc![1]}`,
+      );
+    replies.push(said ? { target: said.target, answer: known.answer } : { answer: known.answer });
+    said = undefined;
+  }
+  const last = lines.at(-1);
+  if (said || replies.length === 0)
+    throw new MalformedOutput(
+      command,
+      last?.number ?? 0,
+      last?.text ?? '',
+      'expected rc=N after pg_isready',
+    );
+  return replies;
+}
+
+/** The one answer of a probe section. */
+export function postmasterAnswer(command: string, lines: readonly OutputLine[]): PostmasterAnswer {
+  const replies = parsePgIsReady(command, lines);
+  if (replies.length !== 1)
+    throw new MalformedOutput(
+      command,
+      lines[0]!.number,
+      lines[0]!.text,
+      'expected one pg_isready answer',
+    );
+  return replies[0]!.answer;
+}
+
 /** gpactivatestandby refused: a coordinator process, or what looks like one, holds the port. */
 export class ActiveCoordinatorProcess extends ClusterError {
   override name = 'ActiveCoordinatorProcess';
@@ -119,19 +205,20 @@ export function parseActivation(
  * gpinitstandby -a -s HOST -P PORT -S DIR on the coordinator: created (captures 111, 135, 142),
  * or refused before any change (134: the data directory exists on that host).
  */
-export function parseStandbyInitialization(command: string, text: string, exitStatus: number) {
+export function parseStandbyInitialization(
+  command: string,
+  text: string,
+  exitStatus: number,
+  family: VersionFamily,
+): void {
   const lines = text
     .split('\n')
     .map((l) => logText(l))
     .filter((m) => m !== null);
-  if (
-    exitStatus === 0 &&
-    lines.some((m) => /^Successfully created standby (master|coordinator) on /.test(m[2]!))
-  )
-    return;
+  if (exitStatus === 0 && lines.some((m) => m[2]!.startsWith(family.standby.initialized))) return;
   const errors = lines.filter((m) => m[1] === 'CRITICAL' || m[1] === 'ERROR').map((m) => m[2]);
   throw new StandbyCommandFailed(
-    `${command}: exit ${exitStatus}${errors.length > 0 ? `: ${errors.join('; ')}` : ''}`,
+    `${command}: exit ${exitStatus}${errors.length > 0 ? `: ${errors.join('; ')}` : ': it did not say the standby was created'}`,
   );
 }
 
@@ -199,7 +286,31 @@ export function parseFence(
   return { stopped: verdict.text === 'stopped', removed: files };
 }
 
-/** gpactivatestandby on the standby's host, with its data directory and port set as 6.x/7.x want. */
+/**
+ * How long gpactivatestandby's ssh to the old coordinator's host may take to connect. Its only
+ * guard against two coordinators is `ssh OLD cat /tmp/.s.PGSQL.PORT.lock` (gppylib's
+ * ReadPostmasterTempFile, in 6.x, 7.x and Cloudberry alike), run without ConnectTimeout: a host
+ * that does not answer (a stopped instance) holds it for the kernel's TCP connect timeout
+ * (about 2 minutes), and then it goes on as if no coordinator ran there, since an ssh failure
+ * is neither the lock's contents nor "No such file or directory". The fence is what keeps
+ * two coordinators apart; this only bounds the wait.
+ */
+export const OLD_COORDINATOR_CONNECT_SECONDS = 10;
+
+/**
+ * The `ssh` gpactivatestandby finds first on PATH: the real one, with a connect timeout, no
+ * password prompt, and a session that ends when the host stops answering. ssh takes the first
+ * value of each option, so these win over gppylib's own `-o ServerAliveInterval=60`.
+ */
+const BOUNDED_SSH = [
+  '#!/bin/sh',
+  `exec "$RECOVERSEG_SSH" -o ConnectTimeout=${OLD_COORDINATOR_CONNECT_SECONDS} -o BatchMode=yes -o ServerAliveInterval=10 -o ServerAliveCountMax=3 "$@"`,
+];
+
+/**
+ * gpactivatestandby on the standby's host, with its data directory and port set as 6.x/7.x
+ * want, and its ssh to the old coordinator's host bounded (OLD_COORDINATOR_CONNECT_SECONDS).
+ */
 export function activateScript(
   family: VersionFamily,
   standby: Pick<SegmentLocation, 'datadir' | 'port'>,
@@ -207,8 +318,14 @@ export function activateScript(
   return [
     `export ${family.dataDirectoryVariable}=${shellQuote(standby.datadir)}`,
     `export PGPORT=${shellQuote(String(standby.port))}`,
+    'RECOVERSEG_SSH=$(command -v ssh) || { echo "recoverseg: no ssh on this host, which gpactivatestandby needs to check the old coordinator" >&2; exit 1; }',
+    'export RECOVERSEG_SSH',
+    'recoverseg_bin="$RECOVERSEG_STATE_DIR/bin"',
+    'mkdir -p -m 700 "$recoverseg_bin"',
+    `${writeLinesCommand(BOUNDED_SSH, '"$recoverseg_bin/ssh"')}`,
+    'chmod 700 "$recoverseg_bin/ssh"',
     section('activate'),
-    `rc=0; gpactivatestandby -a -d ${shellQuote(standby.datadir)} 2>&1 || rc=$?`,
+    `rc=0; PATH="$recoverseg_bin:$PATH" gpactivatestandby -a -d ${shellQuote(standby.datadir)} 2>&1 || rc=$?`,
     section('activate_rc'),
     'echo "$rc"',
   ];

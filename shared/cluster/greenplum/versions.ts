@@ -38,12 +38,15 @@ export interface VersionFamily {
   relocation: 'config-file' | 'new-hosts';
   /**
    * The standby (content -1): pg_stat_replication's WAL location columns on the coordinator
-   * (9.4's `*_location`, capture 114; 12's `*_lsn`), and the line gpactivatestandby prints when
-   * the activation has completed (capture 128; 7.x and Cloudberry renamed master to coordinator).
+   * (9.4's `*_location`, capture 114; 12's `*_lsn`), the line gpactivatestandby prints when the
+   * activation has completed (capture 128) and the start of gpinitstandby's (captures 111,
+   * 135): 7.x and Cloudberry renamed master to coordinator in both. gpactivatestandby's `-d`
+   * and gpinitstandby's `-a -s -P -S` are the same in all three.
    */
   standby: {
     locationColumns: { sent: string; flush: string; replay: string };
     activated: string;
+    initialized: string;
   };
 }
 
@@ -74,6 +77,7 @@ const REPLAY_LAG_SQL_6 =
 const STANDBY_7: VersionFamily['standby'] = {
   locationColumns: { sent: 'sent_lsn', flush: 'flush_lsn', replay: 'replay_lsn' },
   activated: 'The activation of the standby coordinator has completed successfully.',
+  initialized: 'Successfully created standby coordinator on ',
 };
 
 export const GREENPLUM_6: VersionFamily = {
@@ -87,6 +91,7 @@ export const GREENPLUM_6: VersionFamily = {
   standby: {
     locationColumns: { sent: 'sent_location', flush: 'flush_location', replay: 'replay_location' },
     activated: 'The activation of the standby master has completed successfully.',
+    initialized: 'Successfully created standby master on ',
   },
 };
 

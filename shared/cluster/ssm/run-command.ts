@@ -17,6 +17,8 @@ import { readStdoutObject, RUN_COMMAND_OUTPUT_PREFIX, type CommandOutputBucket }
 export interface RunCommandSettings {
   ssm: SSMClient;
   instanceId: string;
+  /** The cluster host the instance is, when known: errors name it. */
+  host?: string;
   pollIntervalMs: number;
   /** How long to wait for one Run Command to finish before giving up on it. */
   timeoutMs: number;
@@ -37,13 +39,23 @@ const MAX_DECODED_BYTES = 64 * 1024 * 1024;
 const errorName = (error: unknown): string | undefined =>
   error instanceof Error ? error.name : undefined;
 
+/** The host (or, unnamed, the instance) that did not take the command. */
+const unreachable = ({ host, instanceId }: RunCommandSettings, detail: string) =>
+  new HostUnreachable(
+    [host ?? instanceId],
+    `${host === undefined ? 'the coordinator instance' : `its instance ${instanceId}`} ${detail}`,
+  );
+
+/** What GetCommandInvocation's StatusDetails says when the command never reached the agent. */
+const UNDELIVERED = new Set(['Undeliverable', 'DeliveryTimedOut', 'Delivery Timed Out']);
+
 function mapSendError(settings: RunCommandSettings, error: unknown): never {
   const name = errorName(error);
   if (name === 'ThrottlingException') throw new SsmThrottled('SendCommand');
   if (name === 'InvalidInstanceId')
-    throw new HostUnreachable(
-      [settings.instanceId],
-      'the coordinator instance is not managed by SSM or its agent is offline; check the SSM agent',
+    throw unreachable(
+      settings,
+      'is not managed by SSM or its agent is offline; check the SSM agent',
     );
   throw error;
 }
@@ -96,6 +108,8 @@ export async function runCommand(
       'no CommandId returned',
     );
 
+  // A stopped instance takes SendCommand and never picks the command up: Pending to the end.
+  let delivered = false;
   for (let waited = 0; waited < settings.timeoutMs;) {
     await settings.sleep(settings.pollIntervalMs);
     waited += settings.pollIntervalMs;
@@ -111,6 +125,12 @@ export async function runCommand(
         throw new SsmThrottled('GetCommandInvocation');
       throw error;
     }
+    if (UNDELIVERED.has(invocation.StatusDetails ?? ''))
+      throw unreachable(
+        settings,
+        `never received SSM command ${commandId} (${invocation.StatusDetails}): the instance is stopped or its SSM agent is offline`,
+      );
+    if (invocation.Status !== 'Pending' && invocation.Status !== 'Delayed') delivered = true;
     switch (invocation.Status) {
       case 'Success':
         return wholeStdout(settings, what, commandId, invocation.StandardOutputContent);
@@ -130,6 +150,11 @@ export async function runCommand(
         continue;
     }
   }
+  if (!delivered)
+    throw unreachable(
+      settings,
+      `did not pick up SSM command ${commandId} within ${settings.timeoutMs} ms: the instance is stopped or its SSM agent is offline`,
+    );
   throw new SsmCommandTimedOut(commandId, instanceId, settings.timeoutMs);
 }
 

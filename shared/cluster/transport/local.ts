@@ -26,12 +26,16 @@ export class LocalTransport implements CoordinatorTransport {
     this.program = options.program ?? 'bash';
   }
 
-  async run({ what, script, adminUser }: ScriptRequest): Promise<string> {
+  async run({
+    what,
+    script,
+    adminUser,
+    timeoutMs = this.timeoutMs,
+  }: ScriptRequest): Promise<string> {
     const user = this.currentUser();
     if (user !== adminUser) throw new NotAdminUser(user, adminUser);
-    const result = await runWithStdin(this.program, ['-s'], script, this.timeoutMs);
-    if (result.timedOut)
-      throw new CoordinatorScriptTimedOut(what, this.coordinator, this.timeoutMs);
+    const result = await runWithStdin(this.program, ['-s'], script, timeoutMs);
+    if (result.timedOut) throw new CoordinatorScriptTimedOut(what, this.coordinator, timeoutMs);
     if (result.code !== 0)
       throw new CoordinatorScriptFailed(what, this.coordinator, result.code, result.stderr);
     return result.stdout;

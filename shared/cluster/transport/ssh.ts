@@ -34,7 +34,12 @@ export class SshTransport implements CoordinatorTransport {
     this.program = options.program ?? 'ssh';
   }
 
-  async run({ what, script, adminUser }: ScriptRequest): Promise<string> {
+  async run({
+    what,
+    script,
+    adminUser,
+    timeoutMs = this.timeoutMs,
+  }: ScriptRequest): Promise<string> {
     const args = [
       '-o',
       'BatchMode=yes',
@@ -46,9 +51,8 @@ export class SshTransport implements CoordinatorTransport {
       this.host,
       'bash -s',
     ];
-    const result = await runWithStdin(this.program, args, script, this.timeoutMs);
-    if (result.timedOut)
-      throw new CoordinatorScriptTimedOut(what, this.coordinator, this.timeoutMs);
+    const result = await runWithStdin(this.program, args, script, timeoutMs);
+    if (result.timedOut) throw new CoordinatorScriptTimedOut(what, this.coordinator, timeoutMs);
     if (result.code === SSH_FAILED)
       throw new HostUnreachable(
         [this.host],

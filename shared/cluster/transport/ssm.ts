@@ -10,6 +10,8 @@ export interface SsmTransportOptions {
   ssm: SSMClient;
   /** The coordinator's EC2 instance (or SSM managed instance) id. */
   instanceId: string;
+  /** The cluster host this instance is (`smdw`), to name it in errors. */
+  host?: string;
   pollIntervalMs?: number;
   /** Per Run Command; long operations are start-then-poll, so this stays short. */
   timeoutMs?: number;
@@ -48,10 +50,12 @@ export class SsmTransport implements CoordinatorTransport {
 
   constructor(options: SsmTransportOptions) {
     const instanceId = parseOrThrow(instanceIdSchema, options.instanceId, 'instanceId');
-    this.coordinator = `${instanceId} (SSM)`;
+    this.coordinator =
+      options.host === undefined ? `${instanceId} (SSM)` : `${options.host} (${instanceId}, SSM)`;
     this.settings = {
       ssm: options.ssm,
       instanceId,
+      ...(options.host === undefined ? {} : { host: options.host }),
       pollIntervalMs: options.pollIntervalMs ?? 2_000,
       timeoutMs: options.timeoutMs ?? 120_000,
       sleep: options.sleep ?? sleepFor,
@@ -67,10 +71,14 @@ export class SsmTransport implements CoordinatorTransport {
     this.staging = options.staging ?? {};
   }
 
-  async run({ what, script, adminUser }: ScriptRequest): Promise<string> {
+  async run({ what, script, adminUser, timeoutMs }: ScriptRequest): Promise<string> {
     const { staging, run } = scriptCommands(what, script, adminUser, this.staging);
     for (const [index, command] of staging.entries())
       await runCommand(this.settings, `${what} (piece ${index + 1} of ${staging.length})`, command);
-    return runOnCoordinator(this.settings, what, run);
+    return runOnCoordinator(
+      timeoutMs === undefined ? this.settings : { ...this.settings, timeoutMs },
+      what,
+      run,
+    );
   }
 }

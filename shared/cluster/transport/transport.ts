@@ -19,4 +19,6 @@ export interface ScriptRequest {
   what: string;
   script: string;
   adminUser: string;
+  /** Another limit than the transport's own, for one script (an activation: longer). */
+  timeoutMs?: number;
 }

@@ -82,13 +82,40 @@ cat "$STUB_DIR/gpstate$1.txt"
 exit "$(cat "$STUB_DIR/gpstate$1.exit" 2>/dev/null || echo 0)"
 `;
 
+// gpactivatestandby and gpinitstandby: record their arguments, the PGPORT and data directory
+// they were given and the ssh they would run, then print their capture and exit with its status.
+const STANDBY_TOOL = `#!/bin/bash
+name=$(basename "$0")
+printf '%s|%s|%s|%s\\n' "$*" "$PGPORT" "\${MASTER_DATA_DIRECTORY:-}" "$(command -v ssh)" >> "$STUB_DIR/$name.calls"
+cat "$STUB_DIR/$name.txt"
+exit "$(cat "$STUB_DIR/$name.exit" 2>/dev/null || echo 0)"
+`;
+
+// pg_ctl status: a postmaster runs while $STUB_DIR/postmaster-running exists; stop ends it.
+const PG_CTL = `#!/bin/bash
+printf '%s\\n' "$*" >> "$STUB_DIR/pg_ctl.calls"
+case "$1" in
+  status) [ -e "$STUB_DIR/postmaster-running" ] && exit 0; exit 3 ;;
+  stop) rm -f "$STUB_DIR/postmaster-running" ;;
+esac
+`;
+
 export interface RunResult {
   code: number;
   stdout: string;
   stderr: string;
 }
 
-export type StubProgram = 'sudo' | 'ssh' | 'postgres' | 'pg_isready' | 'gprecoverseg' | 'gpstate';
+export type StubProgram =
+  | 'sudo'
+  | 'ssh'
+  | 'postgres'
+  | 'pg_isready'
+  | 'gprecoverseg'
+  | 'gpstate'
+  | 'pg_ctl'
+  | 'gpactivatestandby'
+  | 'gpinitstandby';
 
 export class CoordinatorStub {
   /** Scripts must run as the admin user; on the stub that is whoever runs the tests. */
@@ -137,8 +164,12 @@ export class CoordinatorStub {
       pg_isready: PG_ISREADY,
       gprecoverseg: GPRECOVERSEG,
       gpstate: GPSTATE,
-      // `ssh [options] -- HOST COMMAND`: records the options and host, runs COMMAND here.
-      ssh: `#!/bin/bash\n${environment}printf '%s\\n' "$*" >> "$STUB_DIR/ssh.calls"\nwhile [ "$1" != -- ]; do shift; done\nshift 2\nexec bash -c "$*"\n`,
+      pg_ctl: PG_CTL,
+      gpactivatestandby: STANDBY_TOOL,
+      gpinitstandby: STANDBY_TOOL,
+      // `ssh [options] -- HOST COMMAND`: records the options and host, runs COMMAND here, or
+      // fails as ssh does (255) when HOST is one of $STUB_DIR/dead-hosts.
+      ssh: `#!/bin/bash\n${environment}printf '%s\\n' "$*" >> "$STUB_DIR/ssh.calls"\nwhile [ "$1" != -- ]; do shift; done\nif grep -qx "$2" "$STUB_DIR/dead-hosts" 2>/dev/null; then echo "ssh: connect to host $2 port 22: Connection timed out" >&2; exit 255; fi\nshift 2\nexec bash -c "$*"\n`,
       // `--transport local`'s shell, with the coordinator's environment.
       'local-bash': `#!/bin/bash\n${environment}exec bash "$@"\n`,
     };
@@ -224,6 +255,27 @@ export class CoordinatorStub {
   async gpstateAnswer(flag: '-m' | '-e', capture: Capture): Promise<void> {
     await writeFile(join(this.stubDir, `gpstate${flag}.txt`), capture.body);
     await writeFile(join(this.stubDir, `gpstate${flag}.exit`), String(capture.exitStatus));
+  }
+
+  /** gpactivatestandby or gpinitstandby prints a capture and exits with its status. */
+  async standbyToolAnswer(
+    tool: 'gpactivatestandby' | 'gpinitstandby',
+    capture: Capture,
+  ): Promise<void> {
+    await writeFile(join(this.stubDir, `${tool}.txt`), capture.body);
+    await writeFile(join(this.stubDir, `${tool}.exit`), String(capture.exitStatus));
+  }
+
+  /** Hosts ssh cannot reach: it fails with 255, as for a stopped machine. */
+  deadHosts(hosts: readonly string[]): Promise<void> {
+    return writeFile(join(this.stubDir, 'dead-hosts'), hosts.map((host) => `${host}\n`).join(''));
+  }
+
+  /** Whether pg_ctl status finds a postmaster. */
+  postmasterRunning(running: boolean): Promise<void> {
+    return running
+      ? writeFile(join(this.stubDir, 'postmaster-running'), '')
+      : rm(join(this.stubDir, 'postmaster-running'), { force: true });
   }
 
   hold(): Promise<void> {

@@ -6,13 +6,17 @@ import { describe, expect, it } from 'vitest';
 import { MalformedOutput } from '#cluster/greenplum/errors.ts';
 import {
   ActiveCoordinatorProcess,
+  OLD_COORDINATOR_CONNECT_SECONDS,
   StandbyCommandFailed,
   activateScript,
   fenceScript,
   parseActivation,
   parseFence,
+  parsePgIsReady,
   parseStandbyInitialization,
   parseStandbyReplication,
+  postmasterAnswer,
+  probeScript,
 } from '#cluster/greenplum/standby.ts';
 import { GREENPLUM_6, GREENPLUM_7 } from '#cluster/greenplum/versions.ts';
 import { outputLines, readCapture } from './captures.ts';
@@ -140,12 +144,16 @@ describe('gpinitstandby', () => {
     '142_gpinitstandby_smdw_again.txt',
   ])('reads %s as created', async (name) => {
     const { body, exitStatus } = await readCapture(name);
-    expect(() => parseStandbyInitialization('gpinitstandby', body, exitStatus)).not.toThrow();
+    expect(() =>
+      parseStandbyInitialization('gpinitstandby', body, exitStatus, GREENPLUM_6),
+    ).not.toThrow();
   });
 
   it('reads capture 134 as refused, in its own words', async () => {
     const { body, exitStatus } = await readCapture('134_gpinitstandby_old_dir_exists.txt');
-    expect(() => parseStandbyInitialization('gpinitstandby', body, exitStatus)).toThrow(
+    expect(() =>
+      parseStandbyInitialization('gpinitstandby', body, exitStatus, GREENPLUM_6),
+    ).toThrow(
       'gpinitstandby: exit 2: Data directory already exists on host mdw; Failed to create standby; Error initializing standby master: master data directory exists',
     );
   });
@@ -202,5 +210,89 @@ describe('the fence on the old coordinator host', () => {
 
   it('removes nothing when nothing was left', async () => {
     expect(await runFence(undefined)).toEqual({ stopped: false, removed: [] });
+  });
+});
+
+describe('pg_isready on the coordinator and the standby', () => {
+  it.each([
+    [
+      '116_pg_isready_standby.txt',
+      [
+        { target: 'smdw:5433', answer: 'mirror-ready' },
+        { target: 'mdw:5432', answer: 'accepting' },
+      ],
+    ],
+    [
+      '121_pg_isready_after_coordinator_kill.txt',
+      [
+        { target: 'mdw:5432', answer: 'no-response' },
+        { target: 'smdw:5433', answer: 'mirror-ready' },
+      ],
+    ],
+  ])('reads %s', async (name, replies) => {
+    expect(parsePgIsReady('pg_isready', await lines(name))).toEqual(replies);
+  });
+
+  it('reads "no attempt" (exit 3), which prints no host line', () => {
+    expect(postmasterAnswer('pg_isready', outputLines('rc=3'))).toBe('no-attempt');
+  });
+
+  it.each([
+    [
+      'words that do not match the exit status',
+      'mdw:5432 - accepting connections\nrc=2',
+      /says "accepting connections" but exited 2/,
+    ],
+    [
+      'an exit status pg_isready never uses',
+      'mdw:5432 - unknown\nrc=7',
+      /expected a pg_isready exit status/,
+    ],
+    ['an answer with no exit status', 'mdw:5432 - no response', /expected rc=N after pg_isready/],
+    ['a line that is neither', 'psql: could not connect', /expected pg_isready's host:port line/],
+    ['nothing at all', '', /expected rc=N/],
+    ['two answers where one is asked', 'rc=3\nrc=3', /expected one pg_isready answer/],
+  ])('refuses %s', (_what, text, message) => {
+    const read = () => postmasterAnswer('pg_isready', outputLines(text));
+    expect(read).toThrow(MalformedOutput);
+    expect(read).toThrow(message);
+  });
+
+  it('asks each at its catalog address and port, quoted', () => {
+    const script = probeScript(
+      { address: 'mdw', port: 5432 },
+      { address: "smdw'; reboot; '", port: 5433 },
+    ).join('\n');
+    expect(script).toContain("pg_isready -h 'mdw' -p '5432' -t 5");
+    expect(script).toContain(`pg_isready -h 'smdw'\\''; reboot; '\\''' -p '5433' -t 5`);
+  });
+});
+
+describe("gpactivatestandby's ssh to the old coordinator's host", () => {
+  it("goes through the bounded ssh: a connect timeout, no prompt, given before gppylib's options", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'recoverseg-activate-'));
+    try {
+      // gppylib's ReadPostmasterTempFile.remote, as 6.24.3 runs it (capture 125's debug line).
+      await writeFile(
+        join(dir, 'gpactivatestandby'),
+        '#!/bin/sh\nssh -o StrictHostKeyChecking=no -o ServerAliveInterval=60 mdw "cat /tmp/.s.PGSQL.5432.lock"\necho "ssh exited $?"\n',
+        { mode: 0o755 },
+      );
+      await writeFile(join(dir, 'ssh'), '#!/bin/sh\necho "ssh $*"\nexit 255\n', { mode: 0o755 });
+      const script = activateScript(GREENPLUM_6, { datadir: '/data1/standby/gpseg-1', port: 5433 });
+      const stdout = await new Promise<string>((resolve, reject) =>
+        execFile(
+          'bash',
+          ['-c', ['set -eo pipefail', ...script].join('\n')],
+          { env: { PATH: `${dir}:/usr/bin:/bin`, RECOVERSEG_STATE_DIR: join(dir, 'state') } },
+          (error, out, err) => (error ? reject(new Error(err)) : resolve(out)),
+        ),
+      );
+      expect(stdout).toContain(
+        `ssh -o ConnectTimeout=${OLD_COORDINATOR_CONNECT_SECONDS} -o BatchMode=yes -o ServerAliveInterval=10 -o ServerAliveCountMax=3 -o StrictHostKeyChecking=no -o ServerAliveInterval=60 mdw cat /tmp/.s.PGSQL.5432.lock\nssh exited 255\n`,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -155,6 +155,29 @@ describe('runOnCoordinator', () => {
     expect(slept).toEqual([1000, 1000, 1000, 1000, 1000]);
   });
 
+  it.each([
+    ['still Pending when the wait runs out', { Status: 'Pending' as const }, /did not pick up/],
+    [
+      'Undeliverable',
+      { Status: 'Failed' as const, StatusDetails: 'Undeliverable' },
+      /never received SSM command cmd-1 \(Undeliverable\)/,
+    ],
+  ])(
+    'maps a command the instance never took (%s) to HostUnreachable, naming the host',
+    async (_what, status, message) => {
+      ssmMock.on(GetCommandInvocationCommand).resolves(invocation(status));
+      const error = await runOnCoordinator({ ...settings(), host: 'smdw' }, 'x', 'true').catch(
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(HostUnreachable);
+      expect(error).toMatchObject({ hosts: ['smdw'] });
+      expect((error as Error).message).toMatch(
+        /^smdw unreachable: its instance i-0123456789abcdef0 /,
+      );
+      expect((error as Error).message).toMatch(message);
+    },
+  );
+
   it('reports output cut off at the SSM limit as SsmOutputTruncated when there is no bucket', async () => {
     ssmMock
       .on(GetCommandInvocationCommand)

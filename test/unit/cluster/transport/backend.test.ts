@@ -1,15 +1,22 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { SSMClient } from '@aws-sdk/client-ssm';
+import { SendCommandCommand, SSMClient, type SendCommandCommandInput } from '@aws-sdk/client-ssm';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '#domain/errors.ts';
 import {
   clusterBackendFromEnv,
   coordinatorSettingsFromEnv,
+  followingCoordinator,
   greenplumOverShell,
+  HOST_INSTANCES_ENV,
 } from '#cluster/backend.ts';
+import type { SegmentRow } from '#domain/segment.ts';
+import { HostNotManaged } from '#cluster/transport/hosts.ts';
+import type { CoordinatorTransport } from '#cluster/transport/transport.ts';
+import { mockSsmAndS3 } from '#test/unit/cluster/ssm/mocks.ts';
 import { GreenplumClusterOperations } from '#cluster/greenplum/greenplum-cluster-operations.ts';
 
+const { ssm: ssmMock } = mockSsmAndS3();
 const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
 const tables = { eventLog: 'e', configuration: 'c', control: 'k' } as never;
 
@@ -142,5 +149,132 @@ describe('greenplumOverShell', () => {
     [{ transport: 'ssh' as const, coordinator: 'mdw', settings: { port: 0 } }, /^port: /],
   ])('refuses %j', (options, message) => {
     expect(() => greenplumOverShell(options)).toThrow(message);
+  });
+});
+
+describe('the coordinator row on record (after a failover, capture 129)', () => {
+  /** A transport that records each script it is given and answers nothing. */
+  const recording = (label: string, scripts: string[]): CoordinatorTransport => ({
+    coordinator: label,
+    encoding: 'plain',
+    run: async ({ script }) => {
+      scripts.push(`${label}: ${script}`);
+      throw new Error('not a cluster');
+    },
+  });
+  const settings = {
+    gphome: '/usr/gpdb',
+    coordinatorDataDirectory: '/data1/gpdb/master/gpseg-1',
+    adminUser: 'gpadmin',
+    port: 5432,
+  };
+  const row = (hostname: string, port: number, datadir: string): SegmentRow => ({
+    dbid: 10,
+    content: -1,
+    role: 'p',
+    preferred_role: 'p',
+    mode: 's',
+    status: 'u',
+    port,
+    hostname,
+    address: hostname,
+    datadir,
+  });
+  const activated = row('smdw', 5433, '/data1/gpdb/standby/gpseg-1');
+
+  it('keeps the configured coordinator while the row is it, and follows a moved one to its host, port and data directory', async () => {
+    const scripts: string[] = [];
+    const follow = followingCoordinator({
+      configured: recording('configured', scripts),
+      settings,
+      isConfigured: (hostname) => hostname === 'mdw',
+      hosts: (hostname) => recording(hostname, scripts),
+      failover: true,
+    });
+    expect(follow(row('mdw', 5432, settings.coordinatorDataDirectory))).toBe(follow());
+    expect(follow(activated)).toBe(follow(activated));
+    expect(follow(activated)).not.toBe(follow());
+    await expect(follow(activated).readConfiguration()).rejects.toThrow('not a cluster');
+    expect(scripts).toHaveLength(1);
+    expect(scripts[0]).toMatch(/^smdw: /);
+    expect(scripts[0]).toContain("coordinator_data_directory='/data1/gpdb/standby/gpseg-1'");
+    expect(scripts[0]).toContain("export PGPORT='5433'");
+    // The same host on another port is reached through the configured transport.
+    await expect(
+      follow(row('mdw', 5433, settings.coordinatorDataDirectory)).readConfiguration(),
+    ).rejects.toThrow();
+    expect(scripts[1]).toMatch(/^configured: .*export PGPORT='5433'/s);
+  });
+
+  const ssmEnv = {
+    CLUSTER_BACKEND: 'ssm',
+    CLUSTER_ID: 'prod',
+    COORDINATOR_INSTANCE_ID: 'i-0aaaaaaaaaaaaaaa1',
+    COORDINATOR_DATA_DIRECTORY: '/data1/gpdb/master/gpseg-1',
+  };
+
+  it(`sends the moved coordinator's scripts to its host's instance in ${HOST_INSTANCES_ENV}`, async () => {
+    const sent: SendCommandCommandInput[] = [];
+    ssmMock.on(SendCommandCommand).callsFake((input: SendCommandCommandInput) => {
+      sent.push(input);
+      throw Object.assign(new Error('AccessDeniedException'), { name: 'AccessDeniedException' });
+    });
+    const backend = clusterBackendFromEnv(
+      doc,
+      tables,
+      {
+        ...ssmEnv,
+        [HOST_INSTANCES_ENV]: '{"mdw":"i-0aaaaaaaaaaaaaaa1","smdw":"i-0bbbbbbbbbbbbbbb2"}',
+      },
+      Date.now,
+      new SSMClient({ region: 'eu-west-1' }),
+    );
+    expect(backend('prod').coordinator).toBeDefined();
+    await expect(backend('prod', activated).readConfiguration()).rejects.toThrow();
+    await expect(backend('prod').readConfiguration()).rejects.toThrow();
+    expect(sent.map((input) => input.InstanceIds)).toEqual([
+      ['i-0bbbbbbbbbbbbbbb2'],
+      ['i-0aaaaaaaaaaaaaaa1'],
+    ]);
+    // Quoted once more inside `bash -c '…'`.
+    expect(sent[0]!.Parameters!.commands![0]).toContain(`export PGPORT='\\''5433'\\''`);
+  });
+
+  it(`has no failover over SSM without ${HOST_INSTANCES_ENV}, and names the setting for a host it lacks`, async () => {
+    const build = (instances?: string) =>
+      clusterBackendFromEnv(
+        doc,
+        tables,
+        { ...ssmEnv, ...(instances ? { [HOST_INSTANCES_ENV]: instances } : {}) },
+        Date.now,
+        new SSMClient({ region: 'eu-west-1' }),
+      );
+    expect(build()('prod').coordinator).toBeUndefined();
+    // Naming no host, it cannot tell the coordinator's instance's host from another: a moved
+    // row is taken to be on it.
+    ssmMock.on(SendCommandCommand).rejects(new Error('sent'));
+    await expect(build()('prod', activated).readConfiguration()).rejects.toThrow('sent');
+    expect(ssmMock.commandCalls(SendCommandCommand)[0]!.args[0].input.InstanceIds).toEqual([
+      ssmEnv.COORDINATOR_INSTANCE_ID,
+    ]);
+    const follow = () => build('{"mdw":"i-0aaaaaaaaaaaaaaa1"}')('prod', activated);
+    expect(follow).toThrow(HostNotManaged);
+    expect(follow).toThrow(`add "smdw":"i-…" to ${HOST_INSTANCES_ENV}`);
+  });
+
+  it.each([
+    ['not JSON', '{mdw: i-0aaaaaaaaaaaaaaa1}', /^CLUSTER_HOST_INSTANCES: must be JSON/],
+    ['a list', '["i-0aaaaaaaaaaaaaaa1"]', /^CLUSTER_HOST_INSTANCES: /],
+    [
+      'a bad instance id',
+      '{"smdw":"i-x; reboot"}',
+      /^CLUSTER_HOST_INSTANCES\.smdw: must be an EC2 instance id/,
+    ],
+    ['a host name no host has', '{"smdw; id":"i-0bbbbbbbbbbbbbbb2"}', /^CLUSTER_HOST_INSTANCES/],
+  ])('refuses %s in CLUSTER_HOST_INSTANCES before anything runs', (_what, value, message) => {
+    const build = () =>
+      clusterBackendFromEnv(doc, tables, { ...ssmEnv, [HOST_INSTANCES_ENV]: value });
+    expect(build).toThrow(ValidationError);
+    expect(build).toThrow(message);
   });
 });

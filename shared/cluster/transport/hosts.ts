@@ -1,0 +1,92 @@
+import * as z from 'zod';
+import { ValidationError } from '#domain/errors.ts';
+import { hostnameSchema } from '#domain/segment.ts';
+import { ClusterError } from '#cluster/greenplum/errors.ts';
+import type { CoordinatorTransport } from './transport.ts';
+import { SshTransport, type SshTransportOptions } from './ssh.ts';
+import { instanceIdSchema, SsmTransport, type SsmTransportOptions } from './ssm.ts';
+
+/**
+ * The transport to a host of the cluster, by its catalog host name: the coordinator's failover
+ * runs on the coordinator's and the standby's hosts, wherever the coordinator has moved to.
+ */
+export type HostTransports = (hostname: string) => CoordinatorTransport;
+
+/** The environment variable mapping each host to its SSM instance, as JSON. */
+export const HOST_INSTANCES_ENV = 'CLUSTER_HOST_INSTANCES';
+
+/** A host recoverseg has no SSM instance for. */
+export class HostNotManaged extends ClusterError {
+  override name = 'HostNotManaged';
+  constructor(readonly host: string) {
+    super(
+      `no SSM instance is set for host ${host}: add "${host}":"i-…" to ${HOST_INSTANCES_ENV} (the stack's hostInstances setting), then retry`,
+    );
+  }
+}
+
+/** One machine (`--transport local`; a test cluster of loopback aliases): the same shell for all. */
+export const sameShell =
+  (transport: CoordinatorTransport): HostTransports =>
+  () =>
+    transport;
+
+/** ssh to each host by its catalog name, as Greenplum's own tools reach it. */
+export function sshToEachHost(options: Omit<SshTransportOptions, 'coordinator'>): HostTransports {
+  const byHost = new Map<string, SshTransport>();
+  return (hostname) => {
+    let transport = byHost.get(hostname);
+    if (!transport) {
+      transport = new SshTransport({ ...options, coordinator: hostname });
+      byHost.set(hostname, transport);
+    }
+    return transport;
+  };
+}
+
+/** SSM Run Command on each host's instance; a host without one is HostNotManaged. */
+export function ssmToEachHost(
+  options: Omit<SsmTransportOptions, 'instanceId' | 'host'>,
+  instances: Readonly<Record<string, string>>,
+): HostTransports {
+  const byHost = new Map<string, SsmTransport>();
+  return (hostname) => {
+    const instanceId = Object.hasOwn(instances, hostname) ? instances[hostname] : undefined;
+    if (instanceId === undefined) throw new HostNotManaged(hostname);
+    let transport = byHost.get(hostname);
+    if (!transport) {
+      transport = new SsmTransport({ ...options, instanceId, host: hostname });
+      byHost.set(hostname, transport);
+    }
+    return transport;
+  };
+}
+
+const hostInstancesSchema = z.record(hostnameSchema, instanceIdSchema);
+
+/**
+ * `{"mdw":"i-…","smdw":"i-…"}`: each catalog host name and its instance. Unset or empty is no
+ * host at all; anything else must be that object, or the deployment stops here, naming it.
+ */
+export function parseHostInstances(text: string | undefined): Record<string, string> {
+  if (text === undefined || text.trim() === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ValidationError(
+      `${HOST_INSTANCES_ENV}: must be JSON such as {"mdw":"i-0123456789abcdef0"}, got ${JSON.stringify(text.slice(0, 40))}`,
+      HOST_INSTANCES_ENV,
+    );
+  }
+  const parsed = hostInstancesSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const where = issue.path.length > 0 ? `.${issue.path.join('.')}` : '';
+    throw new ValidationError(
+      `${HOST_INSTANCES_ENV}${where}: ${issue.message}`,
+      `${HOST_INSTANCES_ENV}${where}`,
+    );
+  }
+  return parsed.data;
+}
