@@ -100,16 +100,18 @@ export const WORKFLOW_TASKS = {
     // Tells the operators when the activation waits for their approval.
     notifies: true,
   },
+  // pg_ctl stop over SSM, after a host check that may wait 30 s for an answer.
   FenceCoordinator: {
     entry: 'lambdas/fence-coordinator.ts',
-    timeoutSeconds: 120,
+    timeoutSeconds: 240,
     drivesCluster: true,
     notifies: false,
   },
-  // gpactivatestandby took about 8 s on the real cluster (capture 128).
+  // gpactivatestandby took about 8 s on the real cluster (capture 128), but waits up to 600 s
+  // for the promoted standby; the adapter gives it 10 minutes.
   ActivateStandby: {
     entry: 'lambdas/activate-standby.ts',
-    timeoutSeconds: 300,
+    timeoutSeconds: 690,
     drivesCluster: true,
     notifies: false,
   },

@@ -44,9 +44,17 @@ export class FailoverStopped extends Error {
   override name = 'FailoverStopped';
 }
 
-/** The coordinator operations of the cluster, or an error that says what is missing. */
-function coordinatorOps(deps: StepDeps, clusterId: string): CoordinatorOperations | undefined {
-  return deps.cluster(clusterId).coordinator;
+/**
+ * The coordinator operations of the cluster, addressed from the coordinator on record (after
+ * an earlier failover it is not where the deployment was configured); undefined when the
+ * adapter has none.
+ */
+function coordinatorOps(
+  deps: StepDeps,
+  clusterId: string,
+  state: ClusterState,
+): CoordinatorOperations | undefined {
+  return deps.cluster(clusterId, coordinatorRows(state.segments).coordinator).coordinator;
 }
 
 function theFailover(state: ClusterState, incidentId: string): ActiveFailover {
@@ -99,10 +107,8 @@ export async function startFailover(
 ): Promise<Result<typeof failoverStartResultSchema>> {
   const { clusterId, incidentId, trigger } = event.input;
   const now = await takeCluster(deps, event);
-  const probe = await probeOf(
-    coordinatorOps(deps, clusterId),
-    await loadRegistered(deps, clusterId),
-  );
+  const registered = await loadRegistered(deps, clusterId);
+  const probe = await probeOf(coordinatorOps(deps, clusterId, registered), registered);
   // The loss goes on record first (a run started by hand finds it here), then the decision
   // is made on the log that holds it.
   await record(deps, event, 'CoordinatorLost', (s) => {
@@ -168,10 +174,11 @@ export async function startFailover(
 async function fenceNow(
   deps: StepDeps,
   clusterId: string,
+  state: ClusterState,
   old: SegmentRow,
 ): Promise<{ fence: FenceMethod; instanceId: string | undefined }> {
   const instanceId = deps.instances?.instanceOf(old.hostname);
-  const ops = coordinatorOps(deps, clusterId);
+  const ops = coordinatorOps(deps, clusterId, state);
   const hostAnswers = instanceId === undefined && ops ? await ops.hostAnswers(old) : false;
   const { then } = decide(FENCE_RULES, { instanceKnown: instanceId !== undefined, hostAnswers });
   return { fence: then, instanceId };
@@ -206,7 +213,12 @@ export async function decideActivation(
   const now = deps.now();
   const before = await loadRegistered(deps, clusterId);
   const failover = theFailover(before, incidentId);
-  const { fence } = await fenceNow(deps, clusterId, rowOf(before, failover.coordinatorDbid));
+  const { fence } = await fenceNow(
+    deps,
+    clusterId,
+    before,
+    rowOf(before, failover.coordinatorDbid),
+  );
   const { rule, then } = decide(ACTIVATION_RULES, {
     policy: coordinatorPolicyOf(before).policy,
     fence,
@@ -264,7 +276,7 @@ export async function fenceCoordinator(
   const polls = (event.input.fence?.polls ?? 0) + 1;
   if (failover.fenced) return { at, next: 'activate', how: failover.fenced.how, polls };
   const old = rowOf(before, failover.coordinatorDbid);
-  const { fence, instanceId } = await fenceNow(deps, clusterId, old);
+  const { fence, instanceId } = await fenceNow(deps, clusterId, before, old);
   const { then } = decide(ACTIVATION_RULES, {
     policy: coordinatorPolicyOf(before).policy,
     fence,
@@ -305,7 +317,7 @@ export async function fenceCoordinator(
     return { at, next: 'wait', how: fence, polls };
   }
   try {
-    const done = await coordinatorOps(deps, clusterId)!.fence(old);
+    const done = await coordinatorOps(deps, clusterId, before)!.fence(old);
     const removed = done.removed.length > 0 ? `; removed ${done.removed.join(', ')}` : '';
     return await fenced(
       fence,
@@ -328,7 +340,7 @@ export async function activateStandby(
   const failover = theFailover(before, incidentId);
   if (failover.activated) return { at, dbid: failover.standbyDbid };
   const standby = rowOf(before, failover.standbyDbid);
-  const ops = coordinatorOps(deps, clusterId);
+  const ops = coordinatorOps(deps, clusterId, before);
   if (!ops) throw new FailoverStopped(`incident ${incidentId}: the adapter cannot activate`);
   try {
     await ops.activate(standby);
