@@ -2,6 +2,7 @@ import { InvalidTransition } from '#domain/errors.ts';
 import { fold, type ClusterState } from '#domain/evolve.ts';
 import type { NewEvent } from '#domain/events.ts';
 import type { DoubleFault } from '#domain/observation.ts';
+import { coordinatorRows } from '#domain/coordinator-fold.ts';
 import { locationOf, pairsOf, sameLocation, type Pair, type SegmentRow } from '#domain/segment.ts';
 
 /** What the cluster showed when it was read: its catalog and the contents with no live copy. */
@@ -100,6 +101,24 @@ function pairEvents(
 }
 
 /**
+ * A standby the catalog shows and the log does not: added by `gpinitstandby` after the cluster
+ * was registered (seen on the real cluster: captures 111, 113). Only under the coordinator on
+ * record; a coordinator that changed outside recoverseg is for an operator to register again.
+ */
+function standbyEvents(state: ClusterState, observation: Observation): NewEvent[] {
+  const logged = coordinatorRows(state.segments);
+  const seen = coordinatorRows(observation.segments);
+  if (logged.standby || !seen.standby || seen.coordinator?.dbid !== logged.coordinator?.dbid)
+    return [];
+  return [
+    {
+      type: 'StandbyInitialized',
+      data: { dbid: seen.standby.dbid, location: locationOf(seen.standby) },
+    },
+  ];
+}
+
+/**
  * The events that explain the difference between the log's state and an observation of the
  * cluster, content by content. Folding them onto `state` gives the observed catalog.
  * Differences Greenplum cannot produce (a dbid outside the pair promoted, a content vanished)
@@ -123,6 +142,7 @@ export function reconcile(state: ClusterState, observation: Observation): NewEve
     );
     events.push(...found);
   }
+  events.push(...standbyEvents(state, observation));
   // Folded once, not evolved event by event: a copy of the state per event made a look at an
   // 8,000-segment failure quadratic. The fold refuses the same first event either way.
   fold(events, state);

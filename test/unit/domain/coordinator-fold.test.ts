@@ -5,6 +5,7 @@ import type { NewEvent, StandbyReplication } from '#domain/events.ts';
 import { configurationProblems } from '#domain/invariants.ts';
 import { registrationEvents } from '#domain/registration.ts';
 import { projectedOf, summaryItem } from '#store/configuration-items.ts';
+import { reconcile } from '#domain/reconcile.ts';
 import { sortRows, type SegmentRow } from '#domain/segment.ts';
 import { catalogCapture } from '#test/unit/cluster/greenplum/captures.ts';
 
@@ -237,6 +238,35 @@ describe('coordinator failover through the fold', () => {
     expect(state.coordinator?.lastFailover).toMatchObject({ status: 'refused', reason: 'stale' });
     expect(state.coordinator?.unreachable?.coordinatorDbid).toBe(1);
     expect(state.segments.get(1)?.role).toBe('p');
+  });
+});
+
+describe('a standby added after registration (gpinitstandby, capture 111)', () => {
+  it('Given a cluster registered without a standby, When a look sees capture 113, Then reconcile records StandbyInitialized and the log shows dbid 10', () => {
+    const before = fold(
+      registrationEvents(withStandby.filter((r) => r.dbid !== 10)).map((e) => on(e, 0)),
+    );
+    const events = reconcile(before, { segments: withStandby, doubleFaults: [] });
+    expect(events).toEqual([
+      {
+        type: 'StandbyInitialized',
+        data: {
+          dbid: 10,
+          location: { hostname: 'smdw', address: 'smdw', port: 5433, datadir: expect.any(String) },
+        },
+      },
+    ]);
+    expect(configurationOf(fold(events, before))).toEqual(sortRows(withStandby));
+    expect(reconcile(fold(events, before), { segments: withStandby, doubleFaults: [] })).toEqual(
+      [],
+    );
+  });
+
+  it('Given the catalog shows another coordinator than the log (activated outside recoverseg), Then no standby is taken from it', () => {
+    const before = fold(
+      registrationEvents(withStandby.filter((r) => r.dbid !== 10)).map((e) => on(e, 0)),
+    );
+    expect(reconcile(before, { segments: afterActivation, doubleFaults: [] })).toEqual([]);
   });
 });
 
