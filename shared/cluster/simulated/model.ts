@@ -33,6 +33,15 @@ export interface SimulatedClusterState {
   downHosts: Record<string, number | null>;
   /** WAL position of each content's mirror (keys are contents). */
   wal: Record<string, WalPosition>;
+  /** The coordinator's WAL location, in bytes (capture 114 shows `0/C000000`). */
+  coordinatorWalBytes: number;
+  /** How far the standby's flush and replay are behind `coordinatorWalBytes`. */
+  standbyWal: WalPosition;
+  /**
+   * Data directories left on hosts by rows gone from the catalog (an activated standby's old
+   * coordinator): gpinitstandby refuses to create a standby over one (capture 134).
+   */
+  leftDirectories: { hostname: string; datadir: string }[];
   /**
    * Clock time FTS first found each mirror (keys are dbids) unreachable while the catalog
    * still showed it up: it is marked down once the mirror-down grace period has passed.
@@ -57,6 +66,11 @@ export interface SegmentProcess {
   dataLost: boolean;
   /** `pg_rewind` cannot work on it (WAL recycled or no data directory) until a copy rebuilds it. */
   rewindBroken: boolean;
+  /**
+   * A coordinator's postmaster died without cleaning up: `/tmp/.s.PGSQL.<port>` and its `.lock`
+   * stay on its host (capture 126), and gpactivatestandby takes them for a live coordinator (125).
+   */
+  socketLockLeft?: boolean;
 }
 
 /** The mirror was `behindBytes` behind at `since`; it closes the gap while it streams. */
@@ -151,6 +165,8 @@ export interface Refusal {
 }
 
 const LOG_LINES_KEPT = 1000;
+/** Where the coordinator's WAL stood in capture 114 (`0/C000000`). */
+export const INITIAL_COORDINATOR_WAL_BYTES = 0xc000000;
 const FINISHED_OPERATIONS_KEPT = 50;
 
 /**
@@ -189,6 +205,9 @@ export function createState(
     processes,
     downHosts: {},
     wal,
+    coordinatorWalBytes: INITIAL_COORDINATOR_WAL_BYTES,
+    standbyWal: { behindBytes: 0, since: now },
+    leftDirectories: [],
     unreachableMirrors: {},
     promotions: {},
     operations: [],
@@ -315,7 +334,39 @@ export function pinWal(state: SimulatedClusterState, pair: Pair, at: number): vo
   state.wal[pair.content] = { behindBytes: walBehind(state, pair, at), since: at };
 }
 
-/** Starts or stops one postmaster, keeping its content's WAL position right. */
+/** The coordinator (content -1, role p): a valid catalog has exactly one. */
+export function coordinatorOf(state: SimulatedClusterState): SegmentRow {
+  const row = state.catalog.find((r) => r.content === -1 && r.role === 'p');
+  if (!row) throw new InvalidTransition('the catalog has no coordinator (content -1, role p)');
+  return row;
+}
+
+export const standbyOf = (state: SimulatedClusterState): SegmentRow | undefined =>
+  state.catalog.find((r) => r.content === -1 && r.role === 'm');
+
+/** The coordinator's walsender streams to the standby: both postmasters run. */
+export function isStandbyStreaming(state: SimulatedClusterState): boolean {
+  const standby = standbyOf(state);
+  return (
+    standby !== undefined &&
+    processOf(state, coordinatorOf(state).dbid).running &&
+    processOf(state, standby.dbid).running
+  );
+}
+
+/** Bytes of WAL the standby has not flushed at clock time `at`; it catches up while it streams. */
+export function standbyBehind(state: SimulatedClusterState, at: number): number {
+  const { behindBytes, since } = state.standbyWal;
+  if (!isStandbyStreaming(state)) return behindBytes;
+  return Math.max(0, behindBytes - amountDone(state, state.options.syncBytesPerSecond, at - since));
+}
+
+/** As pinWal, for the standby. */
+export function pinStandbyWal(state: SimulatedClusterState, at: number): void {
+  state.standbyWal = { behindBytes: standbyBehind(state, at), since: at };
+}
+
+/** Starts or stops one postmaster, keeping its content's (or the standby's) WAL position right. */
 export function setRunning(
   state: SimulatedClusterState,
   index: Index,
@@ -326,6 +377,7 @@ export function setRunning(
   const row = index.byDbid.get(dbid);
   const pair = row && index.pairByContent.get(row.content);
   if (pair) pinWal(state, pair, at);
+  if (row?.content === -1) pinStandbyWal(state, at);
   processOf(state, dbid).running = running;
   // A promotion dies with its postmaster; nothing restarts one.
   if (!running) delete state.promotions[dbid];
