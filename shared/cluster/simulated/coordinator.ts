@@ -13,15 +13,13 @@ import {
   isHostDown,
   log,
   pgIsReady,
-  pinStandbyWal,
   setRunning,
-  standbyBehind,
   standbyOf,
   type SimulatedClusterState,
 } from '#cluster/simulated/model.ts';
 import { advance, advanceInPlace } from '#cluster/simulated/timeline.ts';
 import type { StandbyReplication } from '#domain/events.ts';
-import { segmentLocationSchema, type SegmentRow } from '#domain/segment.ts';
+import { locationOf, segmentLocationSchema, type SegmentRow } from '#domain/segment.ts';
 import { parseOrThrow } from '#domain/validation.ts';
 
 /*
@@ -38,8 +36,8 @@ export const walLocation = (bytes: number): string =>
 
 /**
  * The standby's walsender in pg_stat_replication on the coordinator at clock time `now`:
- * streaming and `sync` once it has flushed all (capture 114), `catchup` and `potential` while it
- * lacks WAL, and none (`absent`) when either postmaster does not run or there is no standby:
+ * streaming and `sync` with all flushed (capture 114), `catchup` and `potential` while it lacks
+ * WAL (a standby-lag fault), and none (`absent`) when either postmaster does not run or there is no standby:
  * the catalog keeps a dead standby u/s (captures 151, 153).
  */
 export function readStandbyReplication(
@@ -50,7 +48,7 @@ export function readStandbyReplication(
   assertCoordinatorAnswers(current);
   const standby = standbyOf(current);
   if (!standby || !current.processes[standby.dbid]?.running) return { state: 'absent' };
-  const behind = standbyBehind(current, current.now);
+  const behind = current.standbyBehindBytes;
   const flushed = walLocation(current.coordinatorWalBytes - behind);
   return {
     state: behind > 0 ? 'catchup' : 'streaming',
@@ -165,9 +163,8 @@ export function activate(
     throw new ActiveCoordinatorProcess(
       `${command}: Appears that there is an active postgres process on ${old.hostname} port=${old.port} (exit 2); its socket lock file in /tmp must go, and only once the old coordinator is fenced`,
     );
-  pinStandbyWal(draft, at);
-  draft.coordinatorWalBytes -= draft.standbyWal.behindBytes;
-  draft.standbyWal = { behindBytes: 0, since: at };
+  draft.coordinatorWalBytes -= draft.standbyBehindBytes;
+  draft.standbyBehindBytes = 0;
   draft.catalog = draft.catalog.filter((r) => r.dbid !== old.dbid);
   delete draft.processes[old.dbid];
   draft.leftDirectories.push({ hostname: old.hostname, datadir: old.datadir });
@@ -192,7 +189,12 @@ export function initializeStandby(
   coordinator: SegmentRow,
   location: StandbyLocation,
 ): SimulatedClusterState {
-  const where = parseOrThrow(segmentLocationSchema, location, 'location');
+  const where = parseOrThrow(
+    segmentLocationSchema,
+    // The port's type is structural: a whole row may come; its location is what counts.
+    locationOf(location),
+    'location',
+  );
   const command = `gpinitstandby -a -s ${where.hostname} -P ${where.port} -S ${where.datadir}`;
   const draft = draftAt(state, now);
   const at = draft.now;
@@ -230,7 +232,7 @@ export function initializeStandby(
     ...where,
   });
   draft.processes[dbid] = { running: true, dataLost: false, rewindBroken: false };
-  draft.standbyWal = { behindBytes: 0, since: at };
+  draft.standbyBehindBytes = 0;
   log(draft, at, `gpinitstandby: standby dbid ${dbid} on ${where.hostname}:${where.port} created`);
   assertCatalogValid(draft, `initializeStandby(${dbid})`);
   return draft;

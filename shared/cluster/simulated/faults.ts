@@ -8,7 +8,6 @@ import {
   indexOf,
   isHostDown,
   log,
-  pinStandbyWal,
   processOf,
   setRunning,
   type OperationItem,
@@ -165,9 +164,9 @@ export function loseDataDirectory(
 }
 
 /**
- * The standby falls `bytes` behind: the coordinator writes WAL the standby has not flushed
- * (pg_stat_replication shows it catching up, `potential`), which it then streams at
- * `syncBytesPerSecond` while both postmasters run.
+ * The standby falls `bytes` (more) behind: the coordinator writes WAL the standby has not
+ * flushed, and it cannot keep up (pg_stat_replication shows it catching up, `potential`) until
+ * it is activated, losing that WAL, or replaced.
  */
 export function lagStandby(
   state: SimulatedClusterState,
@@ -181,13 +180,8 @@ export function lagStandby(
       `dbid ${dbid} is not the standby coordinator (content -1, role m): only the standby falls behind by a fault; crash a segment instead`,
     );
   return applyFault(state, now, `lagStandby(${dbid})`, (draft, at) => {
-    pinStandbyWal(draft, at);
-    draft.standbyWal.behindBytes += bytes;
+    draft.standbyBehindBytes += bytes;
     draft.coordinatorWalBytes += bytes;
-    log(
-      draft,
-      at,
-      `dbid ${dbid}: the standby is ${draft.standbyWal.behindBytes} bytes of WAL behind`,
-    );
+    log(draft, at, `dbid ${dbid}: the standby is ${draft.standbyBehindBytes} bytes of WAL behind`);
   });
 }

@@ -35,8 +35,12 @@ export interface SimulatedClusterState {
   wal: Record<string, WalPosition>;
   /** The coordinator's WAL location, in bytes (capture 114 shows `0/C000000`). */
   coordinatorWalBytes: number;
-  /** How far the standby's flush and replay are behind `coordinatorWalBytes`. */
-  standbyWal: WalPosition;
+  /**
+   * How far the standby's flush and replay are behind `coordinatorWalBytes`: a standby-lag fault
+   * leaves it unable to keep up (pg_stat_replication shows it catching up) until it is
+   * activated or replaced, whatever the time scale.
+   */
+  standbyBehindBytes: number;
   /**
    * Data directories left on hosts by rows gone from the catalog (an activated standby's old
    * coordinator): gpinitstandby refuses to create a standby over one (capture 134).
@@ -206,7 +210,7 @@ export function createState(
     downHosts: {},
     wal,
     coordinatorWalBytes: INITIAL_COORDINATOR_WAL_BYTES,
-    standbyWal: { behindBytes: 0, since: now },
+    standbyBehindBytes: 0,
     leftDirectories: [],
     unreachableMirrors: {},
     promotions: {},
@@ -344,29 +348,7 @@ export function coordinatorOf(state: SimulatedClusterState): SegmentRow {
 export const standbyOf = (state: SimulatedClusterState): SegmentRow | undefined =>
   state.catalog.find((r) => r.content === -1 && r.role === 'm');
 
-/** The coordinator's walsender streams to the standby: both postmasters run. */
-export function isStandbyStreaming(state: SimulatedClusterState): boolean {
-  const standby = standbyOf(state);
-  return (
-    standby !== undefined &&
-    processOf(state, coordinatorOf(state).dbid).running &&
-    processOf(state, standby.dbid).running
-  );
-}
-
-/** Bytes of WAL the standby has not flushed at clock time `at`; it catches up while it streams. */
-export function standbyBehind(state: SimulatedClusterState, at: number): number {
-  const { behindBytes, since } = state.standbyWal;
-  if (!isStandbyStreaming(state)) return behindBytes;
-  return Math.max(0, behindBytes - amountDone(state, state.options.syncBytesPerSecond, at - since));
-}
-
-/** As pinWal, for the standby. */
-export function pinStandbyWal(state: SimulatedClusterState, at: number): void {
-  state.standbyWal = { behindBytes: standbyBehind(state, at), since: at };
-}
-
-/** Starts or stops one postmaster, keeping its content's (or the standby's) WAL position right. */
+/** Starts or stops one postmaster, keeping its content's WAL position right. */
 export function setRunning(
   state: SimulatedClusterState,
   index: Index,
@@ -377,7 +359,6 @@ export function setRunning(
   const row = index.byDbid.get(dbid);
   const pair = row && index.pairByContent.get(row.content);
   if (pair) pinWal(state, pair, at);
-  if (row?.content === -1) pinStandbyWal(state, at);
   processOf(state, dbid).running = running;
   // A promotion dies with its postmaster; nothing restarts one.
   if (!running) delete state.promotions[dbid];

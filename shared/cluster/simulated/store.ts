@@ -75,7 +75,7 @@ export class SimulatedStateStore implements SimulatedStates {
       state.unreachableMirrors ??= {};
       state.promotions ??= {};
       state.coordinatorWalBytes ??= INITIAL_COORDINATOR_WAL_BYTES;
-      state.standbyWal ??= { behindBytes: 0, since: state.now };
+      state.standbyBehindBytes ??= 0;
       state.leftDirectories ??= [];
       return { state, version, chunks: chunks.length };
     }

@@ -23,6 +23,9 @@ import { pollOperation, startRebalance, startRecovery } from '#cluster/simulated
 import { readConfiguration, readReplication } from '#cluster/simulated/reads.ts';
 import { probe } from '#cluster/simulated/timeline.ts';
 import { ValidationError } from '#domain/errors.ts';
+import { faultSchema } from '#domain/requests.ts';
+import { parseOrThrow } from '#domain/validation.ts';
+import { memorySimulation } from '#test/memory-simulation.ts';
 import { sortRows, type SegmentRow } from '#domain/segment.ts';
 import { catalogCapture, readCapture } from '../greenplum/captures.ts';
 import { expectValid, planFor } from './helpers.ts';
@@ -76,32 +79,35 @@ describe("the standby's replication (pg_stat_replication on the coordinator)", (
     expect(() => probeCoordinator(state, 100, coordinator, standby)).toThrow(HostUnreachable);
   });
 
-  it('catches up (potential) from a standby-lag fault, then streams in sync again', () => {
+  it('catches up (potential) after a standby-lag fault, and stays behind whatever the time scale', () => {
     const mib = 1_048_576;
-    const state = lagStandby(cluster({ syncBytesPerSecond: mib }), 1000, 10, 3 * mib);
-    expect(readStandbyReplication(state, 1000)).toEqual({
+    let state = lagStandby(cluster({ timeScale: 0 }), 1000, 10, 3 * mib);
+    state = lagStandby(state, 2000, 10, mib);
+    const behind = {
       state: 'catchup',
       syncState: 'potential',
-      sentLocation: '0/C300000',
+      sentLocation: '0/C400000',
       flushLocation: '0/C000000',
       replayLocation: '0/C000000',
-    });
-    expect(readStandbyReplication(state, 2000)).toMatchObject({ flushLocation: '0/C100000' });
-    expect(readStandbyReplication(state, 4000)).toEqual({
-      state: 'streaming',
-      syncState: 'sync',
-      sentLocation: '0/C300000',
-      flushLocation: '0/C300000',
-      replayLocation: '0/C300000',
-    });
+    };
+    expect(readStandbyReplication(state, 2000)).toEqual(behind);
+    expect(readStandbyReplication(state, 3_600_000)).toEqual(behind);
   });
 
-  it('stays behind while the standby is down: it catches up only while it streams', () => {
-    const mib = 1_048_576;
-    let state = lagStandby(cluster({ syncBytesPerSecond: mib }), 0, 10, 2 * mib);
-    state = crashSegment(state, 1000, 10);
-    expect(state.standbyWal.behindBytes).toBe(mib);
-    expect(readStandbyReplication(state, 60_000)).toEqual({ state: 'absent' });
+  it('loses what the lagging standby lacked when it is activated: the new coordinator goes on from its flush location', () => {
+    let state = lagStandby(cluster(), 0, 10, 1024);
+    state = activate(fence(state, 100, coordinator).state, 200, standby);
+    const place = { ...coordinator, datadir: '/data1/gpdb/master2/gpseg-1' };
+    state = initializeStandby(
+      state,
+      300,
+      rows(state).find((r) => r.dbid === 10)!,
+      place,
+    );
+    expect(readStandbyReplication(state, 300)).toMatchObject({
+      state: 'streaming',
+      sentLocation: '0/C000000',
+    });
   });
 
   it('refuses a standby-lag fault on anything but the standby', () => {
@@ -288,5 +294,82 @@ describe('coordinator faults', () => {
   it("refuses to lose a coordinator's data directory: crash it or fail its host", () => {
     expect(() => loseDataDirectory(cluster(), 0, 1)).toThrow(UnsupportedFault);
     expect(() => loseDataDirectory(cluster(), 0, 10)).toThrow(UnsupportedFault);
+  });
+});
+
+describe('through the port and the simulator (scenario fail steps)', () => {
+  const simulated = async () => {
+    const { sim, simulator } = memorySimulation(() => 1000);
+    await simulator.create('c', withStandby, { hostRestartSeconds: null });
+    return { cluster: sim('c'), simulator };
+  };
+
+  it('injects standby-lag, and a killed coordinator; fails over with CoordinatorOperations', async () => {
+    const { cluster, simulator } = await simulated();
+    await simulator.inject('c', { dbid: 10, kind: 'standby-lag', bytes: 4096 });
+    expect(await cluster.readStandbyReplication()).toMatchObject({ state: 'catchup' });
+    await simulator.inject('c', { dbid: 1, kind: 'crash' });
+    await expect(cluster.readConfiguration()).rejects.toThrow(CoordinatorNotAnswering);
+    await expect(cluster.runningGprecoverseg()).rejects.toThrow(CoordinatorNotAnswering);
+    const ops = cluster.coordinator;
+    expect(await ops.probe(coordinator, standby)).toEqual({
+      coordinator: 'no-response',
+      standby: 'mirror-ready',
+    });
+    await expect(ops.activate(standby)).rejects.toThrow(ActiveCoordinatorProcess);
+    expect(await ops.fence(coordinator)).toMatchObject({
+      stopped: false,
+      removed: [expect.any(String), expect.any(String)],
+    });
+    await ops.activate(standby);
+    const activated = (await cluster.readConfiguration()).segments;
+    expect(activated).toEqual(sortRows(afterActivation));
+    const place = { ...coordinator, datadir: '/data1/gpdb/master2/gpseg-1' };
+    await ops.initializeStandby(
+      activated.find((r) => r.dbid === 10)!,
+      place,
+    );
+    expect(await cluster.readStandbyReplication()).toMatchObject({ state: 'streaming' });
+  });
+
+  it('a lost coordinator host answers nothing: reads and the fence are HostUnreachable', async () => {
+    const { cluster, simulator } = await simulated();
+    await simulator.inject('c', { host: 'mdw', kind: 'host-down' });
+    await expect(cluster.readReplication()).rejects.toThrow(HostUnreachable);
+    await expect(cluster.coordinator.fence(coordinator)).rejects.toThrow(HostUnreachable);
+  });
+
+  it('refuses a standby-lag on a segment and a lost coordinator data directory, changing nothing', async () => {
+    const { cluster, simulator } = await simulated();
+    const before = await cluster.readState();
+    await expect(simulator.inject('c', { dbid: 6, kind: 'standby-lag', bytes: 1 })).rejects.toThrow(
+      UnsupportedFault,
+    );
+    await expect(simulator.inject('c', { dbid: 1, kind: 'disk-lost' })).rejects.toThrow(
+      UnsupportedFault,
+    );
+    expect(await cluster.readState()).toEqual(before);
+  });
+});
+
+describe('the fault schema', () => {
+  it.each([
+    [{ dbid: 10, kind: 'standby-lag' }, 'no bytes'],
+    [{ dbid: 10, kind: 'standby-lag', bytes: 0 }, 'no lag'],
+    [{ dbid: 10, kind: 'standby-lag', bytes: 1.5 }, 'a fraction of a byte'],
+    [{ dbid: 10, kind: 'standby-lag', bytes: 2 ** 40 + 1 }, 'over 1 TiB'],
+    [{ dbid: 10, kind: 'standby-lag', bytes: '1024' }, 'bytes as text'],
+    [{ dbid: 10, kind: 'standby-lag', bytes: 1024, host: 'mdw' }, 'an extra field'],
+    [{ kind: 'standby-lag', bytes: 1024 }, 'no dbid'],
+  ] as [unknown, string][])('refuses %j (%s)', (fault) => {
+    expect(() => parseOrThrow(faultSchema, fault, 'fault')).toThrow(ValidationError);
+  });
+
+  it('reads a standby-lag fault as scenario files write it', () => {
+    expect(parseOrThrow(faultSchema, { dbid: 10, kind: 'standby-lag', bytes: 1024 })).toEqual({
+      dbid: 10,
+      kind: 'standby-lag',
+      bytes: 1024,
+    });
   });
 });
