@@ -17,31 +17,28 @@ import {
   restoreHost,
 } from '#cluster/simulated/faults.ts';
 import { probeInPlace } from '#cluster/simulated/fts.ts';
-import { clone, createState, type SimulatedClusterState } from '#cluster/simulated/model.ts';
+import { clone, type SimulatedClusterState } from '#cluster/simulated/model.ts';
 import type { SimulationOptionsInput } from '#cluster/simulated/options.ts';
 import { pollOperation, startRebalance, startRecovery } from '#cluster/simulated/operations.ts';
 import { readConfiguration, readReplication } from '#cluster/simulated/reads.ts';
 import { probe } from '#cluster/simulated/timeline.ts';
 import { ValidationError } from '#domain/errors.ts';
-import { faultSchema } from '#domain/requests.ts';
-import { parseOrThrow } from '#domain/validation.ts';
-import { memorySimulation } from '#test/memory-simulation.ts';
-import { sortRows, type SegmentRow } from '#domain/segment.ts';
-import { catalogCapture, readCapture } from '../greenplum/captures.ts';
+import { sortRows } from '#domain/segment.ts';
+import { readCapture } from '../greenplum/captures.ts';
 import { expectValid, planFor } from './helpers.ts';
+
+import {
+  afterActivation,
+  afterFailback,
+  cluster,
+  coordinator,
+  row,
+  standby,
+  withStandby,
+} from './standby-cluster.ts';
 
 /* The coordinator and its standby, against the captures of a real GP 6.24.3 (110-155). */
 
-/** Capture 113: coordinator dbid 1 on mdw:5432, standby dbid 10 on smdw:5433, in sync. */
-const withStandby = await catalogCapture('113_config_with_standby.txt');
-const afterActivation = await catalogCapture('129_config_after_activation.txt');
-/** Capture 141: after the failback, the coordinator is the second standby, dbid 11 on mdw. */
-const afterFailback = await catalogCapture('141_config_after_failback.txt');
-const row = (dbid: number): SegmentRow => withStandby.find((r) => r.dbid === dbid)!;
-const [coordinator, standby] = [row(1), row(10)];
-
-const cluster = (options: SimulationOptionsInput = {}): SimulatedClusterState =>
-  createState(withStandby, { mirrorDownGracePeriodSeconds: 0, ...options }, 0);
 const rows = (state: SimulatedClusterState, at = state.now) =>
   readConfiguration(state, at).segments;
 /** Every read and start the workflow makes on the coordinator. */
@@ -294,82 +291,5 @@ describe('coordinator faults', () => {
   it("refuses to lose a coordinator's data directory: crash it or fail its host", () => {
     expect(() => loseDataDirectory(cluster(), 0, 1)).toThrow(UnsupportedFault);
     expect(() => loseDataDirectory(cluster(), 0, 10)).toThrow(UnsupportedFault);
-  });
-});
-
-describe('through the port and the simulator (scenario fail steps)', () => {
-  const simulated = async () => {
-    const { sim, simulator } = memorySimulation(() => 1000);
-    await simulator.create('c', withStandby, { hostRestartSeconds: null });
-    return { cluster: sim('c'), simulator };
-  };
-
-  it('injects standby-lag, and a killed coordinator; fails over with CoordinatorOperations', async () => {
-    const { cluster, simulator } = await simulated();
-    await simulator.inject('c', { dbid: 10, kind: 'standby-lag', bytes: 4096 });
-    expect(await cluster.readStandbyReplication()).toMatchObject({ state: 'catchup' });
-    await simulator.inject('c', { dbid: 1, kind: 'crash' });
-    await expect(cluster.readConfiguration()).rejects.toThrow(CoordinatorNotAnswering);
-    await expect(cluster.runningGprecoverseg()).rejects.toThrow(CoordinatorNotAnswering);
-    const ops = cluster.coordinator;
-    expect(await ops.probe(coordinator, standby)).toEqual({
-      coordinator: 'no-response',
-      standby: 'mirror-ready',
-    });
-    await expect(ops.activate(standby)).rejects.toThrow(ActiveCoordinatorProcess);
-    expect(await ops.fence(coordinator)).toMatchObject({
-      stopped: false,
-      removed: [expect.any(String), expect.any(String)],
-    });
-    await ops.activate(standby);
-    const activated = (await cluster.readConfiguration()).segments;
-    expect(activated).toEqual(sortRows(afterActivation));
-    const place = { ...coordinator, datadir: '/data1/gpdb/master2/gpseg-1' };
-    await ops.initializeStandby(
-      activated.find((r) => r.dbid === 10)!,
-      place,
-    );
-    expect(await cluster.readStandbyReplication()).toMatchObject({ state: 'streaming' });
-  });
-
-  it('a lost coordinator host answers nothing: reads and the fence are HostUnreachable', async () => {
-    const { cluster, simulator } = await simulated();
-    await simulator.inject('c', { host: 'mdw', kind: 'host-down' });
-    await expect(cluster.readReplication()).rejects.toThrow(HostUnreachable);
-    await expect(cluster.coordinator.fence(coordinator)).rejects.toThrow(HostUnreachable);
-  });
-
-  it('refuses a standby-lag on a segment and a lost coordinator data directory, changing nothing', async () => {
-    const { cluster, simulator } = await simulated();
-    const before = await cluster.readState();
-    await expect(simulator.inject('c', { dbid: 6, kind: 'standby-lag', bytes: 1 })).rejects.toThrow(
-      UnsupportedFault,
-    );
-    await expect(simulator.inject('c', { dbid: 1, kind: 'disk-lost' })).rejects.toThrow(
-      UnsupportedFault,
-    );
-    expect(await cluster.readState()).toEqual(before);
-  });
-});
-
-describe('the fault schema', () => {
-  it.each([
-    [{ dbid: 10, kind: 'standby-lag' }, 'no bytes'],
-    [{ dbid: 10, kind: 'standby-lag', bytes: 0 }, 'no lag'],
-    [{ dbid: 10, kind: 'standby-lag', bytes: 1.5 }, 'a fraction of a byte'],
-    [{ dbid: 10, kind: 'standby-lag', bytes: 2 ** 40 + 1 }, 'over 1 TiB'],
-    [{ dbid: 10, kind: 'standby-lag', bytes: '1024' }, 'bytes as text'],
-    [{ dbid: 10, kind: 'standby-lag', bytes: 1024, host: 'mdw' }, 'an extra field'],
-    [{ kind: 'standby-lag', bytes: 1024 }, 'no dbid'],
-  ] as [unknown, string][])('refuses %j (%s)', (fault) => {
-    expect(() => parseOrThrow(faultSchema, fault, 'fault')).toThrow(ValidationError);
-  });
-
-  it('reads a standby-lag fault as scenario files write it', () => {
-    expect(parseOrThrow(faultSchema, { dbid: 10, kind: 'standby-lag', bytes: 1024 })).toEqual({
-      dbid: 10,
-      kind: 'standby-lag',
-      bytes: 1024,
-    });
   });
 });
