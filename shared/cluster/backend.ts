@@ -287,6 +287,7 @@ export function simulatorOver(sim: (clusterId: string) => SimulatedCluster): Sim
     inject: async (clusterId, fault) => {
       const cluster = sim(clusterId);
       if ('host' in fault) return cluster.failHost(fault.host);
+      if (fault.kind === 'standby-lag') return cluster.lagStandby(fault.dbid, fault.bytes);
       return fault.kind === 'disk-lost'
         ? cluster.loseDataDirectory(fault.dbid)
         : cluster.crashSegment(fault.dbid);

@@ -19,10 +19,24 @@ import { triggerSchema, workflowInputSchema } from '#domain/step-contract.ts';
  * them with these schemas, so a rule holds the same wherever the request comes from.
  */
 
-/** A fault to inject into a simulated cluster (the CLI's `fail`, scenario `fail` steps). */
+/**
+ * A fault to inject into a simulated cluster (the CLI's `fail`, scenario `fail` steps): a host
+ * powered off, a postmaster killed (a segment, the coordinator or its standby), a segment's
+ * data directory lost, or the standby `bytes` of WAL behind the coordinator.
+ */
 export const faultSchema = z.union([
   z.strictObject({ host: hostnameSchema, kind: z.literal('host-down').default('host-down') }),
   z.strictObject({ dbid: dbidSchema, kind: z.enum(['crash', 'disk-lost']).default('crash') }),
+  z.strictObject({
+    dbid: dbidSchema,
+    kind: z.literal('standby-lag'),
+    /** Up to 1 TiB: a WAL location stays exact. */
+    bytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(2 ** 40),
+  }),
 ]);
 export type Fault = z.infer<typeof faultSchema>;
 

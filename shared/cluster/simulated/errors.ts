@@ -1,4 +1,5 @@
 import { DomainError } from '#domain/errors.ts';
+import type { SegmentRow } from '#domain/segment.ts';
 
 /** A fault or request names a host no segment lives on. */
 export class UnknownHost extends DomainError {
@@ -20,9 +21,25 @@ export class UnknownSegment extends DomainError {
   }
 }
 
-/** The fault is outside what the simulator models (the coordinator has no automatic failover). */
+/** The fault is outside what the simulator models (a coordinator's lost data directory, say). */
 export class UnsupportedFault extends DomainError {
   override name = 'UnsupportedFault';
+}
+
+/**
+ * The coordinator's host answers but its postmaster does not (killed: capture 122, `psql:
+ * could not connect to server: Connection refused`). Whatever runs on the coordinator fails so:
+ * catalog reads, FTS, gprecoverseg, gpinitstandby. A host that does not answer at all is
+ * HostUnreachable instead, as over SSM or ssh.
+ */
+export class CoordinatorNotAnswering extends DomainError {
+  override name = 'CoordinatorNotAnswering';
+  constructor(readonly coordinator: Pick<SegmentRow, 'dbid' | 'hostname' | 'port'>) {
+    super(
+      `the coordinator (dbid ${coordinator.dbid}, ${coordinator.hostname}:${coordinator.port}) does not answer: psql: could not connect to server: Connection refused; ` +
+        'its postmaster is not running: fail over to the standby (gpactivatestandby) or start the coordinator again',
+    );
+  }
 }
 
 /** gprecoverseg refuses the plan before changing anything; `problems` names each offending item. */

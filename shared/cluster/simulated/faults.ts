@@ -16,14 +16,23 @@ import {
 import { advanceInPlace } from '#cluster/simulated/timeline.ts';
 import type { SegmentRow } from '#domain/segment.ts';
 
-function segmentOf(state: SimulatedClusterState, dbid: number): SegmentRow {
+function rowOf(state: SimulatedClusterState, dbid: number): SegmentRow {
   const row = state.catalog.find((r) => r.dbid === dbid);
   if (!row) throw new UnknownSegment([dbid]);
-  if (row.content === -1)
-    throw new UnsupportedFault(
-      `dbid ${dbid} is a coordinator (content -1): coordinator failover (gpactivatestandby) is not simulated; fail a segment instead`,
-    );
   return row;
+}
+
+/**
+ * Stops the postmasters of `rows` at once (SIGKILL, power loss): a coordinator's or standby's
+ * leaves its socket lock behind (capture 126).
+ */
+function kill(draft: SimulatedClusterState, rows: readonly SegmentRow[], at: number): void {
+  const index = indexOf(draft);
+  for (const row of rows) {
+    const process = processOf(draft, row.dbid);
+    if (row.content === -1 && process.running) process.socketLockLeft = true;
+    setRunning(draft, index, row.dbid, false, at);
+  }
 }
 
 function fail(item: OperationItem, at: number, reason: string, completedKb: number): void {
@@ -71,8 +80,8 @@ function applyFault(
 }
 
 /**
- * The hosts are powered off in the same instant (one host, or a rack): every segment on them
- * stops at once.
+ * The hosts are powered off in the same instant (one host, or a rack): every postmaster on them
+ * stops at once, the coordinator's or the standby's too, and the hosts answer nothing.
  */
 export function failHosts(
   state: SimulatedClusterState,
@@ -83,18 +92,13 @@ export function failHosts(
   for (const row of state.catalog) rowsOf.get(row.hostname)?.push(row);
   for (const [host, rows] of rowsOf) {
     if (rows.length === 0) throw new UnknownHost(host);
-    if (rows.some((row) => row.content === -1))
-      throw new UnsupportedFault(
-        `host ${host} runs the coordinator or the standby: coordinator failover (gpactivatestandby) is not simulated; fail a segment host instead`,
-      );
   }
   return applyFault(state, now, `failHosts(${hosts.join(', ')})`, (draft, at) => {
     const restartSeconds = draft.options.hostRestartSeconds;
-    const index = indexOf(draft);
     for (const [host, rows] of rowsOf) {
       draft.downHosts[host] =
         restartSeconds === null ? null : at + durationMs(draft, restartSeconds);
-      for (const row of rows) setRunning(draft, index, row.dbid, false, at);
+      kill(draft, rows, at);
       log(draft, at, `host ${host} is down: dbid ${rows.map((r) => r.dbid).join(', ')} stopped`);
     }
   });
@@ -125,15 +129,18 @@ export function restoreHost(
   });
 }
 
-/** The postmaster is gone (killed, OOM, crash); the data directory is intact. */
+/**
+ * The postmaster is gone (killed, OOM, crash); the data directory is intact and the host
+ * answers. The coordinator's leaves its socket lock (capture 126); nothing restarts it.
+ */
 export function crashSegment(
   state: SimulatedClusterState,
   now: number,
   dbid: number,
 ): SimulatedClusterState {
-  segmentOf(state, dbid);
+  rowOf(state, dbid);
   return applyFault(state, now, `crashSegment(${dbid})`, (draft, at) => {
-    setRunning(draft, indexOf(draft), dbid, false, at);
+    kill(draft, [rowOf(draft, dbid)], at);
     log(draft, at, `dbid ${dbid}: postmaster terminated`);
   });
 }
@@ -144,10 +151,37 @@ export function loseDataDirectory(
   now: number,
   dbid: number,
 ): SimulatedClusterState {
-  const row = segmentOf(state, dbid);
+  const row = rowOf(state, dbid);
+  if (row.content === -1)
+    throw new UnsupportedFault(
+      `dbid ${dbid} is a coordinator (content -1): losing its data directory is not simulated; crash it (kind crash) or fail its host`,
+    );
   return applyFault(state, now, `loseDataDirectory(${dbid})`, (draft, at) => {
     setRunning(draft, indexOf(draft), dbid, false, at);
     Object.assign(processOf(draft, dbid), { dataLost: true, rewindBroken: true });
     log(draft, at, `dbid ${dbid}: data directory ${row.datadir} on ${row.hostname} lost`);
+  });
+}
+
+/**
+ * The standby falls `bytes` (more) behind: the coordinator writes WAL the standby has not
+ * flushed, and it cannot keep up (pg_stat_replication shows it catching up, `potential`) until
+ * it is activated, losing that WAL, or replaced.
+ */
+export function lagStandby(
+  state: SimulatedClusterState,
+  now: number,
+  dbid: number,
+  bytes: number,
+): SimulatedClusterState {
+  const row = rowOf(state, dbid);
+  if (row.content !== -1 || row.role !== 'm')
+    throw new UnsupportedFault(
+      `dbid ${dbid} is not the standby coordinator (content -1, role m): only the standby falls behind by a fault; crash a segment instead`,
+    );
+  return applyFault(state, now, `lagStandby(${dbid})`, (draft, at) => {
+    draft.standbyBehindBytes += bytes;
+    draft.coordinatorWalBytes += bytes;
+    log(draft, at, `dbid ${dbid}: the standby is ${draft.standbyBehindBytes} bytes of WAL behind`);
   });
 }

@@ -2,6 +2,7 @@ import { FTS_RULES, type FtsAction, type ProbedContent } from '#domain/fts-rules
 import { decide } from '#domain/rules.ts';
 import type { Mode, Pair, Role, SegmentRow, Status } from '#domain/segment.ts';
 import {
+  coordinatorOf,
   durationMs,
   indexOf,
   isReplicating,
@@ -84,8 +85,12 @@ const EFFECTS: Record<FtsAction, (p: Probed) => void> = {
   nothing: () => {},
 };
 
-/** One FTS probe scan (`gp_request_fts_probe_scan()`), in place on `state`. Coordinator rows are never probed. */
+/**
+ * One FTS probe scan (`gp_request_fts_probe_scan()`), in place on `state`. Coordinator rows are
+ * never probed, and FTS runs on the coordinator: while its postmaster is down, nothing is.
+ */
 export function probeInPlace(state: SimulatedClusterState, at: number): void {
+  if (!processOf(state, coordinatorOf(state).dbid).running) return;
   for (const pair of indexOf(state).pairs) {
     const { primary, mirror } = pair;
     // Without a mirror FTS has nothing to change: a dead primary only makes the content unavailable.

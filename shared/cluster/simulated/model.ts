@@ -33,6 +33,19 @@ export interface SimulatedClusterState {
   downHosts: Record<string, number | null>;
   /** WAL position of each content's mirror (keys are contents). */
   wal: Record<string, WalPosition>;
+  /** The coordinator's WAL location, in bytes (capture 114 shows `0/C000000`). */
+  coordinatorWalBytes: number;
+  /**
+   * How far the standby's flush and replay are behind `coordinatorWalBytes`: a standby-lag fault
+   * leaves it unable to keep up (pg_stat_replication shows it catching up) until it is
+   * activated or replaced, whatever the time scale.
+   */
+  standbyBehindBytes: number;
+  /**
+   * Data directories left on hosts by rows gone from the catalog (an activated standby's old
+   * coordinator): gpinitstandby refuses to create a standby over one (capture 134).
+   */
+  leftDirectories: { hostname: string; datadir: string }[];
   /**
    * Clock time FTS first found each mirror (keys are dbids) unreachable while the catalog
    * still showed it up: it is marked down once the mirror-down grace period has passed.
@@ -57,6 +70,11 @@ export interface SegmentProcess {
   dataLost: boolean;
   /** `pg_rewind` cannot work on it (WAL recycled or no data directory) until a copy rebuilds it. */
   rewindBroken: boolean;
+  /**
+   * A coordinator's postmaster died without cleaning up: `/tmp/.s.PGSQL.<port>` and its `.lock`
+   * stay on its host (capture 126), and gpactivatestandby takes them for a live coordinator (125).
+   */
+  socketLockLeft?: boolean;
 }
 
 /** The mirror was `behindBytes` behind at `since`; it closes the gap while it streams. */
@@ -151,6 +169,8 @@ export interface Refusal {
 }
 
 const LOG_LINES_KEPT = 1000;
+/** Where the coordinator's WAL stood in capture 114 (`0/C000000`). */
+export const INITIAL_COORDINATOR_WAL_BYTES = 0xc000000;
 const FINISHED_OPERATIONS_KEPT = 50;
 
 /**
@@ -189,6 +209,9 @@ export function createState(
     processes,
     downHosts: {},
     wal,
+    coordinatorWalBytes: INITIAL_COORDINATOR_WAL_BYTES,
+    standbyBehindBytes: 0,
+    leftDirectories: [],
     unreachableMirrors: {},
     promotions: {},
     operations: [],
@@ -314,6 +337,16 @@ export function pinWal(state: SimulatedClusterState, pair: Pair, at: number): vo
   if (!pair.mirror) return;
   state.wal[pair.content] = { behindBytes: walBehind(state, pair, at), since: at };
 }
+
+/** The coordinator (content -1, role p): a valid catalog has exactly one. */
+export function coordinatorOf(state: SimulatedClusterState): SegmentRow {
+  const row = state.catalog.find((r) => r.content === -1 && r.role === 'p');
+  if (!row) throw new InvalidTransition('the catalog has no coordinator (content -1, role p)');
+  return row;
+}
+
+export const standbyOf = (state: SimulatedClusterState): SegmentRow | undefined =>
+  state.catalog.find((r) => r.content === -1 && r.role === 'm');
 
 /** Starts or stops one postmaster, keeping its content's WAL position right. */
 export function setRunning(

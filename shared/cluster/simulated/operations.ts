@@ -7,6 +7,7 @@ import {
   UnknownOperation,
   UnknownSegment,
 } from '#cluster/simulated/errors.ts';
+import { assertCoordinatorAnswers } from '#cluster/simulated/coordinator-answers.ts';
 import { whenDispatched } from '#cluster/simulated/gprecoverseg.ts';
 import {
   assertCatalogValid,
@@ -137,6 +138,7 @@ const runWithKey = (state: SimulatedClusterState, operationKey: string) =>
 function lockedDraft(state: SimulatedClusterState, now: number): SimulatedClusterState {
   const draft = clone(state);
   advanceInPlace(draft, now);
+  assertCoordinatorAnswers(draft);
   const running = runningOperation(draft);
   if (running) throw new GprecoversegLocked(running.operationId);
   return draft;
@@ -219,6 +221,7 @@ export function pollOperation(
 ): SimulatedOperationStatus {
   const draft = clone(state);
   advanceInPlace(draft, now);
+  assertCoordinatorAnswers(draft);
   const op = draft.operations.find((o) => o.operationId === operationId);
   if (!op) throw new UnknownOperation(operationId);
   if (op.refusal?.replayLag)

@@ -1,4 +1,5 @@
 import type { ClusterObservation, ReplicationState } from '#cluster/port.ts';
+import { assertCoordinatorAnswers } from '#cluster/simulated/coordinator-answers.ts';
 import {
   indexOf,
   isReplicating,
@@ -19,6 +20,7 @@ import { sortRows } from '#domain/segment.ts';
  */
 export function readConfiguration(state: SimulatedClusterState, now: number): ClusterObservation {
   const current = advance(state, now);
+  assertCoordinatorAnswers(current);
   const segments = sortRows(current.catalog);
   const unresponsive = unresponsivePrimaries(current);
   return {
@@ -38,6 +40,7 @@ export function readConfiguration(state: SimulatedClusterState, now: number): Cl
  */
 export function readReplication(state: SimulatedClusterState, now: number): ReplicationState[] {
   const current = advance(state, now);
+  assertCoordinatorAnswers(current);
   return indexOf(current).pairs.flatMap((pair): ReplicationState[] => {
     if (!pair.mirror) return [];
     if (!isReplicating(current, pair))

@@ -4,9 +4,12 @@ import type {
   RunningGprecoverseg,
   ClusterObservation,
   ClusterOperations,
+  CoordinatorOperations,
   OperationHandle,
   ReplicationState,
 } from '#cluster/port.ts';
+import * as coordinator from '#cluster/simulated/coordinator.ts';
+import { assertCoordinatorAnswers } from '#cluster/simulated/coordinator-answers.ts';
 import {
   SimulatedClusterBusy,
   SimulatedClusterExists,
@@ -27,7 +30,7 @@ import {
   type SimulatedStates,
 } from '#cluster/simulated/store.ts';
 import { advance, probe } from '#cluster/simulated/timeline.ts';
-import type { PlanItem } from '#domain/events.ts';
+import type { PlanItem, StandbyReplication } from '#domain/events.ts';
 import type { SegmentRow } from '#domain/segment.ts';
 import type { TableNames } from '#store/tables.ts';
 
@@ -100,6 +103,10 @@ export class SimulatedCluster implements ClusterOperations {
     return this.change((state, now) => faults.loseDataDirectory(state, now, dbid));
   }
 
+  lagStandby(dbid: number, bytes: number): Promise<void> {
+    return this.change((state, now) => faults.lagStandby(state, now, dbid, bytes));
+  }
+
   /** The whole simulation as of now: process facts, WAL positions, runs, the FTS log. */
   async readState(): Promise<SimulatedClusterState> {
     return advance(await this.current(), this.config.clock());
@@ -112,6 +119,29 @@ export class SimulatedCluster implements ClusterOperations {
   async readReplication(): Promise<ReplicationState[]> {
     return reads.readReplication(await this.current(), this.config.clock());
   }
+
+  async readStandbyReplication(): Promise<StandbyReplication> {
+    return coordinator.readStandbyReplication(await this.current(), this.config.clock());
+  }
+
+  readonly coordinator: CoordinatorOperations = {
+    probe: async (coordinatorRow, standby) =>
+      coordinator.probeCoordinator(
+        await this.current(),
+        this.config.clock(),
+        coordinatorRow,
+        standby,
+      ),
+    hostAnswers: async (row) =>
+      coordinator.hostAnswers(await this.current(), this.config.clock(), row),
+    fence: (coordinatorRow) =>
+      this.mutate((state, now) => coordinator.fence(state, now, coordinatorRow)),
+    activate: (standby) => this.change((state, now) => coordinator.activate(state, now, standby)),
+    initializeStandby: (coordinatorRow, location) =>
+      this.change((state, now) =>
+        coordinator.initializeStandby(state, now, coordinatorRow, location),
+      ),
+  };
 
   requestFtsProbe(): Promise<void> {
     return this.change((state, now) => probe(state, now));
@@ -133,7 +163,9 @@ export class SimulatedCluster implements ClusterOperations {
 
   /** The simulation's unfinished operation: the simulated gprecoverseg (it has no PID). */
   async runningGprecoverseg(): Promise<RunningGprecoverseg | undefined> {
-    const running = runningOperation(await this.readState());
+    const state = await this.readState();
+    assertCoordinatorAnswers(state);
+    const running = runningOperation(state);
     return running ? { kind: running.kind, operationId: running.operationId } : undefined;
   }
 

@@ -6,7 +6,10 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { SimulatedClusterBusy, SimulatedStateTooLarge } from '#cluster/simulated/errors.ts';
 import { simulationOptionsSchema } from '#cluster/simulated/options.ts';
-import type { SimulatedClusterState } from '#cluster/simulated/model.ts';
+import {
+  INITIAL_COORDINATOR_WAL_BYTES,
+  type SimulatedClusterState,
+} from '#cluster/simulated/model.ts';
 
 /** Under DynamoDB's 400 KB item limit with room for the keys. */
 export const DEFAULT_CHUNK_BYTES = 350_000;
@@ -65,12 +68,15 @@ export class SimulatedStateStore implements SimulatedStates {
       if (chunks.length !== head.chunks) continue;
       const body = Buffer.concat(chunks.map((item) => item.data as Uint8Array));
       const state = JSON.parse(gunzipSync(body).toString('utf8')) as SimulatedClusterState;
-      // A state saved before the mirror-down grace period or promotions were simulated
-      // (`serve --data DIR`) gets those options' defaults, no mirror waiting out its grace and
-      // no promotion under way.
+      // A state saved before the mirror-down grace period, promotions or the standby's WAL were
+      // simulated (`serve --data DIR`) gets those options' defaults, no mirror waiting out its
+      // grace, no promotion under way, and a standby in sync.
       state.options = simulationOptionsSchema.parse(state.options);
       state.unreachableMirrors ??= {};
       state.promotions ??= {};
+      state.coordinatorWalBytes ??= INITIAL_COORDINATOR_WAL_BYTES;
+      state.standbyBehindBytes ??= 0;
+      state.leftDirectories ??= [];
       return { state, version, chunks: chunks.length };
     }
     throw new SimulatedClusterBusy(this.clusterId, LOAD_ATTEMPTS);

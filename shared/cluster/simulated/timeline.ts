@@ -1,3 +1,4 @@
+import { assertCoordinatorAnswers } from '#cluster/simulated/coordinator-answers.ts';
 import { probeInPlace } from '#cluster/simulated/fts.ts';
 import { attempt } from '#cluster/simulated/gprecoverseg.ts';
 import {
@@ -142,6 +143,7 @@ export function advance(state: SimulatedClusterState, now: number): SimulatedClu
 export function probe(state: SimulatedClusterState, now: number): SimulatedClusterState {
   const draft = clone(state);
   advanceInPlace(draft, now);
+  assertCoordinatorAnswers(draft);
   probeInPlace(draft, now);
   assertCatalogValid(draft, 'probe');
   return draft;

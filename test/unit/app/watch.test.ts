@@ -51,12 +51,17 @@ async function crash(clusterId: string, dbid: number) {
   await h.sim(clusterId).requestFtsProbe();
 }
 
-/** The seed cluster, registered under `policy` and seen whole once by the watcher. */
+/**
+ * The seed cluster, registered under `policy` and seen whole once by the watcher, whose first
+ * look also records the simulated standby (dbid 10) streaming in sync.
+ */
 async function watched(policy?: RecoveryPolicy): Promise<string> {
   const id = fresh();
   await h.seed(id);
   if (policy) await append(id, [{ type: 'RecoveryPolicySet', data: { policy } }]);
-  expect(await look(id)).toMatchObject({ action: 'seen-whole', recorded: 1 });
+  const seq = await head(id);
+  expect(await look(id)).toMatchObject({ action: 'seen-whole', recorded: 2 });
+  expect(await types(id, seq)).toEqual(['StandbySyncObserved', 'ClusterSeenWhole']);
   return id;
 }
 
@@ -297,6 +302,39 @@ describe('a look that loses a race with another writer', () => {
     expect(await types(id, seq)).toEqual(['RebalancePolicySet']);
     expect(starter.calls).toEqual([]);
     expect(await look(id)).toMatchObject({ action: 'start', outcome: 'done', recorded: 4 });
+  });
+});
+
+describe("the simulated standby's replication, as the watcher records it", () => {
+  const replications = async (clusterId: string, afterSeq: number) =>
+    (await h.stores.events.read(clusterId, { afterSeq })).map((e) =>
+      e.type === 'StandbySyncObserved' ? e.data.replication : e.type,
+    );
+
+  it('a killed standby: one record of no walsender (captures 151, 153), then nothing', async () => {
+    const id = await watched();
+    const seq = await head(id);
+    await h.sim(id).crashSegment(10);
+    expect(await look(id)).toMatchObject({ action: 'record', recorded: 1, whole: true });
+    expect(await look(id)).toMatchObject({ recorded: 0 });
+    expect(await replications(id, seq)).toEqual([{ state: 'absent' }]);
+  });
+
+  it('a lagging standby: one record of it catching up, behind the coordinator', async () => {
+    const id = await watched();
+    const seq = await head(id);
+    await h.sim(id).lagStandby(10, 1_048_576);
+    expect(await look(id)).toMatchObject({ recorded: 1 });
+    expect(await look(id)).toMatchObject({ recorded: 0 });
+    expect(await replications(id, seq)).toEqual([
+      {
+        state: 'catchup',
+        syncState: 'potential',
+        sentLocation: '0/C100000',
+        flushLocation: '0/C000000',
+        replayLocation: '0/C000000',
+      },
+    ]);
   });
 });
 

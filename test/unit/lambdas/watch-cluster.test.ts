@@ -70,7 +70,10 @@ function logHolds(events: NewEvent[]) {
   ddb.on(QueryCommand, { TableName: TABLES.eventLog }).resolves({ Items: items });
 }
 
-/** The seed cluster registered under `policy`, seen whole once, then segment-2 powered off. */
+/**
+ * The seed cluster registered under `policy`, seen whole once (that first look recorded its
+ * standby streaming in sync, as the simulator answers), then segment-2 powered off.
+ */
 async function seedWithHostDown(policy?: RecoveryPolicy): Promise<NewEvent[]> {
   const sim = new SimulatedCluster({
     doc: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })),
@@ -79,10 +82,18 @@ async function seedWithHostDown(policy?: RecoveryPolicy): Promise<NewEvent[]> {
     clock: Date.now,
   });
   await sim.create(structuredClone(seedScenario.segments) as SegmentRow[], { timeScale: 0 });
+  const standby = await sim.readStandbyReplication();
   await sim.failHost('segment-2');
   return [
     ...seedRegistration(),
     ...(policy ? [{ type: 'RecoveryPolicySet' as const, data: { policy } }] : []),
+    {
+      type: 'StandbySyncObserved',
+      data: {
+        standbyDbid: 10,
+        replication: standby,
+      },
+    },
     { type: 'ClusterSeenWhole', data: {} },
   ];
 }
@@ -121,12 +132,12 @@ describe('WatchCluster, invoked by the schedule', () => {
       clusterId: 'seed',
       action: 'start',
       recorded: 4,
-      started: { incidentId: 'watch-7', executionName: 'seed--watch-7' },
+      started: { incidentId: 'watch-8', executionName: 'seed--watch-8' },
     });
     expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, {
       stateMachineArn: STATE_MACHINE_ARN,
-      name: 'seed--watch-7',
+      name: 'seed--watch-8',
     });
     const input = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input.input!);
     expect(input).toMatchObject({ clusterId: 'seed', trigger: { source: 'watch' } });
@@ -206,7 +217,7 @@ describe('WatchCluster, invoked by the schedule', () => {
       {
         type: 'RecoveryRequested',
         data: {
-          incidentId: 'watch-7',
+          incidentId: 'watch-8',
           trigger: { source: 'watch' },
           options: {
             type: 'auto',
@@ -219,7 +230,7 @@ describe('WatchCluster, invoked by the schedule', () => {
       },
       {
         type: 'RecoveryFailed',
-        data: { incidentId: 'watch-7', phase: 'recover', reason: 'host segment-2 gone' },
+        data: { incidentId: 'watch-8', phase: 'recover', reason: 'host segment-2 gone' },
       },
     ]);
     expect(await (await handler())(scheduled, context())).toMatchObject({

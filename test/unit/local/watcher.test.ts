@@ -55,7 +55,7 @@ describe('LocalWatcher', () => {
     await nextRound(0);
     expect(w.lastLook('one')).toMatchObject({ whole: true, action: 'seen-whole' });
     expect(lines).toEqual([
-      'watcher: cluster one: 0 down, 0 not in sync, 0 switched, 0 double faults; recorded 1 events (seen-whole)',
+      'watcher: cluster one: 0 down, 0 not in sync, 0 switched, 0 double faults; recorded 2 events (seen-whole)',
     ]);
     const first = w.lastLook('one')!.at;
     await nextRound(4_999);
@@ -91,7 +91,7 @@ describe('LocalWatcher', () => {
     await nextRound(5_000);
     expect(lines.slice(1)).toEqual([
       'watcher: cluster one: looks again',
-      'watcher: cluster one: 0 down, 0 not in sync, 0 switched, 0 double faults; recorded 1 events (seen-whole)',
+      'watcher: cluster one: 0 down, 0 not in sync, 0 switched, 0 double faults; recorded 2 events (seen-whole)',
     ]);
   });
 

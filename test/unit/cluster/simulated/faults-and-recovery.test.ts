@@ -5,7 +5,6 @@ import {
   UnknownHost,
   UnknownOperation,
   UnknownSegment,
-  UnsupportedFault,
 } from '#cluster/simulated/errors.ts';
 import {
   crashSegment,
@@ -127,11 +126,6 @@ describe('FTS and the mirror-down grace period', () => {
     // The server log's "FTS double fault detected" is nowhere a tool can read.
     expect(state.log.some((l) => /double fault/i.test(l.message))).toBe(false);
   });
-
-  it('never probes the coordinator and refuses coordinator faults', () => {
-    expect(() => crashSegment(seed(), 0, 1)).toThrow(UnsupportedFault);
-    expect(() => failHost(seed(), 0, 'master')).toThrow(UnsupportedFault);
-  });
 });
 
 describe('gprecoverseg during a double fault (captures 82, 83-88)', () => {
@@ -172,9 +166,8 @@ describe('a rack: hosts powered off in one step', () => {
     expect(rows(probe(rack, 1_000))).toEqual(rows(probe(oneByOne, 1_000)));
   });
 
-  it('refuses the whole step when one host is unknown or runs the coordinator', () => {
+  it('refuses the whole step when one host is unknown', () => {
     expect(() => failHosts(cluster(), 0, ['sdw1', 'sdw9'])).toThrow(new UnknownHost('sdw9'));
-    expect(() => failHosts(cluster(), 0, ['sdw1', 'master'])).toThrow(UnsupportedFault);
   });
 });
 
