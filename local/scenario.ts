@@ -18,6 +18,11 @@ import {
 import type { WorkflowTask } from '#infra/tasks.ts';
 import type { LocalRuntime } from '#local/runtime.ts';
 import type { TaskObserver } from '#local/workflow-runner.ts';
+import {
+  coordinatorStepSchemas,
+  isCoordinatorStep,
+  runCoordinatorStep,
+} from '#local/scenario-coordinator.ts';
 
 export const PHASES = ['detected', 'promoted', 'recovered', 'synchronized', 'rebalanced'] as const;
 export type ScenarioPhase = (typeof PHASES)[number];
@@ -25,10 +30,13 @@ export type ScenarioPhase = (typeof PHASES)[number];
 const stepSchema = z.union([
   z.strictObject({ fail: faultSchema }),
   z.strictObject({ recover: recoverRequestSchema }),
+  ...coordinatorStepSchemas,
   z.strictObject({
     expect: z.strictObject({
       phase: z.enum(PHASES).optional(),
       configuration: z.array(segmentRowSchema).max(20_000),
+      /** Event types the log must hold, in this order (others may come between). */
+      events: z.array(z.string().max(100)).max(100).optional(),
     }),
   }),
 ]);
@@ -143,6 +151,17 @@ export class PhaseRecorder implements TaskObserver {
   }
 }
 
+/** The first of `wanted` that `types` does not hold after the ones before it, if any. */
+function missingInOrder(wanted: readonly string[], types: readonly string[]): string | undefined {
+  let from = 0;
+  for (const type of wanted) {
+    const at = types.indexOf(type, from);
+    if (at < 0) return type;
+    from = at + 1;
+  }
+  return undefined;
+}
+
 /** Row by row differences, as a reviewer reads them. */
 export function rowDiff(expected: readonly SegmentRow[], actual: readonly SegmentRow[]): string[] {
   const want = renderConfigurationTable(sortRows(expected)).split('\n').slice(2);
@@ -185,6 +204,21 @@ export async function runScenario(
     if ('fail' in step) {
       log(`step ${i}: fail ${JSON.stringify(step.fail)}`);
       await api.simulator!.inject(scenario.cluster, step.fail);
+    } else if (isCoordinatorStep(step)) {
+      const incidentId = `scenario-${++runs}`;
+      log(`step ${i}: ${Object.keys(step)[0]} ${JSON.stringify(Object.values(step)[0])}`);
+      const result = await runCoordinatorStep(
+        runtime,
+        scenario.cluster,
+        step,
+        incidentId,
+        options.pollSeconds ?? 1,
+      );
+      if (result?.status === 'failed') {
+        failure = `${result.error?.name}: ${result.error?.message}`;
+        log(`failover failed: ${failure}`);
+        break;
+      }
     } else if ('recover' in step) {
       runs++;
       recorder.reset();
@@ -215,6 +249,14 @@ export async function runScenario(
         : configurationOf(await stores.events.loadState(scenario.cluster));
       if (!actual) {
         failure = `expect at $.steps[${i}]: phase ${step.expect.phase} was not reached`;
+        break;
+      }
+      const missing = missingInOrder(
+        step.expect.events ?? [],
+        (await stores.events.read(scenario.cluster)).map((e) => e.type),
+      );
+      if (missing) {
+        failure = `expect at $.steps[${i}]: event ${missing} is not on record in the order given`;
         break;
       }
       const diff = rowDiff(step.expect.configuration, actual);

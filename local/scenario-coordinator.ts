@@ -1,0 +1,99 @@
+import * as z from 'zod';
+import { actorSchema, coordinatorPolicySchema } from '#domain/events.ts';
+import { approveActivation, setCoordinatorPolicy } from '#app/coordinator-control.ts';
+import { watchCluster } from '#app/watch.ts';
+import type { LocalRuntime } from '#local/runtime.ts';
+import type { ExecutionResult } from '#local/workflow-runner.ts';
+
+/*
+ * A scenario's coordinator steps: the policy, one look of the watcher (which records the
+ * standby's replication, as the watcher does between failures), and a coordinator failover
+ * run, approved by a named operator when it waits for one.
+ */
+
+export const coordinatorStepSchemas = [
+  z.strictObject({
+    policy: z.strictObject({
+      coordinatorPolicy: coordinatorPolicySchema,
+      maxObservationAgeSeconds: z.number().int().min(1).max(3600).optional(),
+    }),
+  }),
+  z.strictObject({ watch: z.strictObject({}) }),
+  z.strictObject({
+    failover: z.strictObject({
+      /** Approves the activation, as this operator, when the run waits for one. */
+      approveAs: actorSchema.optional(),
+      /** How long the run waits for an approval before it ends failed (default a day). */
+      activationWaitSeconds: z.number().int().min(1).max(86400).optional(),
+    }),
+  }),
+] as const;
+
+type CoordinatorStep =
+  | z.infer<(typeof coordinatorStepSchemas)[0]>
+  | z.infer<(typeof coordinatorStepSchemas)[1]>
+  | z.infer<(typeof coordinatorStepSchemas)[2]>;
+
+export const isCoordinatorStep = (step: object): step is CoordinatorStep =>
+  'policy' in step || 'watch' in step || 'failover' in step;
+
+const silent = { notify: async () => {} };
+
+/** Runs one coordinator step; a failover's result, or undefined for the others. */
+export async function runCoordinatorStep(
+  runtime: LocalRuntime,
+  clusterId: string,
+  step: CoordinatorStep,
+  incidentId: string,
+  pollSeconds: number,
+): Promise<ExecutionResult | undefined> {
+  const deps = { stores: runtime.stores, now: () => new Date() };
+  if ('policy' in step) {
+    await setCoordinatorPolicy(deps, clusterId, {
+      policy: step.policy.coordinatorPolicy,
+      ...(step.policy.maxObservationAgeSeconds
+        ? { maxObservationAgeSeconds: step.policy.maxObservationAgeSeconds }
+        : {}),
+      by: 'scenario',
+    });
+    return undefined;
+  }
+  if ('watch' in step) {
+    await watchCluster(
+      {
+        ...deps,
+        cluster: runtime.steps.cluster,
+        starter: runtime.workflow,
+        notifier: silent,
+      },
+      clusterId,
+    );
+    return undefined;
+  }
+  const run = runtime.workflow.run({
+    clusterId,
+    incidentId,
+    kind: 'coordinator',
+    trigger: { source: 'scenario' },
+    options: {},
+    waits: { pollSeconds, approvalPollSeconds: Math.max(pollSeconds, 1) },
+    ...(step.failover.activationWaitSeconds
+      ? { limits: { activationWaitSeconds: step.failover.activationWaitSeconds } }
+      : {}),
+  });
+  const approver = step.failover.approveAs;
+  if (approver === undefined) return run;
+  let ended = false;
+  void run.finally(() => (ended = true));
+  // The operator answers once the run asks, as one would on the notice.
+  while (!ended) {
+    const state = await runtime.stores.events.loadState(clusterId);
+    const failover = state.coordinator?.failover;
+    if (failover?.awaitingApproval && !failover.approved) {
+      await approveActivation(deps, clusterId, { by: approver, incidentId });
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return run;
+}
