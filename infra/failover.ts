@@ -1,7 +1,7 @@
 import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import { HOST_INSTANCES_ENV, formatHostInstances } from '#cluster/aws/host-instances.ts';
+import { HOST_INSTANCES_ENV } from '#cluster/transport/hosts.ts';
 import {
   COORDINATOR_RECORD_ENV,
   RECORD_TYPES,
@@ -22,12 +22,10 @@ export function hostInstancesEnvironment(settings: DeploymentSettings): Record<s
   if (settings.clusterBackend !== 'ssm' || !settings.standby) return {};
   const { coordinatorHost, standbyHost, instanceId } = settings.standby;
   return {
-    [HOST_INSTANCES_ENV]: formatHostInstances(
-      new Map([
-        [coordinatorHost, settings.coordinatorInstanceId],
-        [standbyHost, instanceId],
-      ]),
-    ),
+    [HOST_INSTANCES_ENV]: JSON.stringify({
+      [coordinatorHost]: settings.coordinatorInstanceId,
+      [standbyHost]: instanceId,
+    }),
   };
 }
 

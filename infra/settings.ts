@@ -2,7 +2,7 @@ import type { Node } from 'constructs';
 import { DEFAULT_SETTINGS, validateSettings } from '#cluster/greenplum/commands.ts';
 import { clusterIdSchema } from '#domain/events.ts';
 import { hostnameSchema } from '#domain/segment.ts';
-import { INSTANCE_ID } from '#cluster/aws/host-instances.ts';
+import { EC2_INSTANCE_ID } from '#cluster/aws/ec2-fence.ts';
 import { parseCoordinatorRecord, type CoordinatorRecord } from '#cluster/aws/route53-endpoint.ts';
 
 /** The cluster a deployment drives, read from CDK context (`cdk.json` or `-c key=value`). */
@@ -129,7 +129,7 @@ function standbySettings(node: Node, coordinatorInstanceId: string): StandbySett
       `a standby coordinator needs ${CONTEXT.standbyInstanceId}, ${CONTEXT.coordinatorHost} and ${CONTEXT.standbyHost} together; missing ${missing.join(' and ')} (for example: -c ${CONTEXT.standbyInstanceId}=i-0fedcba9876543210 -c ${CONTEXT.coordinatorHost}=mdw -c ${CONTEXT.standbyHost}=smdw)`,
     );
   }
-  if (!INSTANCE_ID.test(instanceId))
+  if (!EC2_INSTANCE_ID.test(instanceId))
     throw new InvalidDeploymentContext(
       `context ${CONTEXT.standbyInstanceId} must be an EC2 instance id (i-…), got ${JSON.stringify(instanceId)}`,
     );
@@ -207,7 +207,7 @@ export function deploymentSettings(node: Node): DeploymentSettings {
       `${CONTEXT.clusterBackend}=ssm drives one real coordinator host and needs ${missing.join(' and ')} (for example: cdk synth -c ${CONTEXT.clusterBackend}=ssm -c ${CONTEXT.clusterId}=prod -c ${CONTEXT.coordinatorInstanceId}=i-0123456789abcdef0)`,
     );
   // The id goes into the SendCommand resource ARN: a typo must fail here, not as AccessDenied at 3 am.
-  if (!INSTANCE_ID.test(coordinatorInstanceId))
+  if (!EC2_INSTANCE_ID.test(coordinatorInstanceId))
     throw new InvalidDeploymentContext(
       `context ${CONTEXT.coordinatorInstanceId} must be an EC2 instance id (i-…), got "${coordinatorInstanceId}"`,
     );

@@ -9,7 +9,7 @@ import { clusterBackendFromEnv } from '#cluster/backend.ts';
 import { stores } from '#store/stores.ts';
 import { SnsNotifier, type Notifier } from '#app/notifier.ts';
 import type { StepDeps } from '#app/steps.ts';
-import { HOST_INSTANCES_ENV, parseHostInstances } from '#cluster/aws/host-instances.ts';
+import { HOST_INSTANCES_ENV, parseHostInstances } from '#cluster/transport/hosts.ts';
 import { Ec2Fence, type Ec2Sdk } from '#cluster/aws/ec2-fence.ts';
 import {
   COORDINATOR_RECORD_ENV,
@@ -48,7 +48,7 @@ export function workflowDeps(sdks: TaskSdks = {}): StepDeps {
       cluster: clusterBackendFromEnv(shared.doc, shared.tables),
       notifier: topic ? new SnsNotifier(new SNSClient({}), topic) : silent,
       now: () => new Date(),
-      ...(hosts.size > 0 ? { instances: new Ec2Fence(hosts, sdks.ec2) } : {}),
+      ...(Object.keys(hosts).length > 0 ? { instances: new Ec2Fence(hosts, sdks.ec2) } : {}),
       // The stack gives the record to MoveClients alone, and its entry the client.
       ...(record && sdks.route53
         ? { clients: new Route53Endpoint(parseCoordinatorRecord(record), sdks.route53) }

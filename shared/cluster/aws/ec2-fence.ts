@@ -1,5 +1,25 @@
 import type * as ec2 from '@aws-sdk/client-ec2';
-import { fenceableInstance, type HostInstances } from '#cluster/aws/host-instances.ts';
+
+/** An EC2 instance id (not an SSM managed node's mi-…): what StopInstances and its ARN take. */
+export const EC2_INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
+
+/** Catalog hostname -> instance id: CLUSTER_HOST_INSTANCES, parsed (transport/hosts.ts). */
+export type HostInstances = Readonly<Record<string, string>>;
+
+/**
+ * The instance to stop to fence `hostname`: none when the host is not in the mapping, is an SSM
+ * managed node rather than an EC2 instance, or when its instance also carries another catalog
+ * host (stopping it would take that host down too): the fence then falls back to the host's own
+ * shell, or to an operator's approval.
+ */
+export function fenceableInstance(hosts: HostInstances, hostname: string): string | undefined {
+  const instanceId = Object.hasOwn(hosts, hostname) ? hosts[hostname] : undefined;
+  if (instanceId === undefined || !EC2_INSTANCE_ID.test(instanceId)) return undefined;
+  const shared = Object.entries(hosts).some(
+    ([other, id]) => other !== hostname && id === instanceId,
+  );
+  return shared ? undefined : instanceId;
+}
 
 /** StopInstances refused: the instance is in a state it cannot be stopped from (pending, terminated). */
 export class InstanceNotStoppable extends Error {
@@ -63,13 +83,13 @@ export class Ec2Fence {
   }
 
   private hostOf(instanceId: string): string {
-    const host = [...this.hosts].find(([, id]) => id === instanceId)?.[0];
+    const host = Object.entries(this.hosts).find(([, id]) => id === instanceId)?.[0];
     return host ? `host ${host}` : 'no host of this deployment';
   }
 
   private client(instanceId: string) {
     // Never an instance the deployment was not told about, whatever reached this call.
-    if (![...this.hosts.values()].includes(instanceId))
+    if (!Object.values(this.hosts).includes(instanceId))
       throw new UnknownInstance(
         `EC2 instance ${JSON.stringify(instanceId.slice(0, 40))} is not the instance of any host of this deployment (CLUSTER_HOST_INSTANCES); recoverseg stops no other`,
       );

@@ -2,17 +2,12 @@ import { DescribeInstancesCommand, EC2Client, StopInstancesCommand } from '@aws-
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { Ec2Fence } from '#cluster/aws/ec2-fence.ts';
-import {
-  fenceableInstance,
-  formatHostInstances,
-  parseHostInstances,
-} from '#cluster/aws/host-instances.ts';
+import { Ec2Fence, fenceableInstance } from '#cluster/aws/ec2-fence.ts';
 
 const ec2 = mockClient(EC2Client);
 const MDW = 'i-0123456789abcdef0';
 const SMDW = 'i-0fedcba9876543210';
-const hosts = parseHostInstances(JSON.stringify({ mdw: MDW, smdw: SMDW }));
+const hosts = { mdw: MDW, smdw: SMDW };
 const fence = () => new Ec2Fence(hosts, () => import('@aws-sdk/client-ec2'));
 const described = (name: string) => ({
   Reservations: [{ Instances: [{ InstanceId: MDW, State: { Name: name as 'stopped' } }] }],
@@ -23,38 +18,18 @@ const ec2Error = (name: string, message: string) => Object.assign(new Error(mess
 
 beforeEach(() => ec2.reset());
 
-describe('CLUSTER_HOST_INSTANCES', () => {
-  it('maps each catalog hostname to its instance, and writes what it reads', () => {
-    expect([...hosts]).toEqual([
-      ['mdw', MDW],
-      ['smdw', SMDW],
-    ]);
-    expect(parseHostInstances(formatHostInstances(hosts))).toEqual(hosts);
-    expect(parseHostInstances(undefined).size).toBe(0);
-    expect(parseHostInstances(' ').size).toBe(0);
-  });
-
-  it('refuses the whole mapping for one bad entry, naming it', () => {
-    for (const [text, why] of [
-      ['{"mdw":', /not JSON/],
-      ['["mdw"]', /must be an object of hostname to instance id/],
-      ['null', /must be an object/],
-      [`{"mdw":"${MDW}","sm dw":"${SMDW}"}`, /"sm dw" is not a catalog hostname/],
-      [`{"__proto__":"${MDW}"}`, /"__proto__" is not a catalog hostname/],
-      ['{"mdw":"i-XYZ"}', /host mdw maps to "i-XYZ", not an EC2 instance id/],
-      ['{"mdw":["i-0123456789abcdef0"]}', /host mdw maps to \["i-0123456789abcdef0"\]/],
-      ['{"mdw":null}', /host mdw maps to null/],
-      [JSON.stringify({ mdw: 'x'.repeat(5000) }), /at most 4096/],
-    ] as const)
-      expect(() => parseHostInstances(text), text.slice(0, 40)).toThrow(why);
-  });
-
+describe('which instance fences a host', () => {
   it('fences no host whose instance carries another host too (stopping it would stop both)', () => {
-    const shared = parseHostInstances(JSON.stringify({ mdw: MDW, smdw: MDW, sdw1: SMDW }));
+    const shared = { mdw: MDW, smdw: MDW, sdw1: SMDW };
     expect(fenceableInstance(shared, 'mdw')).toBeUndefined();
     expect(fenceableInstance(shared, 'smdw')).toBeUndefined();
     expect(fenceableInstance(shared, 'sdw1')).toBe(SMDW);
     expect(fenceableInstance(shared, 'sdw2')).toBeUndefined();
+    expect(fenceableInstance(shared, '__proto__')).toBeUndefined();
+  });
+
+  it('fences no SSM managed node (mi-…): EC2 cannot stop it', () => {
+    expect(fenceableInstance({ mdw: 'mi-0123456789abcdef0' }, 'mdw')).toBeUndefined();
   });
 });
 
