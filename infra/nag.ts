@@ -26,7 +26,9 @@ const WILDCARD_ONLY_ACTIONS: Record<string, string> = {
   'ec2:DescribeTags':
     'reading the recoverseg:cluster tag of the instance named in an EC2 state-change event',
   'ssm:GetCommandInvocation':
-    'polling Run Command output (SendCommand itself is scoped to AWS-RunShellScript on the coordinator instance)',
+    "polling Run Command output (SendCommand itself is scoped to AWS-RunShellScript on the coordinator's and the standby's instances)",
+  'ec2:DescribeInstances':
+    "the fence reading whether the old coordinator's instance is stopped yet (StopInstances itself is scoped to the two coordinator instances)",
 };
 
 type Statement = { Action?: string | string[]; Resource?: unknown };

@@ -12,6 +12,8 @@ export interface RunCommandOutputProps {
    * that lets its SSM Agent write the output. Otherwise the deployer attaches CoordinatorPolicyArn.
    */
   coordinatorRoleName?: string;
+  /** The standby coordinator instance's role, likewise: commands run on its host too. */
+  standbyRoleName?: string;
 }
 
 /**
@@ -77,9 +79,14 @@ export class RunCommandOutput extends Construct {
           resources: [this.key.keyArn],
         }),
       ],
-      ...(props.coordinatorRoleName
-        ? { roles: [iam.Role.fromRoleName(this, 'CoordinatorRole', props.coordinatorRoleName)] }
-        : {}),
+      // One role for both instances is attached once.
+      roles: Object.entries({
+        CoordinatorRole: props.coordinatorRoleName,
+        StandbyRole:
+          props.standbyRoleName === props.coordinatorRoleName ? undefined : props.standbyRoleName,
+      })
+        .filter((entry): entry is [string, string] => entry[1] !== undefined)
+        .map(([id, name]) => iam.Role.fromRoleName(this, id, name)),
     });
     this.acknowledgePrefix(
       this.coordinatorPolicy,
@@ -91,7 +98,7 @@ export class RunCommandOutput extends Construct {
     new CfnOutput(stack, 'CoordinatorPolicyArn', {
       value: this.coordinatorPolicy.managedPolicyArn,
       description:
-        "Attach to the coordinator instance's role (unless recoverseg:coordinatorRoleName attached it)",
+        "Attach to the role of the coordinator's instance and of the standby's (unless recoverseg:coordinatorRoleName and recoverseg:standbyRoleName attached it)",
     });
   }
 

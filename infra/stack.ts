@@ -50,6 +50,7 @@ import {
 import { workflowDefinition } from '#infra/state-machine.ts';
 import { Watcher } from '#infra/watcher.ts';
 import { RunCommandOutput } from '#infra/run-command-output.ts';
+import { clusterInstanceIds, grantFailover, hostInstancesEnvironment } from '#infra/failover.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -163,6 +164,9 @@ export class RecoverSegStack extends Stack {
         ...(this.settings.coordinatorRoleName
           ? { coordinatorRoleName: this.settings.coordinatorRoleName }
           : {}),
+        ...(this.settings.standby?.roleName
+          ? { standbyRoleName: this.settings.standby.roleName }
+          : {}),
       });
 
     this.lambdas = Object.fromEntries(
@@ -182,8 +186,10 @@ export class RecoverSegStack extends Stack {
         this.topic.grantPublish(fn);
       }
       if (drivesCluster && this.settings.clusterBackend === 'ssm')
-        this.allowRunCommand(fn, this.settings.coordinatorInstanceId);
+        this.allowRunCommand(fn, clusterInstanceIds(this.settings));
     }
+    if (this.settings.clusterBackend === 'ssm')
+      grantFailover(this.settings, this.lambdas.FenceCoordinator.fn, this.lambdas.MoveClients.fn);
 
     this.stateMachine = this.recoveryWorkflow();
 
@@ -303,14 +309,15 @@ export class RecoverSegStack extends Stack {
               : { COORDINATOR_PORT: String(settings.coordinatorPort) }),
           }
         : {}),
+      ...hostInstancesEnvironment(settings),
     };
   }
 
   /**
-   * SSM Run Command on the one coordinator host, with the one document the adapter uses, and
-   * reading the outputs too long to come back inline.
+   * SSM Run Command on the coordinator's host (and the standby's), with the one document the
+   * adapter uses, and reading the outputs too long to come back inline.
    */
-  private allowRunCommand(fn: lambda.Function, instanceId: string): void {
+  private allowRunCommand(fn: lambda.Function, instanceIds: string[]): void {
     fn.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['ssm:SendCommand'],
@@ -321,7 +328,9 @@ export class RecoverSegStack extends Stack {
             resource: 'document',
             resourceName: 'AWS-RunShellScript',
           }),
-          this.formatArn({ service: 'ec2', resource: 'instance', resourceName: instanceId }),
+          ...instanceIds.map((id) =>
+            this.formatArn({ service: 'ec2', resource: 'instance', resourceName: id }),
+          ),
         ],
       }),
     );
@@ -396,7 +405,7 @@ export class RecoverSegStack extends Stack {
   private restApi(router: lambda.Function): apigw.LambdaRestApi {
     // Cancel asks the coordinator which gprecoverseg holds its lock (it never kills it).
     if (this.settings.clusterBackend === 'ssm')
-      this.allowRunCommand(router, this.settings.coordinatorInstanceId);
+      this.allowRunCommand(router, clusterInstanceIds(this.settings));
     this.tables.eventLog.grantReadWriteData(router);
     this.tables.configuration.grantReadData(router);
     this.tables.control.grantReadWriteData(router);
@@ -618,7 +627,7 @@ export class RecoverSegStack extends Stack {
     fn.addEnvironment('NOTIFY_TOPIC_ARN', this.topic.topicArn);
     this.topic.grantPublish(fn);
     if (this.settings.clusterBackend === 'ssm')
-      this.allowRunCommand(fn, this.settings.coordinatorInstanceId);
+      this.allowRunCommand(fn, clusterInstanceIds(this.settings));
     // A failed look is not retried: the next one comes within the interval.
     fn.configureAsyncInvoke({ retryAttempts: 0 });
   }

@@ -1,4 +1,7 @@
 import { fenceCoordinator } from '#app/failover.ts';
 import { workflowTask } from '#lambdas/common/workflow-task.ts';
 
-export const handler = workflowTask('FenceCoordinator', fenceCoordinator);
+// The only Task that stops an instance: the EC2 client is in this bundle alone, loaded at the stop.
+export const handler = workflowTask('FenceCoordinator', fenceCoordinator, {
+  ec2: () => import('@aws-sdk/client-ec2'),
+});

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { App } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
-import type { IConstruct } from 'constructs';
 import { ROUTES } from '#api/routes.ts';
 import { RecoverSegStack, substitutionKey, type FunctionName } from '#infra/stack.ts';
 import {
@@ -13,43 +12,24 @@ import {
 } from '#infra/tasks.ts';
 import { workflowDefinition } from '#infra/state-machine.ts';
 import { TABLES, type TableKey } from '#store/tables.ts';
-import { BACKENDS, synthesizedApp, type Synthesized } from '#test/infra/synth.ts';
+import {
+  BACKENDS,
+  FUNCTION_NAMES,
+  instanceArn,
+  statementsOf,
+  synthesizedApp,
+  type Synthesized,
+} from '#test/infra/synth.ts';
 
 const simulated = synthesizedApp('simulated');
 const ssm = synthesizedApp('ssm');
 
-const FUNCTION_NAMES = [
-  ...Object.keys(WORKFLOW_TASKS),
-  ...Object.keys(SERVICE_FUNCTIONS),
-] as FunctionName[];
 const WRITE_ACTIONS = [
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',
   'dynamodb:BatchWriteItem',
 ];
-
-interface Statement {
-  Effect: string;
-  Action: string | string[];
-  Resource: unknown;
-}
-
-/** Every statement of every inline policy attached to the role of a function (or the state machine). */
-function statementsOf(
-  { template, id }: Synthesized,
-  role: IConstruct,
-): { actions: string[]; resources: unknown[] }[] {
-  const roleId = id(role);
-  return Object.values(template.findResources('AWS::IAM::Policy'))
-    .filter((policy) =>
-      (policy.Properties.Roles as unknown[]).some(
-        (r) => JSON.stringify(r) === JSON.stringify({ Ref: roleId }),
-      ),
-    )
-    .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[])
-    .map((s) => ({ actions: [s.Action].flat(), resources: [s.Resource].flat() }));
-}
 
 const arnOf = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
 const refersTo = (resources: unknown[], logicalId: string) =>
@@ -295,7 +275,7 @@ describe('least privilege', () => {
       );
   });
 
-  it('with SSM, SendCommand is scoped to AWS-RunShellScript on the coordinator instance, for the tasks that drive the cluster, the API router (cancel names the running gprecoverseg) and the watcher only', () => {
+  it("with SSM, SendCommand is scoped to AWS-RunShellScript on the coordinator's and the standby's instances, for the tasks that drive the cluster, the API router (cancel names the running gprecoverseg) and the watcher only", () => {
     for (const name of FUNCTION_NAMES) {
       const sendCommand = statementsOf(ssm, ssm.stack.lambdas[name].role).filter((s) =>
         s.actions.includes('ssm:SendCommand'),
@@ -322,20 +302,8 @@ describe('least privilege', () => {
             ],
           ],
         },
-        {
-          'Fn::Join': [
-            '',
-            [
-              'arn:',
-              { Ref: 'AWS::Partition' },
-              ':ec2:',
-              { Ref: 'AWS::Region' },
-              ':',
-              { Ref: 'AWS::AccountId' },
-              ':instance/i-0123456789abcdef0',
-            ],
-          ],
-        },
+        instanceArn('i-0123456789abcdef0'),
+        instanceArn('i-0fedcba9876543210'),
       ]);
     }
   });
