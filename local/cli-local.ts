@@ -13,6 +13,7 @@ import { ServeLock } from '#local/serve-lock.ts';
 import { LocalWatcher, loggingNotifier } from '#local/watcher.ts';
 import type { LeftRun } from '#local/workflow-runner.ts';
 import { route } from '#api/routes.ts';
+import { CLIENT_HOOK_ENV } from '#cluster/client-hook.ts';
 import { clusterBackendFromEnv } from '#cluster/backend.ts';
 import { GreenplumClusterOperations } from '#cluster/greenplum/greenplum-cluster-operations.ts';
 import { clusterIdSchema } from '#domain/events.ts';
@@ -41,6 +42,7 @@ export function realClusterEnvironment(values: Values): Record<string, string> |
     'coordinator-data-directory',
     'admin-user',
     'coordinator-port',
+    'client-hook',
   ] as const;
   if (backend === 'simulated') {
     const stray = real.find((flag) => values[flag] !== undefined);
@@ -63,6 +65,7 @@ export function realClusterEnvironment(values: Values): Record<string, string> |
       : {}),
     ...(values['admin-user'] ? { GP_ADMIN_USER: values['admin-user'] } : {}),
     ...(values['coordinator-port'] ? { COORDINATOR_PORT: values['coordinator-port'] } : {}),
+    ...(values['client-hook'] ? { [CLIENT_HOOK_ENV]: values['client-hook'] } : {}),
   };
   try {
     clusterIdSchema.parse(values.cluster);

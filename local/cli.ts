@@ -150,6 +150,10 @@ function program(run: (code: Promise<number>) => Promise<void>): Command {
     .option('--admin-user <user>', 'greenplum: the admin user (gpadmin)')
     .option('--coordinator-port <n>', 'greenplum: the coordinator port')
     .option(
+      '--client-hook <command>',
+      'greenplum: after a coordinator failover, run this (bash) with RECOVERSEG_COORDINATOR_HOST, _ADDRESS, _PORT, _DATADIR and _DBID set, to move clients to the new coordinator',
+    )
+    .option(
       '--watch-seconds <n>',
       'look at each cluster every N seconds (default 30) and act on a failure by its recovery policy; 0: never look',
     )

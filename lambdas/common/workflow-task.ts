@@ -17,6 +17,7 @@ import {
   parseCoordinatorRecord,
   type Route53Sdk,
 } from '#cluster/aws/route53-endpoint.ts';
+import { CLIENT_HOOK_ENV, clientHook } from '#cluster/client-hook.ts';
 import { logger } from '#lambdas/common/powertools.ts';
 import { metrics } from '#lambdas/common/metrics.ts';
 
@@ -43,16 +44,20 @@ export function workflowDeps(sdks: TaskSdks = {}): StepDeps {
     const topic = process.env.NOTIFY_TOPIC_ARN;
     const hosts = parseHostInstances(process.env[HOST_INSTANCES_ENV]);
     const record = process.env[COORDINATOR_RECORD_ENV];
+    const hook = process.env[CLIENT_HOOK_ENV];
     deps = {
       stores: shared,
       cluster: clusterBackendFromEnv(shared.doc, shared.tables),
       notifier: topic ? new SnsNotifier(new SNSClient({}), topic) : silent,
       now: () => new Date(),
       ...(Object.keys(hosts).length > 0 ? { instances: new Ec2Fence(hosts, sdks.ec2) } : {}),
-      // The stack gives the record to MoveClients alone, and its entry the client.
-      ...(record && sdks.route53
-        ? { clients: new Route53Endpoint(parseCoordinatorRecord(record), sdks.route53) }
-        : {}),
+      // The stack gives the record to MoveClients alone, and its entry the client; `serve
+      // --client-hook` names the user's command instead.
+      ...(hook
+        ? { clients: clientHook(hook) }
+        : record && sdks.route53
+          ? { clients: new Route53Endpoint(parseCoordinatorRecord(record), sdks.route53) }
+          : {}),
     };
   }
   return deps;

@@ -309,7 +309,9 @@ export async function fenceCoordinator(
   if (fence === 'ec2-stop-instances') {
     if (polls === 1) await deps.instances!.stop(instanceId!);
     const state = await deps.instances!.state(instanceId!);
-    if (state === 'stopped') return fenced(fence, `EC2 instance ${instanceId} stopped (force)`);
+    // A terminated instance cannot come back either.
+    if (state === 'stopped' || state === 'terminated')
+      return fenced(fence, `EC2 instance ${instanceId} ${state} (StopInstances, force)`);
     if (polls >= limits.maxFencePolls)
       throw new FailoverStopped(
         `coordinator dbid ${old.dbid}: EC2 instance ${instanceId} is still ${state} after ${polls} checks; nothing was activated: stop it yourself, then start the failover again`,
@@ -398,33 +400,30 @@ export async function moveClients(
   return { at, moved: [{ how: endpoint.how, endpoint: endpoint.endpoint }] };
 }
 
-const WITHOUT_STANDBY =
-  'the cluster runs without a standby coordinator: initialize one (gpinitstandby -a -s HOST) once a host is ready';
+/** What an operator does after an activation: the tools' environment, then a new standby. */
+const afterActivation = (coordinator: SegmentRow): string =>
+  `the coordinator is dbid ${coordinator.dbid} on ${coordinator.hostname}:${coordinator.port}: point the admin environment there (MASTER_DATA_DIRECTORY, or COORDINATOR_DATA_DIRECTORY from 7, =${coordinator.datadir}; PGPORT=${coordinator.port}); the cluster runs without a standby coordinator: initialize one (gpinitstandby -a -s HOST) once a host is ready`;
 
 export async function finishFailover(deps: StepDeps, event: TaskEvent) {
   const { clusterId, incidentId } = event.input;
   const { state } = await record(deps, event, 'FinishFailover', (s) => {
     const failover = s.coordinator?.failover;
     if (failover?.incidentId !== incidentId || !failover.activated) return [];
+    const note = afterActivation(rowOf(s, failover.standbyDbid));
     return [
-      {
-        type: 'CoordinatorFailoverCompleted',
-        data: { incidentId, outcome: 'activated', note: WITHOUT_STANDBY },
-      },
+      { type: 'CoordinatorFailoverCompleted', data: { incidentId, outcome: 'activated', note } },
     ];
   });
   await deps.stores.lock.release(clusterId, event.executionId);
   const last = state.coordinator?.lastFailover;
   const activated = last?.incidentId === incidentId && last.outcome === 'activated';
-  if (activated) {
-    const { coordinator } = coordinatorRows(state.segments);
+  if (activated)
     await deps.notifier.notify({
       clusterId,
       incidentId,
       status: 'failed-over',
-      reason: `the coordinator is now dbid ${coordinator?.dbid} on ${coordinator?.hostname}:${coordinator?.port}; ${WITHOUT_STANDBY}`,
+      reason: last.reason,
     });
-  }
   return {
     status: activated ? ('activated' as const) : ('not-activated' as const),
     seq: state.seq,

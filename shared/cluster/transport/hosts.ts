@@ -20,7 +20,7 @@ export class HostNotManaged extends ClusterError {
   override name = 'HostNotManaged';
   constructor(readonly host: string) {
     super(
-      `no SSM instance is set for host ${host}: add "${host}":"i-…" to ${HOST_INSTANCES_ENV} (the stack's hostInstances setting), then retry`,
+      `no SSM instance is set for host ${host}: add "${host}":"i-…" to ${HOST_INSTANCES_ENV} (the stack's recoverseg:coordinatorHost and recoverseg:standbyHost with their instance ids), then retry`,
     );
   }
 }
