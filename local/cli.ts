@@ -276,8 +276,15 @@ function program(run: (code: Promise<number>) => Promise<void>): Command {
     .addHelpText('after', RECOVER_HELP)
     .action((o: Record<string, unknown>) => run(clientCommand('recover', flags(o), [])));
   client(
+    'failover',
+    'start a coordinator failover run: activate the standby if the coordinator is lost, the standby was seen in sync and the policy and fence allow (follow it with status)',
+    false,
+  )
+    .option('--incident <id>', 'the incident id (default: api-<time>)')
+    .action((o: Record<string, unknown>) => run(clientCommand('failover', flags(o), [])));
+  client(
     'approve',
-    'approve the rebalance (gprecoverseg -r, cancels queries in flight) of the recovery in progress',
+    'approve what the run in progress waits for: the rebalance (gprecoverseg -r, cancels queries in flight), or a standby activation',
     false,
   )
     .option('--by <name>', 'who approves (default user@host)')

@@ -158,6 +158,15 @@ export async function clientCommand(
       if (json) process.stdout.write(`${JSON.stringify({ ...result, ...followed })}\n`);
       return followed.exitCode;
     }
+    case 'failover': {
+      const result = await client.request('POST', `${base}/recoveries`, {
+        kind: 'coordinator',
+        ...(values.incident ? { incidentId: values.incident } : {}),
+        trigger: { source: 'cli' },
+      });
+      out.line(JSON.stringify(result));
+      return 0;
+    }
     case 'policy': {
       const rebalance = policyFlags(values);
       const recovery = values['recovery-policy'] as string | undefined;

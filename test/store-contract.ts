@@ -190,6 +190,58 @@ export function storeContract(name: string, create: () => Promise<StorePorts>): 
       }
     };
 
+    it('removes a row the log removed (the old coordinator after an activation), projected or rebuilt', async () => {
+      const id = cluster();
+      const observed = 2;
+      await appendAll(id, [
+        registration,
+        [
+          {
+            type: 'StandbySyncObserved',
+            data: { standbyDbid: 10, replication: { state: 'streaming', syncState: 'sync' } },
+          },
+          { type: 'CoordinatorUnreachable', data: { coordinatorDbid: 1, detail: 'no response' } },
+        ],
+        [
+          {
+            type: 'CoordinatorFailoverStarted',
+            data: {
+              incidentId: 'coord-1',
+              coordinatorDbid: 1,
+              standbyDbid: 10,
+              observationSeq: observed,
+              maxObservationAgeSeconds: 60,
+              trigger: { source: 'api' },
+            },
+          },
+          {
+            type: 'CoordinatorFenced',
+            data: {
+              incidentId: 'coord-1',
+              coordinatorDbid: 1,
+              how: 'pg-ctl-stop-immediate',
+              detail: 'x',
+            },
+          },
+        ],
+      ]);
+      await stores.projector.project(id);
+      await appendAll(id, [
+        [{ type: 'StandbyActivated', data: { incidentId: 'coord-1', dbid: 10 } }],
+      ]);
+      await stores.projector.project(id);
+      const coordinators = (rows: { content: number; dbid: number }[]) =>
+        rows.filter((r) => r.content === -1).map((r) => r.dbid);
+      expect(coordinators((await stores.projection.read(id)).rows)).toEqual([10]);
+      await stores.projection.replace(id, fold(await stores.events.read(id)));
+      expect(coordinators((await stores.projection.read(id)).rows)).toEqual([10]);
+      // A rebuild over a projection that still held the old row removes it too.
+      await stores.projection.replace(id, fold((await stores.events.read(id)).slice(0, 5)));
+      expect(coordinators((await stores.projection.read(id)).rows)).toEqual([1, 10]);
+      await stores.projection.replace(id, fold(await stores.events.read(id)));
+      expect(coordinators((await stores.projection.read(id)).rows)).toEqual([10]);
+    });
+
     it('projects the fold of the log, catching up from the log, and rebuilds the same', async () => {
       const id = cluster();
       expect(await stores.projection.read(id)).toMatchObject({ rows: [], state: { seq: 0 } });

@@ -834,7 +834,12 @@ function renderOperatorActions() {
     box,
     routes.map((route) => {
       const needsIncident = route.path.includes('{incidentId}');
-      const label = /cancel/i.test(route.path) ? 'Cancel recovery' : 'Approve rebalance';
+      // One approval route: a coordinator activation waiting for one, else the rebalance.
+      const label = /cancel/i.test(route.path)
+        ? 'Cancel recovery'
+        : view.status?.coordinator?.failover?.awaitingApproval
+          ? 'Approve standby activation'
+          : 'Approve rebalance';
       return el(
         'button',
         {
@@ -916,6 +921,7 @@ async function refresh() {
     $('gpstate-m').textContent = ['$ gpstate -m', ...status.gpstateMirrors].join('\n');
     $('head').textContent = `event log at seq ${view.headSeq}`;
     renderWatch();
+    renderCoordinator();
     performance.mark('recoverseg:rendered', { detail: { clusterId, seq: config.seq } });
     notice();
     // Status is read from the projection too: look again until it has caught up with the log.
@@ -955,6 +961,34 @@ function renderWatch() {
         ? 'whole'
         : 'broken';
   $('watch').textContent = `${looked} · ${whole}`;
+}
+
+/** The coordinator as the log has it: its standby's last sight, a loss, a failover under way. */
+function renderCoordinator() {
+  const c = view.status?.coordinator;
+  const rows = view.live?.rows ?? [];
+  const coordinator = rows.find((r) => r.content === -1 && r.role === 'p');
+  const standby = rows.find((r) => r.content === -1 && r.role === 'm');
+  const f = c?.failover;
+  let state = 'none';
+  let text = coordinator ? `coordinator dbid ${coordinator.dbid}` : '';
+  if (f?.awaitingApproval && !f.approved) {
+    state = 'awaiting';
+    text = `coordinator dbid ${f.coordinatorDbid} lost · activation of standby dbid ${f.standbyDbid} awaits approval: ${f.awaitingApproval.risk}`;
+  } else if (f) {
+    state = 'lost';
+    text = `coordinator dbid ${f.coordinatorDbid} lost · failover ${f.incidentId}: ${f.activated ? 'standby activated' : f.fenced ? `fenced (${f.fenced.how}), activating` : 'fencing'}`;
+  } else if (c?.unreachable) {
+    state = 'lost';
+    text = `coordinator dbid ${c.unreachable.coordinatorDbid} lost since ${clock(c.unreachable.since)}`;
+  } else if (standby) {
+    const seen = c?.standby?.standbyDbid === standby.dbid ? c.standby : undefined;
+    text += seen
+      ? ` · standby dbid ${standby.dbid} ${seen.replication.state}${seen.replication.syncState ? `/${seen.replication.syncState}` : ''} at ${clock(seen.at)}`
+      : ` · standby dbid ${standby.dbid} not observed yet`;
+  } else if (coordinator) text += ' · no standby';
+  $('coordinator').dataset.state = state;
+  $('coordinator').textContent = text;
 }
 
 function notice(text) {

@@ -313,6 +313,7 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
         {
           clusterId,
           incidentId,
+          ...(body.kind ? { kind: body.kind } : {}),
           trigger: body.trigger ?? { source: 'api' },
           options: {
             type: body.type,

@@ -12,7 +12,7 @@ import {
   type RebalanceSetting,
 } from '#domain/events.ts';
 import { dbidSchema, hostnameSchema, segmentRowSchema, type SegmentRow } from '#domain/segment.ts';
-import { triggerSchema, workflowInputSchema } from '#domain/step-contract.ts';
+import { incidentKindSchema, triggerSchema, workflowInputSchema } from '#domain/step-contract.ts';
 
 /**
  * The requests an operator makes, in one place: the API, the CLI and scenario files parse
@@ -94,6 +94,8 @@ export const recoverRequestSchema = z.strictObject({
 
 /** The API's recovery request: the above, plus the policy, known failed hosts, waits and limits. */
 export const apiRecoverRequestSchema = recoverRequestSchema.extend({
+  /** `coordinator`: a coordinator failover run (recoverseg failover), not a segment recovery. */
+  kind: incidentKindSchema.optional(),
   rebalancePolicy: recoveryOptionsSchema.shape.rebalancePolicy,
   rebalanceWindow: recoveryOptionsSchema.shape.rebalanceWindow,
   failedHosts: z.array(hostnameSchema).max(256).optional(),

@@ -109,6 +109,11 @@ export class MemoryProjectionStore implements ProjectionStorePort {
       if (stored === undefined || (stored.projectedSeq as number) <= next.seq)
         items.set(row.dbid, copy(rowItem(clusterId, row, next.seq)));
     }
+    for (const dbid of previous.segments.keys()) {
+      const stored = items.get(dbid);
+      if (!next.segments.has(dbid) && (stored?.projectedSeq as number) <= next.seq)
+        items.delete(dbid);
+    }
     const summary = items.get(SUMMARY_DBID);
     const current = summary?.lastSeq as number | undefined;
     const ours =
@@ -119,6 +124,8 @@ export class MemoryProjectionStore implements ProjectionStorePort {
 
   async replace(clusterId: string, state: ClusterState): Promise<void> {
     const items = this.cluster(clusterId);
+    for (const dbid of items.keys())
+      if (dbid !== SUMMARY_DBID && !state.segments.has(dbid)) items.delete(dbid);
     for (const row of state.segments.values())
       items.set(row.dbid, copy(rowItem(clusterId, row, state.seq)));
     items.set(SUMMARY_DBID, copy(summaryItem(clusterId, state)));

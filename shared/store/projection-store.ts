@@ -1,5 +1,6 @@
 import {
   BatchWriteCommand,
+  DeleteCommand,
   PutCommand,
   QueryCommand,
   TransactWriteCommand,
@@ -61,24 +62,29 @@ export class ProjectionStore implements ProjectionStorePort {
     const changed = [...next.segments.values()].filter(
       (row) => previous.segments.get(row.dbid) !== row,
     );
-    const puts = changed.map((row) => ({
+    const guard = {
       TableName: this.tables.configuration,
-      Item: rowItem(clusterId, row, next.seq),
       ConditionExpression: 'attribute_not_exists(projectedSeq) OR projectedSeq <= :seq',
       ExpressionAttributeValues: { ':seq': next.seq },
-    }));
-    for (let i = 0; i < puts.length; i += 100) {
-      const group = puts.slice(i, i + 100);
+    };
+    const writes = [
+      ...changed.map((row) => ({ Put: { ...guard, Item: rowItem(clusterId, row, next.seq) } })),
+      // A row the state no longer has (the old coordinator after gpactivatestandby: capture 129).
+      ...[...previous.segments.keys()]
+        .filter((dbid) => !next.segments.has(dbid))
+        .map((dbid) => ({ Delete: { ...guard, Key: { clusterId, dbid } } })),
+    ];
+    for (let i = 0; i < writes.length; i += 100) {
+      const group = writes.slice(i, i + 100);
       try {
-        await this.doc.send(
-          new TransactWriteCommand({ TransactItems: group.map((Put) => ({ Put })) }),
-        );
+        await this.doc.send(new TransactWriteCommand({ TransactItems: group }));
       } catch (error) {
         if (!(error instanceof TransactionCanceledException)) throw error;
         // Some row is already newer: write the others one by one, each under its own guard.
-        for (const put of group) {
+        for (const write of group) {
           try {
-            await this.doc.send(new PutCommand(put));
+            if ('Put' in write) await this.doc.send(new PutCommand(write.Put));
+            else await this.doc.send(new DeleteCommand(write.Delete));
           } catch (inner) {
             if (!(inner instanceof ConditionalCheckFailedException)) throw inner;
           }
@@ -119,14 +125,41 @@ export class ProjectionStore implements ProjectionStorePort {
     return summaries.map(clusterSummaryOf);
   }
 
+  /** The dbids the table holds for the cluster (keys only). */
+  private async storedDbids(clusterId: string): Promise<number[]> {
+    const dbids: number[] = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tables.configuration,
+          KeyConditionExpression: 'clusterId = :c',
+          ExpressionAttributeValues: { ':c': clusterId },
+          ProjectionExpression: 'dbid',
+          ConsistentRead: true,
+          ExclusiveStartKey,
+        }),
+      );
+      for (const item of page.Items ?? []) dbids.push(item.dbid as number);
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return dbids;
+  }
+
   /** Replaces the cluster's projection with `state` whole (a rebuild). */
   async replace(clusterId: string, state: ClusterState): Promise<void> {
-    const puts = [
-      ...[...state.segments.values()].map((row) => rowItem(clusterId, row, state.seq)),
-      summaryItem(clusterId, state),
+    const stale = (await this.storedDbids(clusterId)).filter(
+      (dbid) => dbid !== SUMMARY_DBID && !state.segments.has(dbid),
+    );
+    const requests = [
+      ...stale.map((dbid) => ({ DeleteRequest: { Key: { clusterId, dbid } } })),
+      ...[...state.segments.values()].map((row) => ({
+        PutRequest: { Item: rowItem(clusterId, row, state.seq) },
+      })),
+      { PutRequest: { Item: summaryItem(clusterId, state) } },
     ];
-    for (let i = 0; i < puts.length; i += 25) {
-      let pending = puts.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
+    for (let i = 0; i < requests.length; i += 25) {
+      let pending = requests.slice(i, i + 25);
       while (pending.length > 0) {
         const { UnprocessedItems } = await this.doc.send(
           new BatchWriteCommand({ RequestItems: { [this.tables.configuration]: pending } }),

@@ -6,6 +6,7 @@ import type { Browser, ElementHandle, Page } from 'puppeteer-core';
 import { ROUTES } from '#api/routes.ts';
 import { renderConfigurationTable } from '#domain/render.ts';
 import type { WorkflowTask } from '#infra/tasks.ts';
+import { watchCluster } from '#app/watch.ts';
 import { ApiClient } from '#local/api-client.ts';
 import { phaseReached, type ScenarioPhase } from '#local/scenario.ts';
 import type { TaskObserver } from '#local/workflow-runner.ts';
@@ -521,6 +522,62 @@ describe.skipIf(skip || !chromiumAvailable())('the dashboard in a real browser',
         document.querySelector('[data-fact="time to rebalanced"] dd')?.textContent !== '—',
     );
     expect(await text('[data-fact="time to promoted"] dd')).toBe('0.0 s');
+  });
+  it('shows a lost coordinator whose activation waits for an operator, and approves it with the button', async () => {
+    await api.request('POST', '/clusters', {
+      clusterId: 'lostcoord',
+      segments: seedScenario.segments,
+      // The coordinator's host stays off: no fence, so an operator must approve.
+      simulation: { timeScale: 0, hostRestartSeconds: null },
+    });
+    const runtime = dashboard.runtime;
+    // One look while the coordinator lives: the standby seen streaming in sync, on record.
+    await watchCluster(
+      {
+        stores: runtime.stores,
+        cluster: runtime.steps.cluster,
+        starter: runtime.workflow,
+        notifier: { notify: async () => {} },
+        now: () => new Date(),
+      },
+      'lostcoord',
+    );
+    await pick('lostcoord');
+    await page.waitForFunction(() =>
+      document.getElementById('coordinator')!.innerText.includes('standby dbid 10 streaming/sync'),
+    );
+    await api.request('POST', '/clusters/lostcoord/faults', { host: 'master' });
+    await api.request('POST', '/clusters/lostcoord/recoveries', {
+      kind: 'coordinator',
+      incidentId: 'lost-1',
+      waits: { pollSeconds: 1, approvalPollSeconds: 1 },
+    });
+    await page.waitForSelector('#coordinator[data-state=awaiting]');
+    expect(await text('#coordinator')).toMatch(
+      /^coordinator dbid 1 lost · activation of standby dbid 10 awaits approval: the old coordinator dbid 1 \(master:5432\) cannot be fenced/,
+    );
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('#operator-actions button')].some(
+        (b) => (b as HTMLElement).innerText === 'Approve standby activation',
+      ),
+    );
+    const approve = await page.waitForSelector(
+      '::-p-xpath(//div[@id="operator-actions"]/button[normalize-space()="Approve standby activation"])',
+    );
+    await approve!.click();
+    // Approved, fenced as none (the approval said so), activated: dbid 10 is the coordinator.
+    await page.waitForFunction(
+      () =>
+        document.getElementById('coordinator')!.innerText === 'coordinator dbid 10 · no standby',
+    );
+    const types = (await runtime.stores.events.read('lostcoord')).map((e) => e.type);
+    expect(types.slice(-5)).toEqual([
+      'CoordinatorFailoverAwaitingApproval',
+      'CoordinatorFailoverApproved',
+      'CoordinatorFenced',
+      'StandbyActivated',
+      'CoordinatorFailoverCompleted',
+    ]);
   });
 });
 
