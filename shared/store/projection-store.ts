@@ -34,7 +34,8 @@ export class ProjectionStore implements ProjectionStorePort {
     private readonly tables: TableNames,
   ) {}
 
-  async read(clusterId: string): Promise<ProjectedConfiguration> {
+  /** Every item of the cluster, or only the attributes `projection` names. */
+  private async items(clusterId: string, projection?: string): Promise<Record<string, unknown>[]> {
     const items: Record<string, unknown>[] = [];
     let ExclusiveStartKey: Record<string, unknown> | undefined;
     do {
@@ -43,6 +44,7 @@ export class ProjectionStore implements ProjectionStorePort {
           TableName: this.tables.configuration,
           KeyConditionExpression: 'clusterId = :c',
           ExpressionAttributeValues: { ':c': clusterId },
+          ...(projection ? { ProjectionExpression: projection } : {}),
           ConsistentRead: true,
           ExclusiveStartKey,
         }),
@@ -50,7 +52,11 @@ export class ProjectionStore implements ProjectionStorePort {
       items.push(...(page.Items ?? []));
       ExclusiveStartKey = page.LastEvaluatedKey;
     } while (ExclusiveStartKey);
-    return projectedOf(items);
+    return items;
+  }
+
+  async read(clusterId: string): Promise<ProjectedConfiguration> {
+    return projectedOf(await this.items(clusterId));
   }
 
   /**
@@ -125,32 +131,11 @@ export class ProjectionStore implements ProjectionStorePort {
     return summaries.map(clusterSummaryOf);
   }
 
-  /** The dbids the table holds for the cluster (keys only). */
-  private async storedDbids(clusterId: string): Promise<number[]> {
-    const dbids: number[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tables.configuration,
-          KeyConditionExpression: 'clusterId = :c',
-          ExpressionAttributeValues: { ':c': clusterId },
-          ProjectionExpression: 'dbid',
-          ConsistentRead: true,
-          ExclusiveStartKey,
-        }),
-      );
-      for (const item of page.Items ?? []) dbids.push(item.dbid as number);
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return dbids;
-  }
-
   /** Replaces the cluster's projection with `state` whole (a rebuild). */
   async replace(clusterId: string, state: ClusterState): Promise<void> {
-    const stale = (await this.storedDbids(clusterId)).filter(
-      (dbid) => dbid !== SUMMARY_DBID && !state.segments.has(dbid),
-    );
+    const stale = (await this.items(clusterId, 'dbid'))
+      .map((item) => item.dbid as number)
+      .filter((dbid) => dbid !== SUMMARY_DBID && !state.segments.has(dbid));
     const requests = [
       ...stale.map((dbid) => ({ DeleteRequest: { Key: { clusterId, dbid } } })),
       ...[...state.segments.values()].map((row) => ({
