@@ -1,6 +1,7 @@
 import type { Phase } from '#domain/events.ts';
 import {
   activationResultSchema,
+  clientsResultSchema,
   failoverStartResultSchema,
   fenceResultSchema,
   incidentKindSchema,
@@ -30,6 +31,7 @@ export type StateName =
   | 'WaitForActivationApproval'
   | 'AfterFence'
   | 'WaitForFence'
+  | 'AfterClients'
   | 'AfterPlan'
   | 'WaitForRecovery'
   | 'AfterRecoveryCheck'
@@ -185,6 +187,7 @@ export function workflowDefinition(): Record<string, unknown> {
       ByKind: choice('$.kind', incidentKindSchema.options, {
         segments: 'StartRecovery',
         coordinator: 'StartFailover',
+        standby: 'InitializeStandby',
       }),
       StartRecovery: task('StartRecovery', 'start', 'DetectFailures', '$.start', {
         Retry: [clusterLockedRetry],
@@ -267,7 +270,12 @@ export function workflowDefinition(): Record<string, unknown> {
       }),
       WaitForFence: wait('FenceCoordinator'),
       ActivateStandby: task('ActivateStandby', 'failover', 'MoveClients', '$.activated'),
-      MoveClients: task('MoveClients', 'failover', 'FinishFailover', '$.clients'),
+      MoveClients: task('MoveClients', 'failover', 'AfterClients', '$.clients'),
+      AfterClients: choice('$.clients.next', clientsResultSchema.shape.next.options, {
+        standby: 'InitializeStandby',
+        finish: 'FinishFailover',
+      }),
+      InitializeStandby: task('InitializeStandby', 'failover', 'FinishFailover', '$.initialized'),
       FinishFailover: task('FinishFailover', 'finish', undefined, '$.result'),
       RecordFailure: task('RecordFailure', 'finish', 'RecoveryFailed', '$.failure'),
       RecoveryFailed: { Type: 'Fail', ErrorPath: '$.failure.error', CausePath: '$.failure.cause' },

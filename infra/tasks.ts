@@ -121,6 +121,14 @@ export const WORKFLOW_TASKS = {
     drivesCluster: false,
     notifies: false,
   },
+  // gpinitstandby copies the coordinator's data directory (pg_basebackup): minutes at most
+  // for a coordinator, which holds the catalog only; the adapter gives it 10.
+  InitializeStandby: {
+    entry: 'lambdas/initialize-standby.ts',
+    timeoutSeconds: 690,
+    drivesCluster: true,
+    notifies: false,
+  },
   FinishFailover: {
     entry: 'lambdas/finish-failover.ts',
     timeoutSeconds: 30,

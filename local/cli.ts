@@ -61,6 +61,14 @@ const recoveryPolicyOption = (command: Command): Command =>
     ).choices(['auto', 'notify', 'off']),
   );
 
+/** Where gpinitstandby creates a standby. */
+const standbyOptions = (command: Command): Command =>
+  command
+    .option('--standby-host <host>', 'the new standby host (a catalog hostname)')
+    .option('--standby-address <address>', 'its address (default: the host)')
+    .option('--standby-port <n>', 'its port')
+    .option('--standby-datadir <dir>', 'its data directory (must not exist; its parent must)');
+
 /** Where a command that runs the workflow here keeps its tables. */
 const storeOptions = (command: Command): Command =>
   command
@@ -275,13 +283,22 @@ function program(run: (code: Promise<number>) => Promise<void>): Command {
   )
     .addHelpText('after', RECOVER_HELP)
     .action((o: Record<string, unknown>) => run(clientCommand('recover', flags(o), [])));
-  client(
-    'failover',
-    'start a coordinator failover run: activate the standby if the coordinator is lost, the standby was seen in sync and the policy and fence allow (follow it with status)',
-    false,
+  standbyOptions(
+    client(
+      'failover',
+      'start a coordinator failover run: activate the standby if the coordinator is lost, the standby was seen in sync and the policy and fence allow (follow it with status); with --standby-*, create a new standby once activated',
+      false,
+    ),
   )
     .option('--incident <id>', 'the incident id (default: api-<time>)')
     .action((o: Record<string, unknown>) => run(clientCommand('failover', flags(o), [])));
+  standbyOptions(
+    client(
+      'standby',
+      'create a standby coordinator (gpinitstandby -a -s HOST -P PORT -S DIR on the coordinator); follow it with status',
+      false,
+    ),
+  ).action((o: Record<string, unknown>) => run(clientCommand('standby', flags(o), [])));
   client(
     'approve',
     'approve what the run in progress waits for: the rebalance (gprecoverseg -r, cancels queries in flight), or a standby activation',

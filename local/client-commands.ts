@@ -7,6 +7,20 @@ import { historyOf } from '#domain/render.ts';
 import type { RecordedEvent } from '#domain/events.ts';
 import type { SegmentRow } from '#domain/segment.ts';
 
+/** `--standby-host/-address/-port/-datadir` as the API's `standby`; all three or none. */
+function standbyFlags(values: Record<string, unknown>) {
+  const host = values['standby-host'] as string | undefined;
+  const port = values['standby-port'] as string | undefined;
+  const datadir = values['standby-datadir'] as string | undefined;
+  if (host === undefined && port === undefined && datadir === undefined) return undefined;
+  if (!host || !port || !datadir)
+    throw new UsageError('--standby-host, --standby-port and --standby-datadir go together');
+  if (!/^\d{1,5}$/.test(port))
+    throw new UsageError(`--standby-port ${port}: expected a port number`);
+  const address = (values['standby-address'] as string | undefined) ?? host;
+  return { hostname: host, address, port: Number(port), datadir };
+}
+
 /** `--rebalance-policy` and `--rebalance-window` as the API's fields. */
 function policyFlags(values: Record<string, unknown>): Record<string, string> {
   return {
@@ -158,9 +172,14 @@ export async function clientCommand(
       if (json) process.stdout.write(`${JSON.stringify({ ...result, ...followed })}\n`);
       return followed.exitCode;
     }
-    case 'failover': {
+    case 'failover':
+    case 'standby': {
+      const standby = standbyFlags(values);
+      if (command === 'standby' && !standby)
+        throw new UsageError('standby needs --standby-host, --standby-port and --standby-datadir');
       const result = await client.request('POST', `${base}/recoveries`, {
-        kind: 'coordinator',
+        kind: command === 'standby' ? 'standby' : 'coordinator',
+        ...(standby ? { standby } : {}),
         ...(values.incident ? { incidentId: values.incident } : {}),
         trigger: { source: 'cli' },
       });

@@ -1,6 +1,8 @@
 import * as z from 'zod';
 import { actorSchema, coordinatorPolicySchema } from '#domain/events.ts';
+import { segmentLocationSchema } from '#domain/segment.ts';
 import { approveActivation, setCoordinatorPolicy } from '#app/coordinator-control.ts';
+import { OperatorRequestRefused } from '#app/control.ts';
 import { watchCluster } from '#app/watch.ts';
 import type { LocalRuntime } from '#local/runtime.ts';
 import type { ExecutionResult } from '#local/workflow-runner.ts';
@@ -25,6 +27,8 @@ export const coordinatorStepSchemas = [
       approveAs: actorSchema.optional(),
       /** How long the run waits for an approval before it ends failed (default a day). */
       activationWaitSeconds: z.number().int().min(1).max(86400).optional(),
+      /** Where gpinitstandby creates a new standby once the old one is activated. */
+      standby: segmentLocationSchema.optional(),
     }),
   }),
 ] as const;
@@ -80,19 +84,24 @@ export async function runCoordinatorStep(
     ...(step.failover.activationWaitSeconds
       ? { limits: { activationWaitSeconds: step.failover.activationWaitSeconds } }
       : {}),
+    ...(step.failover.standby ? { standby: step.failover.standby } : {}),
   });
   const approver = step.failover.approveAs;
   if (approver === undefined) return run;
   let ended = false;
   void run.finally(() => (ended = true));
-  // The operator answers once the run asks, as one would on the notice.
+  // The operator answers each question the run asks, as one would on each notice: a fence
+  // that became impossible after an approval is asked about again (ACTIVATION_RULES).
   while (!ended) {
     const state = await runtime.stores.events.loadState(clusterId);
     const failover = state.coordinator?.failover;
-    if (failover?.awaitingApproval && !failover.approved) {
-      await approveActivation(deps, clusterId, { by: approver, incidentId });
-      break;
-    }
+    if (failover?.awaitingApproval && !failover.approved)
+      // The run may have moved on since the read: then there is nothing to approve.
+      await approveActivation(deps, clusterId, { by: approver, incidentId }).catch(
+        (error: unknown) => {
+          if (!(error instanceof OperatorRequestRefused)) throw error;
+        },
+      );
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return run;

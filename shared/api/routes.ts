@@ -294,6 +294,11 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
     handler: async (deps, request, { clusterId }) => {
       const { rows, state } = await registered(deps, clusterId!);
       const body = parseOrThrow(apiRecoverRequestSchema, request.body ?? {}, 'body');
+      if (body.kind === 'standby' && !body.standby)
+        throw new ValidationError(
+          'body.standby: a standby run needs where to create it: hostname, address, port, datadir',
+          'body.standby',
+        );
       // A window policy needs a window: the request's or the cluster's (refused here, not
       // when the run starts).
       rebalanceSetting(
@@ -314,6 +319,7 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
           clusterId,
           incidentId,
           ...(body.kind ? { kind: body.kind } : {}),
+          ...(body.standby ? { standby: body.standby } : {}),
           trigger: body.trigger ?? { source: 'api' },
           options: {
             type: body.type,

@@ -370,7 +370,8 @@ export async function moveClients(
   const before = await loadRegistered(deps, clusterId);
   const failover = theFailover(before, incidentId);
   const endpoint = deps.clients;
-  if (!endpoint) return { at, moved: [] };
+  const next = event.input.standby ? ('standby' as const) : ('finish' as const);
+  if (!endpoint) return { at, next, moved: [] };
   const { coordinator } = coordinatorRows(before.segments);
   if (coordinator?.dbid !== failover.standbyDbid)
     throw new ClusterUnreadable(
@@ -397,7 +398,7 @@ export async function moveClients(
           ],
     );
   }
-  return { at, moved: [{ how: endpoint.how, endpoint: endpoint.endpoint }] };
+  return { at, next, moved: [{ how: endpoint.how, endpoint: endpoint.endpoint }] };
 }
 
 /** What an operator does after an activation: the tools' environment, then a new standby. */

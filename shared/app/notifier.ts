@@ -18,7 +18,8 @@ export interface RunOutcome {
     | 'detected'
     | 'awaiting-activation'
     | 'failover-refused'
-    | 'failed-over';
+    | 'failed-over'
+    | 'standby-initialized';
   outcome?: string;
   phase?: string;
   reason?: string;
@@ -39,6 +40,7 @@ const SUMMARIES: Record<RunOutcome['status'], (o: RunOutcome) => string> = {
     `coordinator lost, standby activation awaiting approval: ${o.reason}`,
   'failover-refused': (o) => `coordinator failover refused, nothing activated: ${o.reason}`,
   'failed-over': (o) => `coordinator failed over to its standby: ${o.reason}`,
+  'standby-initialized': (o) => `standby coordinator initialized: ${o.reason}`,
 };
 
 /** A notice's summary line, as SNS subscribers and `serve`'s output read it. */

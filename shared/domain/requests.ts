@@ -94,8 +94,12 @@ export const recoverRequestSchema = z.strictObject({
 
 /** The API's recovery request: the above, plus the policy, known failed hosts, waits and limits. */
 export const apiRecoverRequestSchema = recoverRequestSchema.extend({
-  /** `coordinator`: a coordinator failover run (recoverseg failover), not a segment recovery. */
+  /**
+   * `coordinator`: a coordinator failover run (recoverseg failover); `standby`: gpinitstandby
+   * at `standby` (recoverseg standby). A failover given `standby` creates it once activated.
+   */
   kind: incidentKindSchema.optional(),
+  standby: workflowInputSchema.shape.standby,
   rebalancePolicy: recoveryOptionsSchema.shape.rebalancePolicy,
   rebalanceWindow: recoveryOptionsSchema.shape.rebalanceWindow,
   failedHosts: z.array(hostnameSchema).max(256).optional(),

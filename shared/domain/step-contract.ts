@@ -6,7 +6,7 @@ import {
   recoveryOptionsSchema,
   triggerSourceSchema,
 } from '#domain/events.ts';
-import { hostnameSchema, segmentRowSchema } from '#domain/segment.ts';
+import { hostnameSchema, segmentLocationSchema, segmentRowSchema } from '#domain/segment.ts';
 
 /**
  * The contract between the triggers, the state machine and its Task handlers. Payloads carry
@@ -33,6 +33,7 @@ export const workflowTaskSchema = z.enum([
   'FenceCoordinator',
   'ActivateStandby',
   'MoveClients',
+  'InitializeStandby',
   'FinishFailover',
 ]);
 export type WorkflowTask = z.infer<typeof workflowTaskSchema>;
@@ -43,16 +44,22 @@ export const triggerSchema = z.strictObject({
 });
 
 /**
- * What a run answers: failed segments (recover, rebalance), or a lost coordinator (fence the
- * old one, activate its standby). One state machine, one lock, one log for both.
+ * What a run answers: failed segments (recover, rebalance), a lost coordinator (fence the old
+ * one, activate its standby), or a new standby (gpinitstandby). One state machine, one lock,
+ * one log for all.
  */
-export const incidentKindSchema = z.enum(['segments', 'coordinator']);
+export const incidentKindSchema = z.enum(['segments', 'coordinator', 'standby']);
 export type IncidentKind = z.infer<typeof incidentKindSchema>;
 
 export const workflowInputSchema = z.strictObject({
   clusterId: clusterIdSchema,
   incidentId: incidentIdSchema,
   kind: incidentKindSchema.default('segments'),
+  /**
+   * Where `gpinitstandby -s` creates a standby: the run of kind standby, or a coordinator
+   * failover once it has activated the old standby.
+   */
+  standby: segmentLocationSchema.optional(),
   trigger: triggerSchema,
   options: recoveryOptionsSchema,
   /** Hosts known to be down (an EC2 state change): FTS is expected to fail their primaries over. */
@@ -194,8 +201,11 @@ export const fenceResultSchema = z.object({
 export const activateResultSchema = z.object({ at, dbid: z.number().int() });
 export const clientsResultSchema = z.object({
   at,
+  /** `standby`: a standby is to be created next (the run's input names where). */
+  next: z.enum(['standby', 'finish']),
   moved: z.array(z.object({ how: z.enum(['route53', 'hook']), endpoint: z.string() })).max(2),
 });
+export const standbyResultSchema = z.object({ at, dbid: z.number().int() });
 
 export type PromoteResult = z.infer<typeof promoteResultSchema>;
 export type PlanResult = z.infer<typeof planResultSchema>;
@@ -215,6 +225,7 @@ export const executionStateSchema = workflowInputSchema.extend({
   fence: fenceResultSchema.optional(),
   activated: activateResultSchema.optional(),
   clients: clientsResultSchema.optional(),
+  initialized: standbyResultSchema.optional(),
   /** Set by a Catch: `errors.<phase> = { Error, Cause }`, one phase at most. */
   errors: z
     .partialRecord(phaseSchema, z.object({ Error: z.string(), Cause: z.string().optional() }))

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '#local/runtime.ts';
-import { type PhaseRecorder, parseScenario, runScenario } from '#local/scenario.ts';
+import { type PhaseRecorder, type Scenario, parseScenario, runScenario } from '#local/scenario.ts';
 import { localWorkflowRuntime } from '#test/support.ts';
 
 /*
@@ -29,7 +29,7 @@ const run = (name: string) =>
   runScenario(runtime, recorder, scenarioFile(name), { pollSeconds: 0 });
 
 describe('coordinator scenarios', () => {
-  it('a synced standby is activated after the old coordinator is fenced (policy auto)', async () => {
+  it('a synced standby is activated after the old coordinator is fenced (policy auto), then a new standby is created', async () => {
     const report = await run('coordinator-loss-synced');
     expect(report.outcome).toEqual({ status: 'succeeded', error: null });
     expect(report.events.find((e) => e.type === 'CoordinatorFenced')?.data).toMatchObject({
@@ -40,7 +40,41 @@ describe('coordinator scenarios', () => {
     expect(state.coordinator?.lastFailover).toMatchObject({
       status: 'completed',
       outcome: 'activated',
+      reason: expect.stringContaining('the coordinator is dbid 10 on standby:5432'),
     });
+    // gpinitstandby picked the next dbid, as Greenplum does (capture 135).
+    expect(report.events.find((e) => e.type === 'StandbyInitialized')?.data).toMatchObject({
+      dbid: 11,
+      location: { hostname: 'master', datadir: '/data1/standby/gpseg-1' },
+    });
+  });
+
+  it("refuses a new standby in the old coordinator's data directory on its host (capture 134), and the run fails naming it", async () => {
+    const scenario = scenarioFile('coordinator-loss-synced');
+    const failover = scenario.steps[3] as { failover: { standby: Record<string, unknown> } };
+    const report = await runScenario(
+      runtime,
+      recorder,
+      {
+        ...scenario,
+        cluster: 'coordinator-old-dir',
+        steps: [
+          ...scenario.steps.slice(0, 3),
+          {
+            failover: {
+              standby: { ...failover.failover.standby, datadir: '/data1/master/gpseg-1' },
+            },
+          } as Scenario['steps'][number],
+        ],
+      },
+      { pollSeconds: 0 },
+    );
+    expect(report.outcome.status).toBe('failed');
+    expect(report.outcome.error).toMatch(/StandbyCommandFailed/);
+    const types = report.events.map((e) => e.type);
+    expect(types).toContain('StandbyActivated');
+    expect(types).not.toContain('StandbyInitialized');
+    expect(report.events.at(-1)).toMatchObject({ type: 'CoordinatorFailoverFailed' });
   });
 
   it('a lagging standby is refused, naming the observation, and nothing is activated', async () => {
@@ -86,5 +120,42 @@ describe('coordinator scenarios', () => {
       type: 'CoordinatorFailoverFailed',
       data: { reason: expect.stringContaining('no operator approved the activation within 1 s') },
     });
+  });
+
+  it('a standby run (recoverseg standby) creates a standby where there is none, and frees the cluster', async () => {
+    const base = scenarioFile('coordinator-loss-synced');
+    const report = await runScenario(
+      runtime,
+      recorder,
+      {
+        ...base,
+        cluster: 'standby-run',
+        segments: base.segments.filter((r) => r.dbid !== 10),
+        steps: [],
+      },
+      { pollSeconds: 0 },
+    );
+    expect(report.outcome.status).toBe('succeeded');
+    const result = await runtime.workflow.run({
+      clusterId: 'standby-run',
+      incidentId: 'standby-1',
+      kind: 'standby',
+      trigger: { source: 'scenario' },
+      options: {},
+      standby: {
+        hostname: 'standby',
+        address: 'standby',
+        port: 5432,
+        datadir: '/data1/master/gpseg-1',
+      },
+      waits: { pollSeconds: 0 },
+    });
+    expect(result.status).toBe('succeeded');
+    const events = await runtime.stores.events.read('standby-run');
+    expect(events.at(-1)).toMatchObject({
+      type: 'StandbyInitialized',
+      data: { dbid: 10, location: { hostname: 'standby' } },
+    });
+    expect(await runtime.stores.lock.read('standby-run')).toBeUndefined();
   });
 });

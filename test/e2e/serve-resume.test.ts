@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { handleApiEvent } from '#api/http.ts';
+import { initializeStandby } from '#app/standby.ts';
 import {
   activateStandby,
   decideActivation,
@@ -62,6 +63,7 @@ const STEPS: Record<WorkflowTask, (deps: StepDeps, event: TaskEvent) => Promise<
   FenceCoordinator: fenceCoordinator,
   ActivateStandby: activateStandby,
   MoveClients: moveClients,
+  InitializeStandby: initializeStandby,
   FinishFailover: finishFailover,
 };
 

@@ -6,6 +6,7 @@ import {
   syncResultSchema,
   workflowTaskSchema,
   activationResultSchema,
+  clientsResultSchema,
   failoverStartResultSchema,
   fenceResultSchema,
   incidentKindSchema,
@@ -36,6 +37,7 @@ const BRANCHED_ON: Record<string, readonly string[]> = {
   '$.failover.next': failoverStartResultSchema.shape.next.options,
   '$.activation.next': activationResultSchema.shape.next.options,
   '$.fence.next': fenceResultSchema.shape.next.options,
+  '$.clients.next': clientsResultSchema.shape.next.options,
 };
 
 describe('the state machine and its contract are one', () => {

@@ -150,3 +150,31 @@ describe('POST /clusters/{id}/rebalance-approval approves a waiting activation',
     expect((await api.stores.events.readHead(id)).lastSeq).toBe(lastSeq);
   });
 });
+
+describe('POST /clusters/{id}/recoveries of kind standby', () => {
+  it('refuses a standby run that does not say where, and writes nothing', async () => {
+    const id = fresh();
+    await register(id);
+    const refused = await api.call('POST', `/clusters/${id}/recoveries`, {
+      body: { kind: 'standby' },
+    });
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(refused.body)).toMatch(/body.standby: a standby run needs where/);
+    expect((await api.stores.events.readHead(id)).lastSeq).toBe(1);
+  });
+
+  it.each([
+    [{ hostname: 'smdw', address: 'smdw', port: 70000, datadir: '/d' }, /port/],
+    [{ hostname: 'smdw;reboot', address: 'smdw', port: 5433, datadir: '/d' }, /hostname/],
+    [{ hostname: 'smdw', address: 'smdw', port: 5433, datadir: 'relative' }, /datadir/],
+  ])('refuses a hostile or malformed location %j naming the field', async (standby, field) => {
+    const id = fresh();
+    await register(id);
+    const refused = await api.call('POST', `/clusters/${id}/recoveries`, {
+      body: { kind: 'standby', standby },
+    });
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(refused.body)).toMatch(field);
+    expect((await api.stores.events.readHead(id)).lastSeq).toBe(1);
+  });
+});

@@ -1,0 +1,4 @@
+import { initializeStandby } from '#app/standby.ts';
+import { workflowTask } from '#lambdas/common/workflow-task.ts';
+
+export const handler = workflowTask('InitializeStandby', initializeStandby);

@@ -1,0 +1,59 @@
+import { coordinatorRows } from '#domain/coordinator-fold.ts';
+import { reconcile } from '#domain/reconcile.ts';
+import { sameLocation } from '#domain/segment.ts';
+import type { TaskEvent, standbyResultSchema } from '#domain/step-contract.ts';
+import type { z } from 'zod';
+import { loadRegistered, record, takeCluster, type StepDeps } from '#app/steps.ts';
+
+/** A standby cannot be created as asked; nothing was changed. */
+export class StandbyNotInitialized extends Error {
+  override name = 'StandbyNotInitialized';
+}
+
+/**
+ * `gpinitstandby -a -s HOST -P PORT -S DIR` on the coordinator on record, then the catalog read
+ * back: Greenplum picks the new standby's dbid (captures 135, 142), so StandbyInitialized is
+ * what the catalog shows, reconciled, not what was asked. A retry that finds the standby at
+ * that location on record is done.
+ */
+export async function initializeStandby(
+  deps: StepDeps,
+  event: TaskEvent,
+): Promise<z.infer<typeof standbyResultSchema>> {
+  const { clusterId, kind } = event.input;
+  const location = event.input.standby;
+  if (!location)
+    throw new StandbyNotInitialized(
+      `cluster ${clusterId}: no standby location given (hostname, address, port, datadir)`,
+    );
+  // A run of its own takes the cluster; after a failover, the failover run holds it already.
+  if (kind === 'standby') await takeCluster(deps, event);
+  const at = deps.now().toISOString();
+  const before = await loadRegistered(deps, clusterId);
+  const { coordinator, standby } = coordinatorRows(before.segments);
+  if (standby && sameLocation(standby, location)) return { at, dbid: standby.dbid };
+  if (standby)
+    throw new StandbyNotInitialized(
+      `cluster ${clusterId} already has a standby coordinator, dbid ${standby.dbid} on ${standby.hostname}:${standby.port}; remove it first (gpinitstandby -r)`,
+    );
+  if (!coordinator)
+    throw new StandbyNotInitialized(
+      `cluster ${clusterId}: no coordinator (content -1, role p) on record`,
+    );
+  const cluster = deps.cluster(clusterId, coordinator);
+  if (!cluster.coordinator)
+    throw new StandbyNotInitialized(
+      `cluster ${clusterId}: this deployment's adapter cannot run gpinitstandby; run it by hand (the next look records the standby)`,
+    );
+  await cluster.coordinator.initializeStandby(coordinator, location);
+  const observation = await cluster.readConfiguration();
+  const { state } = await record(deps, event, 'InitializeStandby', (s) =>
+    reconcile(s, observation),
+  );
+  const created = coordinatorRows(state.segments).standby;
+  if (!created || !sameLocation(created, location))
+    throw new StandbyNotInitialized(
+      `cluster ${clusterId}: gpinitstandby ended, but the catalog shows no standby at ${location.hostname}:${location.port}`,
+    );
+  return { at, dbid: created.dbid };
+}
