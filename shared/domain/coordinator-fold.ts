@@ -72,9 +72,7 @@ const fail = (message: string): never => {
 };
 
 /** The coordinator (content -1, role p) and its standby (role m), as the rows show them. */
-export function coordinatorRows(segments: {
-  values(): Iterable<SegmentRow>;
-}): {
+export function coordinatorRows(segments: { values(): Iterable<SegmentRow> }): {
   coordinator: SegmentRow | undefined;
   standby: SegmentRow | undefined;
 } {
