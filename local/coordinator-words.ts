@@ -21,6 +21,7 @@ export interface CoordinatorStatus {
     activated?: { at?: string };
     clients: { how: string; endpoint: string; to: string }[];
   };
+  standbyFailure?: { incidentId: string; hostname: string; reason: string; at?: string };
   lastFailover?: {
     incidentId: string;
     status: string;
@@ -57,6 +58,10 @@ export function coordinatorInWords(clusterId: string, c: CoordinatorStatus): str
     for (const moved of f.clients)
       lines.push(`  clients moved to ${moved.to} (${moved.how}: ${moved.endpoint})`);
   }
+  if (c.standbyFailure)
+    lines.push(
+      `last gpinitstandby on ${c.standbyFailure.hostname} FAILED (incident ${c.standbyFailure.incidentId}${c.standbyFailure.at ? ` at ${c.standbyFailure.at}` : ''}): ${c.standbyFailure.reason}`,
+    );
   const last = c.lastFailover;
   if (last)
     lines.push(

@@ -19,7 +19,8 @@ export interface RunOutcome {
     | 'awaiting-activation'
     | 'failover-refused'
     | 'failed-over'
-    | 'standby-initialized';
+    | 'standby-initialized'
+    | 'standby-not-initialized';
   outcome?: string;
   phase?: string;
   reason?: string;
@@ -41,6 +42,7 @@ const SUMMARIES: Record<RunOutcome['status'], (o: RunOutcome) => string> = {
   'failover-refused': (o) => `coordinator failover refused, nothing activated: ${o.reason}`,
   'failed-over': (o) => `coordinator failed over to its standby: ${o.reason}`,
   'standby-initialized': (o) => `standby coordinator initialized: ${o.reason}`,
+  'standby-not-initialized': (o) => `standby coordinator not initialized: ${o.reason}`,
 };
 
 /** A notice's summary line, as SNS subscribers and `serve`'s output read it. */

@@ -5,6 +5,14 @@ import type { TaskEvent, standbyResultSchema } from '#domain/step-contract.ts';
 import type { z } from 'zod';
 import { loadRegistered, record, takeCluster, type StepDeps } from '#app/steps.ts';
 
+/** What gpinitstandby's host or the tool said no with, by name: kept on record, not retried. */
+const REFUSALS = new Set([
+  'StandbyCommandFailed',
+  'HostUnreachable',
+  'HostNotManaged',
+  'CoordinatorScriptFailed',
+]);
+
 /** A standby cannot be created as asked; nothing was changed. */
 export class StandbyNotInitialized extends Error {
   override name = 'StandbyNotInitialized';
@@ -45,7 +53,21 @@ export async function initializeStandby(
     throw new StandbyNotInitialized(
       `cluster ${clusterId}: this deployment's adapter cannot run gpinitstandby; run it by hand (the next look records the standby)`,
     );
-  await cluster.coordinator.initializeStandby(coordinator, location);
+  try {
+    await cluster.coordinator.initializeStandby(coordinator, location);
+  } catch (error) {
+    if (!(error instanceof Error) || !REFUSALS.has(error.name)) throw error;
+    // The tool's own refusal is a fact of this run: on record, and the run goes on (a failover
+    // that activated its standby is done all the same).
+    const reason = error.message.slice(0, 2000);
+    await record(deps, event, 'InitializeStandby', () => [
+      {
+        type: 'StandbyInitializationFailed',
+        data: { incidentId: event.input.incidentId, location, reason },
+      },
+    ]);
+    return { at, failed: reason };
+  }
   const observation = await cluster.readConfiguration();
   const { state } = await record(deps, event, 'InitializeStandby', (s) =>
     reconcile(s, observation),

@@ -750,10 +750,17 @@ export async function recordFailure(deps: StepDeps, event: TaskEvent) {
     await record(deps, event, 'RecordFailure', (s) =>
       event.input.kind === 'coordinator'
         ? failoverFailed(incidentId, reason)(s)
-        : // A run refused at the door (cluster locked) never owned the recovery in the log.
-          s.recovery?.incidentId === incidentId
-          ? [{ type: 'RecoveryFailed', data: { incidentId, phase, reason } }]
-          : [],
+        : event.input.kind === 'standby' && event.input.standby
+          ? [
+              {
+                type: 'StandbyInitializationFailed',
+                data: { incidentId, location: event.input.standby, reason },
+              },
+            ]
+          : // A run refused at the door (cluster locked) never owned the recovery in the log.
+            s.recovery?.incidentId === incidentId
+            ? [{ type: 'RecoveryFailed', data: { incidentId, phase, reason } }]
+            : [],
     );
   await deps.stores.lock.release(clusterId, event.executionId);
   await deps.notifier.notify({ clusterId, incidentId, status: 'failed', phase, reason });

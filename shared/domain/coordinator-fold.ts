@@ -58,6 +58,8 @@ export interface CoordinatorRecord {
   unreachable?: { coordinatorDbid: number; detail: string; since: string | undefined };
   failover?: ActiveFailover;
   lastFailover?: FailoverOutcome;
+  /** The last gpinitstandby that failed, until a standby is initialized. */
+  standbyFailure?: { incidentId: string; hostname: string; reason: string; at: string | undefined };
 }
 
 /** The part of evolve's draft these rules change. */
@@ -334,8 +336,21 @@ export const COORDINATOR_FOLD: { [T in CoordinatorEventType]: Rule<T> } = {
     endFailover(draft, { incidentId, status: 'failed', at, reason });
   },
 
+  StandbyInitializationFailed(draft, { incidentId, location, reason }, at) {
+    registered(draft);
+    draft.coordinator = {
+      ...record(draft),
+      standbyFailure: { incidentId, hostname: location.hostname, reason, at },
+    };
+  },
+
   StandbyInitialized(draft, { dbid, location }) {
     registered(draft);
+    if (draft.coordinator?.standbyFailure) {
+      const next = { ...draft.coordinator };
+      delete next.standbyFailure;
+      draft.coordinator = next;
+    }
     const { coordinator, standby } = coordinatorRows(draft.segments);
     if (standby) fail(`the cluster already has a standby coordinator (dbid ${standby.dbid})`);
     if (!coordinator) fail('the cluster has no coordinator (content -1, role p)');

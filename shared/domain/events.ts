@@ -202,6 +202,15 @@ export const coordinatorEventDataSchemas = {
     dbid: dbidSchema,
     location: segmentLocationSchema,
   }),
+  /**
+   * gpinitstandby did not create the standby asked for (capture 134: the data directory exists
+   * on that host; 157: its parent does not): `reason` is the tool's own words.
+   */
+  StandbyInitializationFailed: z.strictObject({
+    incidentId: incidentIdSchema,
+    location: segmentLocationSchema,
+    reason: reasonSchema,
+  }),
 } as const;
 
 export const planItemSchema = z.strictObject({

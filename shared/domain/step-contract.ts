@@ -205,7 +205,12 @@ export const clientsResultSchema = z.object({
   next: z.enum(['standby', 'finish']),
   moved: z.array(z.object({ how: z.enum(['route53', 'hook']), endpoint: z.string() })).max(2),
 });
-export const standbyResultSchema = z.object({ at, dbid: z.number().int() });
+/** The standby created (`dbid`), or gpinitstandby's refusal, on record (`failed`). */
+export const standbyResultSchema = z.object({
+  at,
+  dbid: z.number().int().optional(),
+  failed: z.string().max(2000).optional(),
+});
 
 export type PromoteResult = z.infer<typeof promoteResultSchema>;
 export type PlanResult = z.infer<typeof planResultSchema>;

@@ -262,6 +262,29 @@ describe('a standby added after registration (gpinitstandby, capture 111)', () =
     );
   });
 
+  it('Given a gpinitstandby that failed, Then it is on record until a standby is initialized', () => {
+    const failed = fold(
+      [
+        on(
+          {
+            type: 'StandbyInitializationFailed',
+            data: {
+              incidentId: 'api-1',
+              location: { hostname: 'mdw', address: 'mdw', port: 5432, datadir: '/data1/x' },
+              reason: 'master data directory exists',
+            },
+          },
+          5,
+        ),
+      ],
+      fold(registrationEvents(withStandby.filter((r) => r.dbid !== 10)).map((e) => on(e, 0))),
+    );
+    expect(failed.coordinator?.standbyFailure).toMatchObject({ hostname: 'mdw', at: at(5) });
+    const created = fold(reconcile(failed, { segments: withStandby, doubleFaults: [] }), failed);
+    expect(created.coordinator?.standbyFailure).toBeUndefined();
+    expect(created.segments.get(10)?.role).toBe('m');
+  });
+
   it('Given the catalog shows another coordinator than the log (activated outside recoverseg), Then no standby is taken from it', () => {
     const before = fold(
       registrationEvents(withStandby.filter((r) => r.dbid !== 10)).map((e) => on(e, 0)),

@@ -147,4 +147,20 @@ describe('statusInWords: the coordinator', () => {
       'last coordinator failover: watch-7 refused: stale',
     ]);
   });
+
+  it('says the last gpinitstandby failed, in its own words, until a standby is created', () => {
+    expect(
+      coordinatorInWords('gp6', {
+        policy,
+        standbyFailure: {
+          incidentId: 'api-1',
+          hostname: 'mdw',
+          reason: 'gpinitstandby on mdw refused: master data directory exists',
+          at: 'T5',
+        },
+      }).at(-1),
+    ).toBe(
+      'last gpinitstandby on mdw FAILED (incident api-1 at T5): gpinitstandby on mdw refused: master data directory exists',
+    );
+  });
 });
