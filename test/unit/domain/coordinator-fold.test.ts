@@ -213,6 +213,70 @@ describe('coordinator failover through the fold', () => {
     );
   });
 
+  it("Given recoverseg's own failback on the real cluster (session 7), Then the log's catalog is capture 162", async () => {
+    // After the first failover (capture 129), recoverseg's gpinitstandby made dbid 11 on mdw.
+    const registered = fold(registrationEvents(afterActivation).map((e) => on(e, 0)));
+    const dbid11: SegmentRow = {
+      dbid: 11,
+      content: -1,
+      role: 'm',
+      preferred_role: 'm',
+      mode: 's',
+      status: 'u',
+      port: 5432,
+      hostname: 'mdw',
+      address: 'mdw',
+      datadir: '/data1/gpdb/master2/gpseg-1',
+    };
+    const initialized = reconcile(registered, {
+      segments: [...afterActivation, dbid11],
+      doubleFaults: [],
+    });
+    const withStandby11 = fold(
+      initialized.map((e) => on(e, 4)),
+      registered,
+    );
+    const failback = fold(
+      [
+        observed(9, inSync, 11),
+        unreachable(69, 10),
+        on(
+          {
+            type: 'CoordinatorFailoverStarted',
+            data: {
+              incidentId: 'watch-7',
+              coordinatorDbid: 10,
+              standbyDbid: 11,
+              observationSeq: withStandby11.seq + 1,
+              confirmedAt: at(59),
+              maxObservationAgeSeconds: 60,
+              trigger: { source: 'watch' },
+            },
+          },
+          80,
+        ),
+        on(
+          {
+            type: 'CoordinatorFenced',
+            data: {
+              incidentId: 'watch-7',
+              coordinatorDbid: 10,
+              how: 'pg-ctl-stop-immediate',
+              detail:
+                'no postmaster ran on smdw; removed /tmp/.s.PGSQL.5433, /tmp/.s.PGSQL.5433.lock',
+            },
+          },
+          80,
+        ),
+        on({ type: 'StandbyActivated', data: { incidentId: 'watch-7', dbid: 11 } }, 81),
+      ],
+      withStandby11,
+    );
+    expect(configurationOf(failback)).toEqual(
+      sortRows(await catalogCapture('162_config_after_recoverseg_failback.txt')),
+    );
+  });
+
   it('Given a failover half way, When the projection keeps the state and folds the rest onto it, Then it is the fold of the whole log', () => {
     const { events, seq } = lost();
     const half = fold([...events, started(seq), fenced()]);
