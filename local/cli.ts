@@ -221,12 +221,14 @@ function program(run: (code: Promise<number>) => Promise<void>): Command {
   ).action((file: string, o: Record<string, unknown>) =>
     run(clientCommand('register', flags(o), [file])),
   );
-  recoveryPolicyOption(
-    policyOptions(
-      client(
-        'policy',
-        "set a registered cluster's recovery policy (what the watcher does on a failure), rebalance policy and/or coordinator policy",
-        false,
+  standbyOptions(
+    recoveryPolicyOption(
+      policyOptions(
+        client(
+          'policy',
+          "set a registered cluster's recovery policy (what the watcher does on a failure), rebalance policy and/or coordinator policy (with --standby-*: where a failover creates a new standby)",
+          false,
+        ),
       ),
     ),
   )

@@ -193,6 +193,10 @@ export async function clientCommand(
       const age = values['max-observation-age-seconds'] as string | undefined;
       if (age !== undefined && !coordinator)
         throw new UsageError('--max-observation-age-seconds goes with --coordinator-policy');
+      if (standbyFlags(values) && !coordinator)
+        throw new UsageError(
+          '--standby-host, --standby-port and --standby-datadir go with --coordinator-policy',
+        );
       if (age !== undefined && !/^\d{1,4}$/.test(age))
         throw new UsageError(`--max-observation-age-seconds ${age}: expected seconds (1 to 3600)`);
       if (!recovery && !coordinator && Object.keys(rebalance).length === 0)
@@ -205,6 +209,7 @@ export async function clientCommand(
             await client.request('PUT', `${base}/coordinator-policy`, {
               coordinatorPolicy: coordinator,
               ...(age !== undefined ? { maxObservationAgeSeconds: Number(age) } : {}),
+              ...(standbyFlags(values) ? { newStandby: standbyFlags(values) } : {}),
               by: operatorName(),
             }),
           ),

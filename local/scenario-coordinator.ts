@@ -18,6 +18,7 @@ export const coordinatorStepSchemas = [
     policy: z.strictObject({
       coordinatorPolicy: coordinatorPolicySchema,
       maxObservationAgeSeconds: z.number().int().min(1).max(3600).optional(),
+      newStandby: segmentLocationSchema.optional(),
     }),
   }),
   z.strictObject({ watch: z.strictObject({}) }),
@@ -58,6 +59,7 @@ export async function runCoordinatorStep(
       ...(step.policy.maxObservationAgeSeconds
         ? { maxObservationAgeSeconds: step.policy.maxObservationAgeSeconds }
         : {}),
+      ...(step.policy.newStandby ? { newStandby: step.policy.newStandby } : {}),
       by: 'scenario',
     });
     return undefined;

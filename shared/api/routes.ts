@@ -408,6 +408,7 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
         ...(body.maxObservationAgeSeconds
           ? { maxObservationAgeSeconds: body.maxObservationAgeSeconds }
           : {}),
+        ...(body.newStandby ? { newStandby: body.newStandby } : {}),
         by: actor(request, body.by),
       });
       return { statusCode: 200, body: set };

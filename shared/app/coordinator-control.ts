@@ -1,4 +1,5 @@
 import type { CoordinatorPolicy } from '#domain/events.ts';
+import type { SegmentLocation } from '#domain/segment.ts';
 import { DEFAULT_COORDINATOR_POLICY, coordinatorPolicyOf } from '#domain/coordinator.ts';
 import type { StorePorts } from '#store/ports.ts';
 import { OperatorRequestRefused, appendDecided } from '#app/control.ts';
@@ -66,12 +67,18 @@ export async function approveActivation(
 export async function setCoordinatorPolicy(
   deps: { stores: StorePorts; now: () => Date },
   clusterId: string,
-  request: { policy: CoordinatorPolicy; maxObservationAgeSeconds?: number; by: string },
+  request: {
+    policy: CoordinatorPolicy;
+    maxObservationAgeSeconds?: number;
+    newStandby?: SegmentLocation;
+    by: string;
+  },
 ) {
   const wanted = {
     policy: request.policy,
     maxObservationAgeSeconds:
       request.maxObservationAgeSeconds ?? DEFAULT_COORDINATOR_POLICY.maxObservationAgeSeconds,
+    ...(request.newStandby ? { newStandby: request.newStandby } : {}),
   };
   let changed = false;
   const { seq } = await appendDecided(
@@ -86,7 +93,8 @@ export async function setCoordinatorPolicy(
       const current = coordinatorPolicyOf(state);
       changed =
         current.policy !== wanted.policy ||
-        current.maxObservationAgeSeconds !== wanted.maxObservationAgeSeconds;
+        current.maxObservationAgeSeconds !== wanted.maxObservationAgeSeconds ||
+        JSON.stringify(current.newStandby) !== JSON.stringify(wanted.newStandby);
       return changed ? [{ type: 'CoordinatorPolicySet', data: wanted }] : [];
     },
   );

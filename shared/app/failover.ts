@@ -370,7 +370,11 @@ export async function moveClients(
   const before = await loadRegistered(deps, clusterId);
   const failover = theFailover(before, incidentId);
   const endpoint = deps.clients;
-  const next = event.input.standby ? ('standby' as const) : ('finish' as const);
+  // A new standby where the run was asked to make one, else where the policy says.
+  const next =
+    (event.input.standby ?? coordinatorPolicyOf(before).newStandby)
+      ? ('standby' as const)
+      : ('finish' as const);
   if (!endpoint) return { at, next, moved: [] };
   const { coordinator } = coordinatorRows(before.segments);
   if (coordinator?.dbid !== failover.standbyDbid)

@@ -1,4 +1,5 @@
 import { coordinatorRows } from '#domain/coordinator-fold.ts';
+import { coordinatorPolicyOf } from '#domain/coordinator.ts';
 import { reconcile } from '#domain/reconcile.ts';
 import { sameLocation } from '#domain/segment.ts';
 import type { TaskEvent, standbyResultSchema } from '#domain/step-contract.ts';
@@ -29,15 +30,16 @@ export async function initializeStandby(
   event: TaskEvent,
 ): Promise<z.infer<typeof standbyResultSchema>> {
   const { clusterId, kind } = event.input;
-  const location = event.input.standby;
-  if (!location)
-    throw new StandbyNotInitialized(
-      `cluster ${clusterId}: no standby location given (hostname, address, port, datadir)`,
-    );
   // A run of its own takes the cluster; after a failover, the failover run holds it already.
   if (kind === 'standby') await takeCluster(deps, event);
   const at = deps.now().toISOString();
   const before = await loadRegistered(deps, clusterId);
+  // Where the run was asked to make it, else where the coordinator policy says.
+  const location = event.input.standby ?? coordinatorPolicyOf(before).newStandby;
+  if (!location)
+    throw new StandbyNotInitialized(
+      `cluster ${clusterId}: no standby location given (hostname, address, port, datadir)`,
+    );
   const { coordinator, standby } = coordinatorRows(before.segments);
   if (standby && sameLocation(standby, location)) return { at, dbid: standby.dbid };
   if (standby)

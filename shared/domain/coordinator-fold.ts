@@ -8,7 +8,7 @@ import type {
 } from '#domain/events.ts';
 import { configurationProblems } from '#domain/invariants.ts';
 import { secondsBetween } from '#domain/iso-time.ts';
-import type { SegmentRow } from '#domain/segment.ts';
+import type { SegmentLocation, SegmentRow } from '#domain/segment.ts';
 
 /*
  * How the coordinator's events change the log's view (content -1 of gp_segment_configuration
@@ -52,7 +52,11 @@ export interface FailoverOutcome {
 
 /** What the log says about content -1 beyond its rows. */
 export interface CoordinatorRecord {
-  policy?: { policy: CoordinatorPolicy; maxObservationAgeSeconds: number };
+  policy?: {
+    policy: CoordinatorPolicy;
+    maxObservationAgeSeconds: number;
+    newStandby?: SegmentLocation;
+  };
   standby?: StandbyObservation;
   /** The coordinator on record stopped answering (cleared when it answers or is replaced). */
   unreachable?: { coordinatorDbid: number; detail: string; since: string | undefined };
@@ -154,9 +158,12 @@ type Rule<T extends CoordinatorEventType> = (
 ) => void;
 
 export const COORDINATOR_FOLD: { [T in CoordinatorEventType]: Rule<T> } = {
-  CoordinatorPolicySet(draft, { policy, maxObservationAgeSeconds }) {
+  CoordinatorPolicySet(draft, { policy, maxObservationAgeSeconds, newStandby }) {
     registered(draft);
-    draft.coordinator = { ...record(draft), policy: { policy, maxObservationAgeSeconds } };
+    draft.coordinator = {
+      ...record(draft),
+      policy: { policy, maxObservationAgeSeconds, ...(newStandby ? { newStandby } : {}) },
+    };
   },
 
   StandbySyncObserved(draft, { standbyDbid, replication }, at) {

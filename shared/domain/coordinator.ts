@@ -8,7 +8,7 @@ import type { ClusterState } from '#domain/evolve.ts';
 import type { CoordinatorPolicy, FenceMethod, StandbyReplication } from '#domain/events.ts';
 import { secondsBetween } from '#domain/iso-time.ts';
 import { always, type Table } from '#domain/rules.ts';
-import type { SegmentRow } from '#domain/segment.ts';
+import type { SegmentLocation, SegmentRow } from '#domain/segment.ts';
 
 /*
  * The coordinator's decisions, as tables of rows (see rules.ts): when a look records the
@@ -25,6 +25,7 @@ import type { SegmentRow } from '#domain/segment.ts';
 export const DEFAULT_COORDINATOR_POLICY: {
   policy: CoordinatorPolicy;
   maxObservationAgeSeconds: number;
+  newStandby?: SegmentLocation;
 } = { policy: 'approval', maxObservationAgeSeconds: 60 };
 
 export const coordinatorPolicyOf = (state: ClusterState) =>

@@ -122,6 +122,8 @@ export const coordinatorEventDataSchemas = {
     policy: coordinatorPolicySchema,
     /** The last observation of the standby must be this recent when the coordinator is lost. */
     maxObservationAgeSeconds: z.number().int().min(1).max(3600),
+    /** Where a failover creates a new standby once it has activated the old one (gpinitstandby). */
+    newStandby: segmentLocationSchema.optional(),
   }),
   /** The standby's replication, read on the coordinator; written when it changes. */
   StandbySyncObserved: z.strictObject({

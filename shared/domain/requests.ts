@@ -63,6 +63,8 @@ export const coordinatorPolicyRequestSchema = z.strictObject({
   coordinatorPolicy: coordinatorPolicySchema,
   /** How old the standby's last observation may be when the coordinator is lost (default 60). */
   maxObservationAgeSeconds: z.number().int().min(1).max(3600).optional(),
+  /** Where a failover creates a new standby once it has activated the old one. */
+  newStandby: workflowInputSchema.shape.standby,
   by: actorSchema.optional(),
 });
 

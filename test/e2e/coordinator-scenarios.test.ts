@@ -166,4 +166,34 @@ describe('coordinator scenarios', () => {
     });
     expect(await runtime.stores.lock.read('standby-run')).toBeUndefined();
   });
+
+  it('a policy naming where a new standby goes has the failover create it, with no word in the run', async () => {
+    const base = scenarioFile('coordinator-loss-synced');
+    const where = {
+      hostname: 'master',
+      address: 'master',
+      port: 5432,
+      datadir: '/data1/s2/gpseg-1',
+    };
+    const report = await runScenario(
+      runtime,
+      recorder,
+      {
+        ...base,
+        cluster: 'standby-by-policy',
+        steps: [
+          { policy: { coordinatorPolicy: 'auto', newStandby: where } },
+          { watch: {} },
+          { fail: { dbid: 1, kind: 'crash' } },
+          { failover: {} },
+        ] as Scenario['steps'],
+      },
+      { pollSeconds: 0 },
+    );
+    expect(report.outcome.status).toBe('succeeded');
+    expect(report.events.find((e) => e.type === 'StandbyInitialized')?.data).toMatchObject({
+      dbid: 11,
+      location: where,
+    });
+  });
 });
