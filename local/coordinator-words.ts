@@ -2,7 +2,11 @@ import { approveCommand } from '#local/follow.ts';
 
 /** The status route's `coordinator`: the log's record of content -1 beyond its rows. */
 export interface CoordinatorStatus {
-  policy: { policy: string; maxObservationAgeSeconds: number };
+  policy: {
+    policy: string;
+    maxObservationAgeSeconds: number;
+    newStandby?: { hostname: string; port: number; datadir: string };
+  };
   standby?: {
     standbyDbid: number;
     replication: { state: string; syncState?: string; replayLocation?: string };
@@ -36,8 +40,11 @@ export function coordinatorInWords(clusterId: string, c: CoordinatorStatus): str
   const seen = c.standby
     ? `standby dbid ${c.standby.standbyDbid} last seen ${c.standby.replication.state}${c.standby.replication.syncState ? `/${c.standby.replication.syncState}` : ''} at ${c.standby.at ?? 'an unknown time'} (seq ${c.standby.seq})`
     : 'no observation of a standby on record';
+  const next = c.policy.newStandby
+    ? `; after a failover, a new standby on ${c.policy.newStandby.hostname}:${c.policy.newStandby.port} (${c.policy.newStandby.datadir})`
+    : '';
   const lines = [
-    `coordinator policy ${c.policy.policy} (the standby must have been seen in sync at most ${c.policy.maxObservationAgeSeconds} s before a loss); ${seen}`,
+    `coordinator policy ${c.policy.policy} (the standby must have been seen in sync at most ${c.policy.maxObservationAgeSeconds} s before a loss${next}); ${seen}`,
   ];
   if (c.unreachable)
     lines.push(

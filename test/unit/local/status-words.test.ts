@@ -148,6 +148,16 @@ describe('statusInWords: the coordinator', () => {
     ]);
   });
 
+  it('names where a failover creates the new standby when the policy says', () => {
+    expect(
+      coordinatorInWords('gp6', {
+        policy: { ...policy, newStandby: { hostname: 'mdw', port: 5432, datadir: '/data1/m2' } },
+      })[0],
+    ).toBe(
+      'coordinator policy approval (the standby must have been seen in sync at most 60 s before a loss; after a failover, a new standby on mdw:5432 (/data1/m2)); no observation of a standby on record',
+    );
+  });
+
   it('says the last gpinitstandby failed, in its own words, until a standby is created', () => {
     expect(
       coordinatorInWords('gp6', {
