@@ -2,7 +2,7 @@ import { EC2Client, StopInstancesCommand } from '@aws-sdk/client-ec2';
 import { ChangeResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { lambdaEnvironment } from './support.ts';
 
 const ec2 = mockClient(EC2Client);
@@ -47,5 +47,24 @@ describe('workflowDeps on AWS', () => {
       datadir: '/data/master/gpseg-1',
     });
     expect(route53).toHaveReceivedCommandTimes(ChangeResourceRecordSetsCommand, 1);
+  });
+
+  it("takes serve's --client-hook (COORDINATOR_CLIENT_HOOK) over a Route 53 record", async () => {
+    vi.resetModules();
+    lambdaEnvironment({
+      CLUSTER_HOST_INSTANCES: '{}',
+      COORDINATOR_RECORD: 'Z0123456789ABCDEFGHIJ/gp.example.com/30',
+      COORDINATOR_CLIENT_HOOK: '/usr/local/bin/move-vip',
+    });
+    try {
+      const { workflowDeps } = await import('#lambdas/common/workflow-task.ts');
+      const deps = workflowDeps({ route53: () => import('@aws-sdk/client-route-53') });
+      expect(deps.clients).toMatchObject({ how: 'hook', endpoint: '/usr/local/bin/move-vip' });
+      expect(deps.instances).toBeUndefined();
+    } finally {
+      delete process.env.COORDINATOR_CLIENT_HOOK;
+      delete process.env.COORDINATOR_RECORD;
+      delete process.env.CLUSTER_HOST_INSTANCES;
+    }
   });
 });
