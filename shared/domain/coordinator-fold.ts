@@ -4,7 +4,7 @@ import type {
   EventData,
   FenceMethod,
   StandbyReplication,
-  coordinatorEventDataSchemas,
+  CoordinatorEventType,
 } from '#domain/events.ts';
 import { configurationProblems } from '#domain/invariants.ts';
 import { secondsBetween } from '#domain/iso-time.ts';
@@ -16,8 +16,6 @@ import type { SegmentLocation, SegmentRow } from '#domain/segment.ts';
  * Part of `evolve`: every rule checks the state it starts from, so an activation that could
  * leave two coordinators, or follow a stale observation, is refused rather than projected.
  */
-
-export type CoordinatorEventType = keyof typeof coordinatorEventDataSchemas;
 
 /** The last observation of the standby's replication on record. */
 export interface StandbyObservation {

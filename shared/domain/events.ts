@@ -7,6 +7,7 @@ import {
   segmentRowSchema,
 } from '#domain/segment.ts';
 import { windowProblem } from '#domain/window.ts';
+import { builtOnFirstUse } from '#domain/lazy-schemas.ts';
 
 /**
  * The event vocabulary of one cluster's stream. One schema per event feeds the API, the store
@@ -116,103 +117,117 @@ export type CoordinatorPolicy = z.infer<typeof coordinatorPolicySchema>;
 export const fenceMethodSchema = z.enum(['ec2-stop-instances', 'pg-ctl-stop-immediate', 'none']);
 export type FenceMethod = z.infer<typeof fenceMethodSchema>;
 
-export const coordinatorEventDataSchemas = {
+/** Builders (see eventDataSchemas). */
+const coordinatorEventData = {
   /** The cluster's coordinator failover policy and how old an observation of the standby may be. */
-  CoordinatorPolicySet: z.strictObject({
-    policy: coordinatorPolicySchema,
-    /** The last observation of the standby must be this recent when the coordinator is lost. */
-    maxObservationAgeSeconds: z.number().int().min(1).max(3600),
-    /** Where a failover creates a new standby once it has activated the old one (gpinitstandby). */
-    newStandby: segmentLocationSchema.optional(),
-  }),
+  CoordinatorPolicySet: () =>
+    z.strictObject({
+      policy: coordinatorPolicySchema,
+      /** The last observation of the standby must be this recent when the coordinator is lost. */
+      maxObservationAgeSeconds: z.number().int().min(1).max(3600),
+      /** Where a failover creates a new standby once it has activated the old one (gpinitstandby). */
+      newStandby: segmentLocationSchema.optional(),
+    }),
   /** The standby's replication, read on the coordinator; written when it changes. */
-  StandbySyncObserved: z.strictObject({
-    standbyDbid: dbidSchema,
-    replication: standbyReplicationSchema,
-  }),
+  StandbySyncObserved: () =>
+    z.strictObject({
+      standbyDbid: dbidSchema,
+      replication: standbyReplicationSchema,
+    }),
   /** The coordinator does not answer (pg_isready "no response", psql refused: captures 121-124). */
-  CoordinatorUnreachable: z.strictObject({
-    coordinatorDbid: dbidSchema,
-    detail: z.string().min(1).max(500),
-  }),
+  CoordinatorUnreachable: () =>
+    z.strictObject({
+      coordinatorDbid: dbidSchema,
+      detail: z.string().min(1).max(500),
+    }),
   /** The coordinator on record answers again before anything was activated. */
-  CoordinatorAnswered: z.strictObject({ coordinatorDbid: dbidSchema }),
+  CoordinatorAnswered: () => z.strictObject({ coordinatorDbid: dbidSchema }),
   /**
    * A failover run begins: it found the last observation of the standby streaming and in sync
    * within `maxObservationAgeSeconds` of the loss (StandbySyncObserved seq `observationSeq`).
    */
-  CoordinatorFailoverStarted: z.strictObject({
-    incidentId: incidentIdSchema,
-    coordinatorDbid: dbidSchema,
-    standbyDbid: dbidSchema,
-    observationSeq: z.number().int().min(1),
-    /**
-     * The last look that found the standby still as observed (streaming in sync), kept outside
-     * the log so that a healthy standby writes nothing look after look (store `standby`).
-     */
-    confirmedAt: z.iso.datetime().optional(),
-    maxObservationAgeSeconds: z.number().int().min(1).max(3600),
-    trigger: z.strictObject({
-      source: triggerSourceSchema,
-      detail: z.string().max(500).optional(),
+  CoordinatorFailoverStarted: () =>
+    z.strictObject({
+      incidentId: incidentIdSchema,
+      coordinatorDbid: dbidSchema,
+      standbyDbid: dbidSchema,
+      observationSeq: z.number().int().min(1),
+      /**
+       * The last look that found the standby still as observed (streaming in sync), kept outside
+       * the log so that a healthy standby writes nothing look after look (store `standby`).
+       */
+      confirmedAt: z.iso.datetime().optional(),
+      maxObservationAgeSeconds: z.number().int().min(1).max(3600),
+      trigger: z.strictObject({
+        source: triggerSourceSchema,
+        detail: z.string().max(500).optional(),
+      }),
     }),
-  }),
   /** No activation: the standby was stale, absent or unobserved; `reason` names the observation. */
-  CoordinatorFailoverRefused: z.strictObject({
-    incidentId: incidentIdSchema,
-    reason: reasonSchema,
-  }),
+  CoordinatorFailoverRefused: () =>
+    z.strictObject({
+      incidentId: incidentIdSchema,
+      reason: reasonSchema,
+    }),
   /** The activation waits for an operator: `risk` says what going ahead could cost. */
-  CoordinatorFailoverAwaitingApproval: z.strictObject({
-    incidentId: incidentIdSchema,
-    risk: reasonSchema,
-    /** The fence the approval is asked for; `none` asks to go ahead unfenced. */
-    fence: fenceMethodSchema,
-  }),
-  CoordinatorFailoverApproved: z.strictObject({ incidentId: incidentIdSchema, by: actorSchema }),
+  CoordinatorFailoverAwaitingApproval: () =>
+    z.strictObject({
+      incidentId: incidentIdSchema,
+      risk: reasonSchema,
+      /** The fence the approval is asked for; `none` asks to go ahead unfenced. */
+      fence: fenceMethodSchema,
+    }),
+  CoordinatorFailoverApproved: () =>
+    z.strictObject({ incidentId: incidentIdSchema, by: actorSchema }),
   /**
    * The old coordinator cannot come back (or, `none`, nobody could make sure: approved). Stale
    * socket lock files it left in /tmp were removed only after this (captures 125-128).
    */
-  CoordinatorFenced: z.strictObject({
-    incidentId: incidentIdSchema,
-    coordinatorDbid: dbidSchema,
-    how: fenceMethodSchema,
-    detail: z.string().max(500),
-  }),
+  CoordinatorFenced: () =>
+    z.strictObject({
+      incidentId: incidentIdSchema,
+      coordinatorDbid: dbidSchema,
+      how: fenceMethodSchema,
+      detail: z.string().max(500),
+    }),
   /** gpactivatestandby succeeded: the standby's row is the coordinator, the old row is gone (129). */
-  StandbyActivated: z.strictObject({ incidentId: incidentIdSchema, dbid: dbidSchema }),
+  StandbyActivated: () => z.strictObject({ incidentId: incidentIdSchema, dbid: dbidSchema }),
   /** Clients now reach the new coordinator: a Route 53 record UPSERTed, or the user's hook ran. */
-  ClientEndpointMoved: z.strictObject({
-    incidentId: incidentIdSchema,
-    how: z.enum(['route53', 'hook']),
-    endpoint: z.string().min(1).max(500),
-    to: hostnameSchema,
-  }),
+  ClientEndpointMoved: () =>
+    z.strictObject({
+      incidentId: incidentIdSchema,
+      how: z.enum(['route53', 'hook']),
+      endpoint: z.string().min(1).max(500),
+      to: hostnameSchema,
+    }),
   /** The failover run ended; the cluster runs without a standby until one is initialized. */
-  CoordinatorFailoverCompleted: z.strictObject({
-    incidentId: incidentIdSchema,
-    outcome: z.enum(['activated', 'not-needed']),
-    note: reasonSchema.optional(),
-  }),
-  CoordinatorFailoverFailed: z.strictObject({
-    incidentId: incidentIdSchema,
-    reason: reasonSchema,
-  }),
+  CoordinatorFailoverCompleted: () =>
+    z.strictObject({
+      incidentId: incidentIdSchema,
+      outcome: z.enum(['activated', 'not-needed']),
+      note: reasonSchema.optional(),
+    }),
+  CoordinatorFailoverFailed: () =>
+    z.strictObject({
+      incidentId: incidentIdSchema,
+      reason: reasonSchema,
+    }),
   /** `gpinitstandby -a -s HOST` added a standby (content -1, m/m/s/u: capture 113). */
-  StandbyInitialized: z.strictObject({
-    dbid: dbidSchema,
-    location: segmentLocationSchema,
-  }),
+  StandbyInitialized: () =>
+    z.strictObject({
+      dbid: dbidSchema,
+      location: segmentLocationSchema,
+    }),
   /**
    * gpinitstandby did not create the standby asked for (capture 134: the data directory exists
    * on that host; 157: its parent does not): `reason` is the tool's own words.
    */
-  StandbyInitializationFailed: z.strictObject({
-    incidentId: incidentIdSchema,
-    location: segmentLocationSchema,
-    reason: reasonSchema,
-  }),
+  StandbyInitializationFailed: () =>
+    z.strictObject({
+      incidentId: incidentIdSchema,
+      location: segmentLocationSchema,
+      reason: reasonSchema,
+    }),
 } as const;
 
 export const planItemSchema = z.strictObject({
@@ -275,143 +290,158 @@ export const MAX_SEGMENTS_PER_PLAN_EVENT = 200;
  */
 export const MAX_SEGMENTS_PER_PLAN = 10_000;
 
-export const eventDataSchemas = {
-  ...coordinatorEventDataSchemas,
-  ClusterRegistered: z.strictObject({
-    segments: z.array(segmentRowSchema).min(1).max(MAX_SEGMENTS_PER_REGISTRATION_EVENT),
-    part: z.number().int().min(1),
-    parts: z.number().int().min(1).max(10_000),
-  }),
-  /** The cluster's rebalance policy, set at registration or later by an operator. */
-  RebalancePolicySet: z.strictObject({ setting: rebalanceSettingSchema }),
-  /** The cluster's recovery-start policy, set at registration or later by an operator. */
-  RecoveryPolicySet: z.strictObject({ policy: recoveryPolicySchema }),
-  SegmentMarkedDown: z.strictObject({ dbid: dbidSchema }),
-  MirrorPromoted: z.strictObject({
-    content: contentSchema,
-    promotedDbid: dbidSchema,
-    demotedDbid: dbidSchema,
-  }),
-  DoubleFaultDetected: z.strictObject({
-    content: contentSchema,
-    primaryDbid: dbidSchema,
-    mirrorDbid: dbidSchema,
-  }),
-  /** The content's acting primary answers again (an operator restarted the cluster). */
-  DoubleFaultCleared: z.strictObject({
-    content: contentSchema,
-    primaryDbid: dbidSchema,
-  }),
-  RecoveryRequested: z.strictObject({
-    incidentId: incidentIdSchema,
-    trigger: z.strictObject({
-      source: triggerSourceSchema,
-      detail: z.string().max(500).optional(),
+export const eventDataSchemas = builtOnFirstUse({
+  ...coordinatorEventData,
+  ClusterRegistered: () =>
+    z.strictObject({
+      segments: z.array(segmentRowSchema).min(1).max(MAX_SEGMENTS_PER_REGISTRATION_EVENT),
+      part: z.number().int().min(1),
+      parts: z.number().int().min(1).max(10_000),
     }),
-    options: recoveryOptionsSchema,
-    /** The rebalance policy this run follows, decided when it started (absent: before policies). */
-    rebalance: rebalanceSettingSchema.optional(),
-  }),
-  RecoveryPlanned: z
-    .strictObject({
+  /** The cluster's rebalance policy, set at registration or later by an operator. */
+  RebalancePolicySet: () => z.strictObject({ setting: rebalanceSettingSchema }),
+  /** The cluster's recovery-start policy, set at registration or later by an operator. */
+  RecoveryPolicySet: () => z.strictObject({ policy: recoveryPolicySchema }),
+  SegmentMarkedDown: () => z.strictObject({ dbid: dbidSchema }),
+  MirrorPromoted: () =>
+    z.strictObject({
+      content: contentSchema,
+      promotedDbid: dbidSchema,
+      demotedDbid: dbidSchema,
+    }),
+  DoubleFaultDetected: () =>
+    z.strictObject({
+      content: contentSchema,
+      primaryDbid: dbidSchema,
+      mirrorDbid: dbidSchema,
+    }),
+  /** The content's acting primary answers again (an operator restarted the cluster). */
+  DoubleFaultCleared: () =>
+    z.strictObject({
+      content: contentSchema,
+      primaryDbid: dbidSchema,
+    }),
+  RecoveryRequested: () =>
+    z.strictObject({
       incidentId: incidentIdSchema,
-      items: z.array(planItemSchema).max(MAX_SEGMENTS_PER_PLAN_EVENT),
-      /** Absent: the whole plan is this one event (every plan of up to 200 segments). */
-      part: z.number().int().min(1).optional(),
-      parts: z
-        .number()
-        .int()
-        .min(2)
-        .max(Math.ceil(MAX_SEGMENTS_PER_PLAN / MAX_SEGMENTS_PER_PLAN_EVENT))
-        .optional(),
-    })
-    .refine(
-      ({ part, parts }) =>
-        part === undefined ? parts === undefined : parts !== undefined && part <= parts,
-      'part and parts come together, part at most parts',
-    ),
-  SegmentRecoveryStarted: z.strictObject({
-    incidentId: incidentIdSchema,
-    dbid: dbidSchema,
-    type: recoveryTypeSchema,
-  }),
-  SegmentRecovered: z.strictObject({
-    dbid: dbidSchema,
-    relocatedTo: segmentLocationSchema.optional(),
-  }),
+      trigger: z.strictObject({
+        source: triggerSourceSchema,
+        detail: z.string().max(500).optional(),
+      }),
+      options: recoveryOptionsSchema,
+      /** The rebalance policy this run follows, decided when it started (absent: before policies). */
+      rebalance: rebalanceSettingSchema.optional(),
+    }),
+  RecoveryPlanned: () =>
+    z
+      .strictObject({
+        incidentId: incidentIdSchema,
+        items: z.array(planItemSchema).max(MAX_SEGMENTS_PER_PLAN_EVENT),
+        /** Absent: the whole plan is this one event (every plan of up to 200 segments). */
+        part: z.number().int().min(1).optional(),
+        parts: z
+          .number()
+          .int()
+          .min(2)
+          .max(Math.ceil(MAX_SEGMENTS_PER_PLAN / MAX_SEGMENTS_PER_PLAN_EVENT))
+          .optional(),
+      })
+      .refine(
+        ({ part, parts }) =>
+          part === undefined ? parts === undefined : parts !== undefined && part <= parts,
+        'part and parts come together, part at most parts',
+      ),
+  SegmentRecoveryStarted: () =>
+    z.strictObject({
+      incidentId: incidentIdSchema,
+      dbid: dbidSchema,
+      type: recoveryTypeSchema,
+    }),
+  SegmentRecovered: () =>
+    z.strictObject({
+      dbid: dbidSchema,
+      relocatedTo: segmentLocationSchema.optional(),
+    }),
   /**
    * gprecoverseg -p moved a failed mirror in the catalog, and it did not come up there (the
    * copy was made, the start failed; or its new host died): it is down at its new location.
    */
-  SegmentRelocated: z.strictObject({ dbid: dbidSchema, to: segmentLocationSchema }),
-  SegmentRecoveryFailed: z.strictObject({
-    dbid: dbidSchema,
-    type: recoveryTypeSchema,
-    reason: reasonSchema,
-  }),
-  PairSynchronized: z.strictObject({ content: contentSchema }),
+  SegmentRelocated: () => z.strictObject({ dbid: dbidSchema, to: segmentLocationSchema }),
+  SegmentRecoveryFailed: () =>
+    z.strictObject({
+      dbid: dbidSchema,
+      type: recoveryTypeSchema,
+      reason: reasonSchema,
+    }),
+  PairSynchronized: () => z.strictObject({ content: contentSchema }),
   /**
    * A step could not read what the cluster answered (a pg_isready status, a catalog line, a
    * gprecoverseg message it does not know): kept raw, and the step is retried. It says
    * nothing about the cluster's health.
    */
-  ClusterAnswerUnreadable: z.strictObject({
-    incidentId: incidentIdSchema,
-    /** The command, e.g. `read gp_segment_configuration`. */
-    what: z.string().min(1).max(200),
-    problem: reasonSchema,
-    /** The line that could not be read and the first lines of the answer, verbatim. */
-    text: z.string().max(4000),
-  }),
+  ClusterAnswerUnreadable: () =>
+    z.strictObject({
+      incidentId: incidentIdSchema,
+      /** The command, e.g. `read gp_segment_configuration`. */
+      what: z.string().min(1).max(200),
+      problem: reasonSchema,
+      /** The line that could not be read and the first lines of the answer, verbatim. */
+      text: z.string().max(4000),
+    }),
   /** This incident's run saw every pair up, in sync and streaming again (redundant again). */
-  ClusterRedundant: z.strictObject({ incidentId: incidentIdSchema }),
+  ClusterRedundant: () => z.strictObject({ incidentId: incidentIdSchema }),
   /**
    * This incident's `gprecoverseg -r` ended and the run saw every pair in its preferred role,
    * in sync and streaming (rebalanced).
    */
-  ClusterRebalanced: z.strictObject({ incidentId: incidentIdSchema }),
+  ClusterRebalanced: () => z.strictObject({ incidentId: incidentIdSchema }),
   /** Every pair is in sync again; `gprecoverseg -r` waits for an operator or a window. */
-  RebalanceAwaitingApproval: z.strictObject({
-    incidentId: incidentIdSchema,
-    setting: rebalanceSettingSchema,
-    /** Until when the run waits; then it ends redundant and unbalanced. */
-    until: z.iso.datetime(),
-  }),
-  RebalanceApproved: z.strictObject({ incidentId: incidentIdSchema, by: actorSchema }),
-  RecoveryCompleted: z.strictObject({
-    incidentId: incidentIdSchema,
-    /**
-     * `recovered`; `planned` for a dry run; `nothing-to-do` when every segment was up;
-     * `unbalanced` when every pair is in sync but the roles stay switched (no approval or
-     * window came in time).
-     */
-    outcome: z.enum(['recovered', 'planned', 'nothing-to-do', 'unbalanced']).default('recovered'),
-    /** Why it ended as it did, when that is not obvious (an unbalanced end). */
-    note: reasonSchema.optional(),
-    timings: timingsSchema,
-  }),
-  RecoveryFailed: z.strictObject({
-    incidentId: incidentIdSchema,
-    phase: phaseSchema,
-    reason: reasonSchema,
-  }),
+  RebalanceAwaitingApproval: () =>
+    z.strictObject({
+      incidentId: incidentIdSchema,
+      setting: rebalanceSettingSchema,
+      /** Until when the run waits; then it ends redundant and unbalanced. */
+      until: z.iso.datetime(),
+    }),
+  RebalanceApproved: () => z.strictObject({ incidentId: incidentIdSchema, by: actorSchema }),
+  RecoveryCompleted: () =>
+    z.strictObject({
+      incidentId: incidentIdSchema,
+      /**
+       * `recovered`; `planned` for a dry run; `nothing-to-do` when every segment was up;
+       * `unbalanced` when every pair is in sync but the roles stay switched (no approval or
+       * window came in time).
+       */
+      outcome: z.enum(['recovered', 'planned', 'nothing-to-do', 'unbalanced']).default('recovered'),
+      /** Why it ended as it did, when that is not obvious (an unbalanced end). */
+      note: reasonSchema.optional(),
+      timings: timingsSchema,
+    }),
+  RecoveryFailed: () =>
+    z.strictObject({
+      incidentId: incidentIdSchema,
+      phase: phaseSchema,
+      reason: reasonSchema,
+    }),
   /** An operator stopped the run; a gprecoverseg it started is never killed. */
-  RecoveryCancelled: z.strictObject({
-    incidentId: incidentIdSchema,
-    by: actorSchema,
-    reason: reasonSchema,
-    /** What is known of a gprecoverseg still running on the coordinator. */
-    gprecoverseg: z.string().max(2000).optional(),
-  }),
+  RecoveryCancelled: () =>
+    z.strictObject({
+      incidentId: incidentIdSchema,
+      by: actorSchema,
+      reason: reasonSchema,
+      /** What is known of a gprecoverseg still running on the coordinator. */
+      gprecoverseg: z.string().max(2000).optional(),
+    }),
   /**
    * The watcher saw every segment up, every pair in sync in its preferred roles and every
    * acting primary answering, where the log last said otherwise (or nothing): written when
    * that changes, never once per look. The event's `at` is when the cluster was whole again.
    */
-  ClusterSeenWhole: z.strictObject({}),
-} as const;
+  ClusterSeenWhole: () => z.strictObject({}),
+});
 
 export type EventType = keyof typeof eventDataSchemas;
+export type CoordinatorEventType = keyof typeof coordinatorEventData;
 export const EVENT_TYPES = Object.keys(eventDataSchemas) as EventType[];
 export type EventData<T extends EventType> = z.infer<(typeof eventDataSchemas)[T]>;
 
@@ -429,17 +459,16 @@ export const clusterIdSchema = z
   .max(64)
   .regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'must be letters, digits, "-", "_"');
 
-const newEventVariants = EVENT_TYPES.map((type) =>
-  z.strictObject({ type: z.literal(type), data: eventDataSchemas[type] }),
-);
+const variantOf = <T extends EventType>(type: T) =>
+  z.strictObject({ type: z.literal(type), data: z.lazy(() => eventDataSchemas[type]) });
+type Variant = ReturnType<typeof variantOf<EventType>>;
 
-/** An event before it is appended: the store assigns `seq`, `at` and the idempotency key. */
-export const newEventSchema = z.discriminatedUnion(
-  'type',
-  newEventVariants as unknown as [
-    (typeof newEventVariants)[number],
-    ...(typeof newEventVariants)[number][],
-  ],
+/**
+ * An event before it is appended: the store assigns `seq`, `at` and the idempotency key. Built
+ * when first parsed, each type's `data` when an event of that type is (see builtOnFirstUse).
+ */
+export const newEventSchema = z.lazy(() =>
+  z.discriminatedUnion('type', EVENT_TYPES.map(variantOf) as unknown as [Variant, ...Variant[]]),
 );
 
 export type NewEvent = {
@@ -454,14 +483,17 @@ export type RecordedEvent = NewEvent & {
   causation: Causation;
 };
 
-export const recordedEventSchema = z
-  .object({
-    clusterId: clusterIdSchema,
-    seq: z.number().int().min(1),
-    at: z.iso.datetime(),
-    idempotencyKey: z.string().min(1).max(512),
-    causation: causationSchema,
-  })
-  .and(newEventSchema);
+/** Built when first parsed: only the projection reads the log through it. */
+export const recordedEventSchema = z.lazy(() =>
+  z
+    .object({
+      clusterId: clusterIdSchema,
+      seq: z.number().int().min(1),
+      at: z.iso.datetime(),
+      idempotencyKey: z.string().min(1).max(512),
+      causation: causationSchema,
+    })
+    .and(newEventSchema),
+);
 
 export type EventOf<T extends EventType> = Extract<RecordedEvent, { type: T }>;
