@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
-import { build, type BuildOptions, type Metafile } from 'esbuild';
+import { build, type Metafile } from 'esbuild';
 import { buildApp } from '#infra/build-app.ts';
-import { LAMBDA_BUNDLING, type FunctionName } from '#infra/stack.ts';
+import { LAMBDA_BUNDLING } from '#infra/lambda-code.ts';
+import type { FunctionName } from '#infra/stack.ts';
 import { SERVICE_FUNCTIONS, WORKFLOW_TASKS } from '#infra/tasks.ts';
 import { ROOT, log } from './context.ts';
 
@@ -54,7 +55,7 @@ async function buildAll(quick: boolean): Promise<LambdaBundles> {
     deployed: quick ? esbuilt.bundles : withCdk(dir),
     deployedBy: quick
       ? "esbuild run directly with the stack's settings (LAMBDA_BUNDLING, --quick)"
-      : 'cdk synth (buildApp from infra/build-app.ts, NodejsFunction with local esbuild)',
+      : 'cdk synth (buildApp from infra/build-app.ts, one local esbuild run for every function)',
     composition: esbuilt.composition,
     dir,
   };
@@ -97,7 +98,8 @@ async function withEsbuild(dir: string): Promise<{
     FUNCTION_NAMES.map(async (name) => {
       const path = join(dir, name, 'index.mjs');
       const { metafile } = await build({
-        ...esbuildOptions(),
+        ...LAMBDA_BUNDLING,
+        metafile: true,
         entryPoints: [join(ROOT, FUNCTIONS[name].entry)],
         outfile: path,
       });
@@ -112,26 +114,5 @@ async function withEsbuild(dir: string): Promise<{
     composition: Object.fromEntries(
       entries.map((e) => [e.name, compositionOf(e.metafile)]),
     ) as Record<FunctionName, Composition>,
-  };
-}
-
-/** LAMBDA_BUNDLING as esbuild options, the way NodejsFunction passes them to esbuild. */
-function esbuildOptions(): BuildOptions {
-  const b = LAMBDA_BUNDLING;
-  const aliases = (b.esbuildArgs?.['--alias'] ?? []) as string[];
-  return {
-    bundle: true,
-    platform: 'node',
-    format: b.format,
-    target: b.target,
-    mainFields: b.mainFields,
-    minify: b.minify,
-    sourcemap: b.sourceMap,
-    sourcesContent: b.sourcesContent,
-    tsconfig: b.tsconfig,
-    ...(b.banner ? { banner: { js: b.banner } } : {}),
-    alias: Object.fromEntries(aliases.map((alias) => alias.split(/=(.*)/s).slice(0, 2))),
-    metafile: true,
-    logLevel: 'warning',
   };
 }

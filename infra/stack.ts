@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import {
   CfnOutput,
   Duration,
@@ -18,13 +17,6 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
-import {
-  LogLevel,
-  NodejsFunction,
-  type BundlingOptions,
-  OutputFormat,
-  SourceMapMode,
-} from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -50,9 +42,8 @@ import {
 import { workflowDefinition } from '#infra/state-machine.ts';
 import { Watcher } from '#infra/watcher.ts';
 import { RunCommandOutput } from '#infra/run-command-output.ts';
+import { HANDLER, LambdaCode } from '#infra/lambda-code.ts';
 import { clusterInstanceIds, grantFailover, hostInstancesEnvironment } from '#infra/failover.ts';
-
-const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export type ServiceFunction = keyof typeof SERVICE_FUNCTIONS;
 export type FunctionName = WorkflowTask | ServiceFunction;
@@ -68,36 +59,8 @@ const SERVICE_NAME = 'recoverseg';
 export const substitutionKey = (task: WorkflowTask): string =>
   taskArnPlaceholder(task).slice(2, -1);
 
-const NODE_HTTP = `${REPO_ROOT}infra/node-http.cjs`;
-
-/**
- * How every function is bundled (local esbuild, no Docker): one minified, tree-shaken ESM file
- * with everything it imports, the AWS SDK included at the versions package-lock.json pins (not
- * the runtime's, which AWS changes at will). Loading the SDK from inside the bundle is also the
- * faster cold start (README, "Lambda bundles"; `npm run bench -- coldStart bundles`).
- */
-export const LAMBDA_BUNDLING: BundlingOptions = {
-  forceDockerBundling: false,
-  format: OutputFormat.ESM,
-  target: 'node24',
-  mainFields: ['module', 'main'],
-  // ESM output calling require() (a CommonJS dependency, infra/node-http.cjs) would fail at that
-  // call without it.
-  banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
-  tsconfig: `${REPO_ROOT}tsconfig.json`,
-  minify: true,
-  sourceMap: true,
-  sourceMapMode: SourceMapMode.DEFAULT,
-  // Stack traces need the mappings, not the sources; keeps the bundles small.
-  sourcesContent: false,
-  bundleAwsSDK: true,
-  // node:http through require(), not an ESM import (infra/node-http.cjs says why).
-  esbuildArgs: { '--alias': ['node:http', 'http'].map((name) => `${name}=${NODE_HTTP}`) },
-  logLevel: LogLevel.WARNING,
-};
-
 export interface Lambda {
-  fn: NodejsFunction;
+  fn: lambda.Function;
   role: iam.Role;
 }
 
@@ -111,6 +74,8 @@ export class RecoverSegStack extends Stack {
   readonly settings: DeploymentSettings;
   readonly tables: Record<TableKey, dynamodb.Table>;
   readonly lambdas: Record<FunctionName, Lambda>;
+  /** Every function's bundle, from one esbuild run. */
+  private readonly code: LambdaCode<FunctionName>;
   readonly topic: sns.Topic;
   readonly stateMachine: sfn.StateMachine;
   readonly projectionFailures: sqs.Queue;
@@ -169,6 +134,7 @@ export class RecoverSegStack extends Stack {
           : {}),
       });
 
+    this.code = new LambdaCode(this, FUNCTIONS);
     this.lambdas = Object.fromEntries(
       (Object.keys(FUNCTIONS) as FunctionName[]).map((name) => [name, this.lambda(name)]),
     ) as Record<FunctionName, Lambda>;
@@ -249,7 +215,7 @@ export class RecoverSegStack extends Stack {
   }
 
   private lambda(name: FunctionName): Lambda {
-    const { entry, timeoutSeconds } = FUNCTIONS[name];
+    const { timeoutSeconds } = FUNCTIONS[name];
     const logGroup = new logs.LogGroup(this, `${name}Logs`, {
       retention: logs.RetentionDays.ONE_MONTH,
       // The event log is the durable record; function logs are for debugging.
@@ -262,11 +228,9 @@ export class RecoverSegStack extends Stack {
     });
     logGroup.grantWrite(role);
 
-    const fn = new NodejsFunction(this, name, {
-      entry: `${REPO_ROOT}${entry}`,
-      handler: 'handler',
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: `${REPO_ROOT}package-lock.json`,
+    const fn = new lambda.Function(this, name, {
+      code: this.code.of(name),
+      handler: HANDLER,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 512,
@@ -279,7 +243,6 @@ export class RecoverSegStack extends Stack {
       // state machine's and API Gateway's traces: where a recovery or a request spent its time.
       tracing: lambda.Tracing.ACTIVE,
       environment: this.functionEnvironment(),
-      bundling: LAMBDA_BUNDLING,
     });
     return { fn, role };
   }

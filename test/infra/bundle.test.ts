@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isBuiltin } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
@@ -20,7 +20,11 @@ afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 const REQUIRE_BANNER =
   "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
 
-const names = [...Object.keys(WORKFLOW_TASKS), ...Object.keys(SERVICE_FUNCTIONS)] as FunctionName[];
+const FUNCTIONS: Record<FunctionName, { entry: string }> = {
+  ...WORKFLOW_TASKS,
+  ...SERVICE_FUNCTIONS,
+};
+const names = Object.keys(FUNCTIONS) as FunctionName[];
 
 /**
  * What the Lambda runtime does first, in Node 24: import each bundle and find `handler`; and,
@@ -74,9 +78,26 @@ describe('a bundled synth of the whole app', () => {
     for (const name of names) {
       const bundle = bundles[name];
       expect(existsSync(bundle), name).toBe(true);
-      expect(existsSync(`${bundle}.map`), name).toBe(true);
       expect(readFileSync(bundle, 'utf8').startsWith(REQUIRE_BANNER), name).toBe(true);
+      // Its own entry (one esbuild run builds them all), mapped from where the asset is staged.
+      const { sources } = JSON.parse(readFileSync(`${bundle}.map`, 'utf8')) as {
+        sources: string[];
+      };
+      const entries = sources
+        .map((source) => join(dirname(bundle), source))
+        .filter(
+          (source) => source.startsWith(join(ROOT, 'lambdas/')) && !source.includes('/common/'),
+        );
+      expect(entries, name).toEqual([join(ROOT, FUNCTIONS[name].entry)]);
     }
+  });
+
+  it('deploys each function from its own directory holding nothing but its bundle and map', () => {
+    for (const name of names)
+      expect(readdirSync(dirname(bundles[name])).sort(), name).toEqual([
+        'index.mjs',
+        'index.mjs.map',
+      ]);
   });
 
   it('loads each bundle in Node 24 and finds its handler', () => {
