@@ -1,5 +1,5 @@
-import type { ClusterOperations, CoordinatorProbe } from '#cluster/port.ts';
-import { coordinatorRows } from '#domain/coordinator-fold.ts';
+import type { ClusterOperations } from '#cluster/port.ts';
+import { coordinatorRows, isStreamingInSync } from '#domain/coordinator-fold.ts';
 import {
   COORDINATOR_LOOK_RULES,
   STANDBY_OBSERVATION_RULES,
@@ -10,11 +10,12 @@ import type { NewEvent } from '#domain/events.ts';
 import { decide } from '#domain/rules.ts';
 import { parseOrThrow } from '#domain/validation.ts';
 import { workflowInputSchema } from '#domain/step-contract.ts';
-import { isoSeconds } from '#domain/iso-time.ts';
+import { secondsBetween } from '#domain/iso-time.ts';
 import { lookCounts, watchIncidentId } from '#domain/watch.ts';
 import { ClusterBusy, supersedeDeadHolder } from '#app/control.ts';
 import { executionName } from '#app/starter.ts';
-import type { WatchDeps, WatchReport } from '#app/watch.ts';
+import { probeCoordinator } from '#app/coordinator-probe.ts';
+import { appendLook, type WatchDeps, type WatchReport } from '#app/watch.ts';
 
 /*
  * The watcher's half of the coordinator failover: at each look, the standby's replication
@@ -43,7 +44,7 @@ export async function standbyObservation(
     return [
       { type: 'StandbySyncObserved', data: { standbyDbid: standby.dbid, replication: seen } },
     ];
-  if (onRecord && seen.state === 'streaming' && seen.syncState === 'sync')
+  if (onRecord && isStreamingInSync(seen))
     await deps.stores.standby.confirm(clusterId, {
       standbyDbid: onRecord.standbyDbid,
       observationSeq: onRecord.seq,
@@ -59,26 +60,6 @@ export function coordinatorAnswered(state: ClusterState): NewEvent[] {
   return [{ type: 'CoordinatorAnswered', data: { coordinatorDbid: unreachable.coordinatorDbid } }];
 }
 
-async function probeOf(
-  cluster: ClusterOperations,
-  state: ClusterState,
-): Promise<CoordinatorProbe | undefined> {
-  const { coordinator, standby } = coordinatorRows(state.segments);
-  if (!cluster.coordinator || !coordinator || !standby) return undefined;
-  try {
-    return await cluster.coordinator.probe(coordinator, standby);
-  } catch (error) {
-    if (error instanceof Error && error.name === 'HostUnreachable') return undefined;
-    throw error;
-  }
-}
-
-const after = (a: string | undefined, b: string | undefined): boolean => {
-  const x = a === undefined ? undefined : isoSeconds(a);
-  const y = b === undefined ? undefined : isoSeconds(b);
-  return x !== undefined && y !== undefined && x >= y;
-};
-
 /**
  * A look whose read of the coordinator failed (`failure`): decided by COORDINATOR_LOOK_RULES.
  * When the coordinator is not lost as those rows see it, the look fails as it failed.
@@ -91,14 +72,15 @@ export async function coordinatorLook(
   failure: unknown,
 ): Promise<WatchReport> {
   const { standby } = coordinatorRows(before.segments);
-  const probe = await probeOf(cluster, before);
+  const probe = await probeCoordinator(cluster.coordinator, before);
   const known = before.coordinator;
   const { rule, then } = decide(COORDINATOR_LOOK_RULES, {
     standby,
     probe,
     unreachableOnRecord: known?.unreachable !== undefined,
     failoverInProgress: known?.failover !== undefined,
-    failoverEndedSinceLoss: after(known?.lastFailover?.at, known?.unreachable?.since),
+    failoverEndedSinceLoss:
+      (secondsBetween(known?.unreachable?.since, known?.lastFailover?.at) ?? -1) >= 0,
   });
   if (then === 'failed-look') throw failure;
   const at = deps.now();
@@ -129,23 +111,11 @@ export async function coordinatorLook(
   if (then === 'record-unreachable') {
     const { coordinator } = coordinatorRows(before.segments);
     const detail = `pg_isready ${coordinator!.hostname}:${coordinator!.port}: no response; standby dbid ${standby!.dbid} answers mirror ready (asked from ${standby!.hostname})`;
-    const appended = await deps.stores.events
-      .append(
-        clusterId,
-        [{ type: 'CoordinatorUnreachable', data: { coordinatorDbid: coordinator!.dbid, detail } }],
-        {
-          expectedSeq: before.seq,
-          idempotencyKey: `watch@${before.seq}`,
-          causation: { actor: 'watcher' },
-          at: at.toISOString(),
-          state: before,
-        },
-      )
-      .catch((error: unknown) => {
-        if (error instanceof Error && error.name === 'ConcurrencyError') return undefined;
-        throw error;
-      });
-    return appended && !appended.duplicate
+    const lost: NewEvent = {
+      type: 'CoordinatorUnreachable',
+      data: { coordinatorDbid: coordinator!.dbid, detail },
+    };
+    return (await appendLook(deps, clusterId, before, [lost], at))
       ? report(then, { recorded: 1 })
       : report(then, { outcome: 'stood-down' });
   }

@@ -7,7 +7,6 @@ import {
   coordinatorPolicyOf,
   failoverContext,
   staleStandbyReport,
-  type CoordinatorProbe,
   type FailoverContext,
   type FailoverVerdict,
 } from '#domain/coordinator.ts';
@@ -26,6 +25,7 @@ import type {
   fenceResultSchema,
 } from '#domain/step-contract.ts';
 import type { z } from 'zod';
+import { probeCoordinator } from '#app/coordinator-probe.ts';
 import type { CoordinatorOperations } from '#cluster/port.ts';
 import { loadRegistered, record, takeCluster, type StepDeps } from '#app/steps.ts';
 
@@ -87,28 +87,13 @@ const REFUSALS: Record<Exclude<FailoverVerdict, 'start'>, (c: FailoverContext) =
     'coordinator policy off: the loss is on record; recoverseg activates nothing: run gpactivatestandby yourself, or set the policy to approval',
 };
 
-async function probeOf(
-  ops: CoordinatorOperations | undefined,
-  state: ClusterState,
-): Promise<CoordinatorProbe | undefined> {
-  const { coordinator, standby } = coordinatorRows(state.segments);
-  if (!ops || !coordinator || !standby) return undefined;
-  try {
-    return await ops.probe(coordinator, standby);
-  } catch (error) {
-    if (error instanceof Error && error.name === 'HostUnreachable') return undefined;
-    throw error;
-  }
-}
-
 export async function startFailover(
   deps: StepDeps,
   event: TaskEvent,
 ): Promise<Result<typeof failoverStartResultSchema>> {
   const { clusterId, incidentId, trigger } = event.input;
-  const now = await takeCluster(deps, event);
-  const registered = await loadRegistered(deps, clusterId);
-  const probe = await probeOf(coordinatorOps(deps, clusterId, registered), registered);
+  const { now, state: registered } = await takeCluster(deps, event);
+  const probe = await probeCoordinator(coordinatorOps(deps, clusterId, registered), registered);
   // The loss goes on record first (a run started by hand finds it here), then the decision
   // is made on the log that holds it.
   await record(deps, event, 'CoordinatorLost', (s) => {

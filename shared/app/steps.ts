@@ -224,11 +224,17 @@ async function streamingContents(
   return replication.filter((r) => r.state === 'streaming').map((r) => r.content);
 }
 
-/** A run's first step: the cluster must be registered, and this run holds it (ClusterLocked). */
-export async function takeCluster(deps: StepDeps, event: TaskEvent): Promise<Date> {
+/**
+ * A run's first step: the cluster must be registered, and this run holds it (ClusterLocked).
+ * Returns the time and the state it was registered in.
+ */
+export async function takeCluster(
+  deps: StepDeps,
+  event: TaskEvent,
+): Promise<{ now: Date; state: ClusterState }> {
   const { clusterId, incidentId } = event.input;
   const now = deps.now();
-  await loadRegistered(deps, clusterId);
+  const state = await loadRegistered(deps, clusterId);
   await deps.stores.lock.acquire(
     clusterId,
     event.executionId,
@@ -236,7 +242,7 @@ export async function takeCluster(deps: StepDeps, event: TaskEvent): Promise<Dat
     Math.floor(now.getTime() / 1000),
     LOCK_SECONDS,
   );
-  return now;
+  return { now, state };
 }
 
 export async function startRecovery(
@@ -244,7 +250,7 @@ export async function startRecovery(
   event: TaskEvent,
 ): Promise<Result<typeof startResultSchema>> {
   const { incidentId, trigger, options } = event.input;
-  const now = await takeCluster(deps, event);
+  const { now } = await takeCluster(deps, event);
   // Which rebalance policy the run follows is decided once, here, and kept on record.
   const requested = (s: ClusterState): NewEvent => ({
     type: 'RecoveryRequested',

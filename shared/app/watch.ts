@@ -194,6 +194,33 @@ async function notifyThenRecord(e: Effect, reason: string): Promise<Done> {
 }
 
 /**
+ * Appends what a look found; false when the log moved meanwhile. Decided on the log as it was
+ * before the cluster was read: anything appended since (a run's own reads) may be newer than
+ * this look, so the look stands down instead of deciding again on what it read.
+ */
+export async function appendLook(
+  deps: WatchDeps,
+  clusterId: string,
+  before: ClusterState,
+  events: NewEvent[],
+  at: Date,
+): Promise<boolean> {
+  try {
+    const appended = await deps.stores.events.append(clusterId, events, {
+      expectedSeq: before.seq,
+      idempotencyKey: `watch@${before.seq}`,
+      causation: { actor: 'watcher' },
+      at: at.toISOString(),
+      state: before,
+    });
+    return !appended.duplicate;
+  } catch (error) {
+    if (error instanceof ConcurrencyError) return false;
+    throw error;
+  }
+}
+
+/**
  * One look at a cluster: read it (and probe, when the read shows a change), record what
  * changed since the log's view, decide by WATCH_RULES, and start a recovery, notify or do
  * nothing. A look that sees nothing new writes nothing.
@@ -225,24 +252,9 @@ export async function watchCluster(deps: WatchDeps, clusterId: string): Promise<
   const record = async (extra: NewEvent[] = []) => {
     const events = [...found, ...extra];
     if (events.length === 0) return true;
-    try {
-      // Decided on the log as it was before the cluster was read: anything appended since
-      // (a run's own reads) may be newer than this look, so the look stands down instead of
-      // deciding again on what it read.
-      const appended = await deps.stores.events.append(clusterId, events, {
-        expectedSeq: before.seq,
-        idempotencyKey: `watch@${before.seq}`,
-        causation: { actor: 'watcher' },
-        at: at.toISOString(),
-        state: before,
-      });
-      if (appended.duplicate) return false;
-      recorded = events.length;
-      return true;
-    } catch (error) {
-      if (error instanceof ConcurrencyError) return false;
-      throw error;
-    }
+    const appended = await appendLook(deps, clusterId, before, events, at);
+    if (appended) recorded = events.length;
+    return appended;
   };
   const done = await EFFECTS[then]({ deps, clusterId, after, look, record });
   const whole = isWhole(look);

@@ -75,6 +75,17 @@ const fail = (message: string): never => {
   throw new InvalidTransition(message);
 };
 
+/** The row gpinitstandby adds: content -1, m/m/s/u at `location` (capture 113). */
+export const standbyRow = (dbid: number, location: SegmentLocation): SegmentRow => ({
+  dbid,
+  content: -1,
+  role: 'm',
+  preferred_role: 'm',
+  mode: 's',
+  status: 'u',
+  ...location,
+});
+
 /** The coordinator (content -1, role p) and its standby (role m), as the rows show them. */
 export function coordinatorRows(segments: { values(): Iterable<SegmentRow> }): {
   coordinator: SegmentRow | undefined;
@@ -365,15 +376,7 @@ export const COORDINATOR_FOLD: { [T in CoordinatorEventType]: Rule<T> } = {
         `coordinator failover ${failover.incidentId} is in progress and has not activated its standby`,
       );
     if (draft.segments.has(dbid)) fail(`dbid ${dbid} is already in the configuration`);
-    draft.segments.set(dbid, {
-      dbid,
-      content: -1,
-      role: 'm',
-      preferred_role: 'm',
-      mode: 's',
-      status: 'u',
-      ...location,
-    });
+    draft.segments.set(dbid, standbyRow(dbid, location));
     const problems = configurationProblems([...draft.segments.values()]).filter((p) =>
       p.includes(`dbid ${dbid}`),
     );

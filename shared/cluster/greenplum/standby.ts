@@ -172,6 +172,19 @@ export class StandbyCommandFailed extends ClusterError {
 const logText = (line: string) =>
   /^\d{8}:\d{2}:\d{2}:\d{2}:\d+ \S+:\S+:\S+-\[(\w+)\]:-(.*)$/.exec(line);
 
+/** A utility's log lines as [line, level, text]. */
+const logLines = (text: string) =>
+  text
+    .split('\n')
+    .map((l) => logText(l))
+    .filter((m) => m !== null);
+
+/** The tool's own words when it fails: its CRITICAL and ERROR lines, or `otherwise`. */
+function failureWords(lines: ReturnType<typeof logLines>, otherwise: string): string {
+  const errors = lines.filter((m) => m[1] === 'CRITICAL' || m[1] === 'ERROR').map((m) => m[2]);
+  return errors.length > 0 ? `: ${errors.join('; ')}` : `: ${otherwise}`;
+}
+
 /**
  * gpactivatestandby -a -d DIR run on the standby's host: completed (capture 128), or refused
  * because the old coordinator's socket lock file is still in /tmp (125, 138: exit 2), which
@@ -183,10 +196,7 @@ export function parseActivation(
   exitStatus: number,
   family: VersionFamily,
 ): void {
-  const lines = text
-    .split('\n')
-    .map((l) => logText(l))
-    .filter((m) => m !== null);
+  const lines = logLines(text);
   if (exitStatus === 0 && lines.some((m) => m[2] === family.standby.activated)) return;
   const active = lines.find((m) =>
     /^Appears that there is an active postgres process on /.test(m[2]!),
@@ -195,9 +205,8 @@ export function parseActivation(
     throw new ActiveCoordinatorProcess(
       `${command}: ${active[2]} (exit ${exitStatus}); its socket lock file in /tmp must go, and only once the old coordinator is fenced`,
     );
-  const errors = lines.filter((m) => m[1] === 'CRITICAL' || m[1] === 'ERROR').map((m) => m[2]);
   throw new StandbyCommandFailed(
-    `${command}: exit ${exitStatus}${errors.length > 0 ? `: ${errors.join('; ')}` : ': it did not say the activation completed'}`,
+    `${command}: exit ${exitStatus}${failureWords(lines, 'it did not say the activation completed')}`,
   );
 }
 
@@ -211,14 +220,10 @@ export function parseStandbyInitialization(
   exitStatus: number,
   family: VersionFamily,
 ): void {
-  const lines = text
-    .split('\n')
-    .map((l) => logText(l))
-    .filter((m) => m !== null);
+  const lines = logLines(text);
   if (exitStatus === 0 && lines.some((m) => m[2]!.startsWith(family.standby.initialized))) return;
-  const errors = lines.filter((m) => m[1] === 'CRITICAL' || m[1] === 'ERROR').map((m) => m[2]);
   throw new StandbyCommandFailed(
-    `${command}: exit ${exitStatus}${errors.length > 0 ? `: ${errors.join('; ')}` : ': it did not say the standby was created'}`,
+    `${command}: exit ${exitStatus}${failureWords(lines, 'it did not say the standby was created')}`,
   );
 }
 

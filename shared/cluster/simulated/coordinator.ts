@@ -19,6 +19,7 @@ import {
 } from '#cluster/simulated/model.ts';
 import { advance, advanceInPlace } from '#cluster/simulated/timeline.ts';
 import type { StandbyReplication } from '#domain/events.ts';
+import { standbyRow } from '#domain/coordinator-fold.ts';
 import { locationOf, segmentLocationSchema, type SegmentRow } from '#domain/segment.ts';
 import { parseOrThrow } from '#domain/validation.ts';
 
@@ -222,15 +223,7 @@ export function initializeStandby(
       `port ${where.port} on ${where.hostname} is in use by dbid ${taken.dbid}; Failed to create standby`,
     );
   const dbid = Math.max(...draft.catalog.map((r) => r.dbid)) + 1;
-  draft.catalog.push({
-    dbid,
-    content: -1,
-    role: 'm',
-    preferred_role: 'm',
-    mode: 's',
-    status: 'u',
-    ...where,
-  });
+  draft.catalog.push(standbyRow(dbid, where));
   draft.processes[dbid] = { running: true, dataLost: false, rewindBroken: false };
   draft.standbyBehindBytes = 0;
   log(draft, at, `gpinitstandby: standby dbid ${dbid} on ${where.hostname}:${where.port} created`);
