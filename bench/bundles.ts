@@ -1,5 +1,5 @@
 import type { FunctionName } from '#infra/stack.ts';
-import { log, round, type BenchContext, type Figures } from './context.ts';
+import { log, round, type Figures } from './context.ts';
 import { FUNCTION_NAMES, lambdaBundles, type Composition } from './lambda-bundles.ts';
 
 const kib = (bytes: number) => round(bytes / 1024, 1);
@@ -12,14 +12,15 @@ const sdkBytes = (composition: Composition) =>
     .filter(([origin]) => /^@(aws-sdk|smithy|aws)\//.test(origin))
     .reduce((sum, [, bytes]) => sum + bytes, 0);
 
-/** The size of each Lambda bundle as deployed (a figure, not a target), and what it holds. */
-export async function bundles(context: BenchContext): Promise<Figures> {
-  const { deployed, deployedBy, composition } = await lambdaBundles(context.quick);
+/** The size of each Lambda bundle as deployed (a figure, not a target), and what it loads at init. */
+export async function bundles(): Promise<Figures> {
+  const { deployed, composition } = await lambdaBundles();
   const figures = {
     bytes: byName((name) => deployed[name].bytes),
+    lazyBytes: byName((name) => deployed[name].lazyBytes),
     sdkBytes: byName((name) => sdkBytes(composition[name])),
     composition: byName((name) => composition[name]),
-    method: `index.mjs of each function (source map beside it, not counted), the AWS SDK bundled, built by ${deployedBy}. composition: bytes in the bundle by package (recoverseg: this repository's code), from esbuild's metafile with the stack's settings; sdkBytes: the @aws-sdk/*, @smithy/* and @aws/* packages of it.`,
+    method: `Each function as its asset holds it (bundleFunctions of infra/lambda-code.ts, the one esbuild run cdk synth stages; the AWS SDK bundled; source maps not counted). bytes: its entry and the chunks it imports statically, which every cold start loads; lazyBytes: the chunks it imports only dynamically (an SDK client one Task alone calls), loaded on first use. composition: the bytes loaded at init by package (recoverseg: this repository's code), from esbuild's metafile; sdkBytes: the @aws-sdk/*, @smithy/* and @aws/* packages of it.`,
   };
   log(`bundles: ${JSON.stringify(figures.bytes)}`);
   return {
@@ -28,7 +29,7 @@ export async function bundles(context: BenchContext): Promise<Figures> {
       const parts = composition[name];
       return {
         figure: `Lambda bundle ${name}`,
-        value: `${kib(deployed[name].bytes)} KiB (AWS SDK ${kib(sdkBytes(parts))} KiB, zod ${kib(parts.zod ?? 0)} KiB, recoverseg ${kib(parts.recoverseg ?? 0)} KiB)`,
+        value: `${kib(deployed[name].bytes)} KiB at init (AWS SDK ${kib(sdkBytes(parts))} KiB, zod ${kib(parts.zod ?? 0)} KiB, recoverseg ${kib(parts.recoverseg ?? 0)} KiB), ${kib(deployed[name].lazyBytes)} KiB on first use`,
       };
     }),
   };

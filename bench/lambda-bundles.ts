@@ -1,10 +1,8 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
-import { build, type Metafile } from 'esbuild';
-import { buildApp } from '#infra/build-app.ts';
-import { LAMBDA_BUNDLING } from '#infra/lambda-code.ts';
+import { basename, join, relative } from 'node:path';
+import type { Metafile } from 'esbuild';
+import { bundleFunctions } from '#infra/lambda-code.ts';
 import type { FunctionName } from '#infra/stack.ts';
 import { SERVICE_FUNCTIONS, WORKFLOW_TASKS } from '#infra/tasks.ts';
 import { ROOT, log } from './context.ts';
@@ -16,19 +14,20 @@ export const FUNCTIONS = { ...WORKFLOW_TASKS, ...SERVICE_FUNCTIONS } as Record<
 export const FUNCTION_NAMES = Object.keys(FUNCTIONS) as FunctionName[];
 
 export interface Bundle {
-  /** index.mjs, its source map beside it. */
+  /** The entry, `<name>.mjs`, its chunks and source maps beside it. */
   path: string;
+  /** The entry and the chunks it imports statically: what every cold start loads. */
   bytes: number;
+  /** The chunks it imports only dynamically, loaded when first called (source maps not counted). */
+  lazyBytes: number;
 }
 
 /** Where a bundle's bytes come from: the package (or recoverseg's own code) of each input. */
 export type Composition = Record<string, number>;
 
 export interface LambdaBundles {
-  /** As deployed. */
   deployed: Record<FunctionName, Bundle>;
-  deployedBy: string;
-  /** Bytes of each bundle by origin, from esbuild's metafile with the stack's settings. */
+  /** Bytes loaded at init by origin, from esbuild's metafile. */
   composition: Record<FunctionName, Composition>;
   /** The directory holding them, nothing else: no node_modules for a bundle to reach. */
   dir: string;
@@ -37,41 +36,52 @@ export interface LambdaBundles {
 let built: Promise<LambdaBundles> | undefined;
 
 /**
- * Every function bundled once per process (bundles and cold start share them), as the stack
- * deploys it: `cdk synth`, or with --quick esbuild run directly with the stack's settings.
- * Removed when the process exits.
+ * Every function bundled once per process (bundles and cold start share them) by the stack's
+ * own esbuild run (bundleFunctions, which `cdk synth` stages as each function's asset), each in
+ * a directory of its own as deployed. Removed when the process exits.
  */
-export function lambdaBundles(quick: boolean): Promise<LambdaBundles> {
-  built ??= buildAll(quick);
+export function lambdaBundles(): Promise<LambdaBundles> {
+  built ??= Promise.resolve().then(buildAll);
   return built;
 }
 
-async function buildAll(quick: boolean): Promise<LambdaBundles> {
+function buildAll(): LambdaBundles {
   const dir = mkdtempSync(join(tmpdir(), 'recoverseg-bench-bundles-'));
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   log('bundles: building every function');
-  const esbuilt = await withEsbuild(join(dir, 'esbuild'));
-  return {
-    deployed: quick ? esbuilt.bundles : withCdk(dir),
-    deployedBy: quick
-      ? "esbuild run directly with the stack's settings (LAMBDA_BUNDLING, --quick)"
-      : 'cdk synth (buildApp from infra/build-app.ts, one local esbuild run for every function)',
-    composition: esbuilt.composition,
-    dir,
-  };
+  const { files, metafile } = bundleFunctions(FUNCTIONS, join(dir, 'lambdas'));
+  const deployed = {} as Record<FunctionName, Bundle>;
+  const composition = {} as Record<FunctionName, Composition>;
+  for (const name of FUNCTION_NAMES) {
+    const asset = join(dir, name);
+    mkdirSync(asset);
+    for (const file of files.get(name)!)
+      writeFileSync(join(asset, basename(file.path)), file.contents);
+    const entry = relative(ROOT, join(dir, 'lambdas', `${name}.mjs`));
+    const atInit = loadedAtInit(metafile, entry);
+    const bytes = (outputs: string[]) =>
+      outputs.reduce((sum, output) => sum + metafile.outputs[output]!.bytes, 0);
+    const lazy = files
+      .get(name)!
+      .map((file) => relative(ROOT, file.path))
+      .filter((output) => output.endsWith('.mjs') && !atInit.includes(output));
+    deployed[name] = {
+      path: join(asset, `${name}.mjs`),
+      bytes: bytes(atInit),
+      lazyBytes: bytes(lazy),
+    };
+    composition[name] = compositionOf(metafile, atInit);
+  }
+  return { deployed, composition, dir };
 }
 
-function withCdk(dir: string): Record<FunctionName, Bundle> {
-  const outdir = join(dir, 'cdk.out');
-  const { app, stack } = buildApp({ outdir });
-  app.synth();
-  return Object.fromEntries(
-    FUNCTION_NAMES.map((name) => {
-      const asset = stack.lambdas[name].fn.node.findChild('Code') as Asset;
-      const path = join(outdir, asset.assetPath, 'index.mjs');
-      return [name, { path, bytes: statSync(path).size }];
-    }),
-  ) as Record<FunctionName, Bundle>;
+/** The entry and the chunks it imports statically, transitively. */
+function loadedAtInit(metafile: Metafile, entry: string): string[] {
+  const reached = new Set([entry]);
+  for (const output of reached)
+    for (const { path, kind, external } of metafile.outputs[output]!.imports)
+      if (!external && kind !== 'dynamic-import') reached.add(path);
+  return [...reached];
 }
 
 /** `node_modules/@aws-sdk/client-ssm/dist-es/…` -> `@aws-sdk/client-ssm`; else `recoverseg`. */
@@ -82,37 +92,10 @@ function origin(input: string): string {
   return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
 }
 
-function compositionOf(metafile: Metafile): Composition {
-  const output = Object.entries(metafile.outputs).find(([out]) => out.endsWith('.mjs'))![1];
+function compositionOf(metafile: Metafile, outputs: string[]): Composition {
   const bytes: Composition = {};
-  for (const [input, { bytesInOutput }] of Object.entries(output.inputs))
-    bytes[origin(input)] = (bytes[origin(input)] ?? 0) + bytesInOutput;
+  for (const output of outputs)
+    for (const [input, { bytesInOutput }] of Object.entries(metafile.outputs[output]!.inputs))
+      bytes[origin(input)] = (bytes[origin(input)] ?? 0) + bytesInOutput;
   return Object.fromEntries(Object.entries(bytes).sort(([, a], [, b]) => b - a));
-}
-
-async function withEsbuild(dir: string): Promise<{
-  bundles: Record<FunctionName, Bundle>;
-  composition: Record<FunctionName, Composition>;
-}> {
-  const entries = await Promise.all(
-    FUNCTION_NAMES.map(async (name) => {
-      const path = join(dir, name, 'index.mjs');
-      const { metafile } = await build({
-        ...LAMBDA_BUNDLING,
-        metafile: true,
-        entryPoints: [join(ROOT, FUNCTIONS[name].entry)],
-        outfile: path,
-      });
-      return { name, bundle: { path, bytes: statSync(path).size }, metafile: metafile! };
-    }),
-  );
-  return {
-    bundles: Object.fromEntries(entries.map((e) => [e.name, e.bundle])) as Record<
-      FunctionName,
-      Bundle
-    >,
-    composition: Object.fromEntries(
-      entries.map((e) => [e.name, compositionOf(e.metafile)]),
-    ) as Record<FunctionName, Composition>,
-  };
 }

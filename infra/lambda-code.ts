@@ -1,28 +1,31 @@
 import { writeFileSync } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AssetHashType, DockerImage, Stage, type ILocalBundling } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { buildSync, type BuildOptions, type OutputFile } from 'esbuild';
+import { buildSync, type BuildOptions, type Metafile, type OutputFile } from 'esbuild';
 import type { Construct } from 'constructs';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NODE_HTTP = `${REPO_ROOT}infra/node-http.cjs`;
 
-/** Each function's asset holds its bundle as index.mjs, its source map beside it. */
-const HANDLER_MODULE = 'index';
-export const HANDLER = `${HANDLER_MODULE}.handler`;
+/** A function's handler: `handler` exported by its entry, `<name>.mjs` in its asset. */
+export const handlerOf = (name: string): string => `${name}.handler`;
 
 /**
- * How every function is bundled (local esbuild, no Docker): one minified, tree-shaken ESM file
- * with everything it imports, the AWS SDK included at the versions package-lock.json pins (not
- * the runtime's, which AWS changes at will). Loading the SDK from inside the bundle is also the
- * faster cold start (README, "Lambda bundles"; `npm run bench -- coldStart bundles`).
+ * How every function is bundled (local esbuild, no Docker): minified, tree-shaken ESM with
+ * everything it imports, the AWS SDK included at the versions package-lock.json pins (not the
+ * runtime's, which AWS changes at will). Loading the SDK from inside the bundle is also the
+ * faster cold start (README, "Lambda bundles"; `npm run bench -- coldStart bundles`). Split:
+ * what a function imports dynamically (the S3 client of large SSM answers, the EC2 client of the
+ * fence, Route 53's) is a chunk of its own, parsed only when first called, not at every init.
  */
 export const LAMBDA_BUNDLING = {
   bundle: true,
   platform: 'node',
   format: 'esm',
+  splitting: true,
+  chunkNames: 'chunk-[hash]',
   target: 'node24',
   mainFields: ['module', 'main'],
   // ESM output calling require() (a CommonJS dependency, infra/node-http.cjs) would fail at that
@@ -40,16 +43,61 @@ export const LAMBDA_BUNDLING = {
   logLevel: 'warning',
 } as const satisfies BuildOptions;
 
+/** Each function's files: its entry `<name>.mjs` and every chunk it may load, maps beside them. */
+export type FunctionFiles<Name extends string> = Map<Name, OutputFile[]>;
+
 /**
- * Every function's code from ONE esbuild run over all their entries (esbuild reads each shared
- * module once; a run per function took most of a bundled synth), each function then
- * deployed from its own asset: its bundle and source map, nothing shared with another (no code
- * splitting: lambdas/common/stack-traces.ts maps the frames of the bundle itself only). The run
- * happens when the first asset is staged, so a synth without bundling (the local runner's, the
- * stack tests') runs none.
+ * Every function's files from ONE esbuild run over all their entries (esbuild reads each shared
+ * module once; a run per function took most of a bundled synth), written nowhere. A function
+ * gets its entry and the chunks it imports, statically or not, followed from the entry through
+ * the metafile: the code it shares with other functions is copied into each one's files.
+ * @param outdir where the files are meant to be, for the source maps' relative paths
+ */
+export function bundleFunctions<Name extends string>(
+  functions: Record<Name, { entry: string }>,
+  outdir: string,
+): { files: FunctionFiles<Name>; metafile: Metafile } {
+  const names = Object.keys(functions) as Name[];
+  const { outputFiles, metafile } = buildSync({
+    ...LAMBDA_BUNDLING,
+    entryPoints: Object.fromEntries(
+      names.map((name) => [name, join(REPO_ROOT, functions[name].entry)]),
+    ),
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    // The metafile names its files relative to this.
+    absWorkingDir: REPO_ROOT,
+    metafile: true,
+    write: false,
+  });
+  const byPath = new Map(outputFiles.map((file) => [relative(REPO_ROOT, file.path), file]));
+  const fileOf = (output: string): OutputFile => {
+    const file = byPath.get(output);
+    if (!file) throw new Error(`esbuild's metafile names ${output}, which it did not build`);
+    return file;
+  };
+  const files: FunctionFiles<Name> = new Map();
+  for (const name of names) {
+    const entry = relative(REPO_ROOT, join(outdir, `${name}.mjs`));
+    const reached = new Set([entry]);
+    for (const output of reached)
+      for (const { path, external } of metafile.outputs[output]?.imports ?? [])
+        if (!external) reached.add(path);
+    files.set(
+      name,
+      [...reached].flatMap((output) => [fileOf(output), fileOf(`${output}.map`)]),
+    );
+  }
+  return { files, metafile };
+}
+
+/**
+ * Every function's code (bundleFunctions), each function deployed from its own asset: its files
+ * and nothing another function alone needs. The run happens when the first asset is staged, so
+ * a synth without bundling (the local runner's, the stack tests') runs none.
  */
 export class LambdaCode<Name extends string> {
-  private outputs: Map<string, OutputFile[]> | undefined;
+  private files: FunctionFiles<Name> | undefined;
 
   /** @param functions each function's entry, relative to the repository root, by its name */
   constructor(
@@ -57,14 +105,20 @@ export class LambdaCode<Name extends string> {
     private readonly functions: Record<Name, { entry: string }>,
   ) {}
 
-  /** The code of one function (HANDLER), in its own asset directory. */
+  /** The code of one function (handlerOf(name)), in its own asset directory. */
   of(name: Name): lambda.Code {
     const local: ILocalBundling & { functionName: Name } = {
       // CDK stages an asset once per distinct bundling options, compared as JSON: without the
       // name, every function would share the first one's bundle.
       functionName: name,
       tryBundle: (outputDir) => {
-        const files = this.build().get(name);
+        // Built as if in a directory beside the assets (cdk.out/lambdas/), at the depth of
+        // cdk.out/asset.<hash>/: the maps' relative paths still reach the sources from there.
+        this.files ??= bundleFunctions(
+          this.functions,
+          join(Stage.of(this.scope)!.assetOutdir, 'lambdas'),
+        ).files;
+        const files = this.files.get(name);
         if (!files) throw new Error(`esbuild built no bundle for the function ${name}`);
         for (const file of files)
           writeFileSync(join(outputDir, basename(file.path)), file.contents);
@@ -77,30 +131,5 @@ export class LambdaCode<Name extends string> {
       // Never pulled: the local build either stages the asset or throws.
       bundling: { image: DockerImage.fromRegistry('dummy'), local },
     });
-  }
-
-  private build(): Map<string, OutputFile[]> {
-    if (this.outputs) return this.outputs;
-    // Built as if beside the assets (cdk.out/<name>/), the depth of cdk.out/asset.<hash>/: the
-    // source maps' relative paths still reach the sources from the staged asset.
-    const outdir = Stage.of(this.scope)!.assetOutdir;
-    const { outputFiles } = buildSync({
-      ...LAMBDA_BUNDLING,
-      entryPoints: Object.fromEntries(
-        Object.entries<{ entry: string }>(this.functions).map(([name, { entry }]) => [
-          join(name, HANDLER_MODULE),
-          join(REPO_ROOT, entry),
-        ]),
-      ),
-      outdir,
-      outExtension: { '.js': '.mjs' },
-      write: false,
-    });
-    this.outputs = new Map();
-    for (const file of outputFiles) {
-      const name = relative(outdir, dirname(file.path));
-      this.outputs.set(name, [...(this.outputs.get(name) ?? []), file]);
-    }
-    return this.outputs;
   }
 }

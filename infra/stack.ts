@@ -42,7 +42,7 @@ import {
 import { workflowDefinition } from '#infra/state-machine.ts';
 import { Watcher } from '#infra/watcher.ts';
 import { RunCommandOutput } from '#infra/run-command-output.ts';
-import { HANDLER, LambdaCode } from '#infra/lambda-code.ts';
+import { LambdaCode, handlerOf } from '#infra/lambda-code.ts';
 import { clusterInstanceIds, grantFailover, hostInstancesEnvironment } from '#infra/failover.ts';
 
 export type ServiceFunction = keyof typeof SERVICE_FUNCTIONS;
@@ -230,7 +230,7 @@ export class RecoverSegStack extends Stack {
 
     const fn = new lambda.Function(this, name, {
       code: this.code.of(name),
-      handler: HANDLER,
+      handler: handlerOf(name),
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 512,

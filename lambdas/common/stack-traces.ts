@@ -3,37 +3,46 @@ import { SourceMap, type SourceMapPayload } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 /**
- * Stack traces in the sources' lines, read from the bundle's source map only when a stack is
- * first formatted. Node's `--enable-source-maps` reads and parses the whole map when it loads
- * the bundle: 15-40 ms of every cold start (`npm run bench -- coldStart`), for traces most
- * containers never print. Only a bundle with its map beside it is mapped (not the sources,
- * which tests run); frames outside the bundle are left as V8 writes them, and function names
- * stay minified.
+ * Stack traces in the sources' lines, read from the bundle's source maps only when a stack is
+ * first formatted. Node's `--enable-source-maps` reads and parses every map when it loads the
+ * bundle: 15-40 ms of every cold start (`npm run bench -- coldStart`), for traces most
+ * containers never print. A function's bundle is its entry and chunks in one directory
+ * (infra/lambda-code.ts), each with its map beside it: a frame in any of them is mapped, each
+ * map read once. Only a bundle is mapped (not the sources, which tests run); frames outside it
+ * are left as V8 writes them, and function names stay minified.
+ * @param module a file of the bundle (this module's, wherever esbuild put it)
  */
-export function mapStackTraces(bundle: string = import.meta.url): void {
-  const path = `${fileURLToPath(bundle)}.map`;
-  if (!existsSync(path)) return;
-  let map: SourceMap | null | undefined;
-  const sourceMap = (): SourceMap | null => {
+export function mapStackTraces(module: string = import.meta.url): void {
+  if (!existsSync(`${fileURLToPath(module)}.map`)) return;
+  const directory = new URL('.', module).href;
+  const maps = new Map<string, SourceMap | null>();
+  const sourceMap = (file: string): SourceMap | null => {
+    let map = maps.get(file);
     // A map that cannot be read leaves the frames minified rather than failing the `stack` read.
-    if (map === undefined)
+    if (map === undefined) {
       try {
-        map = new SourceMap(JSON.parse(readFileSync(path, 'utf8')) as SourceMapPayload);
+        map = new SourceMap(
+          JSON.parse(readFileSync(`${fileURLToPath(file)}.map`, 'utf8')) as SourceMapPayload,
+        );
       } catch {
         map = null;
       }
+      maps.set(file, map);
+    }
     return map;
   };
   const frame = (site: NodeJS.CallSite): string => {
     const text = String(site);
+    const file = site.getFileName();
     const line = site.getLineNumber();
     const column = site.getColumnNumber();
-    if (site.getFileName() !== bundle || line === null || column === null) return text;
-    const entry = sourceMap()?.findEntry(line - 1, column - 1);
+    if (!file?.startsWith(directory) || !file.endsWith('.mjs') || line === null || column === null)
+      return text;
+    const entry = sourceMap(file)?.findEntry(line - 1, column - 1);
     if (!entry || !('originalSource' in entry)) return text;
-    const source = fileURLToPath(new URL(entry.originalSource, bundle));
+    const source = fileURLToPath(new URL(entry.originalSource, file));
     return text.replace(
-      `${bundle}:${line}:${column}`,
+      `${file}:${line}:${column}`,
       `${source}:${entry.originalLine + 1}:${entry.originalColumn + 1}`,
     );
   };

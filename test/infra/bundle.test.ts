@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isBuiltin } from 'node:module';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
@@ -26,29 +26,68 @@ const FUNCTIONS: Record<FunctionName, { entry: string }> = {
 };
 const names = Object.keys(FUNCTIONS) as FunctionName[];
 
+/** The chunks a bundle file imports, statically or dynamically (esbuild writes `./chunk-….mjs`). */
+const chunksOf = (file: string): string[] => [
+  ...new Set(
+    [...readFileSync(file, 'utf8').matchAll(/["']\.\/(chunk-[\w-]+\.mjs)["']/g)].map(
+      ([, chunk]) => chunk!,
+    ),
+  ),
+];
+
+/** A bundle's entry and every chunk it may load, followed through the files themselves. */
+function reachedFrom(entry: string): string[] {
+  const reached = new Set([basename(entry)]);
+  for (const file of reached)
+    for (const chunk of chunksOf(join(dirname(entry), file))) reached.add(chunk);
+  return [...reached];
+}
+
+interface Loaded {
+  handler: string;
+  /** What the files of its directory imported or required from outside it, as `how specifier`. */
+  imports: string[];
+  /** The files of its directory the import loaded. */
+  files: string[];
+}
+
 /**
  * What the Lambda runtime does first, in Node 24: import each bundle and find `handler`; and,
- * through a resolve hook, which modules each bundle imports or requires from outside itself
- * while it loads (`import node:fs`, `require node:http`).
+ * through a resolve hook, which modules it loads while doing so, from its own directory
+ * (`./chunk-….mjs`) or from outside it (`import node:fs`, `require node:http`). `then`, also
+ * imported after each bundle: more files of its directory (its lazy chunks).
  */
-function loadInNode24(bundles: string[]): { handler: string; imports: string[] }[] {
+function loadInNode24(bundles: string[], then: string[][] = bundles.map(() => [])): Loaded[] {
   const script = `
     import { registerHooks } from 'node:module';
+    import { dirname } from 'node:path';
     import { pathToFileURL } from 'node:url';
     const bundles = ${JSON.stringify(bundles)};
-    const urls = bundles.map((bundle) => pathToFileURL(bundle).href);
-    const imports = urls.map(() => new Set());
+    const then = ${JSON.stringify(then)};
+    let current;
     registerHooks({
       resolve(specifier, context, next) {
-        const i = urls.indexOf(context.parentURL);
-        const how = context.conditions.includes('require') ? 'require' : 'import';
-        if (i >= 0) imports[i].add(how + ' ' + specifier);
-        return next(specifier, context);
+        const resolved = next(specifier, context);
+        if (current && resolved.url.startsWith(current.directory))
+          current.files.add(resolved.url.slice(current.directory.length));
+        else if (current && context.parentURL?.startsWith(current.directory))
+          current.imports.add(
+            (context.conditions.includes('require') ? 'require ' : 'import ') + specifier,
+          );
+        return resolved;
       },
     });
     const loaded = [];
-    for (const [i, url] of urls.entries())
-      loaded.push({ handler: typeof (await import(url)).handler, imports: [...imports[i]].sort() });
+    for (const [i, bundle] of bundles.entries()) {
+      current = {
+        directory: pathToFileURL(dirname(bundle)).href + '/',
+        imports: new Set(),
+        files: new Set(),
+      };
+      const { handler } = await import(pathToFileURL(bundle).href);
+      for (const file of then[i]) await import(pathToFileURL(file).href);
+      loaded.push({ handler: typeof handler, imports: [...current.imports].sort(), files: [...current.files].sort() });
+    }
     console.log(JSON.stringify(loaded));`;
   return JSON.parse(
     execFileSync(NODE_24, ['--input-type=module', '-e', script], {
@@ -70,7 +109,7 @@ describe('a bundled synth of the whole app', () => {
     app.synth();
     for (const name of names) {
       const asset = stack.lambdas[name].fn.node.findChild('Code') as Asset;
-      bundles[name] = join(outdir, asset.assetPath, 'index.mjs');
+      bundles[name] = join(outdir, asset.assetPath, `${name}.mjs`);
     }
   }, 300_000);
 
@@ -92,12 +131,17 @@ describe('a bundled synth of the whole app', () => {
     }
   });
 
-  it('deploys each function from its own directory holding nothing but its bundle and map', () => {
-    for (const name of names)
-      expect(readdirSync(dirname(bundles[name])).sort(), name).toEqual([
-        'index.mjs',
-        'index.mjs.map',
-      ]);
+  it('deploys each function from its own directory: its entry, the chunks it loads, their maps', () => {
+    for (const name of names) {
+      const files = reachedFrom(bundles[name]);
+      expect(
+        files.filter((file) => !file.startsWith('chunk-')),
+        name,
+      ).toEqual([`${name}.mjs`]);
+      expect(readdirSync(dirname(bundles[name])).sort(), name).toEqual(
+        files.flatMap((file) => [file, `${file}.map`]).sort(),
+      );
+    }
   });
 
   it('loads each bundle in Node 24 and finds its handler', () => {
@@ -106,10 +150,38 @@ describe('a bundled synth of the whole app', () => {
     expect(loaded().map((bundle) => bundle.handler)).toEqual(names.map(() => 'function'));
   });
 
-  it('imports nothing from outside itself but Node built-ins: the AWS SDK is bundled', () => {
+  it('imports nothing from outside itself but Node built-ins, lazy chunks included: the AWS SDK is bundled', () => {
+    const all = loadInNode24(
+      names.map((name) => bundles[name]),
+      names.map((name) =>
+        reachedFrom(bundles[name]).map((file) => join(dirname(bundles[name]), file)),
+      ),
+    );
     for (const [i, name] of names.entries()) {
-      const outside = loaded()[i]!.imports.filter((line) => !isBuiltin(line.split(' ')[1]!));
+      expect(all[i]!.files, name).toEqual(reachedFrom(bundles[name]).sort());
+      const outside = all[i]!.imports.filter((line) => !isBuiltin(line.split(' ')[1]!));
       expect(outside, name).toEqual([]);
+    }
+  });
+
+  it('parses an SDK client one Task alone calls only when it calls it, never at init', () => {
+    const lazily = {
+      FenceCoordinator: '@aws-sdk/client-ec2',
+      MoveClients: '@aws-sdk/client-route-53',
+      CheckRecovery: '@aws-sdk/client-s3',
+    } satisfies Partial<Record<FunctionName, string>>;
+    for (const [name, client] of Object.entries(lazily) as [FunctionName, string][]) {
+      const holding = reachedFrom(bundles[name]).filter((file) =>
+        readFileSync(join(dirname(bundles[name]), `${file}.map`), 'utf8').includes(
+          `/node_modules/${client}/`,
+        ),
+      );
+      expect(holding, `${name}: the chunks holding ${client}`).not.toEqual([]);
+      const atInit = loaded()[names.indexOf(name)]!.files;
+      expect(
+        atInit.filter((file) => holding.includes(file)),
+        name,
+      ).toEqual([]);
     }
   });
 
@@ -137,6 +209,6 @@ describe('a bundled synth of the whole app', () => {
     });
     expect(stack).toMatch(/^ValidationError: /);
     expect(stack).toMatch(/\n {4}at .*\/shared\/domain\/validation\.ts:\d+:\d+\)?\n/);
-    expect(stack).not.toContain('index.mjs:');
+    expect(stack).not.toMatch(/\.mjs:\d/);
   });
 });

@@ -101,7 +101,7 @@ describe('functions', () => {
       expect(fn).toMatchObject({
         Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
-        Handler: 'index.handler',
+        Handler: `${name}.handler`,
         Timeout: entries[name]!.timeoutSeconds,
         TracingConfig: { Mode: 'Active' },
         LoggingConfig: { LogGroup: { Ref: expect.any(String) } },
