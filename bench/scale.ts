@@ -3,7 +3,9 @@ import { GreenplumClusterOperations } from '#cluster/greenplum/greenplum-cluster
 import { SimulatedCluster } from '#cluster/simulated/simulated-cluster.ts';
 import { fold as foldEvents } from '#domain/evolve.ts';
 import { registrationEvents } from '#domain/registration.ts';
-import { workflowDeps } from '#lambdas/common/workflow-task.ts';
+import { workflowDeps, type TaskParts } from '#lambdas/common/workflow-task.ts';
+import { clusterBackendFromEnv } from '#cluster/backend.ts';
+import { WORKFLOW_TASKS, type WorkflowTask } from '#infra/tasks.ts';
 import { documentClient } from '#store/clients.ts';
 import { readCapture } from '#test/unit/cluster/greenplum/captures.ts';
 import {
@@ -67,11 +69,15 @@ export async function scale(context: BenchContext): Promise<Figures> {
   const counter = new RequestCounter().install(documentClient()).install(runtime.client);
   const version = (await readCapture('01a_postgres_gp_version.txt')).body.trim();
   // The deployed handlers' cluster backend, with the bench's Greenplum clusters routed to the
-  // adapter: the handlers and steps run as deployed.
-  const deps = workflowDeps();
-  const simulated = deps.cluster;
+  // adapter: the handlers and steps run as deployed. Built here before any Task runs, it is the
+  // one every Task that drives the cluster shares in this process.
   const greenplum = new Map<string, GreenplumClusterOperations>();
-  deps.cluster = (clusterId) => greenplum.get(clusterId) ?? simulated(clusterId);
+  const routed: TaskParts['cluster'] = (doc, tables) => {
+    const simulated = clusterBackendFromEnv(doc, tables);
+    return (clusterId) => greenplum.get(clusterId) ?? simulated(clusterId);
+  };
+  for (const [task, { drivesCluster }] of Object.entries(WORKFLOW_TASKS))
+    if (drivesCluster) workflowDeps(task as WorkflowTask, { cluster: routed });
   const runs: Run[] = [];
   try {
     for (const affected of context.quick ? QUICK_SIZES : SIZES)
@@ -94,7 +100,7 @@ export async function scale(context: BenchContext): Promise<Figures> {
         log(`scale: ${JSON.stringify(run)}`);
       }
   } finally {
-    deps.cluster = simulated;
+    greenplum.clear();
   }
   const largest = await largestLog(workflow, `scale-simulated-${runs.at(-1)!.affectedSegments}`);
   log(`scale: ${JSON.stringify(largest)}`);

@@ -1,7 +1,7 @@
 import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import { HOST_INSTANCES_ENV } from '#cluster/transport/hosts.ts';
+import { HOST_INSTANCES_ENV } from '#cluster/host-instances.ts';
 import {
   COORDINATOR_RECORD_ENV,
   RECORD_TYPES,

@@ -19,9 +19,11 @@ interface TaskFunction {
 
 /**
  * Every Lambda the app deploys, by name: the Task states of the workflow and the functions
- * around it. `drivesCluster`: it talks to the coordinator (SSM Run Command when real);
- * `notifies`: it publishes the run's outcome. The CDK stack builds one function per entry; the local runner maps each Task
- * state to the very same module. There is no second list.
+ * around it. `drivesCluster`: it talks to the coordinator (SSM Run Command when real), and its
+ * entry passes the cluster backend; `notifies`: it publishes a notice (the run's outcome, an
+ * approval it waits for), and its entry passes the SNS client's loader (workflowTask's
+ * TaskParts). The CDK stack builds one function per entry and grants each what this says; the
+ * local runner maps each Task state to the very same module. There is no second list.
  */
 export const WORKFLOW_TASKS = {
   StartRecovery: {

@@ -1,4 +1,7 @@
 import { rebalanceSegments } from '#app/steps.ts';
+import { clusterBackendFromEnv } from '#cluster/backend.ts';
 import { workflowTask } from '#lambdas/common/workflow-task.ts';
 
-export const handler = workflowTask('RebalanceSegments', rebalanceSegments);
+export const handler = workflowTask('RebalanceSegments', rebalanceSegments, {
+  cluster: clusterBackendFromEnv,
+});

@@ -2,7 +2,6 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { SNSClient } from '@aws-sdk/client-sns';
 import { parseOrThrow } from '#domain/validation.ts';
 import { watchRequestSchema } from '#domain/watch.ts';
 import { clusterBackendFromEnv } from '#cluster/backend.ts';
@@ -33,7 +32,10 @@ function watchDeps(): WatchDeps {
       },
       cluster: clusterBackendFromEnv(doc, tables),
       starter: new SfnWorkflowStarter(new SFNClient({}), process.env.STATE_MACHINE_ARN ?? ''),
-      notifier: new SnsNotifier(new SNSClient({}), process.env.NOTIFY_TOPIC_ARN ?? ''),
+      notifier: new SnsNotifier(
+        () => import('@aws-sdk/client-sns'),
+        process.env.NOTIFY_TOPIC_ARN ?? '',
+      ),
       now: () => new Date(),
     };
   }

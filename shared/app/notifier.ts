@@ -1,4 +1,4 @@
-import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import type * as sns from '@aws-sdk/client-sns';
 
 /** How a run ended, or what the watcher found, as every subscriber (SNS, the CLI) hears it. */
 export interface RunOutcome {
@@ -49,15 +49,27 @@ const SUMMARIES: Record<RunOutcome['status'], (o: RunOutcome) => string> = {
 export const summaryOf = (outcome: RunOutcome): string =>
   `cluster ${outcome.clusterId}, incident ${outcome.incidentId}: ${SUMMARIES[outcome.status](outcome)}`;
 
+/** The SNS client's module, which a notifier loads when it first publishes. */
+export type SnsSdk = typeof sns;
+
+/**
+ * The run's outcome on the stack's SNS topic. The client is loaded at the first notice (the
+ * functions that publish one pass its loader): most invocations never publish, and a Lambda
+ * parses it only if one does.
+ */
 export class SnsNotifier implements Notifier {
+  private sns: Promise<{ sdk: SnsSdk; client: sns.SNSClient }> | undefined;
+
   constructor(
-    private readonly sns: SNSClient,
+    private readonly sdk: () => Promise<SnsSdk>,
     private readonly topicArn: string,
   ) {}
 
   async notify(outcome: RunOutcome): Promise<void> {
-    await this.sns.send(
-      new PublishCommand({
+    this.sns ??= this.sdk().then((sdk) => ({ sdk, client: new sdk.SNSClient({}) }));
+    const { sdk, client } = await this.sns;
+    await client.send(
+      new sdk.PublishCommand({
         TopicArn: this.topicArn,
         Subject: `recoverseg: cluster ${outcome.clusterId} ${outcome.status}`.slice(0, 100),
         Message: JSON.stringify({

@@ -15,9 +15,8 @@ import { LocalTransport } from '#cluster/transport/local.ts';
 import { SshTransport } from '#cluster/transport/ssh.ts';
 import { SsmTransport } from '#cluster/transport/ssm.ts';
 import type { CoordinatorTransport } from '#cluster/transport/transport.ts';
+import { HOST_INSTANCES_ENV, parseHostInstances } from '#cluster/host-instances.ts';
 import {
-  HOST_INSTANCES_ENV,
-  parseHostInstances,
   sameShell,
   sshToEachHost,
   ssmToEachHost,
@@ -28,7 +27,7 @@ import type { TableNames } from '#store/tables.ts';
 import { simulationOptionsSchema } from '#cluster/simulated/options.ts';
 import { parseOrThrow } from '#domain/validation.ts';
 
-export { HOST_INSTANCES_ENV } from '#cluster/transport/hosts.ts';
+export { HOST_INSTANCES_ENV } from '#cluster/host-instances.ts';
 
 /** The deployment serves a cluster it was not configured for. */
 export class ClusterNotServed extends Error {

@@ -1,19 +1,14 @@
-import * as z from 'zod';
-import { ValidationError } from '#domain/errors.ts';
-import { hostnameSchema } from '#domain/segment.ts';
 import { ClusterError } from '#cluster/greenplum/errors.ts';
 import type { CoordinatorTransport } from './transport.ts';
 import { SshTransport, type SshTransportOptions } from './ssh.ts';
-import { instanceIdSchema, SsmTransport, type SsmTransportOptions } from './ssm.ts';
+import { SsmTransport, type SsmTransportOptions } from './ssm.ts';
+import { HOST_INSTANCES_ENV } from '#cluster/host-instances.ts';
 
 /**
  * The transport to a host of the cluster, by its catalog host name: the coordinator's failover
  * runs on the coordinator's and the standby's hosts, wherever the coordinator has moved to.
  */
 export type HostTransports = (hostname: string) => CoordinatorTransport;
-
-/** The environment variable mapping each host to its SSM instance, as JSON. */
-export const HOST_INSTANCES_ENV = 'CLUSTER_HOST_INSTANCES';
 
 /** A host recoverseg has no SSM instance for. */
 export class HostNotManaged extends ClusterError {
@@ -60,33 +55,4 @@ export function ssmToEachHost(
     }
     return transport;
   };
-}
-
-const hostInstancesSchema = z.record(hostnameSchema, instanceIdSchema);
-
-/**
- * `{"mdw":"i-…","smdw":"i-…"}`: each catalog host name and its instance. Unset or empty is no
- * host at all; anything else must be that object, or the deployment stops here, naming it.
- */
-export function parseHostInstances(text: string | undefined): Record<string, string> {
-  if (text === undefined || text.trim() === '') return {};
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new ValidationError(
-      `${HOST_INSTANCES_ENV}: must be JSON such as {"mdw":"i-0123456789abcdef0"}, got ${JSON.stringify(text.slice(0, 40))}`,
-      HOST_INSTANCES_ENV,
-    );
-  }
-  const parsed = hostInstancesSchema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const where = issue.path.length > 0 ? `.${issue.path.join('.')}` : '';
-    throw new ValidationError(
-      `${HOST_INSTANCES_ENV}${where}: ${issue.message}`,
-      `${HOST_INSTANCES_ENV}${where}`,
-    );
-  }
-  return parsed.data;
 }

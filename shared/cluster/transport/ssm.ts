@@ -1,6 +1,7 @@
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import * as z from 'zod';
 import { parseOrThrow } from '#domain/validation.ts';
+import { instanceIdSchema } from '#cluster/host-instances.ts';
 import type { CommandOutputBucket } from '#cluster/ssm/output.ts';
 import { runCommand, runOnCoordinator, type RunCommandSettings } from '#cluster/ssm/run-command.ts';
 import { scriptCommands, type StagingOptions } from '#cluster/ssm/script.ts';
@@ -20,14 +21,6 @@ export interface SsmTransportOptions {
   output?: CommandOutputBucket;
   staging?: StagingOptions;
 }
-
-/** The id goes into SendCommand and its IAM resource: a typo must fail here, not as AccessDenied. */
-export const instanceIdSchema = z
-  .string()
-  .regex(
-    /^m?i-[0-9a-f]{8,17}$/,
-    'must be an EC2 instance id (i-…) or SSM managed instance id (mi-…)',
-  );
 
 const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

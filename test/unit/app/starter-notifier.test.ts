@@ -97,7 +97,7 @@ describe('SfnWorkflowStarter', () => {
 });
 
 describe('SnsNotifier', () => {
-  const notifier = () => new SnsNotifier(new SNSClient({ region: 'us-east-1' }), TOPIC);
+  const notifier = () => new SnsNotifier(() => import('@aws-sdk/client-sns'), TOPIC);
 
   it('publishes a success with the outcome in the summary and filterable attributes', async () => {
     sns.on(PublishCommand).resolves({ MessageId: 'm-1' });

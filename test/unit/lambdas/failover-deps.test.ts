@@ -18,12 +18,14 @@ describe('workflowDeps on AWS', () => {
       route53: () => import('@aws-sdk/client-route-53'),
     };
     // Nothing is half built: the container fails at its first step, naming the variable.
-    expect(() => workflowDeps(sdks)).toThrow(/CLUSTER_HOST_INSTANCES\.smdw: must be/);
+    expect(() => workflowDeps('FenceCoordinator', sdks)).toThrow(
+      /CLUSTER_HOST_INSTANCES\.smdw: must be/,
+    );
     lambdaEnvironment({
       CLUSTER_HOST_INSTANCES: '{"mdw":"i-0123456789abcdef0","smdw":"i-0fedcba9876543210"}',
       COORDINATOR_RECORD: 'Z0123456789ABCDEFGHIJ/gp.example.com/30',
     });
-    const deps = workflowDeps(sdks);
+    const deps = workflowDeps('FenceCoordinator', sdks);
     expect(deps.instances?.instanceOf('mdw')).toBe(MDW);
     ec2.on(StopInstancesCommand).resolves({});
     await deps.instances?.stop(MDW);
@@ -58,7 +60,9 @@ describe('workflowDeps on AWS', () => {
     });
     try {
       const { workflowDeps } = await import('#lambdas/common/workflow-task.ts');
-      const deps = workflowDeps({ route53: () => import('@aws-sdk/client-route-53') });
+      const deps = workflowDeps('MoveClients', {
+        route53: () => import('@aws-sdk/client-route-53'),
+      });
       expect(deps.clients).toMatchObject({ how: 'hook', endpoint: '/usr/local/bin/move-vip' });
       expect(deps.instances).toBeUndefined();
     } finally {
