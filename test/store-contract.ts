@@ -2,8 +2,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { configurationOf, emptyState, fold } from '#domain/evolve.ts';
 import { InvalidTransition, ValidationError } from '#domain/errors.ts';
 import type { NewEvent } from '#domain/events.ts';
+import { registrationEvents } from '#domain/registration.ts';
 import { AppendRejected, ClusterLocked, ConcurrencyError } from '#store/errors.ts';
 import type { StorePorts } from '#store/ports.ts';
+import { groupMirroredCluster } from '#test/fixtures/clusters.ts';
 import { seedIncidentPhases } from '#test/fixtures/seed.ts';
 
 const at = '2024-12-23T12:00:00.000Z';
@@ -270,6 +272,24 @@ export function storeContract(name: string, create: () => Promise<StorePorts>): 
       const rebuilt = await stores.projector.rebuild(id);
       expect(rebuilt).toEqual(folded);
       expect(await stores.projection.read(id)).toEqual(projected);
+    });
+
+    it('replaces hundreds of rows whole, deleting those the new state lacks', async () => {
+      const id = cluster();
+      // 513 rows: 21 batches of 25, more than the store writes at once.
+      const large = fold(registrationEvents(groupMirroredCluster(8, 32)));
+      await stores.projection.replace(id, large);
+      expect(await stores.projection.read(id)).toEqual({
+        state: large,
+        rows: configurationOf(large),
+      });
+      // dbids 1-33 rewritten as another cluster's, 34-513 deleted.
+      const small = fold(registrationEvents(groupMirroredCluster(4, 4)));
+      await stores.projection.replace(id, small);
+      expect(await stores.projection.read(id)).toEqual({
+        state: small,
+        rows: configurationOf(small),
+      });
     });
 
     it('never moves a row or the summary back to an older seq', async () => {

@@ -30,3 +30,21 @@ export class ClusterLocked extends Error {
     );
   }
 }
+
+/**
+ * DynamoDB left some writes of a batch unprocessed (throttled) through every retry. What waits
+ * on them (a rebuild's summary) was not written.
+ */
+export class WritesUnprocessed extends Error {
+  override name = 'WritesUnprocessed';
+  constructor(
+    readonly clusterId: string,
+    readonly table: string,
+    readonly unprocessed: number,
+    attempts: number,
+  ) {
+    super(
+      `cluster ${clusterId}: ${unprocessed} writes to ${table} were still unprocessed after ${attempts} BatchWriteItem attempts (throttled); what waits on them was not written: retry when the table's capacity allows`,
+    );
+  }
+}

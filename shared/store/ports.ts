@@ -81,7 +81,10 @@ export interface ProjectionStorePort {
    * another projector got there first.
    */
   write(clusterId: string, previous: ClusterState, next: ClusterState): Promise<boolean>;
-  /** Replaces the cluster's projection with `state` whole (a rebuild). */
+  /**
+   * Replaces the cluster's projection with `state` whole (a rebuild): rows the state lacks are
+   * deleted, and the summary is written last, so that no reader sees a summary newer than its rows.
+   */
   replace(clusterId: string, state: ClusterState): Promise<void>;
   /** Every cluster with a projected summary, in no particular order. */
   list(): Promise<ClusterSummary[]>;

@@ -1,5 +1,4 @@
 import {
-  BatchWriteCommand,
   DeleteCommand,
   PutCommand,
   QueryCommand,
@@ -19,6 +18,7 @@ import {
   SUMMARY_DBID,
   SUMMARY_FIELDS,
 } from '#store/configuration-items.ts';
+import { writeInBatches } from '#store/batch-write.ts';
 import { scanAll } from '#store/clients.ts';
 import type { ClusterSummary, ProjectedConfiguration, ProjectionStorePort } from '#store/ports.ts';
 import type { TableNames } from '#store/tables.ts';
@@ -131,26 +131,24 @@ export class ProjectionStore implements ProjectionStorePort {
     return summaries.map(clusterSummaryOf);
   }
 
-  /** Replaces the cluster's projection with `state` whole (a rebuild). */
+  /**
+   * Replaces the cluster's projection with `state` whole (a rebuild): the rows the state no
+   * longer has deleted, its rows put, in parallel batches, and the summary last, once every row
+   * has landed, so that no reader sees a summary newer than its rows. A write that fails leaves
+   * the summary as it was (and the rows in between): a rebuild again finishes it.
+   */
   async replace(clusterId: string, state: ClusterState): Promise<void> {
     const stale = (await this.items(clusterId, 'dbid'))
       .map((item) => item.dbid as number)
       .filter((dbid) => dbid !== SUMMARY_DBID && !state.segments.has(dbid));
-    const requests = [
+    await writeInBatches(this.doc, this.tables.configuration, clusterId, [
       ...stale.map((dbid) => ({ DeleteRequest: { Key: { clusterId, dbid } } })),
       ...[...state.segments.values()].map((row) => ({
         PutRequest: { Item: rowItem(clusterId, row, state.seq) },
       })),
-      { PutRequest: { Item: summaryItem(clusterId, state) } },
-    ];
-    for (let i = 0; i < requests.length; i += 25) {
-      let pending = requests.slice(i, i + 25);
-      while (pending.length > 0) {
-        const { UnprocessedItems } = await this.doc.send(
-          new BatchWriteCommand({ RequestItems: { [this.tables.configuration]: pending } }),
-        );
-        pending = (UnprocessedItems?.[this.tables.configuration] ?? []) as typeof pending;
-      }
-    }
+    ]);
+    await this.doc.send(
+      new PutCommand({ TableName: this.tables.configuration, Item: summaryItem(clusterId, state) }),
+    );
   }
 }
