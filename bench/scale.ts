@@ -19,7 +19,7 @@ import {
 } from './context.ts';
 import { RequestCounter } from './dynamodb-counter.ts';
 import { SimulatedCoordinator } from './greenplum-coordinator.ts';
-import { rawQuery } from './rebuild.ts';
+import { REBUILD_METHOD, rebuildAgainstRaw, rebuildRatios, rebuildTarget } from './rebuild.ts';
 
 /** Segments affected per incident: the issue's sizes, 8,192 on a 16,384-segment cluster. */
 const SIZES = [8, 64, 512, 2048, 8192];
@@ -102,7 +102,11 @@ export async function scale(context: BenchContext): Promise<Figures> {
   } finally {
     greenplum.clear();
   }
-  const largest = await largestLog(workflow, `scale-simulated-${runs.at(-1)!.affectedSegments}`);
+  const largest = await largestLog(
+    workflow,
+    `scale-simulated-${runs.at(-1)!.affectedSegments}`,
+    context.quick ? 1 : 3,
+  );
   log(`scale: ${JSON.stringify(largest)}`);
   const perSegment = (backend: Run['backend'], affected: number) =>
     runs.find((r) => r.backend === backend && r.affectedSegments === affected)!
@@ -124,8 +128,13 @@ export async function scale(context: BenchContext): Promise<Figures> {
       })),
       {
         figure: `Projection rebuild of the ${largest.rows}-row cluster's log, ${largest.events} events`,
-        value: `${largest.rebuildOverRawQuery} of a raw Query; fold ${largest.foldEventsPerSecond} events/s`,
-        target: `>= 0.8 and > 1000000: ${met(largest.rebuildOverRawQuery >= 0.8 && largest.foldEventsPerSecond > 1_000_000)}`,
+        value: rebuildRatios(largest),
+        target: rebuildTarget(largest),
+      },
+      {
+        figure: `Fold of the ${largest.rows}-row cluster's log, ${largest.events} events`,
+        value: `${largest.foldEventsPerSecond} events/s`,
+        target: `> 1000000: ${met(largest.foldEventsPerSecond > 1_000_000)}`,
       },
       ...(['simulated', 'greenplum'] as const).map((backend) => ({
         figure: `Host failure per segment, ${top} over ${BASE} affected (${backend})`,
@@ -190,20 +199,16 @@ async function incident(
 
 /**
  * The log of the largest incident: its projection rebuilt (Projector.rebuild, rows and summary
- * replaced) against the same Query unfolded, and the fold of it in memory; the ratios the
- * rebuild and fold measurements hold on small clusters.
+ * replaced) against the raw Query and writes a rebuild must do at least, and the fold of it in
+ * memory; the ratios the rebuild and fold measurements hold on small clusters.
  */
-async function largestLog({ runtime }: LocalWorkflowRun, clusterId: string) {
-  const { doc, tables } = runtime.stores;
-  const raw = await time(() => rawQuery(doc, tables.eventLog, clusterId));
-  const rebuilt = await time(() => runtime.stores.projector.rebuild(clusterId));
+async function largestLog({ runtime }: LocalWorkflowRun, clusterId: string, rounds: number) {
+  const against = await rebuildAgainstRaw(runtime.stores, clusterId, rounds);
   const events = await runtime.stores.events.read(clusterId);
   const folded = await time(async () => foldEvents(events));
   return {
-    events: raw.value,
-    rows: rebuilt.value.segments.size,
-    rebuildMs: round(rebuilt.ms),
-    rebuildOverRawQuery: round(raw.ms / rebuilt.ms, 2),
+    ...against,
     foldEventsPerSecond: round(events.length / (folded.ms / 1000)),
+    method: REBUILD_METHOD,
   };
 }
