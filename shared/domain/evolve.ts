@@ -154,27 +154,67 @@ function segment(draft: Draft, dbid: number): SegmentRow {
  */
 const membersByContent = new WeakMap<ReadonlyMap<number, SegmentRow>, Map<number, number[]>>();
 
-function membersOf(segments: ReadonlyMap<number, SegmentRow>, content: number): number[] {
+function contentIndex(segments: ReadonlyMap<number, SegmentRow>): Map<number, number[]> {
   let index = membersByContent.get(segments);
   if (!index) {
     index = new Map();
-    for (const row of segments.values())
-      index.set(row.content, [...(index.get(row.content) ?? []), row.dbid]);
+    for (const row of segments.values()) {
+      const members = index.get(row.content);
+      if (members) members.push(row.dbid);
+      else index.set(row.content, [row.dbid]);
+    }
     membersByContent.set(segments, index);
   }
-  return index.get(content) ?? [];
+  return index;
 }
 
-function pairOf(draft: Draft, content: number): Pair {
+/** The acting primary and the mirror of a content (as pairsOf has them), if it has a primary. */
+function pairIn(
+  segments: ReadonlyMap<number, SegmentRow>,
+  content: number,
+  members: readonly number[],
+): Pair | undefined {
   let primary: SegmentRow | undefined;
   let mirror: SegmentRow | undefined;
-  for (const dbid of membersOf(draft.segments, content)) {
-    const row = draft.segments.get(dbid)!;
+  for (const dbid of members) {
+    const row = segments.get(dbid)!;
     if (row.role === 'p') primary = row;
     else mirror = row;
   }
-  if (!primary) return fail(`content ${content} is not in the configuration`);
-  return { content, primary, mirror };
+  return primary && { content, primary, mirror };
+}
+
+function pairOf(draft: Draft, content: number): Pair {
+  return (
+    pairIn(draft.segments, content, contentIndex(draft.segments).get(content) ?? []) ??
+    fail(`content ${content} is not in the configuration`)
+  );
+}
+
+/**
+ * The contents (ascending) whose pair is `off`: the checks of the whole cluster, over the
+ * per-content index rather than pairsOf's sorted copy of every pair.
+ */
+function contentsWhere(draft: Draft, off: (pair: Pair) => boolean): number[] {
+  const contents: number[] = [];
+  for (const [content, members] of contentIndex(draft.segments)) {
+    if (content === -1) continue;
+    const pair = pairIn(draft.segments, content, members);
+    if (pair && off(pair)) contents.push(content);
+  }
+  return contents.sort((a, b) => a - b);
+}
+
+/**
+ * The contents of a plan's items, kept beside the draft's plan while its parts are folded:
+ * each part is checked against the parts before it without reading them all again.
+ */
+const contentsByPlan = new WeakMap<readonly PlanItem[], Set<number>>();
+
+function plannedContents(plan: readonly PlanItem[]): Set<number> {
+  let contents = contentsByPlan.get(plan);
+  if (!contents) contentsByPlan.set(plan, (contents = new Set(plan.map((item) => item.content))));
+  return contents;
 }
 
 function mirrorPair(draft: Draft, content: number): Pair & { mirror: SegmentRow } {
@@ -185,6 +225,21 @@ function mirrorPair(draft: Draft, content: number): Pair & { mirror: SegmentRow 
 
 function put(draft: Draft, ...rows: SegmentRow[]): void {
   for (const row of rows) draft.segments.set(row.dbid, row);
+}
+
+/**
+ * Where `content` is, or would go, in the draft's ascending list of double faults (its own
+ * copy, see toDraft): a rack's worth of double faults is kept without a copy or a scan per event.
+ */
+function faultIndex(faults: readonly number[], content: number): number {
+  let low = 0;
+  let high = faults.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (faults[middle]! < content) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
 
 function activeRecovery(draft: Draft, incidentId: string): ActiveRecovery {
@@ -267,8 +322,8 @@ const RULES: { [T in EventType]: Rule<T> } = {
       );
     // The catalog may still show the pair in sync: when both die together, FTS never saw the
     // mirror fall behind. The fault is a fact either way; nothing in the table changes.
-    if (!draft.doubleFaults.includes(content))
-      draft.doubleFaults = [...draft.doubleFaults, content].sort((a, b) => a - b);
+    const index = faultIndex(draft.doubleFaults, content);
+    if (draft.doubleFaults[index] !== content) draft.doubleFaults.splice(index, 0, content);
   },
 
   DoubleFaultCleared(draft, { content, primaryDbid }) {
@@ -277,9 +332,10 @@ const RULES: { [T in EventType]: Rule<T> } = {
       fail(
         `content ${content}: double fault cleared for acting primary dbid ${primaryDbid}, but the acting primary is dbid ${primary.dbid}`,
       );
-    if (!draft.doubleFaults.includes(content))
+    const index = faultIndex(draft.doubleFaults, content);
+    if (draft.doubleFaults[index] !== content)
       fail(`content ${content}: no double fault on record to clear`);
-    draft.doubleFaults = draft.doubleFaults.filter((c) => c !== content);
+    draft.doubleFaults.splice(index, 1);
   },
 
   RecoveryRequested(draft, { incidentId, trigger, options, rebalance }, at) {
@@ -308,11 +364,13 @@ const RULES: { [T in EventType]: Rule<T> } = {
       fail(
         `incident ${incidentId}: plan part ${part} of ${parts} is out of order (expected part ${expected})`,
       );
-    const earlier = part === 1 ? [] : recovery.plan!;
-    const contents = new Set(earlier.map((item) => item.content));
+    const earlier = part === 1 ? undefined : recovery.plan!;
+    const planned = earlier ? plannedContents(earlier) : new Set<number>();
+    const contents = new Set<number>();
     for (const item of items) {
       const row = segment(draft, item.dbid);
-      if (contents.has(row.content)) fail(`content ${row.content} appears twice in the plan`);
+      if (planned.has(row.content) || contents.has(row.content))
+        fail(`content ${row.content} appears twice in the plan`);
       contents.add(row.content);
       if (row.role !== 'm' || row.status !== 'd')
         fail(`dbid ${item.dbid} is not a failed mirror (role ${row.role}, status ${row.status})`);
@@ -321,8 +379,13 @@ const RULES: { [T in EventType]: Rule<T> } = {
         fail(`dbid ${item.sourceDbid} is not the acting primary of content ${row.content}`);
     }
     const planParts = part < parts ? { parts, received: part } : undefined;
-    if (part > 1) {
-      draft.recovery = { ...recovery, plan: [...earlier, ...items], planParts };
+    if (earlier) {
+      // The draft's own plan (see toDraft): a part is appended, not the plan so far copied.
+      for (const item of items) {
+        earlier.push(item);
+        planned.add(item.content);
+      }
+      draft.recovery = { ...recovery, planParts };
       return;
     }
     // A new plan (an escalation) starts afresh, but earlier failures stay: they are why
@@ -331,7 +394,7 @@ const RULES: { [T in EventType]: Rule<T> } = {
     draft.recovery = {
       ...recovery,
       redundantAt: undefined,
-      plan: items,
+      plan: [...items],
       planParts,
       plans: recovery.plans + 1,
       started: [],
@@ -386,8 +449,8 @@ const RULES: { [T in EventType]: Rule<T> } = {
         `content ${content}: pair (primary dbid ${primary.dbid}, mirror dbid ${mirror.dbid}) is not up and resynchronizing`,
       );
     put(draft, { ...primary, mode: 's' }, { ...mirror, mode: 's' });
-    if (draft.doubleFaults.includes(content))
-      draft.doubleFaults = draft.doubleFaults.filter((c) => c !== content);
+    const index = faultIndex(draft.doubleFaults, content);
+    if (draft.doubleFaults[index] === content) draft.doubleFaults.splice(index, 1);
   },
 
   ClusterAnswerUnreadable(draft, { incidentId, what, problem }, at) {
@@ -397,31 +460,30 @@ const RULES: { [T in EventType]: Rule<T> } = {
 
   ClusterRedundant(draft, { incidentId }, at) {
     const recovery = activeRecovery(draft, incidentId);
-    const degraded = pairsOf(draft.segments.values()).filter((p) => p.mirror && !isSynchronized(p));
+    const degraded = contentsWhere(draft, (p) => p.mirror !== undefined && !isSynchronized(p));
     if (degraded.length > 0)
       fail(
-        `incident ${incidentId}: content ${degraded.map((p) => p.content).join(', ')} is not in sync; the cluster is not redundant`,
+        `incident ${incidentId}: content ${degraded.join(', ')} is not in sync; the cluster is not redundant`,
       );
     draft.recovery = { ...recovery, redundantAt: at };
   },
 
   ClusterRebalanced(draft, { incidentId }, at) {
     const recovery = activeRecovery(draft, incidentId);
-    const off = pairsOf(draft.segments.values()).filter(
-      (p) => p.mirror && (!isSynchronized(p) || !isInPreferredRoles(p)),
+    const off = contentsWhere(
+      draft,
+      (p) => p.mirror !== undefined && (!isSynchronized(p) || !isInPreferredRoles(p)),
     );
     if (off.length > 0)
       fail(
-        `incident ${incidentId}: content ${off.map((p) => p.content).join(', ')} is not in sync in its preferred roles; the cluster is not rebalanced`,
+        `incident ${incidentId}: content ${off.join(', ')} is not in sync in its preferred roles; the cluster is not rebalanced`,
       );
     draft.recovery = { ...recovery, rebalancedAt: at };
   },
 
   RebalanceAwaitingApproval(draft, { incidentId, until }, at) {
     const recovery = activeRecovery(draft, incidentId);
-    const switched = pairsOf(draft.segments.values()).filter(
-      (p) => p.primary.preferred_role !== 'p',
-    );
+    const switched = contentsWhere(draft, (p) => p.primary.preferred_role !== 'p');
     if (switched.length === 0)
       fail(
         `incident ${incidentId}: every acting primary is its preferred primary; no rebalance to wait for`,
@@ -464,16 +526,17 @@ const RULES: { [T in EventType]: Rule<T> } = {
   ClusterSeenWhole(draft, _data, at) {
     registered(draft);
     // Written after the events that explain what the look saw: the log must agree it is whole.
-    const off = pairsOf(draft.segments.values()).filter(
+    const off = contentsWhere(
+      draft,
       (p) =>
         p.primary.status === 'd' ||
-        (p.mirror && !isSynchronized(p)) ||
+        (p.mirror !== undefined && !isSynchronized(p)) ||
         !isInPreferredRoles(p) ||
-        draft.doubleFaults.includes(p.content),
+        draft.doubleFaults[faultIndex(draft.doubleFaults, p.content)] === p.content,
     );
     if (off.length > 0)
       fail(
-        `content ${off.map((p) => p.content).join(', ')} is down, not in sync or switched on record; the cluster cannot have been seen whole`,
+        `content ${off.join(', ')} is down, not in sync or switched on record; the cluster cannot have been seen whole`,
       );
     const watch: WatchRecord = { ...draft.watch, seenWhole: { seq: draft.seq + 1, at } };
     delete watch.brokenAt;
@@ -543,9 +606,9 @@ function applyInPlace(draft: Draft, event: FoldableEvent): void {
 }
 
 /**
- * The fields a fold changes in place are copied (a recovery's lists grow by one per event: a
- * copy per event would make an 8,000-segment recovery quadratic); the rest are replaced,
- * never changed.
+ * The fields a fold changes in place are copied (a recovery's lists grow by one per event, a
+ * plan by one part, the double faults by one content: a copy per event would make an
+ * 8,000-segment recovery quadratic); the rest are replaced, never changed.
  */
 const toDraft = (state: ClusterState): Draft => ({
   ...state,
@@ -553,6 +616,7 @@ const toDraft = (state: ClusterState): Draft => ({
   doubleFaults: [...state.doubleFaults],
   recovery: state.recovery && {
     ...state.recovery,
+    plan: state.recovery.plan && [...state.recovery.plan],
     started: [...state.recovery.started],
     recovered: [...state.recovery.recovered],
     failures: [...state.recovery.failures],

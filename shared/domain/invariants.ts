@@ -1,4 +1,4 @@
-import { isCoordinator, pairsOf, type Pair, type SegmentRow } from '#domain/segment.ts';
+import type { Pair, SegmentRow } from '#domain/segment.ts';
 
 /**
  * The only pair states Greenplum 6+ ever shows, as (primary status, mode, mirror status, mode).
@@ -23,30 +23,32 @@ export function pairProblems(pair: Pair): string[] {
 
 /** Every structural rule of gp_segment_configuration; an empty list means the rows are valid. */
 export function configurationProblems(rows: readonly SegmentRow[]): string[] {
+  // One pass, no text built unless a rule is broken: the fold checks every row at registration.
   const problems: string[] = [];
-  const dbids = new Map<number, number>();
+  const dbids = new Set<number>();
   const byContent = new Map<number, SegmentRow[]>();
-  const ports = new Map<string, number>();
-  const datadirs = new Map<string, number>();
+  /** Per host: the dbid last seen on each port and on each data directory. */
+  const hosts = new Map<string, { ports: Map<number, number>; datadirs: Map<string, number> }>();
   for (const row of rows) {
-    const seen = dbids.get(row.dbid);
-    if (seen !== undefined) problems.push(`dbid ${row.dbid} appears twice`);
-    dbids.set(row.dbid, row.content);
-    byContent.set(row.content, [...(byContent.get(row.content) ?? []), row]);
-    const hostPort = `${row.hostname}:${row.port}`;
-    const otherPort = ports.get(hostPort);
+    if (dbids.has(row.dbid)) problems.push(`dbid ${row.dbid} appears twice`);
+    dbids.add(row.dbid);
+    const members = byContent.get(row.content);
+    if (members) members.push(row);
+    else byContent.set(row.content, [row]);
+    let host = hosts.get(row.hostname);
+    if (!host) hosts.set(row.hostname, (host = { ports: new Map(), datadirs: new Map() }));
+    const otherPort = host.ports.get(row.port);
     if (otherPort !== undefined)
       problems.push(
         `dbid ${otherPort} and dbid ${row.dbid} both use port ${row.port} on ${row.hostname}`,
       );
-    ports.set(hostPort, row.dbid);
-    const hostDir = `${row.hostname}:${row.datadir}`;
-    const otherDir = datadirs.get(hostDir);
+    host.ports.set(row.port, row.dbid);
+    const otherDir = host.datadirs.get(row.datadir);
     if (otherDir !== undefined)
       problems.push(
         `dbid ${otherDir} and dbid ${row.dbid} both use data directory ${row.datadir} on ${row.hostname}`,
       );
-    datadirs.set(hostDir, row.dbid);
+    host.datadirs.set(row.datadir, row.dbid);
   }
 
   const coordinators = byContent.get(-1) ?? [];
@@ -58,7 +60,8 @@ export function configurationProblems(rows: readonly SegmentRow[]): string[] {
   if (coordinators.filter((r) => r.role === 'm').length > 1)
     problems.push('content -1 has more than one standby coordinator');
 
-  const contents = [...byContent.keys()].filter((c) => c >= 0).sort((a, b) => a - b);
+  const sorted = [...byContent.keys()].sort((a, b) => a - b);
+  const contents = sorted.filter((c) => c >= 0);
   if (contents.length === 0) problems.push('the cluster has no segments (contents 0..N-1)');
   const missing: number[] = [];
   const last = contents.at(-1) ?? -1;
@@ -67,33 +70,49 @@ export function configurationProblems(rows: readonly SegmentRow[]): string[] {
     problems.push(`contents must be 0..N-1 without gaps: missing ${missing.join(', ')}`);
 
   for (const content of contents) {
-    const members = byContent.get(content) ?? [];
-    const primaries = members.filter((r) => r.role === 'p');
-    const mirrors = members.filter((r) => r.role === 'm');
-    if (primaries.length !== 1)
-      problems.push(
-        primaries.length === 0
-          ? `content ${content} has no acting primary (dbids ${members.map((r) => r.dbid).join(', ')})`
-          : `content ${content} has ${primaries.length === 2 ? 'two' : primaries.length} acting primaries (dbid ${primaries.map((r) => r.dbid).join(', ')})`,
-      );
-    if (mirrors.length > 1)
-      problems.push(
-        `content ${content} has more than one mirror (dbid ${mirrors.map((r) => r.dbid).join(', ')})`,
-      );
-    if (primaries.length === 1 && mirrors.length <= 1) {
-      const prefs = members
-        .map((r) => r.preferred_role)
-        .sort()
-        .join('');
-      if (members.length === 2 && prefs !== 'mp')
-        problems.push(
-          `content ${content}: preferred roles must be one p and one m (dbid ${members.map((r) => `${r.dbid}=${r.preferred_role}`).join(', ')})`,
-        );
+    const members = byContent.get(content)!;
+    let primaries = 0;
+    let mirrors = 0;
+    for (const r of members) {
+      if (r.role === 'p') primaries++;
+      else if (r.role === 'm') mirrors++;
     }
+    if (primaries !== 1) {
+      const dbidsOf = members.filter((r) => r.role === 'p').map((r) => r.dbid);
+      problems.push(
+        primaries === 0
+          ? `content ${content} has no acting primary (dbids ${members.map((r) => r.dbid).join(', ')})`
+          : `content ${content} has ${primaries === 2 ? 'two' : primaries} acting primaries (dbid ${dbidsOf.join(', ')})`,
+      );
+    }
+    if (mirrors > 1)
+      problems.push(
+        `content ${content} has more than one mirror (dbid ${members
+          .filter((r) => r.role === 'm')
+          .map((r) => r.dbid)
+          .join(', ')})`,
+      );
+    if (primaries === 1 && members.length === 2 && !isOnePreferredPrimary(members[0]!, members[1]!))
+      problems.push(
+        `content ${content}: preferred roles must be one p and one m (dbid ${members.map((r) => `${r.dbid}=${r.preferred_role}`).join(', ')})`,
+      );
   }
-  for (const pair of pairsOf(rows.filter((r) => !isCoordinator(r)))) {
-    const group = byContent.get(pair.content) ?? [];
-    if (group.length <= 2) problems.push(...pairProblems(pair));
+  // Every content but the coordinator's, as pairsOf groups it: the last acting primary and the
+  // last other row.
+  for (const content of sorted) {
+    const members = byContent.get(content)!;
+    if (content === -1 || members.length > 2) continue;
+    let primary: SegmentRow | undefined;
+    let mirror: SegmentRow | undefined;
+    for (const r of members) {
+      if (r.role === 'p') primary = r;
+      else mirror = r;
+    }
+    if (primary) problems.push(...pairProblems({ content, primary, mirror }));
   }
   return problems;
 }
+
+const isOnePreferredPrimary = (a: SegmentRow, b: SegmentRow): boolean =>
+  (a.preferred_role === 'p' && b.preferred_role === 'm') ||
+  (a.preferred_role === 'm' && b.preferred_role === 'p');
