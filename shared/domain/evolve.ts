@@ -13,7 +13,7 @@ import type {
   RecoveryOptions,
   RecoveryPolicy,
 } from '#domain/events.ts';
-import { configurationProblems, pairProblems } from '#domain/invariants.ts';
+import { configurationProblems, isValidPair, pairProblems } from '#domain/invariants.ts';
 import {
   isInPreferredRoles,
   isSynchronized,
@@ -125,6 +125,12 @@ interface Draft {
   recoveryPolicy?: RecoveryPolicy;
   watch?: WatchRecord;
   coordinator?: CoordinatorRecord;
+  /**
+   * The rows this draft made, shared with no state and no event: an event changes them in
+   * place rather than copying the row again (a recovery changes a row three or four times).
+   * Dropped when the draft becomes a state (stateOf), whose rows are then never changed.
+   */
+  made: Set<SegmentRow>;
 }
 
 export type FoldableEvent = NewEvent & { seq?: number; at?: string };
@@ -197,11 +203,10 @@ function pairOf(draft: Draft, content: number): Pair {
  */
 function contentsWhere(draft: Draft, off: (pair: Pair) => boolean): number[] {
   const contents: number[] = [];
-  for (const [content, members] of contentIndex(draft.segments)) {
-    if (content === -1) continue;
-    const pair = pairIn(draft.segments, content, members);
+  contentIndex(draft.segments).forEach((members, content) => {
+    const pair = content === -1 ? undefined : pairIn(draft.segments, content, members);
     if (pair && off(pair)) contents.push(content);
-  }
+  });
   return contents.sort((a, b) => a - b);
 }
 
@@ -223,9 +228,31 @@ function mirrorPair(draft: Draft, content: number): Pair & { mirror: SegmentRow 
   return pair as Pair & { mirror: SegmentRow };
 }
 
-function put(draft: Draft, ...rows: SegmentRow[]): void {
-  for (const row of rows) draft.segments.set(row.dbid, row);
+/**
+ * A copy of `row` for the draft to own. Its fields in one order, whatever order an event's or
+ * a stored state's came in: the fold reads every row with one shape.
+ */
+function made(draft: Draft, row: SegmentRow): SegmentRow {
+  const copy: SegmentRow = {
+    dbid: row.dbid,
+    content: row.content,
+    role: row.role,
+    preferred_role: row.preferred_role,
+    mode: row.mode,
+    status: row.status,
+    port: row.port,
+    hostname: row.hostname,
+    address: row.address,
+    datadir: row.datadir,
+  };
+  draft.made.add(copy);
+  draft.segments.set(copy.dbid, copy);
+  return copy;
 }
+
+/** `row` (the draft's row of its dbid) to be changed in place: the draft's own copy of it. */
+const own = (draft: Draft, row: SegmentRow): SegmentRow =>
+  draft.made.has(row) ? row : made(draft, row);
 
 /**
  * Where `content` is, or would go, in the draft's ascending list of double faults (its own
@@ -265,7 +292,7 @@ const RULES: { [T in EventType]: Rule<T> } = {
       fail(`registration part ${part} of ${parts} is out of order (expected part ${expected})`);
     for (const row of segments) {
       if (draft.segments.has(row.dbid)) fail(`dbid ${row.dbid} appears twice`);
-      draft.segments.set(row.dbid, row);
+      made(draft, row);
     }
     membersByContent.delete(draft.segments);
     draft.registration = part === parts ? undefined : { parts, received: part };
@@ -294,7 +321,10 @@ const RULES: { [T in EventType]: Rule<T> } = {
       );
     if (row.status === 'd') fail(`dbid ${dbid} (content ${row.content} mirror) is already down`);
     const { primary } = pairOf(draft, row.content);
-    put(draft, { ...row, status: 'd', mode: 'n' }, { ...primary, mode: 'n' });
+    const down = own(draft, row);
+    down.status = 'd';
+    down.mode = 'n';
+    own(draft, primary).mode = 'n';
   },
 
   MirrorPromoted(draft, { content, promotedDbid, demotedDbid }) {
@@ -307,11 +337,14 @@ const RULES: { [T in EventType]: Rule<T> } = {
       fail(
         `content ${content}: mirror dbid ${mirror.dbid} is not in sync (${mirror.status},${mirror.mode}); promoting it would lose data`,
       );
-    put(
-      draft,
-      { ...mirror, role: 'p', mode: 'n', status: 'u' },
-      { ...primary, role: 'm', mode: 'n', status: 'd' },
-    );
+    const promoted = own(draft, mirror);
+    const demoted = own(draft, primary);
+    promoted.role = 'p';
+    promoted.mode = 'n';
+    promoted.status = 'u';
+    demoted.role = 'm';
+    demoted.mode = 'n';
+    demoted.status = 'd';
   },
 
   DoubleFaultDetected(draft, { content, primaryDbid, mirrorDbid }) {
@@ -414,7 +447,9 @@ const RULES: { [T in EventType]: Rule<T> } = {
     const row = segment(draft, dbid);
     if (row.role !== 'm' || row.status !== 'd')
       fail(`dbid ${dbid} is not a failed mirror (role ${row.role}, status ${row.status})`);
-    put(draft, { ...row, ...relocatedTo, status: 'u', mode: 'n' });
+    const recovered = Object.assign(own(draft, row), relocatedTo);
+    recovered.status = 'u';
+    recovered.mode = 'n';
     if (relocatedTo) {
       const problems = configurationProblems([...draft.segments.values()]).filter((p) =>
         p.includes(`dbid ${dbid}`),
@@ -428,7 +463,7 @@ const RULES: { [T in EventType]: Rule<T> } = {
     const row = segment(draft, dbid);
     if (row.role !== 'm' || row.status !== 'd')
       fail(`dbid ${dbid} is not a failed mirror (role ${row.role}, status ${row.status})`);
-    put(draft, { ...row, ...to });
+    Object.assign(own(draft, row), to);
     const problems = configurationProblems([...draft.segments.values()]).filter((p) =>
       p.includes(`dbid ${dbid}`),
     );
@@ -448,7 +483,8 @@ const RULES: { [T in EventType]: Rule<T> } = {
       fail(
         `content ${content}: pair (primary dbid ${primary.dbid}, mirror dbid ${mirror.dbid}) is not up and resynchronizing`,
       );
-    put(draft, { ...primary, mode: 's' }, { ...mirror, mode: 's' });
+    own(draft, primary).mode = 's';
+    own(draft, mirror).mode = 's';
     const index = faultIndex(draft.doubleFaults, content);
     if (draft.doubleFaults[index] === content) draft.doubleFaults.splice(index, 1);
   },
@@ -560,26 +596,27 @@ export const RUN_ENDS: ReadonlySet<EventType> = new Set([
  * Keeps the watcher's record of faults and run ends, whoever wrote them (the watcher, a run's
  * steps): the first fault after the cluster was seen whole dates when it stopped being whole.
  */
-function keepWatchRecord(draft: Draft, type: EventType, mark: LogMark): void {
+function keepWatchRecord(draft: Draft, type: EventType, seq: number, at: string | undefined): void {
   if (FAULTS.has(type)) {
+    const mark = { seq, at };
     const watch = draft.watch ?? {};
     const brokenAt = watch.brokenAt ?? (watch.seenWhole ? mark : undefined);
     draft.watch = { ...watch, lastFault: mark, ...(brokenAt ? { brokenAt } : {}) };
-  } else if (RUN_ENDS.has(type)) draft.watch = { ...draft.watch, runEndedSeq: mark.seq };
+  } else if (RUN_ENDS.has(type)) draft.watch = { ...draft.watch, runEndedSeq: seq };
 }
 
-/** Contents whose rows an event touches: the pair invariant is re-checked for these only. */
-function touchedContents(draft: Draft, event: NewEvent): number[] {
+/** The content whose rows an event touches: the pair invariant is re-checked for it only. */
+function touchedContent(draft: Draft, event: NewEvent): number | undefined {
   switch (event.type) {
     case 'SegmentMarkedDown':
     case 'SegmentRecovered':
     case 'SegmentRelocated':
-      return [draft.segments.get(event.data.dbid)?.content ?? -1];
+      return draft.segments.get(event.data.dbid)?.content;
     case 'MirrorPromoted':
     case 'PairSynchronized':
-      return [event.data.content];
+      return event.data.content;
     default:
-      return [];
+      return undefined;
   }
 }
 
@@ -596,11 +633,11 @@ function applyInPlace(draft: Draft, event: FoldableEvent): void {
     );
   rule!(draft, event.data as never, event.at);
   if (CHANGES_CONTENT_MEMBERS.has(event.type)) membersByContent.delete(draft.segments);
-  keepWatchRecord(draft, event.type, { seq, at: event.at });
-  for (const content of touchedContents(draft, event)) {
-    if (content < 0) continue;
-    const problems = pairProblems(pairOf(draft, content));
-    if (problems.length > 0) fail(`${event.type} would leave ${problems.join('; ')}`);
+  keepWatchRecord(draft, event.type, seq, event.at);
+  const content = touchedContent(draft, event);
+  if (content !== undefined && content >= 0) {
+    const pair = pairOf(draft, content);
+    if (!isValidPair(pair)) fail(`${event.type} would leave ${pairProblems(pair).join('; ')}`);
   }
   draft.seq = seq;
 }
@@ -621,7 +658,11 @@ const toDraft = (state: ClusterState): Draft => ({
     recovered: [...state.recovery.recovered],
     failures: [...state.recovery.failures],
   },
+  made: new Set(),
 });
+
+/** The state a draft has come to; its rows are shared from now on. */
+const stateOf = ({ made: _made, ...state }: Draft): ClusterState => state;
 
 /**
  * The fold step: the state after one event. Pure: `state` is left as it was. Throws
@@ -630,7 +671,7 @@ const toDraft = (state: ClusterState): Draft => ({
 export function evolve(state: ClusterState, event: FoldableEvent): ClusterState {
   const draft = toDraft(state);
   applyInPlace(draft, event);
-  return draft;
+  return stateOf(draft);
 }
 
 /** Folds many events; copies `from` once rather than once per event. */
@@ -640,7 +681,7 @@ export function fold(
 ): ClusterState {
   const draft = toDraft(from);
   for (const event of events) applyInPlace(draft, event);
-  return draft;
+  return stateOf(draft);
 }
 
 /** gp_segment_configuration in the seed's row order. */

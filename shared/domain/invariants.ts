@@ -11,10 +11,23 @@ export const pairState = (pair: Pair): string =>
     ? `${pair.primary.status},${pair.primary.mode},${pair.mirror.status},${pair.mirror.mode}`
     : `${pair.primary.status},${pair.primary.mode}`;
 
+/** VALID_PAIR_STATES as (status, mode) lists, read by isValidPair without building text. */
+const VALID_PAIR_FIELDS = VALID_PAIR_STATES.map((state) => state.split(','));
+
+/** Whether a pair's state is one of VALID_PAIR_STATES (checked after every event of a fold). */
+export function isValidPair({ primary, mirror }: Pair): boolean {
+  for (const valid of VALID_PAIR_FIELDS) {
+    if (valid[0] !== primary.status || valid[1] !== primary.mode) continue;
+    if (mirror ? valid[2] === mirror.status && valid[3] === mirror.mode : valid.length === 2)
+      return true;
+  }
+  return false;
+}
+
 /** Problems with one pair, each naming the content and the dbids involved. */
 export function pairProblems(pair: Pair): string[] {
+  if (isValidPair(pair)) return [];
   const state = pairState(pair);
-  if (VALID_PAIR_STATES.includes(state)) return [];
   const who = pair.mirror
     ? `primary dbid ${pair.primary.dbid}, mirror dbid ${pair.mirror.dbid}`
     : `primary dbid ${pair.primary.dbid}, no mirror`;
