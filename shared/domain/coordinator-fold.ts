@@ -6,7 +6,7 @@ import type {
   StandbyReplication,
   CoordinatorEventType,
 } from '#domain/events.ts';
-import { configurationProblems } from '#domain/invariants.ts';
+import { locationProblems } from '#domain/invariants.ts';
 import { secondsBetween } from '#domain/iso-time.ts';
 import type { SegmentLocation, SegmentRow } from '#domain/segment.ts';
 
@@ -376,10 +376,9 @@ export const COORDINATOR_FOLD: { [T in CoordinatorEventType]: Rule<T> } = {
         `coordinator failover ${failover.incidentId} is in progress and has not activated its standby`,
       );
     if (draft.segments.has(dbid)) fail(`dbid ${dbid} is already in the configuration`);
-    draft.segments.set(dbid, standbyRow(dbid, location));
-    const problems = configurationProblems([...draft.segments.values()]).filter((p) =>
-      p.includes(`dbid ${dbid}`),
-    );
+    const added = standbyRow(dbid, location);
+    draft.segments.set(dbid, added);
+    const problems = locationProblems(draft.segments.values(), added);
     if (problems.length > 0) fail(`standby dbid ${dbid}: ${problems.join('; ')}`);
   },
 };

@@ -13,7 +13,12 @@ import type {
   RecoveryOptions,
   RecoveryPolicy,
 } from '#domain/events.ts';
-import { configurationProblems, isValidPair, pairProblems } from '#domain/invariants.ts';
+import {
+  configurationProblems,
+  isValidPair,
+  locationProblems,
+  pairProblems,
+} from '#domain/invariants.ts';
 import {
   isInPreferredRoles,
   isSynchronized,
@@ -451,9 +456,7 @@ const RULES: { [T in EventType]: Rule<T> } = {
     recovered.status = 'u';
     recovered.mode = 'n';
     if (relocatedTo) {
-      const problems = configurationProblems([...draft.segments.values()]).filter((p) =>
-        p.includes(`dbid ${dbid}`),
-      );
+      const problems = locationProblems(draft.segments.values(), recovered);
       if (problems.length > 0) fail(`relocation of dbid ${dbid}: ${problems.join('; ')}`);
     }
     draft.recovery?.recovered.push(dbid);
@@ -463,10 +466,8 @@ const RULES: { [T in EventType]: Rule<T> } = {
     const row = segment(draft, dbid);
     if (row.role !== 'm' || row.status !== 'd')
       fail(`dbid ${dbid} is not a failed mirror (role ${row.role}, status ${row.status})`);
-    Object.assign(own(draft, row), to);
-    const problems = configurationProblems([...draft.segments.values()]).filter((p) =>
-      p.includes(`dbid ${dbid}`),
-    );
+    const moved = Object.assign(own(draft, row), to);
+    const problems = locationProblems(draft.segments.values(), moved);
     if (problems.length > 0) fail(`relocation of dbid ${dbid}: ${problems.join('; ')}`);
   },
 

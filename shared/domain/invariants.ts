@@ -126,6 +126,44 @@ export function configurationProblems(rows: readonly SegmentRow[]): string[] {
   return problems;
 }
 
+/**
+ * What a row moved into a valid configuration (a relocation, a new standby) can break, in
+ * configurationProblems' words and order: a port or data directory another row uses on its
+ * host. One pass over the rows, not every rule over every row for each of thousands of moves.
+ */
+export function locationProblems(rows: Iterable<SegmentRow>, moved: SegmentRow): string[] {
+  const port = (a: number, b: number) =>
+    `dbid ${a} and dbid ${b} both use port ${moved.port} on ${moved.hostname}`;
+  const datadir = (a: number, b: number) =>
+    `dbid ${a} and dbid ${b} both use data directory ${moved.datadir} on ${moved.hostname}`;
+  // Rows before the moved one are named at its turn (the last of them, as a rule's last seen);
+  // rows after it, at theirs.
+  let portBefore: number | undefined;
+  let datadirBefore: number | undefined;
+  const after: string[] = [];
+  let passed = false;
+  for (const row of rows) {
+    if (row.dbid === moved.dbid) {
+      passed = true;
+      continue;
+    }
+    if (row.hostname !== moved.hostname) continue;
+    if (row.port === moved.port) {
+      if (passed) after.push(port(moved.dbid, row.dbid));
+      else portBefore = row.dbid;
+    }
+    if (row.datadir === moved.datadir) {
+      if (passed) after.push(datadir(moved.dbid, row.dbid));
+      else datadirBefore = row.dbid;
+    }
+  }
+  return [
+    ...(portBefore === undefined ? [] : [port(portBefore, moved.dbid)]),
+    ...(datadirBefore === undefined ? [] : [datadir(datadirBefore, moved.dbid)]),
+    ...after,
+  ];
+}
+
 const isOnePreferredPrimary = (a: SegmentRow, b: SegmentRow): boolean =>
   (a.preferred_role === 'p' && b.preferred_role === 'm') ||
   (a.preferred_role === 'm' && b.preferred_role === 'p');

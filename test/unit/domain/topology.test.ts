@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { configurationProblems } from '#domain/invariants.ts';
+import { configurationProblems, locationProblems } from '#domain/invariants.ts';
 import type { SegmentRow } from '#domain/segment.ts';
 import { seedScenario } from '#test/fixtures/seed.ts';
 
@@ -63,5 +63,45 @@ describe('topology validation', () => {
     ['no segments', seed.filter((r) => r.content === -1), 'the cluster has no segments'],
   ])('refuses %s', (_name, rows, message) => {
     expect(configurationProblems(rows).join('\n')).toContain(message);
+  });
+});
+
+describe('a moved row', () => {
+  const moved = (to: Partial<SegmentRow>) => patch(6, { hostname: 'segment-1', ...to });
+  it.each<[string, Partial<SegmentRow>]>([
+    [
+      'onto a port in use before it and a data directory after it',
+      { port: 10000, datadir: '/data1/mirror/gpseg2' },
+    ],
+    [
+      'onto a port in use after it and a data directory before it',
+      { port: 10501, datadir: '/data1/primary/gpseg0' },
+    ],
+    ['onto a port and data directory of one row', { port: 10500, datadir: '/data1/mirror/gpseg2' }],
+    ['to a free place', { port: 10600, datadir: '/data1/mirror/gpseg0' }],
+  ])(
+    '%s: the problems configurationProblems names it in, found from its place alone',
+    (_name, to) => {
+      const rows = moved(to);
+      expect(
+        locationProblems(
+          rows,
+          rows.find((r) => r.dbid === 6)!,
+        ),
+      ).toEqual(configurationProblems(rows).filter((p) => p.includes('dbid 6')));
+    },
+  );
+
+  it('names both rows, the earlier first', () => {
+    const rows = moved({ port: 10000, datadir: '/data1/mirror/gpseg2' });
+    expect(
+      locationProblems(
+        rows,
+        rows.find((r) => r.dbid === 6)!,
+      ),
+    ).toEqual([
+      'dbid 2 and dbid 6 both use port 10000 on segment-1',
+      'dbid 6 and dbid 8 both use data directory /data1/mirror/gpseg2 on segment-1',
+    ]);
   });
 });
