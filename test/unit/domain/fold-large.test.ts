@@ -1,12 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidTransition } from '#domain/errors.ts';
 import { configurationOf, emptyState, evolve, fold, type ClusterState } from '#domain/evolve.ts';
-import type { NewEvent, PlanItem } from '#domain/events.ts';
-import { planEvents } from '#domain/parts.ts';
-import { registrationEvents } from '#domain/registration.ts';
-import { sortRows, type SegmentRow } from '#domain/segment.ts';
+import type { NewEvent } from '#domain/events.ts';
+import { sortRows } from '#domain/segment.ts';
 import { groupMirroredCluster } from '#test/fixtures/clusters.ts';
-import { seedIncidentPhases } from '#test/fixtures/seed.ts';
+import { hostFailureLog } from '#test/fixtures/host-failure-log.ts';
 
 /*
  * The fold changes a draft of its own in place (rows it made, a plan's parts, the double
@@ -15,90 +13,29 @@ import { seedIncidentPhases } from '#test/fixtures/seed.ts';
  * both must come to the same state, from wherever the log is cut.
  */
 
-// The seed incident's request and completion, around this incident's own events.
-const [, , seedRecovery, seedRebalance] = seedIncidentPhases();
-const requested = seedRecovery[0] as Extract<NewEvent, { type: 'RecoveryRequested' }>;
-const completed = seedRebalance.at(-1)!;
-const { incidentId } = requested.data;
 const rows = groupMirroredCluster(8, 64); // 1,025 rows: registration in 2 parts
-const contents = rows.filter((r) => r.content >= 0 && r.role === 'p').length;
-/** Hosts sdw2 and sdw4 fail: their primaries fail over to the next host, their mirrors go down. */
-const failed = (row: SegmentRow) => row.hostname === 'sdw2' || row.hostname === 'sdw4';
-const primaryOf = (content: number) => rows.find((r) => r.content === content && r.role === 'p')!;
-const mirrorOf = (content: number) => rows.find((r) => r.content === content && r.role === 'm')!;
-const affected = Array.from({ length: contents }, (_, c) => c).filter(
-  (c) => failed(primaryOf(c)) || failed(mirrorOf(c)),
-);
-const switched = affected.filter((c) => failed(primaryOf(c)));
-
-function hostFailureLog() {
-  const registration = registrationEvents(rows);
-  const failure = affected.map((c): NewEvent => {
-    const [primary, mirror] = [primaryOf(c), mirrorOf(c)];
-    return failed(primary)
-      ? {
-          type: 'MirrorPromoted',
-          data: { content: c, promotedDbid: mirror.dbid, demotedDbid: primary.dbid },
-        }
-      : { type: 'SegmentMarkedDown', data: { dbid: mirror.dbid } };
-  });
-  // Detected out of content order; one cleared by hand, the rest by their resynchronization.
-  const faulted = [affected[9]!, affected[2]!, affected[30]!, affected[0]!];
-  const doubleFaults = faulted.map((c): NewEvent => {
-    const down = failed(primaryOf(c)) ? primaryOf(c) : mirrorOf(c);
-    const acting = failed(primaryOf(c)) ? mirrorOf(c) : primaryOf(c);
-    return {
-      type: 'DoubleFaultDetected',
-      data: { content: c, primaryDbid: acting.dbid, mirrorDbid: down.dbid },
-    };
-  });
-  const cleared: NewEvent = {
-    type: 'DoubleFaultCleared',
-    data: {
-      content: faulted[1]!,
-      primaryDbid: (failed(primaryOf(faulted[1]!)) ? mirrorOf : primaryOf)(faulted[1]!).dbid,
-    },
-  };
-  const items = affected.map((c): PlanItem => {
-    const down = failed(primaryOf(c)) ? primaryOf(c) : mirrorOf(c);
-    const acting = failed(primaryOf(c)) ? mirrorOf(c) : primaryOf(c);
-    return { dbid: down.dbid, content: c, sourceDbid: acting.dbid, type: 'incremental' };
-  });
-  const recovery: NewEvent[] = [
-    requested,
-    ...planEvents(incidentId, items),
-    ...items.flatMap((item): NewEvent[] => [
-      { type: 'SegmentRecoveryStarted', data: { incidentId, dbid: item.dbid, type: item.type } },
-      { type: 'SegmentRecovered', data: { dbid: item.dbid } },
-      { type: 'PairSynchronized', data: { content: item.content } },
-    ]),
-    { type: 'ClusterRedundant', data: { incidentId } },
-  ];
-  const rebalance: NewEvent[] = [
-    ...switched.flatMap((c): NewEvent[] => [
-      {
-        type: 'MirrorPromoted',
-        data: { content: c, promotedDbid: primaryOf(c).dbid, demotedDbid: mirrorOf(c).dbid },
-      },
-      { type: 'SegmentRecovered', data: { dbid: mirrorOf(c).dbid } },
-      { type: 'PairSynchronized', data: { content: c } },
-    ]),
-    { type: 'ClusterRebalanced', data: { incidentId } },
-    completed,
-    { type: 'ClusterSeenWhole', data: {} },
-  ];
-  return { registration, failure, doubleFaults, cleared, faulted, recovery, rebalance };
-}
-
-const log = hostFailureLog();
+/** Hosts sdw2 and sdw4 fail: 256 contents affected, a plan in 2 parts. */
+const log = hostFailureLog(rows, (hostname) => hostname === 'sdw2' || hostname === 'sdw4');
+// Detected out of content order; one cleared by hand, the rest by their resynchronization.
+const faulted = [log.items[9]!, log.items[2]!, log.items[30]!, log.items[0]!];
+const doubleFaults = faulted.map((item): NewEvent => ({
+  type: 'DoubleFaultDetected',
+  data: { content: item.content, primaryDbid: item.sourceDbid, mirrorDbid: item.dbid },
+}));
+const cleared: NewEvent = {
+  type: 'DoubleFaultCleared',
+  data: { content: faulted[1]!.content, primaryDbid: faulted[1]!.sourceDbid },
+};
 const all = [
   ...log.registration,
   ...log.failure,
-  ...log.doubleFaults,
-  log.cleared,
+  ...doubleFaults,
+  cleared,
   ...log.recovery,
   ...log.rebalance,
 ];
+const { incidentId } = log;
+
 /** Where the `nth` event of `type` is in the log. */
 function at(type: NewEvent['type'], nth = 0): number {
   let seen = 0;
@@ -129,7 +66,7 @@ describe('fold of a 1,025-row host failure, with its registration and plan in pa
     ['among the double faults', at('DoubleFaultDetected', 2)],
     ['inside the plan', at('RecoveryPlanned', 1)],
     ['in the recovery', at('SegmentRecovered', 40)],
-    ['in the rebalance', at('PairSynchronized', affected.length + 3)],
+    ['in the rebalance', at('PairSynchronized', log.items.length + 3)],
   ])(
     'equals the fold of its two halves when cut %s, and leaves the first half as it was',
     (_where, cut) => {
@@ -142,13 +79,14 @@ describe('fold of a 1,025-row host failure, with its registration and plan in pa
 
   it('keeps the double faults in content order, whatever order they were detected in', () => {
     const detected = fold(all.slice(0, at('DoubleFaultCleared')));
-    expect(detected.doubleFaults).toEqual([...log.faulted].sort((a, b) => a - b));
-    const cleared = fold([log.cleared], detected);
-    expect(cleared.doubleFaults).toEqual(
-      log.faulted.filter((c) => c !== log.faulted[1]).sort((a, b) => a - b),
+    const contents = faulted.map((item) => item.content);
+    expect(detected.doubleFaults).toEqual([...contents].sort((a, b) => a - b));
+    const afterClear = fold([cleared], detected);
+    expect(afterClear.doubleFaults).toEqual(
+      contents.filter((c) => c !== contents[1]).sort((a, b) => a - b),
     );
-    expect(() => fold([log.cleared], cleared)).toThrow(
-      new InvalidTransition(`content ${log.faulted[1]}: no double fault on record to clear`),
+    expect(() => fold([cleared], afterClear)).toThrow(
+      new InvalidTransition(`content ${contents[1]}: no double fault on record to clear`),
     );
   });
 
@@ -159,7 +97,7 @@ describe('fold of a 1,025-row host failure, with its registration and plan in pa
   });
 
   it('refuses a content planned again in a later part, folded whole or from the parts before', () => {
-    const items = log.recovery.flatMap((e) => (e.type === 'RecoveryPlanned' ? e.data.items : []));
+    const { items } = log;
     // Three parts (the check of part 3 reads what parts 1 and 2 planned), the third repeating
     // a content of the second.
     const parts = [items.slice(0, 100), items.slice(100, 200), [...items.slice(200), items[150]!]];
