@@ -89,7 +89,7 @@ describe('the state machine and its contract are one', () => {
   it('each handler names the task it is deployed as', () => {
     for (const task of workflowTaskSchema.options) {
       const source = readFileSync(WORKFLOW_TASKS[task].entry, 'utf8');
-      expect(source.match(/workflowTask\('(\w+)'/)?.[1], WORKFLOW_TASKS[task].entry).toBe(task);
+      expect(source.match(/workflowTask\(\s*'(\w+)'/)?.[1], WORKFLOW_TASKS[task].entry).toBe(task);
     }
   });
 });
