@@ -185,6 +185,14 @@ describe('a bundled synth of the whole app', () => {
     }
   });
 
+  it('loads no node:child_process at init: a Lambda spawns nothing (4 ms of every init)', () => {
+    for (const [i, name] of names.entries())
+      expect(
+        loaded()[i]!.imports.filter((line) => line.endsWith('child_process')),
+        name,
+      ).toEqual([]);
+  });
+
   it('never imports node:http as an ES module (infra/node-http.cjs)', () => {
     for (const [i, name] of names.entries()) {
       const http = loaded()[i]!.imports.filter((line) => /^import (node:)?http$/.test(line));

@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-
 export interface ProcessResult {
   code: number;
   stdout: string;
@@ -11,12 +9,15 @@ export interface ProcessResult {
  * Runs a program with the script on its stdin (`bash -s`, `ssh … bash -s`): no argument length
  * limit and nothing of the script on a command line `ps` shows.
  */
-export function runWithStdin(
+export async function runWithStdin(
   program: string,
   args: readonly string[],
   stdin: string,
   timeoutMs: number,
 ): Promise<ProcessResult> {
+  // Loaded at the first script: node:child_process (and net, dgram under it) is 4 ms of every
+  // Lambda's init, where the SSM transport runs scripts instead.
+  const { spawn } = await import('node:child_process');
   return new Promise((resolve, reject) => {
     const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];
