@@ -10,6 +10,7 @@ import { documentClient } from '#store/clients.ts';
 import { readCapture } from '#test/unit/cluster/greenplum/captures.ts';
 import {
   log,
+  median,
   met,
   round,
   time,
@@ -133,7 +134,7 @@ export async function scale(context: BenchContext): Promise<Figures> {
       },
       {
         figure: `Fold of the ${largest.rows}-row cluster's log, ${largest.events} events`,
-        value: `${largest.foldEventsPerSecond} events/s`,
+        value: `${largest.foldEventsPerSecond} events/s (the first fold: ${largest.firstFoldEventsPerSecond})`,
         target: `> 1000000: ${met(largest.foldEventsPerSecond > 1_000_000)}`,
       },
       ...(['simulated', 'greenplum'] as const).map((backend) => ({
@@ -205,10 +206,15 @@ async function incident(
 async function largestLog({ runtime }: LocalWorkflowRun, clusterId: string, rounds: number) {
   const against = await rebuildAgainstRaw(runtime.stores, clusterId, rounds);
   const events = await runtime.stores.events.read(clusterId);
-  const folded = await time(async () => foldEvents(events));
+  // As bench/fold.ts measures a fold: the median of 7 after one, which the first (V8 compiling
+  // the fold, the heap growing) is; the first is reported too.
+  const first = await time(async () => foldEvents(events));
+  const folds: number[] = [];
+  for (let i = 0; i < 7; i++) folds.push((await time(async () => foldEvents(events))).ms);
   return {
     ...against,
-    foldEventsPerSecond: round(events.length / (folded.ms / 1000)),
-    method: REBUILD_METHOD,
+    foldEventsPerSecond: round(events.length / (median(folds) / 1000)),
+    firstFoldEventsPerSecond: round(events.length / (first.ms / 1000)),
+    method: `${REBUILD_METHOD}; foldEventsPerSecond: fold() of the log in memory, the median of 7 after one (firstFoldEventsPerSecond: that first one)`,
   };
 }
