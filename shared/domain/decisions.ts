@@ -152,6 +152,7 @@ export function planRecovery(
   const problems: string[] = [];
   const items: PlanItem[] = [];
   const relocated = [...state.segments.values()];
+  const position = new Map(relocated.map((row, i) => [row.dbid, i]));
   for (const pair of pairsOf(state.segments.values())) {
     const { then } = decide(RECOVERY_TYPE_RULES, {
       pair,
@@ -174,16 +175,19 @@ export function planRecovery(
     if (then.relocate) {
       const hostname = options.targetHosts[row.hostname]!;
       item.target = { hostname, address: hostname, port: row.port, datadir: row.datadir };
-      relocated[relocated.findIndex((r) => r.dbid === row.dbid)] = { ...row, ...item.target };
+      relocated[position.get(row.dbid)!] = { ...row, ...item.target };
     }
     items.push(item);
   }
   // Unknown hosts are refused where the request enters (API, scenario); here a host may
   // legitimately be gone already, its segments moved by an earlier round of this incident.
   problems.push(...relocationProblems(options));
+  // The problems the moves make, not those the configuration had (a problem naming dbid 20 is
+  // not dbid 2's).
+  const moved = new Set(items.filter((i) => i.target).map((i) => i.dbid));
   problems.push(
     ...configurationProblems(relocated).filter((p) =>
-      items.some((i) => i.target && p.includes(`dbid ${i.dbid}`)),
+      [...p.matchAll(/\bdbid (\d+)\b/g)].some(([, dbid]) => moved.has(Number(dbid))),
     ),
   );
   if (problems.length > 0) throw new RecoveryNotPossible(problems);
