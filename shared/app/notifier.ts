@@ -1,4 +1,5 @@
 import type * as sns from '@aws-sdk/client-sns';
+import { clientOnFirstUse } from '#cluster/aws/client-on-first-use.ts';
 
 /** How a run ended, or what the watcher found, as every subscriber (SNS, the CLI) hears it. */
 export interface RunOutcome {
@@ -58,16 +59,17 @@ export type SnsSdk = typeof sns;
  * parses it only if one does.
  */
 export class SnsNotifier implements Notifier {
-  private sns: Promise<{ sdk: SnsSdk; client: sns.SNSClient }> | undefined;
+  private readonly sns: () => Promise<{ sdk: SnsSdk; client: sns.SNSClient }>;
 
   constructor(
-    private readonly sdk: () => Promise<SnsSdk>,
+    sdk: () => Promise<SnsSdk>,
     private readonly topicArn: string,
-  ) {}
+  ) {
+    this.sns = clientOnFirstUse(sdk, (loaded) => new loaded.SNSClient({}));
+  }
 
   async notify(outcome: RunOutcome): Promise<void> {
-    this.sns ??= this.sdk().then((sdk) => ({ sdk, client: new sdk.SNSClient({}) }));
-    const { sdk, client } = await this.sns;
+    const { sdk, client } = await this.sns();
     await client.send(
       new sdk.PublishCommand({
         TopicArn: this.topicArn,

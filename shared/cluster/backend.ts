@@ -1,4 +1,3 @@
-import type { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ClusterOperations, Simulator } from '#cluster/port.ts';
@@ -23,6 +22,7 @@ import {
   type HostTransports,
 } from '#cluster/transport/hosts.ts';
 import { OUTPUT_BUCKET_ENV } from '#cluster/ssm/output.ts';
+import { clientOnFirstUse } from '#cluster/aws/client-on-first-use.ts';
 import type { TableNames } from '#store/tables.ts';
 import { simulationOptionsSchema } from '#cluster/simulated/options.ts';
 import { parseOrThrow } from '#domain/validation.ts';
@@ -130,14 +130,15 @@ function greenplumOverSsm(
 ): (coordinator?: SegmentRow) => GreenplumClusterOperations {
   const instances = parseHostInstances(env[HOST_INSTANCES_ENV]);
   const bucket = env[OUTPUT_BUCKET_ENV];
-  let s3: Promise<S3Client> | undefined;
   const options = {
     ssm,
     ...(bucket
       ? {
           output: {
-            s3: () =>
-              (s3 ??= import('@aws-sdk/client-s3').then(({ S3Client }) => new S3Client({}))),
+            s3: clientOnFirstUse(
+              () => import('@aws-sdk/client-s3'),
+              (sdk) => new sdk.S3Client({}),
+            ),
             bucket,
           },
         }

@@ -1,4 +1,5 @@
 import type * as ec2 from '@aws-sdk/client-ec2';
+import { clientOnFirstUse } from '#cluster/aws/client-on-first-use.ts';
 
 /** An EC2 instance id (not an SSM managed node's mi-…): what StopInstances and its ARN take. */
 export const EC2_INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
@@ -43,12 +44,14 @@ export type Ec2Sdk = typeof ec2;
  * cold start.
  */
 export class Ec2Fence {
-  private ec2: Promise<{ sdk: Ec2Sdk; client: ec2.EC2Client }> | undefined;
+  private readonly ec2: (() => Promise<{ sdk: Ec2Sdk; client: ec2.EC2Client }>) | undefined;
 
   constructor(
     private readonly hosts: HostInstances,
-    private readonly sdk?: () => Promise<Ec2Sdk>,
-  ) {}
+    sdk?: () => Promise<Ec2Sdk>,
+  ) {
+    this.ec2 = sdk && clientOnFirstUse(sdk, (loaded) => new loaded.EC2Client({}));
+  }
 
   instanceOf(hostname: string): string | undefined {
     return fenceableInstance(this.hosts, hostname);
@@ -93,12 +96,10 @@ export class Ec2Fence {
       throw new UnknownInstance(
         `EC2 instance ${JSON.stringify(instanceId.slice(0, 40))} is not the instance of any host of this deployment (CLUSTER_HOST_INSTANCES); recoverseg stops no other`,
       );
-    const load = this.sdk;
-    if (!load)
+    if (!this.ec2)
       throw new Error(
         `instance ${instanceId}: this function has no EC2 client; only FenceCoordinator stops instances`,
       );
-    this.ec2 ??= load().then((sdk) => ({ sdk, client: new sdk.EC2Client({}) }));
-    return this.ec2;
+    return this.ec2();
   }
 }

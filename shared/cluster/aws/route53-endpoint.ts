@@ -1,4 +1,5 @@
 import type * as route53 from '@aws-sdk/client-route-53';
+import { clientOnFirstUse } from '#cluster/aws/client-on-first-use.ts';
 import type { SegmentRow } from '#domain/segment.ts';
 
 /** The coordinator's Route 53 record, as the stack writes it for MoveClients: `ZONE/name/ttl`. */
@@ -98,19 +99,19 @@ export type Route53Sdk = typeof route53;
 export class Route53Endpoint {
   readonly how = 'route53' as const;
   readonly endpoint: string;
-  private route53: Promise<{ sdk: Route53Sdk; client: route53.Route53Client }> | undefined;
+  private readonly route53: () => Promise<{ sdk: Route53Sdk; client: route53.Route53Client }>;
 
   constructor(
     private readonly record: CoordinatorRecord,
-    private readonly sdk: () => Promise<Route53Sdk>,
+    sdk: () => Promise<Route53Sdk>,
   ) {
     this.endpoint = record.name;
+    this.route53 = clientOnFirstUse(sdk, (loaded) => new loaded.Route53Client({}));
   }
 
   async move(to: SegmentRow): Promise<void> {
     const { type, value } = recordFor(this.record, to);
-    this.route53 ??= this.sdk().then((sdk) => ({ sdk, client: new sdk.Route53Client({}) }));
-    const { sdk, client } = await this.route53;
+    const { sdk, client } = await this.route53();
     try {
       await client.send(
         new sdk.ChangeResourceRecordSetsCommand({

@@ -1,13 +1,13 @@
-import type { S3Client } from '@aws-sdk/client-s3';
+import type * as s3 from '@aws-sdk/client-s3';
 import { SsmOutputMissing, SsmOutputTooLarge } from '#cluster/greenplum/errors.ts';
 
 /** Where SSM writes each command's full output: a bucket of the stack, under one prefix. */
 export interface CommandOutputBucket {
   /**
-   * Made on first use: most answers are whole inline, and a function that never reads the
-   * bucket should not load the S3 client at its cold start.
+   * The S3 client's module and client, made on first use (clientOnFirstUse): most answers are
+   * whole inline, and a function that never reads the bucket should not load the S3 client.
    */
-  s3: () => Promise<S3Client>;
+  s3: () => Promise<{ sdk: typeof s3; client: s3.S3Client }>;
   bucket: string;
 }
 
@@ -43,10 +43,10 @@ export async function readStdoutObject(
 ): Promise<string> {
   const key = stdoutKey(commandId, instanceId);
   const location = `s3://${output.bucket}/${key}`;
-  const [{ GetObjectCommand }, s3] = await Promise.all([import('@aws-sdk/client-s3'), output.s3()]);
+  const { sdk, client } = await output.s3();
   let object;
   try {
-    object = await s3.send(new GetObjectCommand({ Bucket: output.bucket, Key: key }));
+    object = await client.send(new sdk.GetObjectCommand({ Bucket: output.bucket, Key: key }));
   } catch (error) {
     // NoSuchKey needs s3:ListBucket on the prefix; without it S3 answers AccessDenied instead.
     if (errorName(error) === 'NoSuchKey')

@@ -78,7 +78,13 @@ function ssmRunsOn(stub: CoordinatorStub): SsmTransport {
     instanceId: INSTANCE,
     pollIntervalMs: 1,
     sleep: async () => {},
-    output: { s3: async () => new S3Client({ region: 'eu-west-1' }), bucket: OUTPUT_BUCKET },
+    output: {
+      s3: async () => ({
+        sdk: await import('@aws-sdk/client-s3'),
+        client: new S3Client({ region: 'eu-west-1' }),
+      }),
+      bucket: OUTPUT_BUCKET,
+    },
     staging: { directory: join(stub.root, 'stage') },
   });
 }

@@ -88,7 +88,13 @@ const readConfiguration = () =>
       instanceId: INSTANCE,
       pollIntervalMs: 1,
       sleep: async () => {},
-      output: { s3: async () => new S3Client({ region: 'eu-west-1' }), bucket: BUCKET },
+      output: {
+        s3: async () => ({
+          sdk: await import('@aws-sdk/client-s3'),
+          client: new S3Client({ region: 'eu-west-1' }),
+        }),
+        bucket: BUCKET,
+      },
     }),
     settings: DEFAULT_SETTINGS,
   }).readConfiguration();
