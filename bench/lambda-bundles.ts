@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import type { Metafile } from 'esbuild';
-import { bundleFunctions } from '#infra/lambda-code.ts';
+import { bundleFunctions, outputsReached } from '#infra/lambda-code.ts';
 import type { FunctionName } from '#infra/stack.ts';
 import { SERVICE_FUNCTIONS, WORKFLOW_TASKS } from '#infra/tasks.ts';
 import { ROOT, log } from './context.ts';
@@ -58,7 +58,7 @@ function buildAll(): LambdaBundles {
     for (const file of files.get(name)!)
       writeFileSync(join(asset, basename(file.path)), file.contents);
     const entry = relative(ROOT, join(dir, 'lambdas', `${name}.mjs`));
-    const atInit = loadedAtInit(metafile, entry);
+    const atInit = outputsReached(metafile, entry, true);
     const bytes = (outputs: string[]) =>
       outputs.reduce((sum, output) => sum + metafile.outputs[output]!.bytes, 0);
     const lazy = files
@@ -73,15 +73,6 @@ function buildAll(): LambdaBundles {
     composition[name] = compositionOf(metafile, atInit);
   }
   return { deployed, composition, dir };
-}
-
-/** The entry and the chunks it imports statically, transitively. */
-function loadedAtInit(metafile: Metafile, entry: string): string[] {
-  const reached = new Set([entry]);
-  for (const output of reached)
-    for (const { path, kind, external } of metafile.outputs[output]!.imports)
-      if (!external && kind !== 'dynamic-import') reached.add(path);
-  return [...reached];
 }
 
 /** `node_modules/@aws-sdk/client-ssm/dist-es/…` -> `@aws-sdk/client-ssm`; else `recoverseg`. */

@@ -79,16 +79,27 @@ export function bundleFunctions<Name extends string>(
   const files: FunctionFiles<Name> = new Map();
   for (const name of names) {
     const entry = relative(REPO_ROOT, join(outdir, `${name}.mjs`));
-    const reached = new Set([entry]);
-    for (const output of reached)
-      for (const { path, external } of metafile.outputs[output]?.imports ?? [])
-        if (!external) reached.add(path);
     files.set(
       name,
-      [...reached].flatMap((output) => [fileOf(output), fileOf(`${output}.map`)]),
+      outputsReached(metafile, entry).flatMap((output) => [
+        fileOf(output),
+        fileOf(`${output}.map`),
+      ]),
     );
   }
   return { files, metafile };
+}
+
+/**
+ * The outputs (metafile keys) an entry imports, itself first, transitively: every one it may
+ * load, or with `staticOnly` those it loads at init, not through `import()`.
+ */
+export function outputsReached(metafile: Metafile, entry: string, staticOnly = false): string[] {
+  const reached = new Set([entry]);
+  for (const output of reached)
+    for (const { path, kind, external } of metafile.outputs[output]?.imports ?? [])
+      if (!external && !(staticOnly && kind === 'dynamic-import')) reached.add(path);
+  return [...reached];
 }
 
 /**
