@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '#domain/zod.ts';
 import { actorSchema, coordinatorPolicySchema } from '#domain/events.ts';
 import { segmentLocationSchema } from '#domain/segment.ts';
 import { approveActivation, setCoordinatorPolicy } from '#app/coordinator-control.ts';
@@ -17,19 +17,19 @@ export const coordinatorStepSchemas = [
   z.strictObject({
     policy: z.strictObject({
       coordinatorPolicy: coordinatorPolicySchema,
-      maxObservationAgeSeconds: z.number().int().min(1).max(3600).optional(),
-      newStandby: segmentLocationSchema.optional(),
+      maxObservationAgeSeconds: z.optional(z.int().check(z.minimum(1), z.maximum(3600))),
+      newStandby: z.optional(segmentLocationSchema),
     }),
   }),
   z.strictObject({ watch: z.strictObject({}) }),
   z.strictObject({
     failover: z.strictObject({
       /** Approves the activation, as this operator, when the run waits for one. */
-      approveAs: actorSchema.optional(),
+      approveAs: z.optional(actorSchema),
       /** How long the run waits for an approval before it ends failed (default a day). */
-      activationWaitSeconds: z.number().int().min(1).max(86400).optional(),
+      activationWaitSeconds: z.optional(z.int().check(z.minimum(1), z.maximum(86400))),
       /** Where gpinitstandby creates a new standby once the old one is activated. */
-      standby: segmentLocationSchema.optional(),
+      standby: z.optional(segmentLocationSchema),
     }),
   }),
 ] as const;

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '#domain/zod.ts';
 import { configurationOf } from '#domain/evolve.ts';
 import { relocationProblems } from '#domain/decisions.ts';
 import { clusterIdSchema, type RecordedEvent } from '#domain/events.ts';
@@ -33,10 +33,10 @@ const stepSchema = z.union([
   ...coordinatorStepSchemas,
   z.strictObject({
     expect: z.strictObject({
-      phase: z.enum(PHASES).optional(),
-      configuration: z.array(segmentRowSchema).max(20_000),
+      phase: z.optional(z.enum(PHASES)),
+      configuration: z.array(segmentRowSchema).check(z.maxLength(20_000)),
       /** Event types the log must hold, in this order (others may come between). */
-      events: z.array(z.string().max(100)).max(100).optional(),
+      events: z.optional(z.array(z.string().check(z.maxLength(100))).check(z.maxLength(100))),
     }),
   }),
 ]);
@@ -44,8 +44,8 @@ const stepSchema = z.union([
 export const scenarioSchema = z.strictObject({
   cluster: clusterIdSchema,
   segments: segmentsSchema,
-  simulation: simulationOptionsSchema.optional(),
-  steps: z.array(stepSchema).max(1000),
+  simulation: z.optional(simulationOptionsSchema),
+  steps: z.array(stepSchema).check(z.maxLength(1000)),
 });
 export type Scenario = z.infer<typeof scenarioSchema>;
 

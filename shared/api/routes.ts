@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '#domain/zod.ts';
 import { configurationOf } from '#domain/evolve.ts';
 import { clusterIdSchema, incidentIdSchema, type NewEvent } from '#domain/events.ts';
 import { relocationProblems, runPhase } from '#domain/decisions.ts';
@@ -93,12 +93,12 @@ const actor = (request: ApiRequest, by: string | undefined): string =>
   );
 
 /** Query numbers are plain decimal digits: no `""` read as 0, no `1e3`, no `0x10`. */
-const wholeNumber = z
-  .string()
-  .regex(/^[0-9]{1,15}$/, 'must be a whole number')
-  .transform(Number);
+const wholeNumber = z.pipe(
+  z.string().check(z.regex(/^[0-9]{1,15}$/, 'must be a whole number')),
+  z.transform(Number),
+);
 const seqQuery = wholeNumber;
-const limitQuery = wholeNumber.pipe(z.number().int().min(1).max(1000));
+const limitQuery = z.pipe(wholeNumber, z.int().check(z.minimum(1), z.maximum(1000)));
 
 const rowKey = (row: SegmentRow): string => JSON.stringify(COLUMNS.map((c) => row[c]));
 

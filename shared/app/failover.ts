@@ -24,7 +24,7 @@ import type {
   failoverStartResultSchema,
   fenceResultSchema,
 } from '#domain/step-contract.ts';
-import type { z } from 'zod';
+import type * as z from '#domain/zod.ts';
 import { probeCoordinator } from '#app/coordinator-probe.ts';
 import type { CoordinatorOperations } from '#cluster/port.ts';
 import { loadRegistered, record, takeCluster, type StepDeps } from '#app/steps.ts';
@@ -37,7 +37,7 @@ import { loadRegistered, record, takeCluster, type StepDeps } from '#app/steps.t
  * the log itself refuses an activation that could leave two coordinators.
  */
 
-type Result<S extends z.ZodType> = z.infer<S>;
+type Result<S extends z.ZodMiniType> = z.infer<S>;
 
 /** The failover could not go on as decided; the run fails with this on record. */
 export class FailoverStopped extends Error {

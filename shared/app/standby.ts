@@ -3,7 +3,7 @@ import { coordinatorPolicyOf } from '#domain/coordinator.ts';
 import { reconcile } from '#domain/reconcile.ts';
 import { sameLocation } from '#domain/segment.ts';
 import type { TaskEvent, standbyResultSchema } from '#domain/step-contract.ts';
-import type { z } from 'zod';
+import type * as z from '#domain/zod.ts';
 import { loadRegistered, record, takeCluster, type StepDeps } from '#app/steps.ts';
 
 /** What gpinitstandby's host or the tool said no with, by name: kept on record, not retried. */

@@ -38,7 +38,7 @@ import { isWindowOpen, nextOpening, parseWindow } from '#domain/window.ts';
 import { reconcile } from '#domain/reconcile.ts';
 import { coordinatorRows } from '#domain/coordinator-fold.ts';
 import { incidentTimings } from '#domain/timings.ts';
-import type { z } from 'zod';
+import type * as z from '#domain/zod.ts';
 import type {
   TaskEvent,
   detectResultSchema,
@@ -82,7 +82,7 @@ export type { ClientEndpoint, InstanceFence } from '#cluster/port.ts';
 export const LOCK_SECONDS = 16 * 24 * 3600;
 const GB = 1024 ** 3;
 
-type Result<S extends z.ZodType> = z.infer<S>;
+type Result<S extends z.ZodMiniType> = z.infer<S>;
 
 export async function loadRegistered(deps: StepDeps, clusterId: string): Promise<ClusterState> {
   const state = await deps.stores.events.loadState(clusterId);

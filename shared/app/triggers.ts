@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '#domain/zod.ts';
 import { clusterIdSchema } from '#domain/events.ts';
 import { hostnameSchema } from '#domain/segment.ts';
 
@@ -8,8 +8,8 @@ const alarmEventSchema = z.object({
   'detail-type': z.literal('CloudWatch Alarm State Change'),
   time: z.iso.datetime(),
   detail: z.object({
-    alarmName: z.string().min(1).max(255),
-    state: z.object({ value: z.string(), timestamp: z.string().optional() }),
+    alarmName: z.string().check(z.minLength(1), z.maxLength(255)),
+    state: z.object({ value: z.string(), timestamp: z.optional(z.string()) }),
   }),
 });
 
@@ -17,7 +17,10 @@ const ec2EventSchema = z.object({
   source: z.literal('aws.ec2'),
   'detail-type': z.literal('EC2 Instance State-change Notification'),
   time: z.iso.datetime(),
-  detail: z.object({ 'instance-id': z.string().regex(/^i-[0-9a-f]{8,17}$/), state: z.string() }),
+  detail: z.object({
+    'instance-id': z.string().check(z.regex(/^i-[0-9a-f]{8,17}$/)),
+    state: z.string(),
+  }),
 });
 
 export const CLUSTER_TAG = 'recoverseg:cluster';

@@ -1,4 +1,4 @@
-import type * as z from 'zod';
+import type * as z from '#domain/zod.ts';
 import type { ClusterOperations } from '#cluster/port.ts';
 import { UnknownCluster } from '#domain/errors.ts';
 import { fold, type ClusterState } from '#domain/evolve.ts';

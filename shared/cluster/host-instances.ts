@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '#domain/zod.ts';
 import { ValidationError } from '#domain/errors.ts';
 import { hostnameSchema } from '#domain/segment.ts';
 
@@ -12,9 +12,11 @@ export const HOST_INSTANCES_ENV = 'CLUSTER_HOST_INSTANCES';
 /** The id goes into SendCommand and its IAM resource: a typo must fail here, not as AccessDenied. */
 export const instanceIdSchema = z
   .string()
-  .regex(
-    /^m?i-[0-9a-f]{8,17}$/,
-    'must be an EC2 instance id (i-…) or SSM managed instance id (mi-…)',
+  .check(
+    z.regex(
+      /^m?i-[0-9a-f]{8,17}$/,
+      'must be an EC2 instance id (i-…) or SSM managed instance id (mi-…)',
+    ),
   );
 
 const hostInstancesSchema = z.record(hostnameSchema, instanceIdSchema);

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '#domain/zod.ts';
 import {
   contentSchema,
   dbidSchema,
@@ -18,12 +18,14 @@ export type RecoveryType = z.infer<typeof recoveryTypeSchema>;
 
 export const incidentIdSchema = z
   .string()
-  .min(1)
-  .max(80)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'must be letters, digits, ".", "-", "_", ":"');
-const reasonSchema = z.string().min(1).max(2000);
+  .check(
+    z.minLength(1),
+    z.maxLength(80),
+    z.regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'must be letters, digits, ".", "-", "_", ":"'),
+  );
+const reasonSchema = z.string().check(z.minLength(1), z.maxLength(2000));
 /** Who did it: an operator's name, an IAM principal, `serve`. */
-export const actorSchema = z.string().min(1).max(200);
+export const actorSchema = z.string().check(z.minLength(1), z.maxLength(200));
 
 /**
  * When `gprecoverseg -r` (which cancels every query in flight) may run: at once, in a
@@ -34,13 +36,13 @@ export const rebalancePolicySchema = z.enum(['immediate', 'window', 'approval', 
 export type RebalancePolicy = z.infer<typeof rebalancePolicySchema>;
 
 /** A maintenance window such as `Sun 02:00-04:00 UTC`; one that never opens is refused. */
-export const maintenanceWindowSchema = z
-  .string()
-  .max(100)
-  .superRefine((text, ctx) => {
+export const maintenanceWindowSchema = z.string().check(
+  z.maxLength(100),
+  z.superRefine((text, ctx) => {
     const problem = windowProblem(text);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  });
+  }),
+);
 
 /** A policy with what it needs: `window` names its window, the others name none. */
 export const rebalanceSettingSchema = z.union([
@@ -62,20 +64,20 @@ export const triggerSourceSchema = z.enum(['api', 'alarm', 'ec2', 'cli', 'scenar
 
 export const recoveryOptionsSchema = z.strictObject({
   /** `auto` lets the policy choose per segment; a forced type is never escalated. */
-  type: z.enum(['auto', 'incremental', 'differential', 'full']).default('auto'),
+  type: z._default(z.enum(['auto', 'incremental', 'differential', 'full']), 'auto'),
   /** Failed host -> replacement host, as `gprecoverseg -p`. */
-  targetHosts: z.record(hostnameSchema, hostnameSchema).default({}),
-  rebalance: z.boolean().default(true),
+  targetHosts: z._default(z.record(hostnameSchema, hostnameSchema), {}),
+  rebalance: z._default(z.boolean(), true),
   /**
    * When to rebalance; absent: the cluster's policy, else `approval` for runs started by an
    * alarm or an EC2 event and `immediate` for the CLI and API (see REBALANCE_POLICY_RULES).
    */
-  rebalancePolicy: rebalancePolicySchema.optional(),
+  rebalancePolicy: z.optional(rebalancePolicySchema),
   /** The window of `rebalancePolicy: window` (default: the cluster's). */
-  rebalanceWindow: maintenanceWindowSchema.optional(),
-  dryRun: z.boolean().default(false),
+  rebalanceWindow: z.optional(maintenanceWindowSchema),
+  dryRun: z._default(z.boolean(), false),
   /** Replay lag limit for `gprecoverseg -r --replay-lag` (GB). */
-  replayLagGb: z.number().positive().max(10_000).default(10),
+  replayLagGb: z._default(z.number().check(z.positive(), z.maximum(10_000)), 10),
 });
 export type RecoveryOptions = z.infer<typeof recoveryOptionsSchema>;
 
@@ -84,7 +86,7 @@ export type RecoveryOptions = z.infer<typeof recoveryOptionsSchema>;
 /** A WAL location as pg_stat_replication prints it (`0/C000000`: capture 114). */
 export const walLocationSchema = z
   .string()
-  .regex(/^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/, 'must be a WAL location such as 0/C000000');
+  .check(z.regex(/^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/, 'must be a WAL location such as 0/C000000'));
 
 /**
  * The standby's walsender on the coordinator, as pg_stat_replication shows it (capture 114).
@@ -94,10 +96,10 @@ export const walLocationSchema = z
 export const standbyReplicationSchema = z.strictObject({
   state: z.enum(['absent', 'startup', 'backup', 'catchup', 'streaming']),
   /** `sync` while every commit waits for the standby's flush. */
-  syncState: z.enum(['sync', 'async', 'potential', 'quorum']).optional(),
-  sentLocation: walLocationSchema.optional(),
-  flushLocation: walLocationSchema.optional(),
-  replayLocation: walLocationSchema.optional(),
+  syncState: z.optional(z.enum(['sync', 'async', 'potential', 'quorum'])),
+  sentLocation: z.optional(walLocationSchema),
+  flushLocation: z.optional(walLocationSchema),
+  replayLocation: z.optional(walLocationSchema),
 });
 export type StandbyReplication = z.infer<typeof standbyReplicationSchema>;
 
@@ -124,9 +126,9 @@ const coordinatorEventData = {
     z.strictObject({
       policy: coordinatorPolicySchema,
       /** The last observation of the standby must be this recent when the coordinator is lost. */
-      maxObservationAgeSeconds: z.number().int().min(1).max(3600),
+      maxObservationAgeSeconds: z.int().check(z.minimum(1), z.maximum(3600)),
       /** Where a failover creates a new standby once it has activated the old one (gpinitstandby). */
-      newStandby: segmentLocationSchema.optional(),
+      newStandby: z.optional(segmentLocationSchema),
     }),
   /** The standby's replication, read on the coordinator; written when it changes. */
   StandbySyncObserved: () =>
@@ -138,7 +140,7 @@ const coordinatorEventData = {
   CoordinatorUnreachable: () =>
     z.strictObject({
       coordinatorDbid: dbidSchema,
-      detail: z.string().min(1).max(500),
+      detail: z.string().check(z.minLength(1), z.maxLength(500)),
     }),
   /** The coordinator on record answers again before anything was activated. */
   CoordinatorAnswered: () => z.strictObject({ coordinatorDbid: dbidSchema }),
@@ -151,16 +153,16 @@ const coordinatorEventData = {
       incidentId: incidentIdSchema,
       coordinatorDbid: dbidSchema,
       standbyDbid: dbidSchema,
-      observationSeq: z.number().int().min(1),
+      observationSeq: z.int().check(z.minimum(1)),
       /**
        * The last look that found the standby still as observed (streaming in sync), kept outside
        * the log so that a healthy standby writes nothing look after look (store `standby`).
        */
-      confirmedAt: z.iso.datetime().optional(),
-      maxObservationAgeSeconds: z.number().int().min(1).max(3600),
+      confirmedAt: z.optional(z.iso.datetime()),
+      maxObservationAgeSeconds: z.int().check(z.minimum(1), z.maximum(3600)),
       trigger: z.strictObject({
         source: triggerSourceSchema,
-        detail: z.string().max(500).optional(),
+        detail: z.optional(z.string().check(z.maxLength(500))),
       }),
     }),
   /** No activation: the standby was stale, absent or unobserved; `reason` names the observation. */
@@ -188,7 +190,7 @@ const coordinatorEventData = {
       incidentId: incidentIdSchema,
       coordinatorDbid: dbidSchema,
       how: fenceMethodSchema,
-      detail: z.string().max(500),
+      detail: z.string().check(z.maxLength(500)),
     }),
   /** gpactivatestandby succeeded: the standby's row is the coordinator, the old row is gone (129). */
   StandbyActivated: () => z.strictObject({ incidentId: incidentIdSchema, dbid: dbidSchema }),
@@ -197,7 +199,7 @@ const coordinatorEventData = {
     z.strictObject({
       incidentId: incidentIdSchema,
       how: z.enum(['route53', 'hook']),
-      endpoint: z.string().min(1).max(500),
+      endpoint: z.string().check(z.minLength(1), z.maxLength(500)),
       to: hostnameSchema,
     }),
   /** The failover run ended; the cluster runs without a standby until one is initialized. */
@@ -205,7 +207,7 @@ const coordinatorEventData = {
     z.strictObject({
       incidentId: incidentIdSchema,
       outcome: z.enum(['activated', 'not-needed']),
-      note: reasonSchema.optional(),
+      note: z.optional(reasonSchema),
     }),
   CoordinatorFailoverFailed: () =>
     z.strictObject({
@@ -236,7 +238,7 @@ export const planItemSchema = z.strictObject({
   sourceDbid: dbidSchema,
   type: recoveryTypeSchema,
   /** Present when the segment is rebuilt elsewhere (always a full recovery). */
-  target: segmentLocationSchema.optional(),
+  target: z.optional(segmentLocationSchema),
 });
 export type PlanItem = z.infer<typeof planItemSchema>;
 
@@ -267,11 +269,11 @@ export type Phase = z.infer<typeof phaseSchema>;
 
 const timingsSchema = z.strictObject({
   requestedAt: z.iso.datetime(),
-  detectedAt: z.iso.datetime().optional(),
-  promotedAt: z.iso.datetime().optional(),
-  recoveredAt: z.iso.datetime().optional(),
-  synchronizedAt: z.iso.datetime().optional(),
-  rebalancedAt: z.iso.datetime().optional(),
+  detectedAt: z.optional(z.iso.datetime()),
+  promotedAt: z.optional(z.iso.datetime()),
+  recoveredAt: z.optional(z.iso.datetime()),
+  synchronizedAt: z.optional(z.iso.datetime()),
+  rebalancedAt: z.optional(z.iso.datetime()),
   completedAt: z.iso.datetime(),
 });
 
@@ -294,9 +296,11 @@ export const eventDataSchemas = builtOnFirstUse({
   ...coordinatorEventData,
   ClusterRegistered: () =>
     z.strictObject({
-      segments: z.array(segmentRowSchema).min(1).max(MAX_SEGMENTS_PER_REGISTRATION_EVENT),
-      part: z.number().int().min(1),
-      parts: z.number().int().min(1).max(10_000),
+      segments: z
+        .array(segmentRowSchema)
+        .check(z.minLength(1), z.maxLength(MAX_SEGMENTS_PER_REGISTRATION_EVENT)),
+      part: z.int().check(z.minimum(1)),
+      parts: z.int().check(z.minimum(1), z.maximum(10_000)),
     }),
   /** The cluster's rebalance policy, set at registration or later by an operator. */
   RebalancePolicySet: () => z.strictObject({ setting: rebalanceSettingSchema }),
@@ -326,30 +330,34 @@ export const eventDataSchemas = builtOnFirstUse({
       incidentId: incidentIdSchema,
       trigger: z.strictObject({
         source: triggerSourceSchema,
-        detail: z.string().max(500).optional(),
+        detail: z.optional(z.string().check(z.maxLength(500))),
       }),
       options: recoveryOptionsSchema,
       /** The rebalance policy this run follows, decided when it started (absent: before policies). */
-      rebalance: rebalanceSettingSchema.optional(),
+      rebalance: z.optional(rebalanceSettingSchema),
     }),
   RecoveryPlanned: () =>
     z
       .strictObject({
         incidentId: incidentIdSchema,
-        items: z.array(planItemSchema).max(MAX_SEGMENTS_PER_PLAN_EVENT),
+        items: z.array(planItemSchema).check(z.maxLength(MAX_SEGMENTS_PER_PLAN_EVENT)),
         /** Absent: the whole plan is this one event (every plan of up to 200 segments). */
-        part: z.number().int().min(1).optional(),
-        parts: z
-          .number()
-          .int()
-          .min(2)
-          .max(Math.ceil(MAX_SEGMENTS_PER_PLAN / MAX_SEGMENTS_PER_PLAN_EVENT))
-          .optional(),
+        part: z.optional(z.int().check(z.minimum(1))),
+        parts: z.optional(
+          z
+            .int()
+            .check(
+              z.minimum(2),
+              z.maximum(Math.ceil(MAX_SEGMENTS_PER_PLAN / MAX_SEGMENTS_PER_PLAN_EVENT)),
+            ),
+        ),
       })
-      .refine(
-        ({ part, parts }) =>
-          part === undefined ? parts === undefined : parts !== undefined && part <= parts,
-        'part and parts come together, part at most parts',
+      .check(
+        z.refine(
+          ({ part, parts }) =>
+            part === undefined ? parts === undefined : parts !== undefined && part <= parts,
+          'part and parts come together, part at most parts',
+        ),
       ),
   SegmentRecoveryStarted: () =>
     z.strictObject({
@@ -360,7 +368,7 @@ export const eventDataSchemas = builtOnFirstUse({
   SegmentRecovered: () =>
     z.strictObject({
       dbid: dbidSchema,
-      relocatedTo: segmentLocationSchema.optional(),
+      relocatedTo: z.optional(segmentLocationSchema),
     }),
   /**
    * gprecoverseg -p moved a failed mirror in the catalog, and it did not come up there (the
@@ -383,10 +391,10 @@ export const eventDataSchemas = builtOnFirstUse({
     z.strictObject({
       incidentId: incidentIdSchema,
       /** The command, e.g. `read gp_segment_configuration`. */
-      what: z.string().min(1).max(200),
+      what: z.string().check(z.minLength(1), z.maxLength(200)),
       problem: reasonSchema,
       /** The line that could not be read and the first lines of the answer, verbatim. */
-      text: z.string().max(4000),
+      text: z.string().check(z.maxLength(4000)),
     }),
   /** This incident's run saw every pair up, in sync and streaming again (redundant again). */
   ClusterRedundant: () => z.strictObject({ incidentId: incidentIdSchema }),
@@ -412,9 +420,12 @@ export const eventDataSchemas = builtOnFirstUse({
        * `unbalanced` when every pair is in sync but the roles stay switched (no approval or
        * window came in time).
        */
-      outcome: z.enum(['recovered', 'planned', 'nothing-to-do', 'unbalanced']).default('recovered'),
+      outcome: z._default(
+        z.enum(['recovered', 'planned', 'nothing-to-do', 'unbalanced']),
+        'recovered',
+      ),
       /** Why it ended as it did, when that is not obvious (an unbalanced end). */
-      note: reasonSchema.optional(),
+      note: z.optional(reasonSchema),
       timings: timingsSchema,
     }),
   RecoveryFailed: () =>
@@ -430,7 +441,7 @@ export const eventDataSchemas = builtOnFirstUse({
       by: actorSchema,
       reason: reasonSchema,
       /** What is known of a gprecoverseg still running on the coordinator. */
-      gprecoverseg: z.string().max(2000).optional(),
+      gprecoverseg: z.optional(z.string().check(z.maxLength(2000))),
     }),
   /**
    * The watcher saw every segment up, every pair in sync in its preferred roles and every
@@ -447,17 +458,19 @@ export type EventData<T extends EventType> = z.infer<(typeof eventDataSchemas)[T
 
 /** What wrote an event: the workflow execution and state, an API caller, the CLI. */
 export const causationSchema = z.strictObject({
-  executionId: z.string().max(2048).optional(),
-  state: z.string().max(80).optional(),
-  actor: z.string().max(200).optional(),
+  executionId: z.optional(z.string().check(z.maxLength(2048))),
+  state: z.optional(z.string().check(z.maxLength(80))),
+  actor: z.optional(z.string().check(z.maxLength(200))),
 });
 export type Causation = z.infer<typeof causationSchema>;
 
 export const clusterIdSchema = z
   .string()
-  .min(1)
-  .max(64)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'must be letters, digits, "-", "_"');
+  .check(
+    z.minLength(1),
+    z.maxLength(64),
+    z.regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'must be letters, digits, "-", "_"'),
+  );
 
 const variantOf = <T extends EventType>(type: T) =>
   z.strictObject({ type: z.literal(type), data: z.lazy(() => eventDataSchemas[type]) });
@@ -485,15 +498,16 @@ export type RecordedEvent = NewEvent & {
 
 /** Built when first parsed: only the projection reads the log through it. */
 export const recordedEventSchema = z.lazy(() =>
-  z
-    .object({
+  z.intersection(
+    z.object({
       clusterId: clusterIdSchema,
-      seq: z.number().int().min(1),
+      seq: z.int().check(z.minimum(1)),
       at: z.iso.datetime(),
-      idempotencyKey: z.string().min(1).max(512),
+      idempotencyKey: z.string().check(z.minLength(1), z.maxLength(512)),
       causation: causationSchema,
-    })
-    .and(newEventSchema),
+    }),
+    newEventSchema,
+  ),
 );
 
 export type EventOf<T extends EventType> = Extract<RecordedEvent, { type: T }>;

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '#domain/zod.ts';
 import { ValidationError } from '#domain/errors.ts';
 import {
   actorSchema,
@@ -25,68 +25,64 @@ import { incidentKindSchema, triggerSchema, workflowInputSchema } from '#domain/
  * data directory lost, or the standby `bytes` of WAL behind the coordinator.
  */
 export const faultSchema = z.union([
-  z.strictObject({ host: hostnameSchema, kind: z.literal('host-down').default('host-down') }),
-  z.strictObject({ dbid: dbidSchema, kind: z.enum(['crash', 'disk-lost']).default('crash') }),
+  z.strictObject({ host: hostnameSchema, kind: z._default(z.literal('host-down'), 'host-down') }),
+  z.strictObject({ dbid: dbidSchema, kind: z._default(z.enum(['crash', 'disk-lost']), 'crash') }),
   z.strictObject({
     dbid: dbidSchema,
     kind: z.literal('standby-lag'),
     /** Up to 1 TiB: a WAL location stays exact. */
-    bytes: z
-      .number()
-      .int()
-      .min(1)
-      .max(2 ** 40),
+    bytes: z.int().check(z.minimum(1), z.maximum(2 ** 40)),
   }),
 ]);
 export type Fault = z.infer<typeof faultSchema>;
 
 /** A cluster's gp_segment_configuration as a registration (or a scenario) gives it. */
-export const segmentsSchema = z.array(segmentRowSchema).min(1).max(20_000);
+export const segmentsSchema = z.array(segmentRowSchema).check(z.minLength(1), z.maxLength(20_000));
 
 export const registerRequestSchema = z.strictObject({
   clusterId: clusterIdSchema,
   segments: segmentsSchema,
-  simulation: z.record(z.string(), z.unknown()).optional(),
+  simulation: z.optional(z.record(z.string(), z.unknown())),
   /** When this cluster's recoveries may run gprecoverseg -r (absent: the trigger's default). */
-  rebalancePolicy: rebalancePolicySchema.optional(),
-  rebalanceWindow: maintenanceWindowSchema.optional(),
+  rebalancePolicy: z.optional(rebalancePolicySchema),
+  rebalanceWindow: z.optional(maintenanceWindowSchema),
   /** What the watcher does on a failure (absent: DEFAULT_RECOVERY_POLICY, notify). */
-  recoveryPolicy: recoveryPolicySchema.optional(),
+  recoveryPolicy: z.optional(recoveryPolicySchema),
 });
 
 export const recoveryPolicyRequestSchema = z.strictObject({
   recoveryPolicy: recoveryPolicySchema,
-  by: actorSchema.optional(),
+  by: z.optional(actorSchema),
 });
 
 export const coordinatorPolicyRequestSchema = z.strictObject({
   coordinatorPolicy: coordinatorPolicySchema,
   /** How old the standby's last observation may be when the coordinator is lost (default 60). */
-  maxObservationAgeSeconds: z.number().int().min(1).max(3600).optional(),
+  maxObservationAgeSeconds: z.optional(z.int().check(z.minimum(1), z.maximum(3600))),
   /** Where a failover creates a new standby once it has activated the old one. */
   newStandby: workflowInputSchema.shape.standby,
-  by: actorSchema.optional(),
+  by: z.optional(actorSchema),
 });
 
 export const policyRequestSchema = z.strictObject({
   rebalancePolicy: rebalancePolicySchema,
-  rebalanceWindow: maintenanceWindowSchema.optional(),
+  rebalanceWindow: z.optional(maintenanceWindowSchema),
 });
 
 export const cancelRequestSchema = z.strictObject({
-  incidentId: incidentIdSchema.optional(),
-  by: actorSchema.optional(),
-  reason: z.string().min(1).max(1000).optional(),
+  incidentId: z.optional(incidentIdSchema),
+  by: z.optional(actorSchema),
+  reason: z.optional(z.string().check(z.minLength(1), z.maxLength(1000))),
 });
 
 export const approvalRequestSchema = z.strictObject({
-  incidentId: incidentIdSchema.optional(),
-  by: actorSchema.optional(),
+  incidentId: z.optional(incidentIdSchema),
+  by: z.optional(actorSchema),
 });
 
 /** What every way to ask for a recovery may say: a scenario's `recover` step says no more. */
 export const recoverRequestSchema = z.strictObject({
-  incidentId: incidentIdSchema.optional(),
+  incidentId: z.optional(incidentIdSchema),
   type: recoveryOptionsSchema.shape.type,
   targetHosts: recoveryOptionsSchema.shape.targetHosts,
   rebalance: recoveryOptionsSchema.shape.rebalance,
@@ -95,19 +91,19 @@ export const recoverRequestSchema = z.strictObject({
 });
 
 /** The API's recovery request: the above, plus the policy, known failed hosts, waits and limits. */
-export const apiRecoverRequestSchema = recoverRequestSchema.extend({
+export const apiRecoverRequestSchema = z.extend(recoverRequestSchema, {
   /**
    * `coordinator`: a coordinator failover run (recoverseg failover); `standby`: gpinitstandby
    * at `standby` (recoverseg standby). A failover given `standby` creates it once activated.
    */
-  kind: incidentKindSchema.optional(),
+  kind: z.optional(incidentKindSchema),
   standby: workflowInputSchema.shape.standby,
   rebalancePolicy: recoveryOptionsSchema.shape.rebalancePolicy,
   rebalanceWindow: recoveryOptionsSchema.shape.rebalanceWindow,
-  failedHosts: z.array(hostnameSchema).max(256).optional(),
-  waits: workflowInputSchema.shape.waits.optional(),
-  limits: workflowInputSchema.shape.limits.optional(),
-  trigger: triggerSchema.optional(),
+  failedHosts: z.optional(z.array(hostnameSchema).check(z.maxLength(256))),
+  waits: z.optional(workflowInputSchema.shape.waits),
+  limits: z.optional(workflowInputSchema.shape.limits),
+  trigger: z.optional(triggerSchema),
 });
 
 /** A policy and its window as one setting: `window` needs one, the others take none. */

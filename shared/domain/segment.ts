@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '#domain/zod.ts';
 
 /**
  * One row of gp_segment_configuration (Greenplum 6/7, Cloudberry). Host names and data
@@ -7,23 +7,28 @@ import * as z from 'zod';
  */
 export const hostnameSchema = z
   .string()
-  .min(1)
-  .max(253)
-  .regex(
-    /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/,
-    'must be a host name (letters, digits, ".", "-", "_")',
+  .check(
+    z.minLength(1),
+    z.maxLength(253),
+    z.regex(
+      /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/,
+      'must be a host name (letters, digits, ".", "-", "_")',
+    ),
   );
 
-export const datadirSchema = z
-  .string()
-  .min(2)
-  .max(1024)
-  .regex(/^\/[A-Za-z0-9._/-]+$/, 'must be an absolute path of letters, digits, ".", "-", "_", "/"')
-  .refine((p) => !p.split('/').includes('..'), 'must not contain ".."');
+export const datadirSchema = z.string().check(
+  z.minLength(2),
+  z.maxLength(1024),
+  z.regex(
+    /^\/[A-Za-z0-9._/-]+$/,
+    'must be an absolute path of letters, digits, ".", "-", "_", "/"',
+  ),
+  z.refine((p) => !p.split('/').includes('..'), 'must not contain ".."'),
+);
 
-export const portSchema = z.number().int().min(1).max(65535);
-export const dbidSchema = z.number().int().min(1).max(1_000_000);
-export const contentSchema = z.number().int().min(-1).max(1_000_000);
+export const portSchema = z.int().check(z.minimum(1), z.maximum(65535));
+export const dbidSchema = z.int().check(z.minimum(1), z.maximum(1_000_000));
+export const contentSchema = z.int().check(z.minimum(-1), z.maximum(1_000_000));
 
 export const roleSchema = z.enum(['p', 'm']);
 export const modeSchema = z.enum(['s', 'n']);

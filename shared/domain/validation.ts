@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from '#domain/zod.ts';
 import { ValidationError } from '#domain/errors.ts';
 
 /** `events[3].data.dbid` style path of a zod issue. */
@@ -15,7 +15,7 @@ export function issuePath(path: readonly PropertyKey[], root = ''): string {
  * Parses `value` or throws a ValidationError naming the first bad field, e.g.
  * `events[0].data.dbid: Invalid input: expected number, received string`.
  */
-export function parseOrThrow<S extends z.ZodType>(
+export function parseOrThrow<S extends z.ZodMiniType>(
   schema: S,
   value: unknown,
   root = '',

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '#domain/zod.ts';
 import { doubleFaultReport, doubleFaultedPairs } from '#domain/decisions.ts';
 import type { ClusterState } from '#domain/evolve.ts';
 import { clusterIdSchema, type RecoveryPolicy } from '#domain/events.ts';

@@ -8,7 +8,7 @@ import {
 } from '#domain/events.ts';
 import { partsProblem } from '#domain/parts.ts';
 import { parseOrThrow } from '#domain/validation.ts';
-import * as z from 'zod';
+import * as z from '#domain/zod.ts';
 import { AppendRejected } from '#store/errors.ts';
 import type { AppendOptions } from '#store/ports.ts';
 
@@ -22,9 +22,9 @@ export const ITEM_BYTES = 350_000;
 const MAX_EVENTS_PER_APPEND = 40_000;
 
 const appendOptionsSchema = z.object({
-  expectedSeq: z.number().int().min(0),
-  idempotencyKey: z.string().min(1).max(512),
-  causation: causationSchema.optional(),
+  expectedSeq: z.int().check(z.minimum(0)),
+  idempotencyKey: z.string().check(z.minLength(1), z.maxLength(512)),
+  causation: z.optional(causationSchema),
   at: z.iso.datetime(),
 });
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import * as z from 'zod';
+import * as z from '#domain/zod.ts';
 import { ValidationError } from '#domain/errors.ts';
 import { planItemSchema, type PlanItem, type RecoveryType } from '#domain/events.ts';
 import { datadirSchema, hostnameSchema, portSchema, type SegmentRow } from '#domain/segment.ts';
@@ -35,7 +35,9 @@ export const DEFAULT_SETTINGS: CoordinatorSettings = {
 /** A POSIX user name, as useradd accepts it by default. */
 export const adminUserSchema = z
   .string()
-  .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a user name (a-z, 0-9, "_", "-"; at most 32)');
+  .check(
+    z.regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a user name (a-z, 0-9, "_", "-"; at most 32)'),
+  );
 
 const settingsSchema = z.strictObject({
   gphome: datadirSchema,
@@ -218,7 +220,7 @@ export function gpstateScript(flag: '-m' | '-e'): string[] {
 // ---------------------------------------------------------------------------------------------
 // Long operations: start in the background, then poll
 
-const operationKeySchema = z.string().min(1).max(1024);
+const operationKeySchema = z.string().check(z.minLength(1), z.maxLength(1024));
 const OPERATION_ID = /^(recovery|rebalance)-[A-Za-z0-9._-]{1,64}-[0-9a-f]{12}$/;
 
 /**
@@ -280,7 +282,7 @@ export function prepareRecovery(
   segments: readonly SegmentRow[],
   version: ClusterVersion,
 ): PreparedRecovery {
-  const items = z.array(planItemSchema).min(1).safeParse(plan);
+  const items = z.array(planItemSchema).check(z.minLength(1)).safeParse(plan);
   if (!items.success) {
     const issue = items.error.issues[0]!;
     const path = issue.path.join('.');
@@ -424,7 +426,7 @@ export function gprecoversegCommand(invocation: GprecoversegInvocation): string 
   return words.join(' ');
 }
 
-const replayLagSchema = z.number().positive().max(10_000);
+const replayLagSchema = z.number().check(z.positive(), z.maximum(10_000));
 
 /** `gprecoverseg -a -r`, with `--replay-lag` where the release has it. */
 export function gprecoversegRebalanceCommand(family: VersionFamily, replayLagGb: number): string {

@@ -1,5 +1,5 @@
 import { InvalidTopology, InvalidTransition, ValidationError } from '#domain/errors.ts';
-import type { z } from 'zod';
+import type * as z from '#domain/zod.ts';
 import type { RecoveryType } from '#domain/events.ts';
 import { configurationProblems } from '#domain/invariants.ts';
 import {
@@ -220,7 +220,11 @@ export function createState(
   };
 }
 
-function parseOrExplain<S extends z.ZodType>(schema: S, value: unknown, at: string): z.infer<S> {
+function parseOrExplain<S extends z.ZodMiniType>(
+  schema: S,
+  value: unknown,
+  at: string,
+): z.infer<S> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];

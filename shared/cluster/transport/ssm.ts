@@ -1,5 +1,5 @@
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import * as z from 'zod';
+import * as z from '#domain/zod.ts';
 import { parseOrThrow } from '#domain/validation.ts';
 import { instanceIdSchema } from '#cluster/host-instances.ts';
 import type { CommandOutputBucket } from '#cluster/ssm/output.ts';
@@ -27,7 +27,7 @@ const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resol
 /** S3's bucket naming rules; the name reaches SendCommand and IAM resources. */
 export const bucketNameSchema = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name');
+  .check(z.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'));
 
 /**
  * SSM Run Command (AWS-RunShellScript runs as root, so the script goes through

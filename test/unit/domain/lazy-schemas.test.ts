@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import * as z from 'zod';
+import * as z from '#domain/zod.ts';
 import { eventDataSchemas, newEventSchema, recordedEventSchema } from '#domain/events.ts';
 import { builtOnFirstUse } from '#domain/lazy-schemas.ts';
 import { parseOrThrow } from '#domain/validation.ts';
