@@ -20,7 +20,7 @@ export async function bundles(): Promise<Figures> {
     lazyBytes: byName((name) => deployed[name].lazyBytes),
     sdkBytes: byName((name) => sdkBytes(composition[name])),
     composition: byName((name) => composition[name]),
-    method: `Each function as its asset holds it (bundleFunctions of infra/lambda-code.ts, the one esbuild run cdk synth stages; the AWS SDK bundled; source maps not counted). bytes: its entry and the chunks it imports statically, which every cold start loads; lazyBytes: the chunks it imports only dynamically (an SDK client one Task alone calls), loaded on first use. composition: the bytes loaded at init by package (recoverseg: this repository's code), from esbuild's metafile; sdkBytes: the @aws-sdk/*, @smithy/* and @aws/* packages of it.`,
+    method: `Each function as its asset holds it (bundleFunctions of infra/lambda-code.ts, the two esbuild passes cdk synth stages: one over every function, then each function linked on its own; the AWS SDK bundled; source maps not counted). bytes: its entry and the chunks it imports statically, which every cold start loads; lazyBytes: the chunks it imports only dynamically (an SDK client one Task alone calls), loaded on first use. composition: the bytes loaded at init by package (recoverseg: this repository's code), from esbuild's metafiles (each first-pass chunk's bytes in a function's files shared out as that chunk is made of packages: shares, not exact bytes); sdkBytes: the @aws-sdk/*, @smithy/* and @aws/* packages of it.`,
   };
   log(`bundles: ${JSON.stringify(figures.bytes)}`);
   return {

@@ -49,7 +49,7 @@ function buildAll(): LambdaBundles {
   const dir = mkdtempSync(join(tmpdir(), 'recoverseg-bench-bundles-'));
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   log('bundles: building every function');
-  const { files, metafile } = bundleFunctions(FUNCTIONS, join(dir, 'lambdas'));
+  const { files, linked, split } = bundleFunctions(FUNCTIONS, join(dir, 'lambdas'));
   const deployed = {} as Record<FunctionName, Bundle>;
   const composition = {} as Record<FunctionName, Composition>;
   for (const name of FUNCTION_NAMES) {
@@ -57,6 +57,7 @@ function buildAll(): LambdaBundles {
     mkdirSync(asset);
     for (const file of files.get(name)!)
       writeFileSync(join(asset, basename(file.path)), file.contents);
+    const metafile = linked[name];
     const entry = relative(ROOT, join(dir, 'lambdas', `${name}.mjs`));
     const atInit = outputsReached(metafile, entry, true);
     const bytes = (outputs: string[]) =>
@@ -70,7 +71,7 @@ function buildAll(): LambdaBundles {
       bytes: bytes(atInit),
       lazyBytes: bytes(lazy),
     };
-    composition[name] = compositionOf(metafile, atInit);
+    composition[name] = compositionOf(split, metafile, atInit);
   }
   return { deployed, composition, dir };
 }
@@ -83,10 +84,25 @@ function origin(input: string): string {
   return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
 }
 
-function compositionOf(metafile: Metafile, outputs: string[]): Composition {
+/**
+ * The bytes of `outputs` (of a function's linked pass) by package. Their inputs are the first
+ * pass's chunks: each chunk's bytes in an output are shared out as that chunk is made of
+ * packages (the first pass's metafile), so the figures are the packages' shares, not exact.
+ */
+function compositionOf(split: Metafile, linked: Metafile, outputs: string[]): Composition {
   const bytes: Composition = {};
   for (const output of outputs)
-    for (const [input, { bytesInOutput }] of Object.entries(metafile.outputs[output]!.inputs))
-      bytes[origin(input)] = (bytes[origin(input)] ?? 0) + bytesInOutput;
-  return Object.fromEntries(Object.entries(bytes).sort(([, a], [, b]) => b - a));
+    for (const [chunk, { bytesInOutput }] of Object.entries(linked.outputs[output]!.inputs)) {
+      const parts = Object.entries(split.outputs[chunk]?.inputs ?? {});
+      const total = parts.reduce((sum, [, part]) => sum + part.bytesInOutput, 0);
+      if (total === 0) continue;
+      for (const [input, part] of parts)
+        bytes[origin(input)] =
+          (bytes[origin(input)] ?? 0) + (bytesInOutput * part.bytesInOutput) / total;
+    }
+  return Object.fromEntries(
+    Object.entries(bytes)
+      .map(([origin, n]) => [origin, Math.round(n)] as const)
+      .sort(([, a], [, b]) => b - a),
+  );
 }

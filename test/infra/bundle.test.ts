@@ -120,7 +120,8 @@ describe('a bundled synth of the whole app', () => {
       const bundle = bundles[name];
       expect(existsSync(bundle), name).toBe(true);
       expect(readFileSync(bundle, 'utf8').startsWith(REQUIRE_BANNER), name).toBe(true);
-      // Its own entry (one esbuild run builds them all), mapped from where the asset is staged.
+      // Its own entry (the first pass builds them all), mapped through both passes' maps from
+      // where the asset is staged.
       const { sources } = JSON.parse(readFileSync(`${bundle}.map`, 'utf8')) as {
         sources: string[];
       };
