@@ -20,49 +20,45 @@ export const handlerOf = (name: string): string => `${name}.handler`;
  * faster cold start (README, "Lambda bundles"; `npm run bench -- coldStart bundles`). Split:
  * what a function imports dynamically (the S3 client of large SSM answers, the EC2 client of the
  * fence, Route 53's) is a chunk of its own, parsed only when first called, not at every init.
- * This is the first of bundleFunctions' two passes; LINKING, the second, writes the files.
+ * Both of bundleFunctions' passes build so.
  */
-const LAMBDA_BUNDLING = {
+const ESM_SPLIT = {
   bundle: true,
   platform: 'node',
   format: 'esm',
   splitting: true,
   chunkNames: 'chunk-[hash]',
   target: 'node24',
-  mainFields: ['module', 'main'],
-  tsconfig: `${REPO_ROOT}tsconfig.json`,
+  outExtension: { '.js': '.mjs' },
   minify: true,
+  // The second pass maps through the first pass's maps (esbuild reads an input's linked map).
   sourcemap: true,
   // Stack traces need the mappings, not the sources; keeps the bundles small.
   sourcesContent: false,
-  // node:http through require(), not an ESM import (infra/node-http.cjs says why).
-  alias: { 'node:http': NODE_HTTP, http: NODE_HTTP },
   logLevel: 'warning',
 } as const satisfies BuildOptions;
 
-/** Each function's files: its entry `<name>.mjs` and every chunk it may load, maps beside them. */
-export type FunctionFiles<Name extends string> = Map<Name, OutputFile[]>;
+/** The first pass: the sources and packages of every function. */
+const FROM_SOURCES = {
+  ...ESM_SPLIT,
+  mainFields: ['module', 'main'],
+  tsconfig: `${REPO_ROOT}tsconfig.json`,
+  // node:http through require(), not an ESM import (infra/node-http.cjs says why).
+  alias: { 'node:http': NODE_HTTP, http: NODE_HTTP },
+} as const satisfies BuildOptions;
 
-/** How a function's own graph is linked (bundleFunctions' second pass): the first pass's code. */
+/** The second pass: one function's graph of first-pass files, linked into the files deployed. */
 const LINKING = {
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  splitting: true,
-  chunkNames: 'chunk-[hash]',
-  target: 'node24',
-  minify: true,
+  ...ESM_SPLIT,
   // ESM output calling require() (a CommonJS dependency, infra/node-http.cjs) would fail at that
   // call without it. Here, not in the first pass: one per file written.
   banner: {
     js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
   },
-  // Maps through the first pass's maps (esbuild reads an input's linked map): to the sources.
-  sourcemap: true,
-  sourcesContent: false,
-  outExtension: { '.js': '.mjs' },
-  logLevel: 'warning',
 } as const satisfies BuildOptions;
+
+/** Each function's files: its entry `<name>.mjs` and every chunk it may load, maps beside them. */
+export type FunctionFiles<Name extends string> = Map<Name, OutputFile[]>;
 
 export interface BundledFunctions<Name extends string> {
   files: FunctionFiles<Name>;
@@ -92,12 +88,11 @@ export function bundleFunctions<Name extends string>(
   const staging = mkdtempSync(join(tmpdir(), 'recoverseg-split-'));
   try {
     const { metafile: split } = buildSync({
-      ...LAMBDA_BUNDLING,
+      ...FROM_SOURCES,
       entryPoints: Object.fromEntries(
         names.map((name) => [name, join(REPO_ROOT, functions[name].entry)]),
       ),
       outdir: staging,
-      outExtension: { '.js': '.mjs' },
       // The metafile names its files relative to this.
       absWorkingDir: REPO_ROOT,
       metafile: true,
