@@ -88,7 +88,7 @@ export function clusterBackendFromEnv(
   tables: TableNames,
   env: NodeJS.ProcessEnv = process.env,
   clock: () => number = Date.now,
-  ssm: SSMClient = new SSMClient({}),
+  ssm?: SSMClient,
 ): ClusterBackend {
   const backend = env.CLUSTER_BACKEND ?? 'simulated';
   if (backend === 'simulated')
@@ -102,7 +102,10 @@ export function clusterBackendFromEnv(
       throw new ClusterNotServed(
         'CLUSTER_BACKEND=ssm needs COORDINATOR_INSTANCE_ID and CLUSTER_ID',
       );
-    operations = greenplumOverSsm(ssm, instanceId, env);
+    // Made here, not as the parameter's default: a simulated or shell backend never calls SSM,
+    // and a client's construction (its config, credential and endpoint chains) costs its first
+    // call some 6 ms.
+    operations = greenplumOverSsm(ssm ?? new SSMClient({}), instanceId, env);
     where = instanceId;
   } else if (backend === 'local' || backend === 'ssh') {
     if (!served) throw new ClusterNotServed(`CLUSTER_BACKEND=${backend} needs CLUSTER_ID`);
