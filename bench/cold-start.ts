@@ -3,28 +3,11 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { FunctionName } from '#infra/stack.ts';
 import { WORKFLOW_TASKS } from '#infra/tasks.ts';
-import { prefixedTableNames, tableEnvironment } from '#store/tables.ts';
 import { ROOT, log, median, met, round, type BenchContext, type Figures } from './context.ts';
-import { FUNCTION_NAMES, lambdaBundles } from './lambda-bundles.ts';
+import { DEPLOYED_ENVIRONMENT, FUNCTION_NAMES, lambdaBundles } from './lambda-bundles.ts';
 
 /** The nodejs24.x runtime's Node: the `node` devDependency. */
 const NODE_24 = join(ROOT, 'node_modules/node/bin/node');
-
-/** What the handlers read at init, with dummy values: nothing here reaches AWS. */
-const ENVIRONMENT: Record<string, string> = {
-  PATH: process.env.PATH ?? '',
-  AWS_REGION: 'eu-west-1',
-  AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE',
-  AWS_SECRET_ACCESS_KEY: 'example',
-  AWS_SESSION_TOKEN: 'example',
-  AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '512',
-  ...tableEnvironment(prefixedTableNames('bench')),
-  POWERTOOLS_SERVICE_NAME: 'recoverseg',
-  POWERTOOLS_METRICS_NAMESPACE: 'recoverseg',
-  CLUSTER_BACKEND: 'simulated',
-  STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:bench',
-  NOTIFY_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:bench',
-};
 
 /** Import the handler module, as the runtime's init does; ms since the process started. */
 const TIMED = `
@@ -68,7 +51,11 @@ export async function coldStart(context: BenchContext): Promise<Figures> {
       const output = execFileSync(
         NODE_24,
         ['--input-type=module', '-e', TIMED, pathToFileURL(deployed[name].path).href],
-        { cwd: dir, env: ENVIRONMENT, encoding: 'utf8' },
+        {
+          cwd: dir,
+          env: { PATH: process.env.PATH ?? '', ...DEPLOYED_ENVIRONMENT },
+          encoding: 'utf8',
+        },
       );
       timed[name].push(JSON.parse(output) as Timed);
     }
@@ -94,7 +81,7 @@ export async function coldStart(context: BenchContext): Promise<Figures> {
     node: execFileSync(NODE_24, ['--version'], { encoding: 'utf8' }).trim(),
     nodeBootMs: ms(FUNCTION_NAMES.flatMap((name) => timed[name].map((r) => r.bootMs))),
     functions,
-    method: `A fresh process of the node devDependency (Node 24, as nodejs24.x) per run, with dummy AWS credentials and table names, imports the bundle as deployed (its entry, which imports its chunks; the AWS SDK inside them, no node_modules beside them) and checks its handler. readyMs: performance.now() when the import resolved, i.e. since the process started (nodeBootMs of it is Node's own start-up, up to the first line of the script); initMs: the import alone (loading, parsing, evaluating the bundle: module init, clients the handler builds at load); initCpuMs: the CPU time (user and system, every thread of the process) the import took, which a busy machine inflates less than the wall time. Median of ${runs} runs, round-robin over the functions. goalMs: issue 21's (every workflow Task 100 ms, StartFromEvent 150 ms). Local machine, no Lambda: compare the functions with each other, not with AWS's Init Duration.`,
+    method: `A fresh process of the node devDependency (Node 24, as nodejs24.x) per run, with dummy AWS credentials and table names, as deployed with the SSM backend (CLUSTER_BACKEND=ssm: the Tasks that drive the cluster load it at init, and only it), imports the bundle as deployed (its entry, which imports its chunks; the AWS SDK inside them, no node_modules beside them) and checks its handler. readyMs: performance.now() when the import resolved, i.e. since the process started (nodeBootMs of it is Node's own start-up, up to the first line of the script); initMs: the import alone (loading, parsing, evaluating the bundle: module init, clients the handler builds at load); initCpuMs: the CPU time (user and system, every thread of the process) the import took, which a busy machine inflates less than the wall time. Median of ${runs} runs, round-robin over the functions. goalMs: issue 21's (every workflow Task 100 ms, StartFromEvent 150 ms). Local machine, no Lambda: compare the functions with each other, not with AWS's Init Duration.`,
   };
   log(`cold start: ${JSON.stringify(functions)}`);
   return {

@@ -2,9 +2,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import type { Metafile } from 'esbuild';
-import { bundleFunctions, outputsReached } from '#infra/lambda-code.ts';
+import { bundleFunctions } from '#infra/lambda-code.ts';
 import type { FunctionName } from '#infra/stack.ts';
 import { SERVICE_FUNCTIONS, WORKFLOW_TASKS } from '#infra/tasks.ts';
+import { prefixedTableNames, tableEnvironment } from '#store/tables.ts';
+import { loadInNode24 } from '#test/infra/load-bundles.ts';
 import { ROOT, log } from './context.ts';
 
 export const FUNCTIONS = { ...WORKFLOW_TASKS, ...SERVICE_FUNCTIONS } as Record<
@@ -16,9 +18,9 @@ export const FUNCTION_NAMES = Object.keys(FUNCTIONS) as FunctionName[];
 export interface Bundle {
   /** The entry, `<name>.mjs`, its chunks and source maps beside it. */
   path: string;
-  /** The entry and the chunks it imports statically: what every cold start loads. */
+  /** What every cold start loads (DEPLOYED_ENVIRONMENT): the entry, its chunks, the backend's. */
   bytes: number;
-  /** The chunks it imports only dynamically, loaded when first called (source maps not counted). */
+  /** The chunks loaded only when first called (source maps not counted). */
   lazyBytes: number;
 }
 
@@ -32,6 +34,27 @@ export interface LambdaBundles {
   /** The directory holding them, nothing else: no node_modules for a bundle to reach. */
   dir: string;
 }
+
+/**
+ * What the handlers read at init, as deployed with the SSM backend (a real cluster), with dummy
+ * values: nothing here reaches AWS.
+ */
+export const DEPLOYED_ENVIRONMENT: Record<string, string> = {
+  AWS_REGION: 'eu-west-1',
+  AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE',
+  AWS_SECRET_ACCESS_KEY: 'example',
+  AWS_SESSION_TOKEN: 'example',
+  AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '512',
+  ...tableEnvironment(prefixedTableNames('bench')),
+  POWERTOOLS_SERVICE_NAME: 'recoverseg',
+  POWERTOOLS_METRICS_NAMESPACE: 'recoverseg',
+  CLUSTER_BACKEND: 'ssm',
+  CLUSTER_ID: 'bench',
+  COORDINATOR_INSTANCE_ID: 'i-0123456789abcdef0',
+  RUN_COMMAND_OUTPUT_BUCKET: 'bench-run-command-output',
+  STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:bench',
+  NOTIFY_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:bench',
+};
 
 let built: Promise<LambdaBundles> | undefined;
 
@@ -50,16 +73,26 @@ function buildAll(): LambdaBundles {
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   log('bundles: building every function');
   const { files, linked, split } = bundleFunctions(FUNCTIONS, join(dir, 'lambdas'));
-  const deployed = {} as Record<FunctionName, Bundle>;
-  const composition = {} as Record<FunctionName, Composition>;
   for (const name of FUNCTION_NAMES) {
     const asset = join(dir, name);
     mkdirSync(asset);
     for (const file of files.get(name)!)
       writeFileSync(join(asset, basename(file.path)), file.contents);
+  }
+  // What init loads is known only by loading: the backend CLUSTER_BACKEND names is a dynamic
+  // import, awaited at init.
+  const loaded = loadInNode24(
+    FUNCTION_NAMES.map((name) => join(dir, name, `${name}.mjs`)),
+    DEPLOYED_ENVIRONMENT,
+    false,
+  );
+  const deployed = {} as Record<FunctionName, Bundle>;
+  const composition = {} as Record<FunctionName, Composition>;
+  for (const [i, name] of FUNCTION_NAMES.entries()) {
+    const asset = join(dir, name);
     const metafile = linked[name];
-    const entry = relative(ROOT, join(dir, 'lambdas', `${name}.mjs`));
-    const atInit = outputsReached(metafile, entry, true);
+    const output = (file: string) => relative(ROOT, join(dir, 'lambdas', file));
+    const atInit = loaded[i]!.atInit.files.map(output);
     const bytes = (outputs: string[]) =>
       outputs.reduce((sum, output) => sum + metafile.outputs[output]!.bytes, 0);
     const lazy = files

@@ -4,7 +4,7 @@ import { SimulatedCluster } from '#cluster/simulated/simulated-cluster.ts';
 import { fold as foldEvents } from '#domain/evolve.ts';
 import { registrationEvents } from '#domain/registration.ts';
 import { workflowDeps, type TaskParts } from '#lambdas/common/workflow-task.ts';
-import { clusterBackendFromEnv } from '#cluster/backend.ts';
+import { simulatedBackend } from '#cluster/simulated/backend.ts';
 import { WORKFLOW_TASKS, type WorkflowTask } from '#infra/tasks.ts';
 import { documentClient } from '#store/clients.ts';
 import { readCapture } from '#test/unit/cluster/greenplum/captures.ts';
@@ -74,7 +74,7 @@ export async function scale(context: BenchContext): Promise<Figures> {
   // one every Task that drives the cluster shares in this process.
   const greenplum = new Map<string, GreenplumClusterOperations>();
   const routed: TaskParts['cluster'] = (doc, tables) => {
-    const simulated = clusterBackendFromEnv(doc, tables);
+    const simulated = simulatedBackend(doc, tables);
     return (clusterId) => greenplum.get(clusterId) ?? simulated(clusterId);
   };
   for (const [task, { drivesCluster }] of Object.entries(WORKFLOW_TASKS))

@@ -118,18 +118,6 @@ export function bundleFunctions<Name extends string>(
 }
 
 /**
- * The outputs (metafile keys) an entry imports, itself first, transitively: every one it may
- * load, or with `staticOnly` those it loads at init, not through `import()`.
- */
-export function outputsReached(metafile: Metafile, entry: string, staticOnly = false): string[] {
-  const reached = new Set([entry]);
-  for (const output of reached)
-    for (const { path, kind, external } of metafile.outputs[output]?.imports ?? [])
-      if (!external && !(staticOnly && kind === 'dynamic-import')) reached.add(path);
-  return [...reached];
-}
-
-/**
  * Every function's code (bundleFunctions), each function deployed from its own asset: its files
  * and nothing another function alone needs. The run happens when the first asset is staged, so
  * a synth without bundling (the local runner's, the stack tests') runs none.

@@ -1,7 +1,7 @@
 import { activateStandby } from '#app/failover.ts';
-import { clusterBackendFromEnv } from '#cluster/backend.ts';
+import { loadClusterBackend } from '#cluster/backend.ts';
 import { workflowTask } from '#lambdas/common/workflow-task.ts';
 
 export const handler = workflowTask('ActivateStandby', activateStandby, {
-  cluster: clusterBackendFromEnv,
+  cluster: await loadClusterBackend(),
 });

@@ -1,7 +1,7 @@
 import { checkRecovery } from '#app/steps.ts';
-import { clusterBackendFromEnv } from '#cluster/backend.ts';
+import { loadClusterBackend } from '#cluster/backend.ts';
 import { workflowTask } from '#lambdas/common/workflow-task.ts';
 
 export const handler = workflowTask('CheckRecovery', checkRecovery, {
-  cluster: clusterBackendFromEnv,
+  cluster: await loadClusterBackend(),
 });

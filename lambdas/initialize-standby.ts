@@ -1,7 +1,7 @@
 import { initializeStandby } from '#app/standby.ts';
-import { clusterBackendFromEnv } from '#cluster/backend.ts';
+import { loadClusterBackend } from '#cluster/backend.ts';
 import { workflowTask } from '#lambdas/common/workflow-task.ts';
 
 export const handler = workflowTask('InitializeStandby', initializeStandby, {
-  cluster: clusterBackendFromEnv,
+  cluster: await loadClusterBackend(),
 });

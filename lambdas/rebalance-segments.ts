@@ -1,7 +1,7 @@
 import { rebalanceSegments } from '#app/steps.ts';
-import { clusterBackendFromEnv } from '#cluster/backend.ts';
+import { loadClusterBackend } from '#cluster/backend.ts';
 import { workflowTask } from '#lambdas/common/workflow-task.ts';
 
 export const handler = workflowTask('RebalanceSegments', rebalanceSegments, {
-  cluster: clusterBackendFromEnv,
+  cluster: await loadClusterBackend(),
 });

@@ -4,11 +4,17 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { handleApiEvent } from '#api/http.ts';
 import type { ApiDeps } from '#api/routes.ts';
-import { clusterBackendFromEnv, simulatorFor } from '#cluster/backend.ts';
+import { loadClusterBackend } from '#cluster/backend.ts';
 import { stores } from '#store/stores.ts';
 import { SfnWorkflowStarter } from '#app/starter.ts';
 import { logger } from '#lambdas/common/powertools.ts';
 
+const simulated = (process.env.CLUSTER_BACKEND ?? 'simulated') === 'simulated';
+// Registration and faults of simulated clusters: the simulator, only where they are served.
+const simulator = simulated
+  ? (await import('#cluster/simulated/backend.ts')).simulatorFor
+  : undefined;
+const backend = await loadClusterBackend();
 let deps: ApiDeps | undefined;
 
 function apiDeps(): ApiDeps {
@@ -17,12 +23,9 @@ function apiDeps(): ApiDeps {
     deps = {
       stores: shared,
       starter: new SfnWorkflowStarter(new SFNClient({}), process.env.STATE_MACHINE_ARN ?? ''),
-      simulator:
-        (process.env.CLUSTER_BACKEND ?? 'simulated') === 'simulated'
-          ? simulatorFor(shared.doc, shared.tables)
-          : undefined,
+      simulator: simulator?.(shared.doc, shared.tables),
       // Cancel says whether a gprecoverseg still runs on the coordinator, and its PID.
-      cluster: clusterBackendFromEnv(shared.doc, shared.tables),
+      cluster: backend(shared.doc, shared.tables),
       now: () => new Date(),
     };
   }

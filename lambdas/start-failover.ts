@@ -1,8 +1,8 @@
 import { startFailover } from '#app/failover.ts';
-import { clusterBackendFromEnv } from '#cluster/backend.ts';
+import { loadClusterBackend } from '#cluster/backend.ts';
 import { workflowTask } from '#lambdas/common/workflow-task.ts';
 
 export const handler = workflowTask('StartFailover', startFailover, {
-  cluster: clusterBackendFromEnv,
+  cluster: await loadClusterBackend(),
   sns: () => import('@aws-sdk/client-sns'),
 });

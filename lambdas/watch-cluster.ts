@@ -4,7 +4,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { parseOrThrow } from '#domain/validation.ts';
 import { watchRequestSchema } from '#domain/watch.ts';
-import { clusterBackendFromEnv } from '#cluster/backend.ts';
+import { loadClusterBackend } from '#cluster/backend.ts';
 import { documentClient } from '#store/clients.ts';
 import { ClusterLock } from '#store/cluster-lock.ts';
 import { StandbyConfirmationItem } from '#store/standby-confirmation.ts';
@@ -17,6 +17,7 @@ import { logger } from '#lambdas/common/powertools.ts';
 import { metrics } from '#lambdas/common/metrics.ts';
 import { publishedLook } from '#lambdas/common/watch-metrics.ts';
 
+const backend = await loadClusterBackend();
 let deps: WatchDeps | undefined;
 
 function watchDeps(): WatchDeps {
@@ -30,7 +31,7 @@ function watchDeps(): WatchDeps {
         lock: new ClusterLock(doc, tables),
         standby: new StandbyConfirmationItem(doc, tables),
       },
-      cluster: clusterBackendFromEnv(doc, tables),
+      cluster: backend(doc, tables),
       starter: new SfnWorkflowStarter(new SFNClient({}), process.env.STATE_MACHINE_ARN ?? ''),
       notifier: new SnsNotifier(
         () => import('@aws-sdk/client-sns'),

@@ -14,7 +14,7 @@ import { LocalWatcher, loggingNotifier } from '#local/watcher.ts';
 import type { LeftRun } from '#local/workflow-runner.ts';
 import { route } from '#api/routes.ts';
 import { CLIENT_HOOK_ENV } from '#cluster/client-hook.ts';
-import { clusterBackendFromEnv } from '#cluster/backend.ts';
+import { loadClusterBackend } from '#cluster/backend.ts';
 import { GreenplumClusterOperations } from '#cluster/greenplum/greenplum-cluster-operations.ts';
 import { clusterIdSchema } from '#domain/events.ts';
 import { runPhase } from '#domain/decisions.ts';
@@ -31,9 +31,11 @@ type Values = Record<string, string | undefined>;
 
 /**
  * `serve --cluster-backend greenplum ...` as the environment the deployed handlers read
- * (clusterBackendFromEnv), validated before anything starts.
+ * (loadClusterBackend), validated before anything starts.
  */
-export function realClusterEnvironment(values: Values): Record<string, string> | undefined {
+export async function realClusterEnvironment(
+  values: Values,
+): Promise<Record<string, string> | undefined> {
   const backend = values['cluster-backend'] ?? 'simulated';
   const real = [
     'transport',
@@ -67,9 +69,10 @@ export function realClusterEnvironment(values: Values): Record<string, string> |
     ...(values['coordinator-port'] ? { COORDINATOR_PORT: values['coordinator-port'] } : {}),
     ...(values['client-hook'] ? { [CLIENT_HOOK_ENV]: values['client-hook'] } : {}),
   };
+  const build = await loadClusterBackend(env);
   try {
     clusterIdSchema.parse(values.cluster);
-    clusterBackendFromEnv(undefined as never, undefined as never, env);
+    build(undefined as never, undefined as never);
   } catch (error) {
     throw new UsageError((error as Error).message.split('\n')[0]!);
   }

@@ -177,7 +177,7 @@ function program(run: (code: Promise<number>) => Promise<void>): Command {
           return m.serveCommand(
             integer(values.port, 'port', 1) ?? 3000,
             values.data,
-            m.realClusterEnvironment(values),
+            await m.realClusterEnvironment(values),
             localStore(values),
             m.watching(values),
           );

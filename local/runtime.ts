@@ -3,7 +3,8 @@ import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { createDynamoClient, createDocumentClient } from '#store/clients.ts';
 import { createStores, type Stores } from '#store/stores.ts';
 import { TABLES, type TableNames } from '#store/tables.ts';
-import { clusterBackendFromEnv, simulatorFor } from '#cluster/backend.ts';
+import { loadClusterBackend } from '#cluster/backend.ts';
+import { simulatorFor } from '#cluster/simulated/backend.ts';
 import type { ApiDeps } from '#api/routes.ts';
 import {
   DynamoDbLocalUnavailable,
@@ -134,7 +135,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   );
   poller.start();
   const clock = options.clock ?? Date.now;
-  const cluster = clusterBackendFromEnv(doc, tables, process.env, clock);
+  const cluster = (await loadClusterBackend(process.env))(doc, tables, clock);
   const workflow = new LocalWorkflow(
     definition,
     options.invoke ?? deployedTaskInvoker(),

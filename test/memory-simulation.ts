@@ -1,4 +1,4 @@
-import { simulatorOver } from '#cluster/backend.ts';
+import { simulatorOver } from '#cluster/simulated/backend.ts';
 import type { Simulator } from '#cluster/port.ts';
 import type { SimulatedClusterState } from '#cluster/simulated/model.ts';
 import { SimulatedCluster } from '#cluster/simulated/simulated-cluster.ts';

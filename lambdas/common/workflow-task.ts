@@ -36,8 +36,9 @@ let backend: ClusterBackend | undefined;
 
 /**
  * What a Task uses that others do not, passed by its entry, so that no other Task's bundle
- * holds it: the cluster backend (static: the Tasks that drive the cluster use it at every
- * call) and the loaders of the AWS SDK clients it alone calls (each a chunk parsed on its first
+ * holds it: the cluster backend (loaded at init, `await loadClusterBackend()`: the Tasks that
+ * drive the cluster use it at every call; the backends CLUSTER_BACKEND does not name are never
+ * loaded) and the loaders of the AWS SDK clients it alone calls (each a chunk parsed on its first
  * call, not at init). infra/tasks.ts says which Task drives the cluster and which notifies; the
  * stack grants them that alone.
  */

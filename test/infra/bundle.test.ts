@@ -9,6 +9,7 @@ import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { buildApp } from '#infra/build-app.ts';
 import type { FunctionName } from '#infra/stack.ts';
 import { SERVICE_FUNCTIONS, WORKFLOW_TASKS } from '#infra/tasks.ts';
+import { loadInNode24, type Loaded } from './load-bundles.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The nodejs24.x runtime's Node: the `node` devDependency, not the Node running vitest. */
@@ -43,66 +44,20 @@ function reachedFrom(entry: string): string[] {
   return [...reached];
 }
 
-interface Loaded {
-  /** What the files of its directory imported or required from outside it, as `how specifier`. */
-  imports: string[];
-  /** The files of its directory loaded. */
-  files: string[];
-}
-
-/**
- * What the Lambda runtime does first, in Node 24: import each bundle and find `handler`; and,
- * through a resolve hook, which modules it loads while doing so (`atInit`), from its own
- * directory (`./chunk-….mjs`) or from outside it (`import node:fs`, `require node:http`). Then
- * every other file of its directory is imported too (its lazy chunks): `all` is what they load.
- */
-function loadInNode24(bundles: string[]): { handler: string; atInit: Loaded; all: Loaded }[] {
-  const script = `
-    import { registerHooks } from 'node:module';
-    import { readdirSync } from 'node:fs';
-    import { dirname, join } from 'node:path';
-    import { pathToFileURL } from 'node:url';
-    const bundles = ${JSON.stringify(bundles)};
-    let current;
-    registerHooks({
-      resolve(specifier, context, next) {
-        const resolved = next(specifier, context);
-        if (current && resolved.url.startsWith(current.directory))
-          current.files.add(resolved.url.slice(current.directory.length));
-        else if (current && context.parentURL?.startsWith(current.directory))
-          current.imports.add(
-            (context.conditions.includes('require') ? 'require ' : 'import ') + specifier,
-          );
-        return resolved;
-      },
-    });
-    const sorted = ({ imports, files }) => ({ imports: [...imports].sort(), files: [...files].sort() });
-    const loaded = [];
-    for (const bundle of bundles) {
-      current = {
-        directory: pathToFileURL(dirname(bundle)).href + '/',
-        imports: new Set(),
-        files: new Set(),
-      };
-      const { handler } = await import(pathToFileURL(bundle).href);
-      const atInit = sorted(current);
-      for (const file of readdirSync(dirname(bundle)).filter((file) => file.endsWith('.mjs')))
-        await import(pathToFileURL(join(dirname(bundle), file)).href);
-      loaded.push({ handler: typeof handler, atInit, all: sorted(current) });
-    }
-    console.log(JSON.stringify(loaded));`;
-  return JSON.parse(
-    execFileSync(NODE_24, ['--input-type=module', '-e', script], {
-      env: { ...process.env, AWS_REGION: 'eu-west-1' },
-      encoding: 'utf8',
-    }),
+/** The files of a bundle's directory that hold code of `source` (a path in their maps). */
+const holding = (bundle: string, source: string): string[] =>
+  reachedFrom(bundle).filter((file) =>
+    readFileSync(join(dirname(bundle), `${file}.map`), 'utf8').includes(source),
   );
-}
 
 describe('a bundled synth of the whole app', () => {
   const bundles = {} as Record<FunctionName, string>;
   let load: ReturnType<typeof loadInNode24> | undefined;
-  const loaded = () => (load ??= loadInNode24(names.map((name) => bundles[name])));
+  const loaded = () =>
+    (load ??= loadInNode24(
+      names.map((name) => bundles[name]),
+      { CLUSTER_BACKEND: 'simulated' },
+    ));
   beforeAll(() => {
     const { app, stack } = buildApp({
       context: { 'recoverseg:clusterBackend': 'simulated' },
@@ -169,18 +124,28 @@ describe('a bundled synth of the whole app', () => {
       CheckRecovery: '@aws-sdk/client-s3',
     } satisfies Partial<Record<FunctionName, string>>;
     for (const [name, client] of Object.entries(lazily) as [FunctionName, string][]) {
-      const holding = reachedFrom(bundles[name]).filter((file) =>
-        readFileSync(join(dirname(bundles[name]), `${file}.map`), 'utf8').includes(
-          `/node_modules/${client}/`,
-        ),
-      );
-      expect(holding, `${name}: the chunks holding ${client}`).not.toEqual([]);
+      const chunks = holding(bundles[name], `/node_modules/${client}/`);
+      expect(chunks, `${name}: the chunks holding ${client}`).not.toEqual([]);
       const atInit = loaded()[names.indexOf(name)]!.atInit.files;
       expect(
-        atInit.filter((file) => holding.includes(file)),
+        atInit.filter((file) => chunks.includes(file)),
         name,
       ).toEqual([]);
     }
+  });
+
+  it('loads at init the cluster backend CLUSTER_BACKEND names, and no other', () => {
+    const ssmClient = holding(bundles.CheckSync, '/node_modules/@aws-sdk/client-ssm/');
+    const simulator = holding(bundles.CheckSync, '/shared/cluster/simulated/simulated-cluster.ts');
+    expect(ssmClient).not.toEqual([]);
+    expect(simulator).not.toEqual([]);
+    const [simulated] = loaded().filter((_, i) => names[i] === 'CheckSync');
+    const [overSsm] = loadInNode24([bundles.CheckSync], { CLUSTER_BACKEND: 'ssm' }, false);
+    const atInit = (of: Loaded, files: string[]) => of.files.filter((f) => files.includes(f));
+    expect(atInit(simulated!.atInit, simulator)).not.toEqual([]);
+    expect(atInit(simulated!.atInit, ssmClient)).toEqual([]);
+    expect(atInit(overSsm!.atInit, ssmClient)).not.toEqual([]);
+    expect(atInit(overSsm!.atInit, simulator)).toEqual([]);
   });
 
   it('loads no node:child_process at init: a Lambda spawns nothing (4 ms of every init)', () => {

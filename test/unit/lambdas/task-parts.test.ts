@@ -13,7 +13,7 @@ describe('each Task has the parts the table grants it, and no other', () => {
   it.each(WORKFLOW_TASK_NAMES)('%s', (task) => {
     const { entry, drivesCluster, notifies } = WORKFLOW_TASKS[task];
     const text = source(entry);
-    expect(/\bcluster: clusterBackendFromEnv\b/.test(text), 'passes the cluster backend').toBe(
+    expect(text.includes('cluster: await loadClusterBackend()'), 'passes the cluster backend').toBe(
       drivesCluster,
     );
     expect(text.includes("sns: () => import('@aws-sdk/client-sns')"), 'passes SNS').toBe(notifies);
@@ -39,8 +39,8 @@ describe('each Task has the parts the table grants it, and no other', () => {
     lambdaEnvironment();
     vi.resetModules();
     const { workflowDeps } = await import('#lambdas/common/workflow-task.ts');
-    const { clusterBackendFromEnv } = await import('#cluster/backend.ts');
-    const build = vi.fn(clusterBackendFromEnv);
+    const { loadClusterBackend } = await import('#cluster/backend.ts');
+    const build = vi.fn(await loadClusterBackend());
     const detect = workflowDeps('DetectFailures', { cluster: build });
     const check = workflowDeps('CheckSync', { cluster: build });
     expect(build).toHaveBeenCalledTimes(1);

@@ -3,13 +3,11 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SendCommandCommand, SSMClient, type SendCommandCommandInput } from '@aws-sdk/client-ssm';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '#domain/errors.ts';
-import {
-  clusterBackendFromEnv,
-  coordinatorSettingsFromEnv,
-  followingCoordinator,
-  greenplumOverShell,
-  HOST_INSTANCES_ENV,
-} from '#cluster/backend.ts';
+import { ClusterNotServed, loadClusterBackend } from '#cluster/backend.ts';
+import { coordinatorSettingsFromEnv } from '#cluster/greenplum/settings-env.ts';
+import { followingCoordinator } from '#cluster/greenplum/following-coordinator.ts';
+import { greenplumOverShell } from '#cluster/transport/shell-backend.ts';
+import { HOST_INSTANCES_ENV } from '#cluster/host-instances.ts';
 import type { SegmentRow } from '#domain/segment.ts';
 import { HostNotManaged } from '#cluster/transport/hosts.ts';
 import type { CoordinatorTransport } from '#cluster/transport/transport.ts';
@@ -59,46 +57,44 @@ describe('coordinatorSettingsFromEnv', () => {
   });
 });
 
-describe('clusterBackendFromEnv', () => {
-  it('drives the served cluster through SSM with the generic adapter', () => {
-    const backend = clusterBackendFromEnv(
-      doc,
-      tables,
+/** The backend `env` names, loaded and made, as a Task's first call makes it. */
+const backendFor = async (env: NodeJS.ProcessEnv, ssm?: SSMClient) =>
+  (await loadClusterBackend(env))(doc, tables, Date.now, ssm);
+
+describe('loadClusterBackend', () => {
+  it('drives the served cluster through SSM with the generic adapter', async () => {
+    const backend = await backendFor(
       {
         CLUSTER_BACKEND: 'ssm',
         CLUSTER_ID: 'prod',
         COORDINATOR_INSTANCE_ID: 'i-0123456789abcdef0',
       },
-      Date.now,
       new SSMClient({ region: 'eu-west-1' }),
     );
     expect(backend('prod')).toBeInstanceOf(GreenplumClusterOperations);
     expect(() => backend('other')).toThrow(/not served by this deployment/);
   });
 
-  it('refuses a Run Command output bucket that is not an S3 bucket name, before any call', () => {
+  it('refuses a Run Command output bucket that is not an S3 bucket name, before any call', async () => {
     const build = () =>
-      clusterBackendFromEnv(
-        doc,
-        tables,
+      backendFor(
         {
           CLUSTER_BACKEND: 'ssm',
           CLUSTER_ID: 'prod',
           COORDINATOR_INSTANCE_ID: 'i-0123456789abcdef0',
           RUN_COMMAND_OUTPUT_BUCKET: 'Output/../other-bucket',
         },
-        Date.now,
         new SSMClient({ region: 'eu-west-1' }),
       );
-    expect(build).toThrow(ValidationError);
-    expect(build).toThrow(/output\.bucket.*must be an S3 bucket name/);
+    await expect(build()).rejects.toThrow(ValidationError);
+    await expect(build()).rejects.toThrow(/output\.bucket.*must be an S3 bucket name/);
   });
 
   it.each([
     [{ CLUSTER_BACKEND: 'local', CLUSTER_ID: 'gp6' }, 'this host'],
     [{ CLUSTER_BACKEND: 'ssh', CLUSTER_ID: 'gp6', COORDINATOR_HOST: 'mdw' }, 'mdw'],
-  ])('drives the served cluster through a shell: %j', (env, where) => {
-    const backend = clusterBackendFromEnv(doc, tables, env);
+  ])('drives the served cluster through a shell: %j', async (env, where) => {
+    const backend = await backendFor(env);
     expect(backend('gp6')).toBeInstanceOf(GreenplumClusterOperations);
     expect(backend('gp6')).toBe(backend('gp6'));
     expect(() => backend('other')).toThrow(
@@ -111,26 +107,33 @@ describe('clusterBackendFromEnv', () => {
     [{ CLUSTER_BACKEND: 'ssh', CLUSTER_ID: 'gp6' }, /--transport ssh needs the coordinator host/],
     [{ CLUSTER_BACKEND: 'ssm', CLUSTER_ID: 'gp6' }, /needs COORDINATOR_INSTANCE_ID and CLUSTER_ID/],
     [{ CLUSTER_BACKEND: 'telnet', CLUSTER_ID: 'gp6' }, /expected simulated, ssm, local or ssh/],
-  ])('refuses an incomplete or unknown backend: %j', (env, message) => {
-    expect(() => clusterBackendFromEnv(doc, tables, env)).toThrow(message);
-  });
+  ])(
+    'refuses an incomplete or unknown backend when made, not when loaded: %j',
+    async (env, message) => {
+      const build = await loadClusterBackend(env);
+      expect(() => build(doc, tables)).toThrow(message);
+      expect(() => build(doc, tables)).toThrow(
+        env.CLUSTER_BACKEND === 'ssh' ? ValidationError : ClusterNotServed,
+      );
+    },
+  );
 
-  it('refuses a hostile setting before anything runs', () => {
-    expect(() =>
-      clusterBackendFromEnv(doc, tables, {
+  it('refuses a hostile setting before anything runs', async () => {
+    await expect(
+      backendFor({
         CLUSTER_BACKEND: 'ssm',
         CLUSTER_ID: 'prod',
         COORDINATOR_INSTANCE_ID: 'i-0123456789abcdef0',
         GP_ADMIN_USER: '$(reboot)',
       }),
-    ).toThrow(/^GP_ADMIN_USER: /);
-    expect(() =>
-      clusterBackendFromEnv(doc, tables, {
+    ).rejects.toThrow(/^GP_ADMIN_USER: /);
+    await expect(
+      backendFor({
         CLUSTER_BACKEND: 'ssm',
         CLUSTER_ID: 'prod',
         COORDINATOR_INSTANCE_ID: 'i-x; id',
       }),
-    ).toThrow(ValidationError);
+    ).rejects.toThrow(ValidationError);
   });
 });
 
@@ -219,14 +222,11 @@ describe('the coordinator row on record (after a failover, capture 129)', () => 
       sent.push(input);
       throw Object.assign(new Error('AccessDeniedException'), { name: 'AccessDeniedException' });
     });
-    const backend = clusterBackendFromEnv(
-      doc,
-      tables,
+    const backend = await backendFor(
       {
         ...ssmEnv,
         [HOST_INSTANCES_ENV]: '{"mdw":"i-0aaaaaaaaaaaaaaa1","smdw":"i-0bbbbbbbbbbbbbbb2"}',
       },
-      Date.now,
       new SSMClient({ region: 'eu-west-1' }),
     );
     expect(backend('prod').coordinator).toBeDefined();
@@ -241,11 +241,15 @@ describe('the coordinator row on record (after a failover, capture 129)', () => 
   });
 
   it(`has no failover over SSM without ${HOST_INSTANCES_ENV}, and names the setting for a host it lacks`, async () => {
-    const build = (instances?: string) =>
-      clusterBackendFromEnv(
+    const ssm = await loadClusterBackend(ssmEnv);
+    const withInstances = await loadClusterBackend({
+      ...ssmEnv,
+      [HOST_INSTANCES_ENV]: '{"mdw":"i-0aaaaaaaaaaaaaaa1"}',
+    });
+    const build = (instances?: boolean) =>
+      (instances ? withInstances : ssm)(
         doc,
         tables,
-        { ...ssmEnv, ...(instances ? { [HOST_INSTANCES_ENV]: instances } : {}) },
         Date.now,
         new SSMClient({ region: 'eu-west-1' }),
       );
@@ -257,7 +261,7 @@ describe('the coordinator row on record (after a failover, capture 129)', () => 
     expect(ssmMock.commandCalls(SendCommandCommand)[0]!.args[0].input.InstanceIds).toEqual([
       ssmEnv.COORDINATOR_INSTANCE_ID,
     ]);
-    const follow = () => build('{"mdw":"i-0aaaaaaaaaaaaaaa1"}')('prod', activated);
+    const follow = () => build(true)('prod', activated);
     expect(follow).toThrow(HostNotManaged);
     expect(follow).toThrow(`add "smdw":"i-…" to ${HOST_INSTANCES_ENV}`);
   });
@@ -271,9 +275,9 @@ describe('the coordinator row on record (after a failover, capture 129)', () => 
       /^CLUSTER_HOST_INSTANCES\.smdw: must be an EC2 instance id/,
     ],
     ['a host name no host has', '{"smdw; id":"i-0bbbbbbbbbbbbbbb2"}', /^CLUSTER_HOST_INSTANCES/],
-  ])('refuses %s in CLUSTER_HOST_INSTANCES before anything runs', (_what, value, message) => {
-    const build = () =>
-      clusterBackendFromEnv(doc, tables, { ...ssmEnv, [HOST_INSTANCES_ENV]: value });
+  ])('refuses %s in CLUSTER_HOST_INSTANCES before anything runs', async (_what, value, message) => {
+    const made = await loadClusterBackend({ ...ssmEnv, [HOST_INSTANCES_ENV]: value });
+    const build = () => made(doc, tables);
     expect(build).toThrow(ValidationError);
     expect(build).toThrow(message);
   });
