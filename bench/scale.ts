@@ -3,7 +3,7 @@ import { GreenplumClusterOperations } from '#cluster/greenplum/greenplum-cluster
 import { SimulatedCluster } from '#cluster/simulated/simulated-cluster.ts';
 import { fold as foldEvents } from '#domain/evolve.ts';
 import { registrationEvents } from '#domain/registration.ts';
-import { workflowDeps, type TaskParts } from '#lambdas/common/workflow-task.ts';
+import type { TaskParts } from '#lambdas/common/workflow-task.ts';
 import { simulatedBackend } from '#cluster/simulated/backend.ts';
 import { WORKFLOW_TASKS, type WorkflowTask } from '#infra/tasks.ts';
 import { documentClient } from '#store/clients.ts';
@@ -73,6 +73,9 @@ export async function scale(context: BenchContext): Promise<Figures> {
   // adapter: the handlers and steps run as deployed. Built here before any Task runs, it is the
   // one every Task that drives the cluster shares in this process.
   const greenplum = new Map<string, GreenplumClusterOperations>();
+  // Imported once the local runtime has set the handlers' environment: Powertools reads it at
+  // import (imported with this file, every Task's metrics were printed to the bench's output).
+  const { workflowDeps } = await import('#lambdas/common/workflow-task.ts');
   const routed: TaskParts['cluster'] = (doc, tables) => {
     const simulated = simulatedBackend(doc, tables);
     return (clusterId) => greenplum.get(clusterId) ?? simulated(clusterId);
