@@ -685,6 +685,60 @@ export function fold(
   return stateOf(draft);
 }
 
+/** A row one event changed: as it was (undefined: added) and as it is (undefined: removed). */
+export interface RowChange {
+  before: SegmentRow | undefined;
+  after: SegmentRow | undefined;
+}
+
+/**
+ * The draft's rows, noting each dbid an event sets or deletes and the row it held before. Every
+ * change of a row goes through here: a rule changes a row only through `own`, whose copy is set.
+ */
+class NotedRows extends Map<number, SegmentRow> {
+  readonly before = new Map<number, SegmentRow | undefined>();
+
+  constructor(rows: ReadonlyMap<number, SegmentRow>) {
+    // Filled after `before` exists: Map's own constructor would call the noting `set`.
+    super();
+    for (const [dbid, row] of rows) super.set(dbid, row);
+  }
+
+  override set(dbid: number, row: SegmentRow): this {
+    if (!this.before.has(dbid)) this.before.set(dbid, this.get(dbid));
+    return super.set(dbid, row);
+  }
+
+  override delete(dbid: number): boolean {
+    if (!this.before.has(dbid)) this.before.set(dbid, this.get(dbid));
+    return super.delete(dbid);
+  }
+}
+
+/**
+ * fold, calling `step` after each event with the rows it changed: in the events and the rows
+ * they change, not in the cluster's size (gp_configuration_history of a 16,385-row log). Each
+ * event copies a row it changes (a fresh `made` per event), so a row `step` was given as
+ * `after` is never changed later.
+ */
+export function foldSteps(
+  events: Iterable<FoldableEvent>,
+  step: (event: FoldableEvent, seq: number, changes: ReadonlyMap<number, RowChange>) => void,
+  from: ClusterState = emptyState(),
+): ClusterState {
+  const rows = new NotedRows(from.segments);
+  const draft: Draft = { ...toDraft(from), segments: rows };
+  for (const event of events) {
+    draft.made = new Set();
+    rows.before.clear();
+    applyInPlace(draft, event);
+    const changes = new Map<number, RowChange>();
+    for (const [dbid, before] of rows.before) changes.set(dbid, { before, after: rows.get(dbid) });
+    step(event, draft.seq, changes);
+  }
+  return stateOf({ ...draft, segments: new Map(rows) });
+}
+
 /** gp_segment_configuration in the seed's row order. */
 export const configurationOf = (state: ClusterState): SegmentRow[] =>
   sortRows(state.segments.values());

@@ -1,4 +1,10 @@
-import { emptyState, evolve, type ClusterState, type FoldableEvent } from '#domain/evolve.ts';
+import {
+  emptyState,
+  foldSteps,
+  type ClusterState,
+  type FoldableEvent,
+  type RowChange,
+} from '#domain/evolve.ts';
 import type { NewEvent } from '#domain/events.ts';
 import { COLUMNS, isCoordinator, pairsOf, sortRows, type SegmentRow } from '#domain/segment.ts';
 
@@ -12,12 +18,11 @@ export function renderConfigurationTable(rows: Iterable<SegmentRow>): string {
 
 /**
  * gp_configuration_history descriptions for what one event changed, in the words FTS and
- * gprecoverseg use. `before` and `after` are the rows around the event.
+ * gprecoverseg use: `changes`, the rows it changed (foldSteps).
  */
 export function historyLines(
   event: NewEvent,
-  before: ReadonlyMap<number, SegmentRow>,
-  after: ReadonlyMap<number, SegmentRow>,
+  changes: ReadonlyMap<number, RowChange>,
 ): { dbid: number; desc: string }[] {
   // A double fault writes nothing to gp_configuration_history (real capture 80i): only the
   // role swap FTS makes on the catalog's word shows, as an ordinary update.
@@ -30,9 +35,8 @@ export function historyLines(
       });
     return lines;
   }
-  for (const [dbid, row] of after) {
-    const old = before.get(dbid);
-    if (!old || old === row) continue;
+  for (const [dbid, { before: old, after: row }] of changes) {
+    if (!old || !row) continue;
     if (old.hostname !== row.hostname || old.port !== row.port || old.datadir !== row.datadir)
       lines.push({
         dbid,
@@ -228,13 +232,13 @@ export function historyOf(
   from: ClusterState = emptyState(),
 ): HistoryLine[] {
   const lines: HistoryLine[] = [];
-  let state = from;
-  for (const event of events) {
-    const next = evolve(state, event);
-    for (const line of historyLines(event, state.segments, next.segments))
-      lines.push({ seq: next.seq, at: event.at, ...line });
-    state = next;
-  }
+  foldSteps(
+    events,
+    (event, seq, changes) => {
+      for (const line of historyLines(event, changes)) lines.push({ seq, at: event.at, ...line });
+    },
+    from,
+  );
   return lines;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { configurationOf, fold } from '#domain/evolve.ts';
+import { configurationOf, fold, foldSteps } from '#domain/evolve.ts';
 import {
   historyLines,
   renderConfigurationTable,
@@ -48,10 +48,13 @@ describe('renderers', () => {
   });
 
   it('writes gp_configuration_history lines in FTS words', () => {
-    const before = fold(registration);
     const event = failure[2]!;
-    const after = fold([event], fold(failure.slice(0, 2), before));
-    const lines = historyLines(event, fold(failure.slice(0, 2), before).segments, after.segments);
+    let lines: ReturnType<typeof historyLines> = [];
+    foldSteps(
+      [event],
+      (_event, _seq, changes) => (lines = historyLines(event, changes)),
+      fold([...registration, ...failure.slice(0, 2)]),
+    );
     expect(lines).toEqual([
       {
         dbid: 4,
