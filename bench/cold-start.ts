@@ -1,13 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { FunctionName } from '#infra/stack.ts';
 import { WORKFLOW_TASKS } from '#infra/tasks.ts';
-import { ROOT, log, median, met, round, type BenchContext, type Figures } from './context.ts';
+import { NODE_24 } from '#test/infra/load-bundles.ts';
+import { log, median, met, round, type BenchContext, type Figures } from './context.ts';
 import { DEPLOYED_ENVIRONMENT, FUNCTION_NAMES, lambdaBundles } from './lambda-bundles.ts';
-
-/** The nodejs24.x runtime's Node: the `node` devDependency. */
-const NODE_24 = join(ROOT, 'node_modules/node/bin/node');
 
 /** Import the handler module, as the runtime's init does; ms since the process started. */
 const TIMED = `

@@ -29,7 +29,7 @@ export type Composition = Record<string, number>;
 
 export interface LambdaBundles {
   deployed: Record<FunctionName, Bundle>;
-  /** Bytes loaded at init by origin, from esbuild's metafile. */
+  /** Bytes loaded at init by origin, from esbuild's metafiles (shares: see compositionOf). */
   composition: Record<FunctionName, Composition>;
   /** The directory holding them, nothing else: no node_modules for a bundle to reach. */
   dir: string;
@@ -60,7 +60,7 @@ let built: Promise<LambdaBundles> | undefined;
 
 /**
  * Every function bundled once per process (bundles and cold start share them) by the stack's
- * own esbuild run (bundleFunctions, which `cdk synth` stages as each function's asset), each in
+ * own esbuild passes (bundleFunctions, which `cdk synth` stages as each function's asset), each in
  * a directory of its own as deployed. Removed when the process exits.
  */
 export function lambdaBundles(): Promise<LambdaBundles> {
@@ -73,23 +73,19 @@ function buildAll(): LambdaBundles {
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   log('bundles: building every function');
   const { files, linked, split } = bundleFunctions(FUNCTIONS, join(dir, 'lambdas'));
-  for (const name of FUNCTION_NAMES) {
+  const entries = FUNCTION_NAMES.map((name) => {
     const asset = join(dir, name);
     mkdirSync(asset);
     for (const file of files.get(name)!)
       writeFileSync(join(asset, basename(file.path)), file.contents);
-  }
+    return join(asset, `${name}.mjs`);
+  });
   // What init loads is known only by loading: the backend CLUSTER_BACKEND names is a dynamic
   // import, awaited at init.
-  const loaded = loadInNode24(
-    FUNCTION_NAMES.map((name) => join(dir, name, `${name}.mjs`)),
-    DEPLOYED_ENVIRONMENT,
-    false,
-  );
+  const loaded = loadInNode24(entries, DEPLOYED_ENVIRONMENT, false);
   const deployed = {} as Record<FunctionName, Bundle>;
   const composition = {} as Record<FunctionName, Composition>;
   for (const [i, name] of FUNCTION_NAMES.entries()) {
-    const asset = join(dir, name);
     const metafile = linked[name];
     const output = (file: string) => relative(ROOT, join(dir, 'lambdas', file));
     const atInit = loaded[i]!.atInit.files.map(output);
@@ -100,7 +96,7 @@ function buildAll(): LambdaBundles {
       .map((file) => relative(ROOT, file.path))
       .filter((output) => output.endsWith('.mjs') && !atInit.includes(output));
     deployed[name] = {
-      path: join(asset, `${name}.mjs`),
+      path: entries[i]!,
       bytes: bytes(atInit),
       lazyBytes: bytes(lazy),
     };

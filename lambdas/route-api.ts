@@ -4,16 +4,16 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { handleApiEvent } from '#api/http.ts';
 import type { ApiDeps } from '#api/routes.ts';
-import { loadClusterBackend } from '#cluster/backend.ts';
+import { clusterBackendName, loadClusterBackend } from '#cluster/backend.ts';
 import { stores } from '#store/stores.ts';
 import { SfnWorkflowStarter } from '#app/starter.ts';
 import { logger } from '#lambdas/common/powertools.ts';
 
-const simulated = (process.env.CLUSTER_BACKEND ?? 'simulated') === 'simulated';
 // Registration and faults of simulated clusters: the simulator, only where they are served.
-const simulator = simulated
-  ? (await import('#cluster/simulated/backend.ts')).simulatorFor
-  : undefined;
+const simulator =
+  clusterBackendName(process.env) === 'simulated'
+    ? (await import('#cluster/simulated/backend.ts')).simulatorFor
+    : undefined;
 const backend = await loadClusterBackend();
 let deps: ApiDeps | undefined;
 

@@ -27,6 +27,10 @@ export type BackendFactory = (
   ssm?: SSMClient,
 ) => ClusterBackend;
 
+/** The backend a deployment names (CLUSTER_BACKEND), simulated when it names none. */
+export const clusterBackendName = (env: NodeJS.ProcessEnv): string =>
+  env.CLUSTER_BACKEND ?? 'simulated';
+
 /**
  * The cluster behind the port, chosen by the deployment (CDK context -> environment, or
  * `recoverseg serve` flags -> environment): `simulated` keeps each cluster's simulation in the
@@ -42,7 +46,7 @@ export type BackendFactory = (
 export async function loadClusterBackend(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<BackendFactory> {
-  const backend = env.CLUSTER_BACKEND ?? 'simulated';
+  const backend = clusterBackendName(env);
   switch (backend) {
     case 'simulated':
       return (await import('#cluster/simulated/backend.ts')).simulatedBackend;

@@ -648,9 +648,12 @@ function applyInPlace(draft: Draft, event: FoldableEvent): void {
  * plan by one part, the double faults by one content: a copy per event would make an
  * 8,000-segment recovery quadratic); the rest are replaced, never changed.
  */
-const toDraft = (state: ClusterState): Draft => ({
+const toDraft = (
+  state: ClusterState,
+  segments: Map<number, SegmentRow> = new Map(state.segments),
+): Draft => ({
   ...state,
-  segments: new Map(state.segments),
+  segments,
   doubleFaults: [...state.doubleFaults],
   recovery: state.recovery && {
     ...state.recovery,
@@ -727,7 +730,7 @@ export function foldSteps(
   from: ClusterState = emptyState(),
 ): ClusterState {
   const rows = new NotedRows(from.segments);
-  const draft: Draft = { ...toDraft(from), segments: rows };
+  const draft = toDraft(from, rows);
   for (const event of events) {
     draft.made = new Set();
     rows.before.clear();

@@ -9,11 +9,9 @@ import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { buildApp } from '#infra/build-app.ts';
 import type { FunctionName } from '#infra/stack.ts';
 import { SERVICE_FUNCTIONS, WORKFLOW_TASKS } from '#infra/tasks.ts';
-import { loadInNode24, type Loaded } from './load-bundles.ts';
+import { loadInNode24, NODE_24, type Loaded } from './load-bundles.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-/** The nodejs24.x runtime's Node: the `node` devDependency, not the Node running vitest. */
-const NODE_24 = join(ROOT, 'node_modules/node/bin/node');
 
 const outdir = mkdtempSync(join(tmpdir(), 'recoverseg-bundle-'));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));

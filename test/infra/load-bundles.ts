@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The nodejs24.x runtime's Node: the `node` devDependency, not the Node running vitest. */
-const NODE_24 = join(ROOT, 'node_modules/node/bin/node');
+export const NODE_24 = join(ROOT, 'node_modules/node/bin/node');
 
 export interface Loaded {
   /** What the files of its directory imported or required from outside it, as `how specifier`. */

@@ -6,19 +6,22 @@ import { simulationOptionsSchema } from '#cluster/simulated/options.ts';
 import { parseOrThrow } from '#domain/validation.ts';
 import type { BackendFactory } from '#cluster/backend.ts';
 
-/** `CLUSTER_BACKEND=simulated`: each cluster's simulation, kept in the Control table. */
-export const simulatedBackend: BackendFactory =
-  (doc, tables, clock = Date.now) =>
-  (clusterId) =>
+/** Each cluster's simulation, kept in the Control table. */
+const simulatedClusters =
+  (doc: DynamoDBDocumentClient, tables: TableNames, clock: () => number = Date.now) =>
+  (clusterId: string) =>
     new SimulatedCluster({ doc, tables, clusterId, clock });
+
+/** `CLUSTER_BACKEND=simulated`. */
+export const simulatedBackend: BackendFactory = simulatedClusters;
 
 /** Creation and fault injection for simulated clusters (the API's registration and `faults` routes). */
 export function simulatorFor(
   doc: DynamoDBDocumentClient,
   tables: TableNames,
-  clock: () => number = Date.now,
+  clock?: () => number,
 ): Simulator {
-  return simulatorOver((clusterId) => new SimulatedCluster({ doc, tables, clusterId, clock }));
+  return simulatorOver(simulatedClusters(doc, tables, clock));
 }
 
 /** The Simulator over simulated clusters kept anywhere (the Control table, or memory in tests). */

@@ -1,7 +1,10 @@
 import { ValidationError } from '#domain/errors.ts';
 import type { SegmentRow } from '#domain/segment.ts';
-import { DEFAULT_SETTINGS, validateSettings } from '#cluster/greenplum/commands.ts';
-import type { CoordinatorSettings } from '#cluster/greenplum/commands.ts';
+import {
+  DEFAULT_SETTINGS,
+  validateSettings,
+  type CoordinatorSettings,
+} from '#cluster/greenplum/commands.ts';
 import type { GreenplumClusterOperations } from '#cluster/greenplum/greenplum-cluster-operations.ts';
 import { followingCoordinator } from '#cluster/greenplum/following-coordinator.ts';
 import { coordinatorSettingsFromEnv } from '#cluster/greenplum/settings-env.ts';
